@@ -1,0 +1,6 @@
+//! Pure functions over snapshots: no I/O, no terminal.
+
+pub mod advisor;
+pub mod collisions;
+pub mod diff;
+pub mod pool;

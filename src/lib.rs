@@ -1,0 +1,11 @@
+//! porttop: a TCPView-style view of sockets, their processes and ephemeral-port
+//! pressure. See DESIGN.md for the module map; data flows
+//! source -> Snapshot -> analysis -> output / tui.
+
+pub mod analysis;
+pub mod filter;
+pub mod model;
+pub mod output;
+pub mod ports;
+pub mod range;
+pub mod source;

@@ -1,0 +1,438 @@
+//! The data porttop works on: sockets, their owners, the ephemeral range, and the
+//! immutable `Snapshot` that the collector hands to every consumer. No I/O here.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Transport protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+impl Proto {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
+    }
+}
+
+impl fmt::Display for Proto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Address family of the socket as the kernel reports it (an IPv6 socket talking to
+/// an IPv4-mapped peer stays `Ipv6`, like `ss -6` shows it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    Ipv4,
+    Ipv6,
+}
+
+impl Family {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::Ipv4 => "ipv4",
+            Family::Ipv6 => "ipv6",
+        }
+    }
+}
+
+/// Socket state. TCP states use the names `ss` prints; UDP sockets are `Unconn`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum SockState {
+    #[serde(rename = "ESTAB")]
+    Established,
+    #[serde(rename = "SYN-SENT")]
+    SynSent,
+    #[serde(rename = "SYN-RECV")]
+    SynRecv,
+    #[serde(rename = "FIN-WAIT-1")]
+    FinWait1,
+    #[serde(rename = "FIN-WAIT-2")]
+    FinWait2,
+    #[serde(rename = "TIME-WAIT")]
+    TimeWait,
+    #[serde(rename = "CLOSE")]
+    Close,
+    #[serde(rename = "CLOSE-WAIT")]
+    CloseWait,
+    #[serde(rename = "LAST-ACK")]
+    LastAck,
+    #[serde(rename = "LISTEN")]
+    Listen,
+    #[serde(rename = "CLOSING")]
+    Closing,
+    #[serde(rename = "UNCONN")]
+    Unconn,
+    #[serde(rename = "UNKNOWN")]
+    Unknown,
+}
+
+impl SockState {
+    pub const ALL: [SockState; 13] = [
+        SockState::Established,
+        SockState::SynSent,
+        SockState::SynRecv,
+        SockState::FinWait1,
+        SockState::FinWait2,
+        SockState::TimeWait,
+        SockState::Close,
+        SockState::CloseWait,
+        SockState::LastAck,
+        SockState::Listen,
+        SockState::Closing,
+        SockState::Unconn,
+        SockState::Unknown,
+    ];
+
+    /// The name `ss` prints for this state (also the JSON spelling).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SockState::Established => "ESTAB",
+            SockState::SynSent => "SYN-SENT",
+            SockState::SynRecv => "SYN-RECV",
+            SockState::FinWait1 => "FIN-WAIT-1",
+            SockState::FinWait2 => "FIN-WAIT-2",
+            SockState::TimeWait => "TIME-WAIT",
+            SockState::Close => "CLOSE",
+            SockState::CloseWait => "CLOSE-WAIT",
+            SockState::LastAck => "LAST-ACK",
+            SockState::Listen => "LISTEN",
+            SockState::Closing => "CLOSING",
+            SockState::Unconn => "UNCONN",
+            SockState::Unknown => "UNKNOWN",
+        }
+    }
+
+    /// Parses ss-style and netstat-style names, case-insensitively:
+    /// `time-wait`, `TIME_WAIT`, `timewait`, `estab`, `established`, `listening`...
+    pub fn parse(s: &str) -> Option<SockState> {
+        let norm: String = s
+            .chars()
+            .filter(|c| !matches!(c, '-' | '_' | ' '))
+            .flat_map(char::to_lowercase)
+            .collect();
+        Some(match norm.as_str() {
+            "estab" | "established" => SockState::Established,
+            "synsent" => SockState::SynSent,
+            "synrecv" | "synreceived" => SockState::SynRecv,
+            "finwait1" => SockState::FinWait1,
+            "finwait2" => SockState::FinWait2,
+            "timewait" => SockState::TimeWait,
+            "close" | "closed" => SockState::Close,
+            "closewait" => SockState::CloseWait,
+            "lastack" => SockState::LastAck,
+            "listen" | "listening" => SockState::Listen,
+            "closing" => SockState::Closing,
+            "unconn" | "unconnected" | "bound" => SockState::Unconn,
+            "unknown" => SockState::Unknown,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for SockState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An address and a port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub addr: IpAddr,
+    pub port: u16,
+}
+
+impl Endpoint {
+    pub fn new(addr: IpAddr, port: u16) -> Self {
+        Endpoint {
+            addr: unmap(addr),
+            port,
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.addr {
+            IpAddr::V4(a) => write!(f, "{a}:{}", self.port),
+            IpAddr::V6(a) => write!(f, "[{a}]:{}", self.port),
+        }
+    }
+}
+
+/// `::ffff:1.2.3.4` becomes `1.2.3.4`; everything else is unchanged.
+pub fn unmap(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(v6),
+        },
+        v4 => v4,
+    }
+}
+
+/// True for 0.0.0.0 and ::.
+pub fn is_wildcard(addr: IpAddr) -> bool {
+    addr.is_unspecified()
+}
+
+/// The process that owns (holds a descriptor of) a socket.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Process {
+    pub pid: u32,
+    /// Full name: the executable's file name, else argv[0]'s, else the kernel's comm.
+    pub name: String,
+    pub uid: Option<u32>,
+    pub user: Option<String>,
+    /// Arguments joined by spaces (empty for kernel threads and unreadable entries).
+    pub cmdline: String,
+}
+
+/// One socket of the table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Socket {
+    pub proto: Proto,
+    pub family: Family,
+    pub local: Endpoint,
+    /// None for listeners and unconnected UDP sockets.
+    pub remote: Option<Endpoint>,
+    pub state: SockState,
+    /// Owner uid of the socket (Linux reports it for every socket).
+    pub uid: Option<u32>,
+    pub user: Option<String>,
+    /// Socket inode (Linux); 0 / None for TIME_WAIT and other orphaned sockets.
+    pub inode: Option<u64>,
+    /// Pids holding a descriptor of this socket, ascending; empty when unknown.
+    pub pids: Vec<u32>,
+}
+
+impl Socket {
+    /// A key that identifies the same socket across snapshots.
+    pub fn key(&self) -> SocketKey {
+        SocketKey {
+            proto: self.proto,
+            local: self.local,
+            remote: self.remote,
+            inode: self.inode.unwrap_or(0),
+        }
+    }
+}
+
+/// Identity of a socket across refreshes (the 4-tuple plus the inode, so that a
+/// new socket reusing the tuple of a closed one counts as new).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SocketKey {
+    pub proto: Proto,
+    pub local: Endpoint,
+    pub remote: Option<Endpoint>,
+    pub inode: u64,
+}
+
+/// Where the ephemeral range came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RangeSource(pub String);
+
+/// The ephemeral (dynamic) port range in force and the ports reserved from it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortRange {
+    pub low: u16,
+    pub high: u16,
+    /// Reserved ports as sorted, merged, inclusive ranges (may lie outside the range).
+    pub reserved: Vec<(u16, u16)>,
+    /// Where the range came from, e.g. `/proc/sys/net/ipv4/ip_local_port_range`.
+    pub source: String,
+}
+
+impl PortRange {
+    pub fn new(low: u16, high: u16, reserved: Vec<(u16, u16)>, source: impl Into<String>) -> Self {
+        PortRange {
+            low,
+            high,
+            reserved: merge_ranges(reserved),
+            source: source.into(),
+        }
+    }
+
+    /// Linux default (32768-60999), used when nothing can be read.
+    pub fn linux_default() -> Self {
+        PortRange::new(32768, 60999, Vec::new(), "built-in Linux default")
+    }
+
+    pub fn contains(&self, port: u16) -> bool {
+        (self.low..=self.high).contains(&port)
+    }
+
+    pub fn is_reserved(&self, port: u16) -> bool {
+        self.reserved
+            .binary_search_by(|&(lo, hi)| {
+                if hi < port {
+                    std::cmp::Ordering::Less
+                } else if lo > port {
+                    std::cmp::Ordering::Greater
+                } else {
+                    std::cmp::Ordering::Equal
+                }
+            })
+            .is_ok()
+    }
+
+    /// A port the OS may hand out for an outbound connection.
+    pub fn is_ephemeral(&self, port: u16) -> bool {
+        self.contains(port) && !self.is_reserved(port)
+    }
+
+    pub fn size(&self) -> u32 {
+        u32::from(self.high) - u32::from(self.low) + 1
+    }
+
+    /// Reserved ports that lie inside the range.
+    pub fn reserved_in_range(&self) -> u32 {
+        self.reserved
+            .iter()
+            .map(|&(lo, hi)| {
+                let lo = lo.max(self.low);
+                let hi = hi.min(self.high);
+                if lo > hi {
+                    0
+                } else {
+                    u32::from(hi) - u32::from(lo) + 1
+                }
+            })
+            .sum()
+    }
+
+    /// Ports the OS can actually hand out: range size minus reserved ports in it.
+    pub fn pool_size(&self) -> u32 {
+        self.size() - self.reserved_in_range()
+    }
+
+    /// The reserved list in the kernel's syntax: `1-4,10,40005-40007`.
+    pub fn reserved_string(&self) -> String {
+        format_ranges(&self.reserved)
+    }
+}
+
+/// Sorts and merges overlapping or adjacent inclusive ranges.
+pub fn merge_ranges(mut v: Vec<(u16, u16)>) -> Vec<(u16, u16)> {
+    for r in v.iter_mut() {
+        if r.0 > r.1 {
+            *r = (r.1, r.0);
+        }
+    }
+    v.sort_unstable();
+    let mut out: Vec<(u16, u16)> = Vec::with_capacity(v.len());
+    for (lo, hi) in v {
+        match out.last_mut() {
+            Some(last) if u32::from(lo) <= u32::from(last.1) + 1 => last.1 = last.1.max(hi),
+            _ => out.push((lo, hi)),
+        }
+    }
+    out
+}
+
+/// Formats ranges the way `/proc/sys/net/ipv4/ip_local_reserved_ports` does.
+pub fn format_ranges(v: &[(u16, u16)]) -> String {
+    v.iter()
+        .map(|&(lo, hi)| {
+            if lo == hi {
+                lo.to_string()
+            } else {
+                format!("{lo}-{hi}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// One immutable picture of the socket table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Milliseconds since the Unix epoch.
+    pub taken_at_ms: u64,
+    pub host: String,
+    pub range: PortRange,
+    /// True when some sockets could not be attributed because /proc entries of
+    /// other users' processes were unreadable.
+    pub partial: bool,
+    pub sockets: Vec<Socket>,
+    /// Owning processes by pid.
+    pub processes: BTreeMap<u32, Arc<Process>>,
+}
+
+impl Snapshot {
+    pub fn process(&self, pid: u32) -> Option<&Process> {
+        self.processes.get(&pid).map(|p| p.as_ref())
+    }
+
+    /// The first owner of a socket (lowest pid), if known.
+    pub fn owner(&self, s: &Socket) -> Option<&Process> {
+        s.pids.first().and_then(|p| self.process(*p))
+    }
+
+    /// Whether a socket's local port lies in the ephemeral pool.
+    pub fn is_ephemeral(&self, s: &Socket) -> bool {
+        self.range.is_ephemeral(s.local.port)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv6Addr;
+
+    fn v6(s: &str) -> IpAddr {
+        IpAddr::V6(s.parse::<Ipv6Addr>().unwrap())
+    }
+
+    #[test]
+    fn mapped_ipv6_is_shown_as_ipv4() {
+        let e = Endpoint::new(v6("::ffff:10.1.2.3"), 80);
+        assert_eq!(e.to_string(), "10.1.2.3:80");
+        let e = Endpoint::new(v6("::1"), 80);
+        assert_eq!(e.to_string(), "[::1]:80");
+    }
+
+    #[test]
+    fn state_names_parse_in_ss_and_netstat_spellings() {
+        assert_eq!(SockState::parse("time-wait"), Some(SockState::TimeWait));
+        assert_eq!(SockState::parse("TIME_WAIT"), Some(SockState::TimeWait));
+        assert_eq!(SockState::parse("Established"), Some(SockState::Established));
+        assert_eq!(SockState::parse("estab"), Some(SockState::Established));
+        assert_eq!(SockState::parse("LISTENING"), Some(SockState::Listen));
+        assert_eq!(SockState::parse("bogus"), None);
+        for s in SockState::ALL {
+            assert_eq!(SockState::parse(s.as_str()), Some(s));
+        }
+    }
+
+    #[test]
+    fn pool_size_excludes_reserved_ports_inside_the_range_only() {
+        let r = PortRange::new(1000, 1099, vec![(10, 20), (1090, 1200), (1000, 1000)], "t");
+        assert_eq!(r.size(), 100);
+        assert_eq!(r.reserved_in_range(), 11);
+        assert_eq!(r.pool_size(), 89);
+        assert!(r.is_reserved(1095));
+        assert!(!r.is_ephemeral(1095));
+        assert!(r.is_ephemeral(1050));
+        assert!(!r.is_ephemeral(999));
+    }
+
+    #[test]
+    fn ranges_merge_and_format_like_the_kernel() {
+        let m = merge_ranges(vec![(40005, 40007), (10, 10), (1, 4), (5, 5), (40002, 40002)]);
+        assert_eq!(format_ranges(&m), "1-5,10,40002,40005-40007");
+    }
+}

@@ -1,0 +1,1 @@
+//! Embedded port data (IANA registry, known malware ports).

@@ -1,0 +1,1 @@
+//! Ephemeral range detection.
