@@ -3,6 +3,7 @@
 //! source -> Snapshot -> analysis -> output / tui.
 
 pub mod analysis;
+pub mod cli;
 pub mod filter;
 pub mod model;
 pub mod output;

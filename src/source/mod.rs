@@ -1,1 +1,69 @@
-//!
+//! Where snapshots come from: the live system (`SystemSource`) or a recording
+//! (`FixtureSource`). Everything above this module sees only `Snapshot`s.
+
+pub mod attrib;
+mod fixture;
+pub mod procs;
+mod system;
+
+pub use fixture::{parse_fixture, FixtureSource};
+pub use system::SystemSource;
+
+use crate::model::Snapshot;
+
+/// Errors while taking a snapshot; each displays as one line for the user.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("cannot read the socket table: {0}")]
+    Netlink(String),
+    #[error("cannot list /proc: {0} (is /proc mounted?)")]
+    Proc(std::io::Error),
+    #[error("cannot read {path}: {err}")]
+    File { path: String, err: std::io::Error },
+    #[error("{path}: not a porttop recording: {msg}")]
+    Fixture { path: String, msg: String },
+    #[error("{0}")]
+    Range(#[from] crate::range::RangeError),
+    #[error("socket listing is not supported on this OS")]
+    Unsupported,
+}
+
+/// A source of socket-table snapshots. The collector thread owns one.
+pub trait SocketSource: Send {
+    fn snapshot(&mut self) -> Result<Snapshot, SourceError>;
+}
+
+/// The ephemeral-range settings a source applies: the `--range`/`--reserved`
+/// what-if overrides (None: use what the OS says).
+#[derive(Clone, Debug, Default)]
+pub struct RangeConfig {
+    pub range: Option<String>,
+    pub reserved: Option<String>,
+}
+
+impl RangeConfig {
+    pub fn resolve(&self) -> Result<crate::model::PortRange, crate::range::RangeError> {
+        crate::range::resolve(self.range.as_deref(), self.reserved.as_deref())
+    }
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// This machine's host name ("?" when unknown).
+pub fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates or
+    // truncates, and we stop at the first NUL or the end.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "?".into();
+    }
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}

@@ -1,6 +1,9 @@
 //! The data porttop works on: sockets, their owners, the ephemeral range, and the
 //! immutable `Snapshot` that the collector hands to every consumer. No I/O here.
 
+mod record;
+pub use record::{records, snapshot_from_records, ProcessRecord, SocketRecord};
+
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -409,7 +412,10 @@ mod tests {
     fn state_names_parse_in_ss_and_netstat_spellings() {
         assert_eq!(SockState::parse("time-wait"), Some(SockState::TimeWait));
         assert_eq!(SockState::parse("TIME_WAIT"), Some(SockState::TimeWait));
-        assert_eq!(SockState::parse("Established"), Some(SockState::Established));
+        assert_eq!(
+            SockState::parse("Established"),
+            Some(SockState::Established)
+        );
         assert_eq!(SockState::parse("estab"), Some(SockState::Established));
         assert_eq!(SockState::parse("LISTENING"), Some(SockState::Listen));
         assert_eq!(SockState::parse("bogus"), None);
@@ -432,7 +438,13 @@ mod tests {
 
     #[test]
     fn ranges_merge_and_format_like_the_kernel() {
-        let m = merge_ranges(vec![(40005, 40007), (10, 10), (1, 4), (5, 5), (40002, 40002)]);
+        let m = merge_ranges(vec![
+            (40005, 40007),
+            (10, 10),
+            (1, 4),
+            (5, 5),
+            (40002, 40002),
+        ]);
         assert_eq!(format_ranges(&m), "1-5,10,40002,40005-40007");
     }
 }

@@ -1,0 +1,150 @@
+//! Command-line definitions (clap derive) and the glue that runs each command.
+
+mod run;
+pub use run::{exit_code_for_usage_error, run, CliError};
+
+use crate::filter::{Filter, FilterError};
+use crate::model::{Family, Proto};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+pub const EXIT_CODES: &str = "\
+Exit status:
+  0  success (pool: level ok; check: verdict good)
+  1  pool: level warn; check: verdict caution or bad
+  2  bad input (unknown flag, bad port/range/state, unreadable file) or a runtime
+     error; pool: level critical
+  3  pool only: bad input or error (Nagios UNKNOWN), since 2 means critical there";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "porttop",
+    version,
+    about = "Sockets, their processes and ephemeral-port pressure, live (TCPView for the terminal)",
+    after_help = EXIT_CODES
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct GlobalArgs {
+    /// Use this ephemeral range instead of the OS's (what-if), e.g. 40000-40099
+    #[arg(long, global = true, value_name = "LO-HI")]
+    pub range: Option<String>,
+    /// Use these reserved ports instead of the OS's, e.g. 1-4,10,40005-40007
+    #[arg(long, global = true, value_name = "LIST")]
+    pub reserved: Option<String>,
+    /// Read snapshots from a recording (`porttop list --json` output, or JSON lines)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print the socket table once (aligned table, --json or --csv)
+    List(ListArgs),
+    /// Show the ephemeral port range in force, reserved ports and pool use
+    Range(RangeArgs),
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct FilterArgs {
+    /// TCP sockets only (with --udp: both)
+    #[arg(short = 't', long)]
+    pub tcp: bool,
+    /// UDP sockets only (with --tcp: both)
+    #[arg(short = 'u', long)]
+    pub udp: bool,
+    /// IPv4 sockets only
+    #[arg(short = '4')]
+    pub ipv4: bool,
+    /// IPv6 sockets only
+    #[arg(short = '6')]
+    pub ipv6: bool,
+    /// Listening sockets (TCP LISTEN and bound UDP)
+    #[arg(short = 'l', long)]
+    pub listening: bool,
+    /// Established TCP connections
+    #[arg(short = 'e', long)]
+    pub established: bool,
+    /// States, comma-separated, ss or netstat names (e.g. time-wait,SYN_SENT)
+    #[arg(long, value_name = "S[,S..]")]
+    pub state: Vec<String>,
+    /// Local or remote port
+    #[arg(long, value_name = "N", value_parser = parse_port_arg)]
+    pub port: Option<u16>,
+    /// Sockets held by this pid
+    #[arg(long, value_name = "N")]
+    pub pid: Option<u32>,
+    /// Process name contains NAME (case-insensitive)
+    #[arg(long, value_name = "NAME")]
+    pub process: Option<String>,
+    /// Sockets whose local port is in the ephemeral pool
+    #[arg(long)]
+    pub ephemeral: bool,
+}
+
+fn parse_port_arg(s: &str) -> Result<u16, String> {
+    s.parse::<u16>()
+        .map_err(|_| format!("'{s}' is not a port (expected 0-65535)"))
+}
+
+impl FilterArgs {
+    pub fn to_filter(&self) -> Result<Filter, FilterError> {
+        let mut f = Filter::default();
+        if self.tcp {
+            f.add_proto(Proto::Tcp);
+        }
+        if self.udp {
+            f.add_proto(Proto::Udp);
+        }
+        if self.ipv4 {
+            f.add_family(Family::Ipv4);
+        }
+        if self.ipv6 {
+            f.add_family(Family::Ipv6);
+        }
+        if self.listening {
+            crate::filter::LISTENING
+                .iter()
+                .for_each(|s| f.add_state(*s));
+        }
+        if self.established {
+            f.add_state(crate::model::SockState::Established);
+        }
+        for s in &self.state {
+            f.add_states(s)?;
+        }
+        f.port = self.port;
+        f.pid = self.pid;
+        f.process = self.process.clone();
+        f.ephemeral = self.ephemeral;
+        Ok(f)
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// JSON array of socket records (loadable with --replay)
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// CSV with a header line
+    #[arg(long)]
+    pub csv: bool,
+    /// Leave out the header line
+    #[arg(long)]
+    pub no_header: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RangeArgs {
+    /// JSON output
+    #[arg(long)]
+    pub json: bool,
+}

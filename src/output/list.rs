@@ -1,0 +1,213 @@
+//! `porttop list` and `porttop range` renderers.
+
+use super::{csv_field, write_table};
+use crate::model::{records, Endpoint, PortRange, Snapshot, Socket};
+use serde::Serialize;
+use std::io::{self, Write};
+
+const HEADER: [&str; 8] = [
+    "PROTO", "LOCAL", "REMOTE", "STATE", "E", "PID", "PROCESS", "USER",
+];
+
+fn ep(e: Option<Endpoint>) -> String {
+    match e {
+        Some(e) => e.to_string(),
+        None => "*".into(),
+    }
+}
+
+fn pids(s: &Socket) -> String {
+    if s.pids.is_empty() {
+        "-".into()
+    } else {
+        s.pids
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+fn process(snap: &Snapshot, s: &Socket) -> String {
+    let mut names: Vec<&str> = s
+        .pids
+        .iter()
+        .filter_map(|p| snap.process(*p))
+        .map(|p| p.name.as_str())
+        .collect();
+    names.dedup();
+    if names.is_empty() {
+        "-".into()
+    } else {
+        names.join(",")
+    }
+}
+
+/// The E column: `e` for a local port in the ephemeral pool, `E` for a listener
+/// there (a collision risk), blank otherwise.
+fn mark(snap: &Snapshot, s: &Socket) -> &'static str {
+    if !snap.is_ephemeral(s) {
+        ""
+    } else if s.remote.is_none() {
+        "E"
+    } else {
+        "e"
+    }
+}
+
+/// One row of text cells per socket, in the order given.
+fn rows<'a>(snap: &'a Snapshot, sockets: &[&'a Socket]) -> Vec<Vec<String>> {
+    sockets
+        .iter()
+        .map(|s| {
+            vec![
+                s.proto.to_string(),
+                s.local.to_string(),
+                ep(s.remote),
+                s.state.to_string(),
+                mark(snap, s).to_string(),
+                pids(s),
+                process(snap, s),
+                s.user.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect()
+}
+
+pub fn list_table(
+    out: &mut dyn Write,
+    snap: &Snapshot,
+    sockets: &[&Socket],
+    header: bool,
+) -> io::Result<()> {
+    let right = [false, false, false, false, false, true, false, false];
+    write_table(
+        out,
+        header.then_some(&HEADER[..]),
+        &rows(snap, sockets),
+        &right,
+    )
+}
+
+pub fn list_csv(
+    out: &mut dyn Write,
+    snap: &Snapshot,
+    sockets: &[&Socket],
+    header: bool,
+) -> io::Result<()> {
+    if header {
+        writeln!(
+            out,
+            "proto,family,local_addr,local_port,remote_addr,remote_port,state,ephemeral,pids,process,user,uid,inode,cmdline"
+        )?;
+    }
+    for s in sockets {
+        let owner = snap.owner(s);
+        let fields = [
+            s.proto.to_string(),
+            s.family.as_str().to_string(),
+            s.local.addr.to_string(),
+            s.local.port.to_string(),
+            s.remote.map(|r| r.addr.to_string()).unwrap_or_default(),
+            s.remote.map(|r| r.port.to_string()).unwrap_or_default(),
+            s.state.to_string(),
+            snap.is_ephemeral(s).to_string(),
+            s.pids
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(" "),
+            owner.map(|p| p.name.clone()).unwrap_or_default(),
+            s.user.clone().unwrap_or_default(),
+            s.uid.map(|u| u.to_string()).unwrap_or_default(),
+            s.inode.map(|u| u.to_string()).unwrap_or_default(),
+            owner.map(|p| p.cmdline.clone()).unwrap_or_default(),
+        ];
+        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        writeln!(out, "{}", line.join(","))?;
+    }
+    Ok(())
+}
+
+pub fn list_json(out: &mut dyn Write, snap: &Snapshot, sockets: &[&Socket]) -> io::Result<()> {
+    let recs = records(snap, sockets.iter().copied());
+    serde_json::to_writer_pretty(&mut *out, &recs)?;
+    writeln!(out)
+}
+
+/// What `porttop range` reports.
+#[derive(Serialize, Debug)]
+pub struct RangeSummary {
+    pub low: u16,
+    pub high: u16,
+    pub source: String,
+    pub size: u32,
+    pub reserved: String,
+    pub reserved_in_range: u32,
+    pub pool_size: u32,
+    /// Distinct local ports in the pool held by some socket now (all protocols).
+    pub in_use: u32,
+}
+
+impl RangeSummary {
+    pub fn new(r: &PortRange, snap: Option<&Snapshot>) -> Self {
+        let in_use = snap
+            .map(|s| {
+                let mut ports: Vec<u16> = s
+                    .sockets
+                    .iter()
+                    .filter(|x| r.is_ephemeral(x.local.port))
+                    .map(|x| x.local.port)
+                    .collect();
+                ports.sort_unstable();
+                ports.dedup();
+                ports.len() as u32
+            })
+            .unwrap_or(0);
+        RangeSummary {
+            low: r.low,
+            high: r.high,
+            source: r.source.clone(),
+            size: r.size(),
+            reserved: r.reserved_string(),
+            reserved_in_range: r.reserved_in_range(),
+            pool_size: r.pool_size(),
+            in_use,
+        }
+    }
+}
+
+pub fn range_text(out: &mut dyn Write, s: &RangeSummary) -> io::Result<()> {
+    let pct = if s.pool_size == 0 {
+        0.0
+    } else {
+        100.0 * f64::from(s.in_use) / f64::from(s.pool_size)
+    };
+    writeln!(
+        out,
+        "ephemeral range  {}-{} ({} ports)",
+        s.low, s.high, s.size
+    )?;
+    writeln!(out, "source           {}", s.source)?;
+    let reserved = if s.reserved.is_empty() {
+        "none"
+    } else {
+        &s.reserved
+    };
+    writeln!(
+        out,
+        "reserved         {reserved} ({} in range)",
+        s.reserved_in_range
+    )?;
+    writeln!(out, "pool size        {}", s.pool_size)?;
+    writeln!(
+        out,
+        "in use           {} distinct local ports ({pct:.1} % of the pool)",
+        s.in_use
+    )
+}
+
+pub fn range_json(out: &mut dyn Write, s: &RangeSummary) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, s)?;
+    writeln!(out)
+}

@@ -1,0 +1,229 @@
+//! Process details (name, user, command line) from one long-lived sysinfo `System`,
+//! refreshed only for pids not seen before, and uid -> user names.
+
+use crate::model::Process;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind, Users};
+
+pub struct ProcessTable {
+    sys: Option<System>,
+    users: UserNames,
+    cache: HashMap<u32, Arc<Process>>,
+}
+
+impl Default for ProcessTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ProcessTable {
+    pub fn new() -> Self {
+        ProcessTable {
+            sys: System::new().ok(),
+            users: UserNames::new(),
+            cache: HashMap::new(),
+        }
+    }
+
+    pub fn users(&mut self) -> &mut UserNames {
+        &mut self.users
+    }
+
+    /// Details of every pid in `wanted`, loading only those not cached; forgets pids
+    /// that are not in `alive`.
+    pub fn resolve(
+        &mut self,
+        wanted: &[u32],
+        alive: &dyn Fn(u32) -> bool,
+    ) -> HashMap<u32, Arc<Process>> {
+        let mut dead: Vec<Pid> = Vec::new();
+        self.cache.retain(|pid, _| {
+            let keep = alive(*pid);
+            if !keep {
+                dead.push(Pid::from_u32(*pid));
+            }
+            keep
+        });
+        if !dead.is_empty() {
+            // Let sysinfo drop its copies of processes that exited.
+            if let Some(sys) = self.sys.as_mut() {
+                sys.refresh_processes_specifics(
+                    ProcessesToUpdate::Some(&dead),
+                    true,
+                    ProcessRefreshKind::nothing(),
+                );
+            }
+        }
+        let missing: Vec<Pid> = wanted
+            .iter()
+            .filter(|p| !self.cache.contains_key(p))
+            .map(|p| Pid::from_u32(*p))
+            .collect();
+        if !missing.is_empty() {
+            if let Some(sys) = self.sys.as_mut() {
+                sys.refresh_processes_specifics(
+                    ProcessesToUpdate::Some(&missing),
+                    true,
+                    ProcessRefreshKind::nothing()
+                        .with_cmd(UpdateKind::OnlyIfNotSet)
+                        .with_exe(UpdateKind::OnlyIfNotSet)
+                        .with_user(UpdateKind::OnlyIfNotSet)
+                        .without_tasks(),
+                );
+            }
+            for pid in missing {
+                let p = self.load(pid);
+                self.cache.insert(pid.as_u32(), Arc::new(p));
+            }
+        }
+        wanted
+            .iter()
+            .filter_map(|p| self.cache.get(p).map(|a| (*p, Arc::clone(a))))
+            .collect()
+    }
+
+    fn load(&mut self, pid: Pid) -> Process {
+        let sp = self.sys.as_ref().and_then(|s| s.process(pid));
+        let (name, uid, cmdline) = match sp {
+            Some(p) => {
+                let cmd: Vec<String> = p
+                    .cmd()
+                    .iter()
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect();
+                let name = full_name(
+                    p.exe(),
+                    cmd.first().map(String::as_str),
+                    &p.name().to_string_lossy(),
+                );
+                let uid = p.user_id().map(|u| **u);
+                (name, uid, cmd.join(" "))
+            }
+            None => (String::from("?"), None, String::new()),
+        };
+        let user = uid.map(|u| self.users.name(u));
+        Process {
+            pid: pid.as_u32(),
+            name,
+            uid,
+            user,
+            cmdline,
+        }
+    }
+}
+
+/// The full process name: sysinfo's `name()` is the kernel comm, cut to 15 bytes on
+/// Linux, so prefer the executable's file name, then argv[0]'s, then comm.
+/// Interpreters keep their own name (a Python script shows as `python3`) as in ss/lsof.
+pub fn full_name(exe: Option<&Path>, argv0: Option<&str>, comm: &str) -> String {
+    let from_exe = exe
+        .and_then(|e| e.file_name())
+        .map(|n| {
+            n.to_string_lossy()
+                .trim_end_matches(" (deleted)")
+                .to_string()
+        })
+        .filter(|n| !n.is_empty());
+    // argv[0] is only trusted when it agrees with comm: processes may rewrite it
+    // (nginx: "nginx: worker process", sshd: "sshd: user@pts/0").
+    let from_argv = argv0
+        .and_then(|a| a.split([' ', ':']).next())
+        .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
+        .filter(|n| !n.is_empty() && n.starts_with(comm));
+    from_exe
+        .filter(|n| n.starts_with(comm) || comm.is_empty())
+        .or(from_argv)
+        .unwrap_or_else(|| comm.to_string())
+}
+
+/// uid -> user name, loaded once and reloaded (at most once per refresh) when an
+/// unknown uid shows up.
+pub struct UserNames {
+    names: HashMap<u32, String>,
+    reloaded_for: Option<u32>,
+}
+
+impl UserNames {
+    pub fn new() -> Self {
+        let mut u = UserNames {
+            names: HashMap::new(),
+            reloaded_for: None,
+        };
+        u.reload();
+        u
+    }
+
+    fn reload(&mut self) {
+        if let Ok(users) = Users::new_with_refreshed_list() {
+            for user in &users {
+                self.names.insert(**user.id(), user.name().to_string());
+            }
+        }
+    }
+
+    /// The user name of a uid, or the number when no name is known.
+    pub fn name(&mut self, uid: u32) -> String {
+        if let Some(n) = self.names.get(&uid) {
+            return n.clone();
+        }
+        if self.reloaded_for != Some(uid) {
+            self.reloaded_for = Some(uid);
+            self.reload();
+            if let Some(n) = self.names.get(&uid) {
+                return n.clone();
+            }
+        }
+        let n = uid.to_string();
+        self.names.insert(uid, n.clone());
+        n
+    }
+}
+
+impl Default for UserNames {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_name_beats_the_15_char_comm() {
+        let exe = Path::new("/usr/local/bin/my-very-long-server-name");
+        assert_eq!(
+            full_name(Some(exe), None, "my-very-long-se"),
+            "my-very-long-server-name"
+        );
+        assert_eq!(
+            full_name(
+                None,
+                Some("/opt/x/my-very-long-server-name"),
+                "my-very-long-se"
+            ),
+            "my-very-long-server-name"
+        );
+    }
+
+    #[test]
+    fn rewritten_argv_and_interpreters_keep_the_comm() {
+        assert_eq!(
+            full_name(None, Some("nginx: worker process"), "nginx"),
+            "nginx"
+        );
+        assert_eq!(full_name(None, Some("sshd: root@pts/0"), "sshd"), "sshd");
+        assert_eq!(
+            full_name(
+                Some(Path::new("/usr/bin/python3.11")),
+                Some("python3"),
+                "python3"
+            ),
+            "python3.11"
+        );
+        assert_eq!(full_name(None, None, "kworker"), "kworker");
+    }
+}

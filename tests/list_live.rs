@@ -1,0 +1,210 @@
+//! `porttop list` on real loopback sockets, cross-checked with `ss`.
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+type Row = (String, String, String, String, u32); // proto, local, remote, state, pid
+
+fn endpoint(addr: &Value, port: &Value) -> String {
+    match (addr.as_str(), port.as_u64()) {
+        (Some(a), Some(p)) if a.contains(':') => format!("[{a}]:{p}"),
+        (Some(a), Some(p)) => format!("{a}:{p}"),
+        _ => "*".into(),
+    }
+}
+
+/// Our own sockets as porttop lists them.
+fn porttop_rows(json: &[Value], pid: u32) -> BTreeSet<Row> {
+    json.iter()
+        .filter(|r| r["pids"].as_array().unwrap().iter().any(|p| p == pid))
+        .map(|r| {
+            (
+                r["proto"].as_str().unwrap().to_string(),
+                endpoint(&r["local_addr"], &r["local_port"]),
+                endpoint(&r["remote_addr"], &r["remote_port"]),
+                r["state"].as_str().unwrap().to_string(),
+                pid,
+            )
+        })
+        .collect()
+}
+
+/// Our own sockets as `ss -Hanp -t|-u` lists them.
+fn ss_rows(proto: &str, pid: u32) -> BTreeSet<Row> {
+    let flag = if proto == "tcp" { "-tanpH" } else { "-uanpH" };
+    let out = std::process::Command::new("ss").arg(flag).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let unmap = |s: &str| -> String {
+        let s = s.replace("[::ffff:", "").replace("]:", ":");
+        if s.ends_with(":*") {
+            "*".into()
+        } else if s.starts_with('[') || s.matches(':').count() > 1 {
+            // IPv6: put the brackets back.
+            let (a, p) = s.trim_start_matches('[').rsplit_once(':').unwrap();
+            format!("[{}]:{p}", a.trim_end_matches(']'))
+        } else {
+            s
+        }
+    };
+    text.lines()
+        .filter(|l| l.contains(&format!("pid={pid},")))
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (
+                proto.to_string(),
+                unmap(f[3]),
+                unmap(f[4]),
+                f[0].to_string(),
+                pid,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn list_json_finds_every_test_socket_with_pid_state_and_ephemeral_flag() {
+    let _g = serial();
+    let (lo, hi) = host_range();
+    let l4 = listener_outside_range("127.0.0.1");
+    let l6 = listener_outside_range("::1");
+    let c4 = connect_n(&l4, 50);
+    let c6 = connect_n(&l6, 50);
+    let u = udp_outside_range("127.0.0.1");
+    let pid = std::process::id();
+
+    let (code, out, err) = run(&["list", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let json: Vec<Value> = serde_json::from_str(&out).unwrap();
+    let mine: Vec<&Value> = json
+        .iter()
+        .filter(|r| r["pids"].as_array().unwrap().iter().any(|p| p == pid))
+        .collect();
+    for r in &mine {
+        assert_eq!(r["process"].as_str(), Some(my_name().as_str()), "{r}");
+    }
+    let find = |proto: &str, port: u16, state: &str| -> Vec<&&Value> {
+        mine.iter()
+            .filter(|r| r["proto"] == proto && r["local_port"] == port && r["state"] == state)
+            .collect()
+    };
+    for (l, conns) in [(&l4, &c4), (&l6, &c6)] {
+        let lport = l.local_addr().unwrap().port();
+        assert_eq!(find("tcp", lport, "LISTEN").len(), 1);
+        assert_eq!(find("tcp", lport, "ESTAB").len(), 50, "accepted side");
+        for (c, _) in conns.iter() {
+            let cport = c.local_addr().unwrap().port();
+            let rows = find("tcp", cport, "ESTAB");
+            assert_eq!(rows.len(), 1, "client port {cport}");
+            let inside = (lo..=hi).contains(&cport);
+            assert_eq!(rows[0]["ephemeral"], inside, "{}", rows[0]);
+            assert_eq!(rows[0]["remote_port"], lport);
+        }
+    }
+    let uport = u.local_addr().unwrap().port();
+    assert_eq!(find("udp", uport, "UNCONN").len(), 1);
+    // ephemeral is true exactly for client ports.
+    let eph = mine.iter().filter(|r| r["ephemeral"] == true).count();
+    let clients_in_range = c4
+        .iter()
+        .chain(c6.iter())
+        .filter(|(c, _)| (lo..=hi).contains(&c.local_addr().unwrap().port()))
+        .count();
+    assert_eq!(eph, clients_in_range);
+    assert_eq!(mine.len(), 2 + 200 + 1);
+}
+
+#[test]
+fn list_agrees_with_ss_on_every_socket_of_this_process() {
+    let _g = serial();
+    if !have("ss") {
+        eprintln!("SKIP: ss (iproute2) is not installed");
+        return;
+    }
+    let l4 = listener_outside_range("127.0.0.1");
+    let l6 = listener_outside_range("::1");
+    let _c4 = connect_n(&l4, 20);
+    let _c6 = connect_n(&l6, 20);
+    let _u = udp_outside_range("127.0.0.1");
+    let pid = std::process::id();
+    let (code, out, err) = run(&["list", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let json: Vec<Value> = serde_json::from_str(&out).unwrap();
+    let ours = porttop_rows(&json, pid);
+    let mut theirs = ss_rows("tcp", pid);
+    theirs.extend(ss_rows("udp", pid));
+    assert_eq!(ours, theirs);
+    assert_eq!(ours.len(), 2 + 80 + 1);
+}
+
+#[test]
+fn replay_of_a_recording_gives_the_same_output() {
+    let _g = serial();
+    let l = listener_outside_range("127.0.0.1");
+    let _c = connect_n(&l, 5);
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec.json");
+    let (code, live, _) = run(&["list", "--json"]);
+    assert_eq!(code, 0);
+    std::fs::write(&rec, &live).unwrap();
+    let rec = rec.to_str().unwrap();
+    let (code, replayed, err) = run(&["list", "--json", "--replay", rec]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(replayed, live);
+    // The table from the recording shows the same sockets.
+    let pid = std::process::id().to_string();
+    let (_, table, _) = run(&["list", "--replay", rec, "--pid", &pid]);
+    assert_eq!(table.lines().count(), 1 + 1 + 5 + 5, "{table}");
+    assert!(table.contains(&my_name()), "{table}");
+}
+
+#[test]
+fn unprivileged_run_lists_roots_sockets_without_pid_and_hints() {
+    if !is_root() || !have("setpriv") {
+        eprintln!("SKIP: needs root and setpriv to drop to nobody");
+        return;
+    }
+    let l = listener_outside_range("127.0.0.1");
+    let port = l.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let bin = world_runnable_binary(dir.path());
+    let o = std::process::Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .arg(&bin)
+        .args(["list", "--json", "--port", &port.to_string()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("run as root to see processes of other users"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let json: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(json.len(), 1, "{json:?}");
+    assert_eq!(json[0]["user"], "root");
+    assert_eq!(json[0]["pids"], serde_json::json!([]));
+    assert_eq!(json[0]["process"], Value::Null);
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_2() {
+    for args in [
+        &["list", "--port", "70000"][..],
+        &["list", "--state", "bogus"],
+        &["list", "--range", "5-3"],
+        &["list", "--range", "abc"],
+        &["list", "--replay", "/nonexistent/porttop.json"],
+        &["list", "--json", "--csv"],
+        &["list", "--bogus-flag"],
+        &["range", "--reserved", "1,,x"],
+    ] {
+        assert_one_line_error(args, 2);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{ not json").unwrap();
+    assert_one_line_error(&["list", "--replay", bad.to_str().unwrap()], 2);
+}
