@@ -1,0 +1,397 @@
+//! loadlab: makes the socket situations porttop exists for, on loopback only.
+//!
+//!   loadlab hold    --conns N            N long-lived connections to one listener
+//!   loadlab steady  [--conns N]          listeners (one inside the ephemeral range,
+//!                                        two processes on one port via SO_REUSEPORT)
+//!                                        and connections that open and close each second
+//!   loadlab churn   [--rate R]           short-lived connections closed by the client:
+//!                                        TIME-WAIT piles up on one destination
+//!   loadlab exhaust [--set-range N]      ramps connections to one destination until
+//!                                        connect() fails with EADDRNOTAVAIL
+//!
+//! Every loop is bounded by `--seconds` (default 60) and a count. The first line on
+//! stdout is `ready {json}` once the promised sockets exist. The process exits on
+//! SIGTERM/SIGINT, when `--seconds` pass, or when stdin closes with `--stdin-eof`,
+//! and its child processes go with it.
+
+use std::io::{BufRead, Write};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+struct Opts {
+    conns: usize,
+    rate: u32,
+    seconds: u64,
+    set_range: Option<u32>,
+    port: u16,
+    stdin_eof: bool,
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: loadlab <hold|steady|churn|exhaust> [--conns N] [--rate R] [--seconds S] \
+         [--set-range N] [--port P] [--stdin-eof]"
+    );
+    std::process::exit(2)
+}
+
+fn parse(args: &[String]) -> Opts {
+    let mut o = Opts {
+        conns: 200,
+        rate: 200,
+        seconds: 60,
+        set_range: None,
+        port: 0,
+        stdin_eof: false,
+    };
+    let mut i = 0;
+    while i < args.len() {
+        let val = |i: usize| -> u64 {
+            args.get(i + 1)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| usage())
+        };
+        match args[i].as_str() {
+            "--conns" => o.conns = val(i) as usize,
+            "--rate" => o.rate = val(i).max(1) as u32,
+            "--seconds" => o.seconds = val(i),
+            "--set-range" => o.set_range = Some(val(i) as u32),
+            "--port" => o.port = val(i) as u16,
+            "--stdin-eof" => {
+                o.stdin_eof = true;
+                i += 1;
+                continue;
+            }
+            _ => usage(),
+        }
+        i += 2;
+    }
+    o
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 2 {
+        usage();
+    }
+    // SAFETY: the handler only stores to an atomic.
+    unsafe {
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGHUP, on_signal as *const () as libc::sighandler_t);
+    }
+    let o = parse(&args[2..]);
+    if o.stdin_eof {
+        std::thread::spawn(|| {
+            let mut s = String::new();
+            while std::io::stdin().lock().read_line(&mut s).map(|n| n > 0).unwrap_or(false) {
+                s.clear();
+            }
+            STOP.store(true, Ordering::SeqCst);
+        });
+    }
+    let deadline = Instant::now() + Duration::from_secs(o.seconds);
+    let r = match args[1].as_str() {
+        "hold" => hold(&o, deadline),
+        "steady" => steady(&o, deadline),
+        "churn" => churn(&o, deadline),
+        "exhaust" => exhaust(&o, deadline),
+        "reuseport-child" => reuseport_child(o.port, deadline),
+        _ => usage(),
+    };
+    if let Err(e) = r {
+        eprintln!("loadlab: {e}");
+        std::process::exit(1);
+    }
+}
+
+type R = Result<(), String>;
+
+fn running(deadline: Instant) -> bool {
+    !STOP.load(Ordering::SeqCst) && Instant::now() < deadline
+}
+
+fn ready(v: String) {
+    println!("ready {v}");
+    let _ = std::io::stdout().flush();
+}
+
+fn localhost(port: u16) -> SocketAddr {
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port))
+}
+
+fn read_range() -> (u16, u16) {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|t| {
+            let v: Vec<u16> = t.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+            (v.len() == 2).then(|| (v[0], v[1]))
+        })
+        .unwrap_or((32768, 60999))
+}
+
+/// A listener on a free port below the ephemeral range (or on `port`).
+fn listener_outside(port: u16) -> Result<TcpListener, String> {
+    if port != 0 {
+        return TcpListener::bind(localhost(port)).map_err(|e| format!("bind {port}: {e}"));
+    }
+    let (lo, _) = read_range();
+    let start = 12000u16.min(lo.saturating_sub(1000)).max(1025);
+    (start..lo)
+        .find_map(|p| TcpListener::bind(localhost(p)).ok())
+        .ok_or_else(|| "no free port below the ephemeral range".into())
+}
+
+fn sleep_until(deadline: Instant, d: Duration) {
+    let end = Instant::now() + d;
+    while running(deadline) && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Accepts connections on a thread and keeps them open until told to stop.
+fn acceptor(l: TcpListener) {
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in l.incoming() {
+            match s {
+                Ok(s) => held.push(s),
+                Err(_) => break,
+            }
+            // Drop server sides whose client went away, so nothing grows unbounded.
+            if held.len() > 200_000 {
+                held.clear();
+            }
+        }
+    });
+}
+
+fn hold(o: &Opts, deadline: Instant) -> R {
+    let l = listener_outside(o.port)?;
+    let port = l.local_addr().map_err(|e| e.to_string())?.port();
+    let mut conns = Vec::with_capacity(o.conns);
+    let mut servers = Vec::with_capacity(o.conns);
+    for _ in 0..o.conns {
+        let c = TcpStream::connect(localhost(port)).map_err(|e| format!("connect: {e}"))?;
+        let (s, _) = l.accept().map_err(|e| e.to_string())?;
+        conns.push(c);
+        servers.push(s);
+    }
+    ready(format!("{{\"listener\":{port},\"conns\":{}}}", conns.len()));
+    sleep_until(deadline, Duration::from_secs(u64::MAX / 4));
+    Ok(())
+}
+
+fn reuseport_listener(port: u16) -> Result<TcpListener, String> {
+    // SAFETY: plain socket calls on a descriptor we own; checked return values.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        if fd < 0 {
+            return Err("socket() failed".into());
+        }
+        let one: libc::c_int = 1;
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_REUSEPORT,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+        let l = TcpListener::from_raw_fd(fd);
+        let addr = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: port.to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(Ipv4Addr::LOCALHOST).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        if libc::bind(
+            l.as_raw_fd(),
+            (&addr as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        ) != 0
+            || libc::listen(l.as_raw_fd(), 128) != 0
+        {
+            return Err(format!("bind/listen {port}: {}", std::io::Error::last_os_error()));
+        }
+        Ok(l)
+    }
+}
+
+fn reuseport_child(port: u16, deadline: Instant) -> R {
+    let _l = reuseport_listener(port)?;
+    ready(format!("{{\"reuseport\":{port}}}"));
+    sleep_until(deadline, Duration::from_secs(u64::MAX / 4));
+    Ok(())
+}
+
+/// Kills the child when dropped.
+struct Child(std::process::Child);
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn steady(o: &Opts, deadline: Instant) -> R {
+    let (lo, hi) = read_range();
+    let main_l = listener_outside(0)?;
+    let port = main_l.local_addr().map_err(|e| e.to_string())?.port();
+    // A listener deliberately inside the ephemeral range: a collision risk.
+    let mid = lo + (hi - lo) / 2;
+    let in_range = (mid..hi)
+        .find_map(|p| TcpListener::bind(localhost(p)).ok())
+        .ok_or("no free port inside the range")?;
+    let in_port = in_range.local_addr().map_err(|e| e.to_string())?.port();
+    // Two processes on one port with SO_REUSEPORT: this one and a child.
+    let shared = listener_outside(0)?;
+    let shared_port = shared.local_addr().map_err(|e| e.to_string())?.port();
+    drop(shared);
+    let _mine = reuseport_listener(shared_port)?;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut child = std::process::Command::new(exe)
+        .args(["reuseport-child", "--port", &shared_port.to_string()])
+        .args(["--seconds", &o.seconds.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        let _ = std::io::BufReader::new(out).read_line(&mut line);
+    }
+    let child = Child(child);
+    acceptor(main_l);
+    let mut conns: std::collections::VecDeque<TcpStream> = (0..o.conns)
+        .filter_map(|_| TcpStream::connect(localhost(port)).ok())
+        .collect();
+    ready(format!(
+        "{{\"listener\":{port},\"in_range\":{in_port},\"reuseport\":{shared_port},\"child\":{},\"conns\":{}}}",
+        child.0.id(),
+        conns.len()
+    ));
+    // Every second: close a few, open a few (TCPView's green and red).
+    let turn = (o.conns / 20).max(1);
+    while running(deadline) {
+        sleep_until(deadline, Duration::from_secs(1));
+        for _ in 0..turn {
+            conns.pop_front();
+            if let Ok(c) = TcpStream::connect(localhost(port)) {
+                conns.push_back(c);
+            }
+        }
+    }
+    drop(in_range);
+    Ok(())
+}
+
+fn churn(o: &Opts, deadline: Instant) -> R {
+    let l = listener_outside(o.port)?;
+    let port = l.local_addr().map_err(|e| e.to_string())?.port();
+    // The server side reads until EOF and closes after the client: the client
+    // closes first, so TIME-WAIT lands on the client's ephemeral ports.
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut s = s;
+                let mut buf = [0u8; 64];
+                while let Ok(n) = std::io::Read::read(&mut s, &mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    ready(format!("{{\"listener\":{port},\"rate\":{}}}", o.rate));
+    let start = Instant::now();
+    let mut made: u64 = 0;
+    let max = u64::from(o.rate) * o.seconds;
+    while running(deadline) && made < max {
+        let due = (start.elapsed().as_secs_f64() * f64::from(o.rate)) as u64;
+        while made < due.min(max) {
+            match TcpStream::connect(localhost(port)) {
+                Ok(c) => drop(c),
+                Err(e) => eprintln!("connect #{made}: {e}"),
+            }
+            made += 1;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    eprintln!("churn: {made} connections made");
+    Ok(())
+}
+
+/// True when this process is not in the host's (pid 1's) network namespace.
+fn in_private_netns() -> bool {
+    let a = std::fs::metadata("/proc/self/ns/net");
+    let b = std::fs::metadata("/proc/1/ns/net");
+    use std::os::unix::fs::MetadataExt;
+    match (a, b) {
+        (Ok(a), Ok(b)) => a.ino() != b.ino(),
+        _ => false,
+    }
+}
+
+fn exhaust(o: &Opts, deadline: Instant) -> R {
+    if let Some(n) = o.set_range {
+        if !in_private_netns() {
+            return Err("--set-range only inside a private network namespace \
+                        (ip netns exec NAME loadlab exhaust ...); refusing to change the host"
+                .into());
+        }
+        let lo: u32 = 40000;
+        let hi = lo + n.clamp(10, 20000) - 1;
+        std::fs::write("/proc/sys/net/ipv4/ip_local_port_range", format!("{lo} {hi}"))
+            .map_err(|e| format!("cannot set ip_local_port_range (root needed): {e}"))?;
+    }
+    let (lo, hi) = read_range();
+    let pool = u32::from(hi) - u32::from(lo) + 1;
+    if pool > 5000 && !in_private_netns() {
+        return Err(format!(
+            "the ephemeral range has {pool} ports: exhausting it would hurt this host; \
+             run in a namespace with --set-range (demo/run.sh exhaust does that)"
+        ));
+    }
+    let l = listener_outside(o.port)?;
+    let port = l.local_addr().map_err(|e| e.to_string())?.port();
+    acceptor(l);
+    ready(format!("{{\"listener\":{port},\"pool\":{pool}}}"));
+    let mut held = Vec::new();
+    let mut failures = 0u32;
+    let interval = Duration::from_secs_f64(1.0 / f64::from(o.rate.max(1)));
+    let max_attempts = pool as usize + 20;
+    for n in 0..max_attempts {
+        if !running(deadline) {
+            break;
+        }
+        match TcpStream::connect(localhost(port)) {
+            Ok(c) => {
+                held.push(c);
+                println!("ok {} {}", held.len(), pool);
+            }
+            Err(e) => {
+                failures += 1;
+                println!("fail {} {} after {} connections: {e}", n + 1, failures, held.len());
+            }
+        }
+        let _ = std::io::stdout().flush();
+        if failures >= 5 {
+            break;
+        }
+        sleep_until(deadline, interval);
+    }
+    println!("done held={} failures={failures}", held.len());
+    let _ = std::io::stdout().flush();
+    sleep_until(deadline, Duration::from_secs(u64::MAX / 4));
+    Ok(())
+}
