@@ -107,8 +107,8 @@ pub fn detect() -> Result<PortRange, RangeError> {
 /// file is an error naming its path.
 pub fn detect_from(dir: &Path) -> Result<PortRange, RangeError> {
     let range_path = dir.join("ip_local_port_range");
-    let text = read_text(&range_path)?
-        .ok_or_else(|| read_error(&range_path, std::io::ErrorKind::NotFound.into()))?;
+    let bytes = std::fs::read(&range_path).map_err(|e| read_error(&range_path, e))?;
+    let text = String::from_utf8_lossy(&bytes);
     let (low, high) = parse_linux_port_range(&text).map_err(|e| in_file(&range_path, e))?;
     let reserved_path = dir.join("ip_local_reserved_ports");
     let reserved = match read_text(&reserved_path)? {

@@ -18,6 +18,16 @@ pub(crate) fn snippet(s: &str) -> String {
     format!("{cut:?}")
 }
 
+/// A number (ASCII digits only) quoted back in an error: no quotes needed, but cut
+/// short, since it may be hostile.
+fn number_snippet(s: &str) -> String {
+    let mut cut: String = s.chars().take(12).collect();
+    if cut.len() < s.len() {
+        cut.push('…');
+    }
+    cut
+}
+
 /// True when `s` looks like a number: ASCII digits only. (`u16::from_str` would also
 /// take a leading `+`, which neither the kernel nor a user means.)
 fn is_number(s: &str) -> bool {
@@ -37,7 +47,7 @@ fn port(what: &str, s: &str) -> Result<u16, RangeError> {
         Ok(n @ 1..=65535) => Ok(n as u16),
         _ => Err(RangeError::PortOutOfRange {
             what: what.to_string(),
-            value: snippet(s),
+            value: number_snippet(s),
         }),
     }
 }
@@ -220,7 +230,7 @@ pub fn parse_netsh_dynamicport(text: &str) -> Result<(u16, u16), RangeError> {
             what: WHAT.to_string(),
             detail: format!(
                 "start port {start} plus {} ports runs past 65535",
-                snippet(count)
+                number_snippet(count)
             ),
         }),
     }

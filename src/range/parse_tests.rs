@@ -431,3 +431,17 @@ fn snippet_is_short_escaped_and_char_safe() {
     assert!(s.ends_with("…\""));
     assert_eq!(snippet("ab"), "\"ab\"");
 }
+
+#[test]
+fn out_of_range_numbers_are_quoted_short() {
+    let e = parse_range_arg("1-70000").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "--range: port 70000 is out of range (ports are 1-65535)"
+    );
+    let e = parse_linux_port_range(&format!("1 {}", "9".repeat(1000))).unwrap_err();
+    assert!(
+        e.to_string().contains("port 999999999999… is out of range"),
+        "{e}"
+    );
+}
