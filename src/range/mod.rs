@@ -1,11 +1,261 @@
-//! TEMPORARY stub until the range branch lands.
+//! Ephemeral range detection: which local ports the OS hands out for outbound
+//! connections, and which of them are reserved.
+//!
+//! The parsers for each OS's text live in [`parse`] and are pure, so every one of
+//! them is compiled and tested on every platform. Only [`detect`] differs per OS:
+//!
+//! - Linux: reads `/proc/sys/net/ipv4/ip_local_port_range` and
+//!   `ip_local_reserved_ports` (both per network namespace: the process's own).
+//! - macOS / FreeBSD: runs `sysctl -n net.inet.ip.portrange.first
+//!   net.inet.ip.portrange.last`. There is no reserved list there.
+//! - Windows: runs `netsh int ipv4 show dynamicport tcp` and
+//!   `netsh int ipv4 show excludedportrange protocol=tcp`.
+//!
+//! [`resolve`] applies the CLI what-if overrides (`--range`, `--reserved`) on top.
+
+mod parse;
+
+pub use parse::{
+    parse_linux_port_range, parse_netsh_dynamicport, parse_netsh_excluded, parse_range_arg,
+    parse_reserved_ports, parse_sysctl_portrange,
+};
+
 use crate::model::PortRange;
+use std::path::Path;
+use std::process::Command;
+
+/// Where Linux keeps the two files, for the process's own network namespace.
+pub const LINUX_PROC_DIR: &str = "/proc/sys/net/ipv4";
+
+/// Well-known default ephemeral ranges: (system, first, last), inclusive.
+pub const COMMON_DEFAULTS: &[(&str, u16, u16)] = &[
+    // Linux kernel docs, Documentation/networking/ip-sysctl.rst, ip_local_port_range:
+    // "The default values are 32768 and 60999 respectively."
+    ("Linux", 32768, 60999),
+    // Microsoft KB 929851, "The default dynamic port range for TCP/IP has changed
+    // since Windows Vista and in Windows Server 2008": start 49152, end 65535.
+    ("Windows Vista / Server 2008 and later", 49152, 65535),
+    // Microsoft KB 929851 (earlier versions used 1025 through 5000) and KB 196271
+    // (MaxUserPort defaults to 5000).
+    ("Windows XP / Server 2003 and earlier", 1025, 5000),
+    // RFC 6335 section 6: Dynamic Ports 49152-65535. macOS (XNU) allocates from this
+    // range by default (net.inet.ip.portrange.first / .last = 49152 / 65535).
+    ("macOS", 49152, 65535),
+    ("IANA dynamic ports (RFC 6335)", 49152, 65535),
+    // FreeBSD sys/netinet/in.h: IPPORT_EPHEMERALFIRST 10000, IPPORT_EPHEMERALLAST
+    // 65535, the defaults of net.inet.ip.portrange.first / .last (sys/netinet/in_pcb.c).
+    ("FreeBSD", 10000, 65535),
+];
+
+/// Why the range could not be read or parsed. Every message is one line.
 #[derive(Debug, thiserror::Error)]
 pub enum RangeError {
-    #[error("{0}")]
-    Bad(String),
+    #[error("{what}: empty input")]
+    Empty { what: String },
+    #[error("{what}: {detail}")]
+    Invalid { what: String, detail: String },
+    #[error("{what}: port {value} is out of range (ports are 1-65535)")]
+    PortOutOfRange { what: String, value: String },
+    #[error("range {lo}-{hi}: low port is above high port")]
+    Reversed { lo: u16, hi: u16 },
+    #[error("cannot read {path}: {err}")]
+    Read { path: String, err: std::io::Error },
+    /// A parse error in a file, with the file's path in front.
+    #[error("{path}: {err}")]
+    InFile { path: String, err: Box<RangeError> },
+    #[error("`{command}` failed: {detail}")]
+    Command { command: String, detail: String },
+    #[error("cannot detect the ephemeral port range on {os}; give it with --range LO-HI")]
+    Unsupported { os: &'static str },
 }
-pub fn resolve(range: Option<&str>, _reserved: Option<&str>) -> Result<PortRange, RangeError> {
-    let _ = range;
-    Ok(PortRange::linux_default())
+
+/// Detects the ephemeral range and reserved ports of this system.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn detect() -> Result<PortRange, RangeError> {
+    detect_from(Path::new(LINUX_PROC_DIR))
 }
+
+/// Detects the ephemeral range of this system (no reserved list on this OS).
+#[cfg(any(target_os = "macos", target_os = "freebsd"))]
+pub fn detect() -> Result<PortRange, RangeError> {
+    detect_sysctl()
+}
+
+/// Detects the ephemeral range and excluded port ranges of this system.
+#[cfg(windows)]
+pub fn detect() -> Result<PortRange, RangeError> {
+    detect_netsh()
+}
+
+/// No detection on this OS: the range must come from `--range`.
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "macos",
+    target_os = "freebsd",
+    windows
+)))]
+pub fn detect() -> Result<PortRange, RangeError> {
+    Err(RangeError::Unsupported {
+        os: std::env::consts::OS,
+    })
+}
+
+/// Reads `ip_local_port_range` and `ip_local_reserved_ports` (Linux syntax) from
+/// `dir` (normally [`LINUX_PROC_DIR`]; tests point it at a directory of literal
+/// files). A missing reserved-ports file means none are reserved; a missing range
+/// file is an error naming its path.
+pub fn detect_from(dir: &Path) -> Result<PortRange, RangeError> {
+    let range_path = dir.join("ip_local_port_range");
+    let bytes = std::fs::read(&range_path).map_err(|e| read_error(&range_path, e))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let (low, high) = parse_linux_port_range(&text).map_err(|e| in_file(&range_path, e))?;
+    let reserved_path = dir.join("ip_local_reserved_ports");
+    let reserved = match read_text(&reserved_path)? {
+        Some(text) => parse_reserved_ports(&text).map_err(|e| in_file(&reserved_path, e))?,
+        None => Vec::new(),
+    };
+    Ok(PortRange::new(
+        low,
+        high,
+        reserved,
+        range_path.display().to_string(),
+    ))
+}
+
+/// The file's text (lossily decoded: the parsers reject anything odd), or None if it
+/// does not exist.
+fn read_text(path: &Path) -> Result<Option<String>, RangeError> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(read_error(path, e)),
+    }
+}
+
+fn read_error(path: &Path, err: std::io::Error) -> RangeError {
+    RangeError::Read {
+        path: path.display().to_string(),
+        err,
+    }
+}
+
+fn in_file(path: &Path, err: RangeError) -> RangeError {
+    RangeError::InFile {
+        path: path.display().to_string(),
+        err: Box::new(err),
+    }
+}
+
+/// macOS / FreeBSD: `sysctl -n net.inet.ip.portrange.first net.inet.ip.portrange.last`.
+#[cfg_attr(not(any(target_os = "macos", target_os = "freebsd")), allow(dead_code))]
+fn detect_sysctl() -> Result<PortRange, RangeError> {
+    // sysctl lives in /usr/sbin on macOS and /sbin on FreeBSD, which a user's PATH
+    // may lack; fall back to PATH otherwise.
+    let program = ["/usr/sbin/sysctl", "/sbin/sysctl"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .unwrap_or("sysctl");
+    let out = run(
+        program,
+        &[
+            "-n",
+            "net.inet.ip.portrange.first",
+            "net.inet.ip.portrange.last",
+        ],
+    )?;
+    let (low, high) = parse_sysctl_portrange(&out)?;
+    Ok(PortRange::new(
+        low,
+        high,
+        Vec::new(),
+        "sysctl net.inet.ip.portrange",
+    ))
+}
+
+/// Windows: the dynamic range from netsh, and the excluded ranges as the reserved
+/// list. Old systems without `show excludedportrange` get an empty list, said so in
+/// the source.
+#[cfg_attr(not(windows), allow(dead_code))]
+fn detect_netsh() -> Result<PortRange, RangeError> {
+    const DYNAMIC: &[&str] = &["int", "ipv4", "show", "dynamicport", "tcp"];
+    const EXCLUDED: &[&str] = &["int", "ipv4", "show", "excludedportrange", "protocol=tcp"];
+    let (low, high) = parse_netsh_dynamicport(&run("netsh", DYNAMIC)?)?;
+    let mut source = "netsh int ipv4 show dynamicport tcp".to_string();
+    let reserved = match run("netsh", EXCLUDED) {
+        Ok(text) => parse_netsh_excluded(&text)?,
+        Err(_) => {
+            source.push_str(" (excluded port ranges unavailable)");
+            Vec::new()
+        }
+    };
+    Ok(PortRange::new(low, high, reserved, source))
+}
+
+/// Runs a command and returns its stdout (lossily decoded: netsh prints in the OEM
+/// code page, and the parsers only need digits and punctuation).
+#[cfg_attr(
+    not(any(target_os = "macos", target_os = "freebsd", windows)),
+    allow(dead_code)
+)]
+fn run(program: &str, args: &[&str]) -> Result<String, RangeError> {
+    let command = std::iter::once(program)
+        .chain(args.iter().copied())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .map_err(|e| RangeError::Command {
+            command: command.clone(),
+            detail: e.to_string(),
+        })?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let first = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+        return Err(RangeError::Command {
+            command,
+            detail: format!("{} {}", out.status, parse::snippet(first.trim())),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// [`detect`], then the CLI what-if overrides: `--range LO-HI` replaces low and high
+/// (source `--range`; detection may then fail, only its reserved list is kept), and
+/// `--reserved LIST` replaces the reserved list (the source says so).
+pub fn resolve(
+    range_override: Option<&str>,
+    reserved_override: Option<&str>,
+) -> Result<PortRange, RangeError> {
+    resolve_with(range_override, reserved_override, detect)
+}
+
+/// [`resolve`] with the detection step supplied (e.g. `|| detect_from(dir)`).
+/// Overrides are parsed first, so a bad flag is reported even where detection fails;
+/// with both overrides given, `detect` is not called.
+pub fn resolve_with(
+    range_override: Option<&str>,
+    reserved_override: Option<&str>,
+    detect: impl FnOnce() -> Result<PortRange, RangeError>,
+) -> Result<PortRange, RangeError> {
+    let range = range_override.map(parse_range_arg).transpose()?;
+    let reserved = reserved_override.map(parse_reserved_ports).transpose()?;
+    let mut out = match (range, &reserved) {
+        (Some((low, high)), Some(_)) => PortRange::new(low, high, Vec::new(), "--range"),
+        (Some((low, high)), None) => {
+            let kept = detect().map(|d| d.reserved).unwrap_or_default();
+            PortRange::new(low, high, kept, "--range")
+        }
+        (None, _) => detect()?,
+    };
+    if let Some(reserved) = reserved {
+        out.reserved = reserved;
+        out.source = format!("{} (reserved from --reserved)", out.source);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+#[path = "mod_tests.rs"]
+mod tests;
