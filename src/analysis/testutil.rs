@@ -1,8 +1,5 @@
 //! Concise builders for hand-made fixture snapshots (tests only).
 
-// Not every helper is used by every module's tests yet.
-#![allow(dead_code)]
-
 use crate::model::{Endpoint, Family, PortRange, Process, Proto, Snapshot, SockState, Socket};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
