@@ -4,3 +4,6 @@ pub mod advisor;
 pub mod collisions;
 pub mod diff;
 pub mod pool;
+
+#[cfg(test)]
+pub(crate) mod testutil;

@@ -1,1 +1,386 @@
-//! TODO
+//! Ephemeral-port pressure: how much of the pool is in use, globally and per
+//! destination, and how close that is to running out.
+//!
+//! Linux `connect()` picks a local port per 4-tuple, so the same local port serves
+//! many (remote addr, remote port) pairs: a client runs out *per destination*
+//! (proto, local addr, remote addr, remote port), at `pool_size` sockets including
+//! TIME-WAIT. `bind(addr, 0)`, listeners and bound UDP sockets take a port from
+//! everyone: that is the *global* pool, also the model on Windows.
+//!
+//! Global counting: distinct port numbers per protocol (TCP and UDP are separate port
+//! spaces), across IPv4 and IPv6 together. Linux keeps one bind table per protocol
+//! for both families, so a port held by an IPv6 socket is not free for an IPv4
+//! `bind(0)` on the wildcard (and vice versa under dual-stack); counting the union is
+//! the conservative reading. Destinations are keyed by address, so v4 and v6 are
+//! naturally separate there. The reported `global` is the worse of TCP and UDP.
+//!
+//! Every socket of one destination has its own local port, so a destination's count
+//! never exceeds the global count of its protocol: the global fraction is an upper
+//! bound, and the destination is named as the driver when it accounts for all of it.
+
+use crate::model::{Endpoint, PortRange, Proto, Snapshot, SockState, Socket};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::IpAddr;
+
+mod churn;
+pub use churn::{project, Churn, DestProjection, Projection, DEFAULT_WINDOW_MS, TIME_WAIT_SECS};
+
+/// Fractions of the pool at which the level becomes warn / critical (inclusive).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Thresholds {
+    pub warn: f64,
+    pub crit: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            warn: 0.80,
+            crit: 0.95,
+        }
+    }
+}
+
+impl Thresholds {
+    pub fn level(&self, fraction: f64) -> Level {
+        if fraction >= self.crit {
+            Level::Critical
+        } else if fraction >= self.warn {
+            Level::Warn
+        } else {
+            Level::Ok
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Ok,
+    Warn,
+    Critical,
+}
+
+impl Level {
+    /// Nagios plugin convention: ok 0, warning 1, critical 2.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Level::Ok => 0,
+            Level::Warn => 1,
+            Level::Critical => 2,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Ok => "ok",
+            Level::Warn => "warn",
+            Level::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One destination of outbound connections: its own pool on Linux.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct DestKey {
+    pub proto: Proto,
+    pub local_addr: IpAddr,
+    pub remote: Endpoint,
+}
+
+impl DestKey {
+    /// The destination of a socket that has a remote end and an ephemeral local port.
+    /// A remote of `0.0.0.0:0` / `[::]:0` (how some sources spell "none") is none.
+    pub fn of(s: &Socket, range: &PortRange) -> Option<DestKey> {
+        let remote = s.remote?;
+        if remote.port == 0 && remote.addr.is_unspecified() {
+            return None;
+        }
+        if s.state == SockState::Listen || !range.is_ephemeral(s.local.port) {
+            return None;
+        }
+        Some(DestKey {
+            proto: s.proto,
+            local_addr: s.local.addr,
+            remote,
+        })
+    }
+}
+
+impl fmt::Display for DestKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} -> {}", self.proto, self.local_addr, self.remote)
+    }
+}
+
+/// Global use of one protocol's pool.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProtoUsage {
+    pub proto: Proto,
+    /// Distinct ephemeral local ports in use (IPv4 and IPv6 together).
+    pub ports_in_use: u32,
+    pub fraction: f64,
+    /// Distinct ports per state (a port with sockets in two states counts in both).
+    pub by_state: BTreeMap<SockState, u32>,
+    /// Ports taken by listeners / unconnected bound sockets (from every destination).
+    pub held_by_listeners: u32,
+}
+
+/// Occupancy of one destination.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DestUsage {
+    #[serde(flatten)]
+    pub key: DestKey,
+    pub sockets: u32,
+    pub time_wait: u32,
+    pub fraction: f64,
+}
+
+/// What set the level.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Driver {
+    /// The global pool of this protocol.
+    Global { proto: Proto },
+    /// One destination accounts for all of its protocol's global use.
+    Destination(DestKey),
+    /// The range has no usable port at all: every connect() without a port fails.
+    EmptyPool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PoolReport {
+    pub range_low: u16,
+    pub range_high: u16,
+    pub reserved_in_range: u32,
+    pub pool_size: u32,
+    /// The worse of `tcp` and `udp` (TCP on a tie).
+    pub global: ProtoUsage,
+    pub tcp: ProtoUsage,
+    pub udp: ProtoUsage,
+    /// Busiest first; ties by key.
+    pub destinations: Vec<DestUsage>,
+    pub worst: Option<DestUsage>,
+    pub level: Level,
+    /// The fraction that set the level: max(global, worst destination).
+    pub fraction: f64,
+    pub driver: Driver,
+    /// Plain-language remarks (parity preference, what a global warning means...).
+    pub notes: Vec<String>,
+    /// Filled by [`analyze_with_churn`] for the top destinations.
+    pub projections: Vec<DestProjection>,
+}
+
+/// Pool size that is safe on a malformed range (low > high gives 0, not a panic).
+fn safe_pool_size(r: &PortRange) -> u32 {
+    if r.low > r.high {
+        0
+    } else {
+        r.pool_size()
+    }
+}
+
+/// `count / pool`, 0 for an empty pool (never NaN: JSON has no NaN).
+pub fn fraction(count: u32, pool: u32) -> f64 {
+    if pool == 0 {
+        0.0
+    } else {
+        f64::from(count) / f64::from(pool)
+    }
+}
+
+/// A set of u16 ports as a bitmap: O(1), no hashing, deterministic.
+struct PortSet {
+    bits: Vec<u64>,
+    len: u32,
+}
+
+impl PortSet {
+    fn new() -> Self {
+        PortSet {
+            bits: vec![0; 1024],
+            len: 0,
+        }
+    }
+    fn insert(&mut self, port: u16) {
+        let (w, b) = (usize::from(port) / 64, port % 64);
+        if self.bits[w] & (1 << b) == 0 {
+            self.bits[w] |= 1 << b;
+            self.len += 1;
+        }
+    }
+}
+
+#[derive(Default)]
+struct ProtoCount {
+    ports: Option<PortSet>,
+    listeners: Option<PortSet>,
+    states: BTreeMap<SockState, PortSet>,
+}
+
+impl ProtoCount {
+    fn add(&mut self, s: &Socket) {
+        let p = s.local.port;
+        self.ports.get_or_insert_with(PortSet::new).insert(p);
+        if s.remote.is_none() || s.state == SockState::Listen {
+            self.listeners.get_or_insert_with(PortSet::new).insert(p);
+        }
+        self.states
+            .entry(s.state)
+            .or_insert_with(PortSet::new)
+            .insert(p);
+    }
+
+    fn usage(self, proto: Proto, pool: u32) -> ProtoUsage {
+        let n = self.ports.map_or(0, |s| s.len);
+        ProtoUsage {
+            proto,
+            ports_in_use: n,
+            fraction: fraction(n, pool),
+            by_state: self.states.into_iter().map(|(k, v)| (k, v.len)).collect(),
+            held_by_listeners: self.listeners.map_or(0, |s| s.len),
+        }
+    }
+}
+
+#[derive(Default, Clone, Copy)]
+struct DestCount {
+    sockets: u32,
+    time_wait: u32,
+}
+
+/// Pool occupancy of a snapshot, without projections.
+pub fn analyze(snap: &Snapshot, thresholds: Thresholds) -> PoolReport {
+    let range = &snap.range;
+    let pool = safe_pool_size(range);
+    let (mut tcp, mut udp) = (ProtoCount::default(), ProtoCount::default());
+    let mut dests: HashMap<DestKey, DestCount> = HashMap::new();
+    for s in &snap.sockets {
+        if !range.is_ephemeral(s.local.port) {
+            continue;
+        }
+        match s.proto {
+            Proto::Tcp => tcp.add(s),
+            Proto::Udp => udp.add(s),
+        }
+        if let Some(k) = DestKey::of(s, range) {
+            let c = dests.entry(k).or_default();
+            c.sockets += 1;
+            c.time_wait += u32::from(s.state == SockState::TimeWait);
+        }
+    }
+    let tcp = tcp.usage(Proto::Tcp, pool);
+    let udp = udp.usage(Proto::Udp, pool);
+    let global = if udp.ports_in_use > tcp.ports_in_use {
+        udp.clone()
+    } else {
+        tcp.clone()
+    };
+
+    let mut destinations: Vec<DestUsage> = dests
+        .into_iter()
+        .map(|(key, c)| DestUsage {
+            key,
+            sockets: c.sockets,
+            time_wait: c.time_wait,
+            fraction: fraction(c.sockets, pool),
+        })
+        .collect();
+    destinations.sort_by(|a, b| b.sockets.cmp(&a.sockets).then(a.key.cmp(&b.key)));
+    let worst = destinations.first().cloned();
+
+    let (fraction, driver) = match &worst {
+        _ if pool == 0 => (0.0, Driver::EmptyPool),
+        Some(w) if w.fraction >= global.fraction => (w.fraction, Driver::Destination(w.key)),
+        _ => (
+            global.fraction,
+            Driver::Global {
+                proto: global.proto,
+            },
+        ),
+    };
+    let level = if pool == 0 {
+        Level::Critical
+    } else {
+        thresholds.level(fraction)
+    };
+
+    let mut r = PoolReport {
+        range_low: range.low,
+        range_high: range.high,
+        reserved_in_range: if range.low > range.high {
+            0
+        } else {
+            range.reserved_in_range()
+        },
+        pool_size: pool,
+        global,
+        tcp,
+        udp,
+        destinations,
+        worst,
+        level,
+        fraction,
+        driver,
+        notes: Vec::new(),
+        projections: Vec::new(),
+    };
+    r.notes = notes(&r, thresholds);
+    r
+}
+
+/// [`analyze`] plus projections for the `top` busiest destinations. `churn` should
+/// have observed `snap` already.
+pub fn analyze_with_churn(
+    snap: &Snapshot,
+    thresholds: Thresholds,
+    churn: &Churn,
+    top: usize,
+) -> PoolReport {
+    let mut r = analyze(snap, thresholds);
+    r.projections = churn.projections(&r, top);
+    r
+}
+
+fn notes(r: &PoolReport, t: Thresholds) -> Vec<String> {
+    let mut out = Vec::new();
+    if r.pool_size == 0 {
+        out.push(format!(
+            "the ephemeral range {}-{} has no usable port (all reserved or empty): \
+             every connect() without an explicit port fails",
+            r.range_low, r.range_high
+        ));
+        return out;
+    }
+    if let Some(w) = &r.worst {
+        if w.key.proto == Proto::Tcp && 2 * w.sockets > r.pool_size {
+            out.push(format!(
+                "{} uses more than half the pool ({} of {}): Linux 4.6+ connect() tries \
+                 the even half of the range first and bind(0) the odd half, so new \
+                 connections now search the half bind(0) uses and take longer to find a port",
+                w.key.remote, w.sockets, r.pool_size
+            ));
+        }
+    }
+    let worst_level = r.worst.as_ref().map_or(Level::Ok, |w| t.level(w.fraction));
+    if matches!(r.driver, Driver::Global { .. }) && r.level > worst_level {
+        out.push(format!(
+            "{} of {} {} ports are in use, spread over destinations: connect() to a new \
+             destination can still reuse them, but bind(0), bind-before-connect clients \
+             and new listeners cannot",
+            r.global.ports_in_use, r.pool_size, r.global.proto
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

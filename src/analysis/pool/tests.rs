@@ -1,0 +1,294 @@
+use super::*;
+use crate::analysis::testutil::*;
+use crate::model::SockState::*;
+
+/// 1000 ports: 40000-40999.
+fn range1000() -> PortRange {
+    PortRange::new(40000, 40999, Vec::new(), "test")
+}
+
+fn report(range: PortRange, sockets: Vec<Socket>) -> PoolReport {
+    analyze(&snap(0, range, sockets), Thresholds::default())
+}
+
+#[test]
+fn per_destination_counts_sockets_while_global_counts_distinct_ports() {
+    // The same 10 local ports toward two destinations: connect() reuses them.
+    let mut v = many("10.0.0.2", "10.0.0.5:443", 40000, 10, Established);
+    v.extend(many("10.0.0.2", "10.0.0.6:443", 40000, 10, Established));
+    let r = report(range100(), v);
+    assert_eq!(r.pool_size, 100);
+    assert_eq!(r.tcp.ports_in_use, 10);
+    assert_eq!(r.global.fraction, 0.10);
+    assert_eq!(r.destinations.len(), 2);
+    assert!(r.destinations.iter().all(|d| d.sockets == 10));
+}
+
+#[test]
+fn reserved_and_out_of_range_ports_are_not_counted() {
+    let range = PortRange::new(40000, 40099, vec![(40050, 40059)], "t");
+    let mut v = many("10.0.0.2", "10.0.0.5:443", 40045, 10, Established); // 5 reserved
+    v.extend(many("10.0.0.2", "10.0.0.5:443", 39990, 5, Established)); // below range
+    let r = report(range, v);
+    assert_eq!(r.pool_size, 90);
+    assert_eq!(r.reserved_in_range, 10);
+    assert_eq!(r.tcp.ports_in_use, 5);
+    assert_eq!(r.destinations[0].sockets, 5);
+}
+
+#[test]
+fn time_wait_sockets_count_toward_the_pool_and_are_reported_apart() {
+    let mut v = many("10.0.0.2", "10.0.0.5:443", 40000, 6, Established);
+    v.extend(many("10.0.0.2", "10.0.0.5:443", 40006, 4, TimeWait));
+    let r = report(range100(), v);
+    let d = &r.destinations[0];
+    assert_eq!((d.sockets, d.time_wait), (10, 4));
+    assert_eq!(r.tcp.by_state[&TimeWait], 4);
+    assert_eq!(r.tcp.by_state[&Established], 6);
+    assert_eq!(r.tcp.ports_in_use, 10);
+}
+
+#[test]
+fn distinct_ports_per_state_count_a_port_once_per_state() {
+    let v = vec![
+        tcp("10.0.0.2:40000", "10.0.0.5:443", Established),
+        tcp("10.0.0.2:40000", "10.0.0.6:443", TimeWait),
+        tcp("10.0.0.2:40000", "10.0.0.7:443", TimeWait),
+    ];
+    let r = report(range100(), v);
+    assert_eq!(r.tcp.ports_in_use, 1);
+    assert_eq!(r.tcp.by_state[&TimeWait], 1);
+    assert_eq!(r.tcp.by_state[&Established], 1);
+}
+
+#[test]
+fn ipv4_and_ipv6_are_separate_destinations_but_one_global_port_space() {
+    let mut v = many("10.0.0.2", "10.0.0.5:443", 40000, 10, Established);
+    v.extend(many(
+        "[2001:db8::2]",
+        "[2001:db8::5]:443",
+        40005,
+        10,
+        Established,
+    ));
+    let r = report(range100(), v);
+    assert_eq!(r.destinations.len(), 2);
+    assert!(r.destinations.iter().all(|d| d.sockets == 10));
+    assert_eq!(r.tcp.ports_in_use, 15, "40000-40014 across both families");
+}
+
+#[test]
+fn pool_warns_at_80_percent_of_one_destination() {
+    let r = report(
+        range1000(),
+        many("10.0.0.2", "10.0.0.5:443", 40000, 800, Established),
+    );
+    assert_eq!(r.level, Level::Warn);
+    assert_eq!(r.fraction, 0.80);
+    assert_eq!(r.driver, Driver::Destination(r.destinations[0].key));
+}
+
+#[test]
+fn pool_does_not_warn_at_79_9_percent() {
+    let r = report(
+        range1000(),
+        many("10.0.0.2", "10.0.0.5:443", 40000, 799, Established),
+    );
+    assert_eq!(r.level, Level::Ok);
+}
+
+#[test]
+fn pool_is_critical_at_95_percent_and_warn_just_below() {
+    let r = report(
+        range1000(),
+        many("10.0.0.2", "10.0.0.5:443", 40000, 950, TimeWait),
+    );
+    assert_eq!(r.level, Level::Critical);
+    let r = report(
+        range1000(),
+        many("10.0.0.2", "10.0.0.5:443", 40000, 949, TimeWait),
+    );
+    assert_eq!(r.level, Level::Warn);
+}
+
+#[test]
+fn custom_thresholds_apply() {
+    let snap = snap(
+        0,
+        range1000(),
+        many("10.0.0.2", "10.0.0.5:443", 40000, 500, Established),
+    );
+    let t = Thresholds {
+        warn: 0.5,
+        crit: 0.6,
+    };
+    assert_eq!(analyze(&snap, t).level, Level::Warn);
+}
+
+#[test]
+fn global_drives_the_level_when_ports_are_spread_over_destinations() {
+    let mut v = Vec::new();
+    for i in 0..8u16 {
+        let remote = format!("10.0.1.{i}:443");
+        v.extend(many("10.0.0.2", &remote, 40000 + i * 100, 100, Established));
+    }
+    let r = report(range1000(), v);
+    assert_eq!(r.tcp.ports_in_use, 800);
+    assert_eq!(r.worst.as_ref().unwrap().fraction, 0.10);
+    assert_eq!(r.level, Level::Warn);
+    assert_eq!(r.driver, Driver::Global { proto: Proto::Tcp });
+    assert!(
+        r.notes.iter().any(|n| n.contains("bind(0)")),
+        "{:?}",
+        r.notes
+    );
+}
+
+#[test]
+fn listeners_in_range_count_globally_but_are_not_destinations() {
+    let v = vec![
+        listener(Proto::Tcp, "0.0.0.0:40010"),
+        listener(Proto::Udp, "0.0.0.0:40020"),
+        listener(Proto::Tcp, "0.0.0.0:22"),
+    ];
+    let r = report(range100(), v);
+    assert!(r.destinations.is_empty() && r.worst.is_none());
+    assert_eq!((r.tcp.ports_in_use, r.tcp.held_by_listeners), (1, 1));
+    assert_eq!((r.udp.ports_in_use, r.udp.held_by_listeners), (1, 1));
+    assert_eq!(r.tcp.by_state[&Listen], 1);
+}
+
+#[test]
+fn tcp_and_udp_are_separate_pools_and_global_is_the_worse() {
+    let mut v = many("10.0.0.2", "10.0.0.5:443", 40000, 10, Established);
+    for p in 40000..40030u16 {
+        v.push(conn(
+            Proto::Udp,
+            &format!("10.0.0.2:{p}"),
+            "10.0.0.53:53",
+            Unconn,
+        ));
+    }
+    let r = report(range100(), v);
+    assert_eq!(r.tcp.ports_in_use, 10);
+    assert_eq!(r.udp.ports_in_use, 30);
+    assert_eq!(r.global.proto, Proto::Udp);
+    assert_eq!(r.destinations[0].key.proto, Proto::Udp);
+    assert_eq!(r.destinations[0].sockets, 30);
+}
+
+#[test]
+fn empty_pool_is_critical_and_does_not_divide_by_zero() {
+    let range = PortRange::new(40000, 40099, vec![(40000, 40099)], "t");
+    let r = report(
+        range,
+        vec![tcp("10.0.0.2:40000", "10.0.0.5:443", Established)],
+    );
+    assert_eq!(r.pool_size, 0);
+    assert_eq!((r.fraction, r.global.fraction), (0.0, 0.0));
+    assert_eq!(r.level, Level::Critical);
+    assert_eq!(r.driver, Driver::EmptyPool);
+    assert!(serde_json::to_string(&r)
+        .unwrap()
+        .contains("\"empty_pool\""));
+}
+
+#[test]
+fn a_malformed_range_with_low_above_high_is_an_empty_pool_not_a_panic() {
+    let range = PortRange {
+        low: 50000,
+        high: 40000,
+        reserved: Vec::new(),
+        source: "t".into(),
+    };
+    let r = report(range, Vec::new());
+    assert_eq!((r.pool_size, r.level), (0, Level::Critical));
+}
+
+#[test]
+fn levels_map_to_nagios_exit_codes_and_serialize_lowercase() {
+    assert_eq!(Level::Ok.exit_code(), 0);
+    assert_eq!(Level::Warn.exit_code(), 1);
+    assert_eq!(Level::Critical.exit_code(), 2);
+    assert_eq!(
+        serde_json::to_string(&Level::Critical).unwrap(),
+        "\"critical\""
+    );
+    assert!(Level::Critical > Level::Warn && Level::Warn > Level::Ok);
+}
+
+#[test]
+fn destinations_sort_busiest_first_then_by_key() {
+    let mut v = many("10.0.0.2", "10.0.0.9:80", 40000, 3, Established);
+    v.extend(many("10.0.0.2", "10.0.0.7:80", 40000, 5, Established));
+    v.extend(many("10.0.0.2", "10.0.0.8:80", 40000, 3, Established));
+    let r = report(range100(), v);
+    let order: Vec<String> = r
+        .destinations
+        .iter()
+        .map(|d| d.key.remote.to_string())
+        .collect();
+    assert_eq!(order, ["10.0.0.7:80", "10.0.0.8:80", "10.0.0.9:80"]);
+    assert_eq!(r.worst.unwrap().key.remote.to_string(), "10.0.0.7:80");
+}
+
+#[test]
+fn more_than_half_of_a_destination_notes_the_connect_parity_preference() {
+    let r = report(
+        range100(),
+        many("10.0.0.2", "10.0.0.5:443", 40000, 51, Established),
+    );
+    assert!(
+        r.notes.iter().any(|n| n.contains("even half")),
+        "{:?}",
+        r.notes
+    );
+    let r = report(
+        range100(),
+        many("10.0.0.2", "10.0.0.5:443", 40000, 50, Established),
+    );
+    assert!(r.notes.is_empty(), "{:?}", r.notes);
+}
+
+#[test]
+fn unspecified_remote_is_not_a_destination() {
+    let s = conn(Proto::Udp, "0.0.0.0:40001", "0.0.0.0:0", Unconn);
+    let r = report(range100(), vec![s]);
+    assert!(r.destinations.is_empty());
+    assert_eq!(r.udp.ports_in_use, 1);
+}
+
+#[test]
+fn report_serializes_with_ss_state_names_and_a_tagged_driver() {
+    let v = many("10.0.0.2", "10.0.0.5:443", 40000, 3, TimeWait);
+    let j = serde_json::to_value(report(range100(), v)).unwrap();
+    assert_eq!(j["tcp"]["by_state"]["TIME-WAIT"], 3);
+    assert_eq!(j["driver"]["kind"], "destination");
+    assert_eq!(j["driver"]["remote"]["port"], 443);
+    assert_eq!(j["destinations"][0]["time_wait"], 3);
+    assert_eq!(j["level"], "ok");
+}
+
+#[test]
+fn analyze_with_churn_projects_the_busiest_destination() {
+    let range = range1000();
+    let mut churn = Churn::default();
+    churn.observe(&snap(0, range.clone(), Vec::new()));
+    // 200 new sockets in 10 s toward one destination: 20/s, 100 of them closed.
+    let mut v = many("10.0.0.2", "10.0.0.5:443", 40000, 100, Established);
+    v.extend(many("10.0.0.2", "10.0.0.5:443", 40100, 100, TimeWait));
+    let s = snap(10_000, range, v);
+    churn.observe(&s);
+    let r = analyze_with_churn(&s, Thresholds::default(), &churn, 5);
+    assert_eq!(r.projections.len(), 1);
+    assert_eq!(r.projections[0].rate_per_sec, Some(20.0));
+    // steady = 20 * 60 + 100 = 1300 >= 1000: (1000 - 200) / 20 = 40 s.
+    assert_eq!(
+        r.projections[0].projection,
+        Projection::Exhausts { secs: 40.0 }
+    );
+    assert_eq!(
+        r.projections[0].to_string(),
+        "at this rate, 10.0.0.5:443 runs out in ~40 s"
+    );
+}
