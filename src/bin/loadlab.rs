@@ -92,7 +92,12 @@ fn main() {
     if o.stdin_eof {
         std::thread::spawn(|| {
             let mut s = String::new();
-            while std::io::stdin().lock().read_line(&mut s).map(|n| n > 0).unwrap_or(false) {
+            while std::io::stdin()
+                .lock()
+                .read_line(&mut s)
+                .map(|n| n > 0)
+                .unwrap_or(false)
+            {
                 s.clear();
             }
             STOP.store(true, Ordering::SeqCst);
@@ -132,7 +137,10 @@ fn read_range() -> (u16, u16) {
     std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
         .and_then(|t| {
-            let v: Vec<u16> = t.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+            let v: Vec<u16> = t
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
             (v.len() == 2).then(|| (v[0], v[1]))
         })
         .unwrap_or((32768, 60999))
@@ -221,7 +229,10 @@ fn reuseport_listener(port: u16) -> Result<TcpListener, String> {
         ) != 0
             || libc::listen(l.as_raw_fd(), 128) != 0
         {
-            return Err(format!("bind/listen {port}: {}", std::io::Error::last_os_error()));
+            return Err(format!(
+                "bind/listen {port}: {}",
+                std::io::Error::last_os_error()
+            ));
         }
         Ok(l)
     }
@@ -351,8 +362,11 @@ fn exhaust(o: &Opts, deadline: Instant) -> R {
         }
         let lo: u32 = 40000;
         let hi = lo + n.clamp(10, 20000) - 1;
-        std::fs::write("/proc/sys/net/ipv4/ip_local_port_range", format!("{lo} {hi}"))
-            .map_err(|e| format!("cannot set ip_local_port_range (root needed): {e}"))?;
+        std::fs::write(
+            "/proc/sys/net/ipv4/ip_local_port_range",
+            format!("{lo} {hi}"),
+        )
+        .map_err(|e| format!("cannot set ip_local_port_range (root needed): {e}"))?;
     }
     let (lo, hi) = read_range();
     let pool = u32::from(hi) - u32::from(lo) + 1;
@@ -381,7 +395,12 @@ fn exhaust(o: &Opts, deadline: Instant) -> R {
             }
             Err(e) => {
                 failures += 1;
-                println!("fail {} {} after {} connections: {e}", n + 1, failures, held.len());
+                println!(
+                    "fail {} {} after {} connections: {e}",
+                    n + 1,
+                    failures,
+                    held.len()
+                );
             }
         }
         let _ = std::io::stdout().flush();
