@@ -7,3 +7,9 @@ pub mod pool;
 
 #[cfg(test)]
 pub(crate) mod testutil;
+
+/// The malware lookup that collision finding uses (wired to the port data when it
+/// exists).
+pub fn malware_lookup(_port: u16, _proto: crate::model::Proto) -> Option<String> {
+    None
+}

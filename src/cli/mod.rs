@@ -49,6 +49,62 @@ pub enum Command {
     List(ListArgs),
     /// Show the ephemeral port range in force, reserved ports and pool use
     Range(RangeArgs),
+    /// Ephemeral pool pressure, busiest destinations, projection and collisions;
+    /// exits 0 ok, 1 warn, 2 critical, 3 bad input (a Nagios plugin)
+    Pool(PoolArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PoolArgs {
+    /// JSON output
+    #[arg(long)]
+    pub json: bool,
+    /// Warn at this % of the pool
+    #[arg(long, default_value = "80", value_parser = parse_percent, value_name = "PCT")]
+    pub warn: f64,
+    /// Critical at this % of the pool
+    #[arg(long, default_value = "95", value_parser = parse_percent, value_name = "PCT")]
+    pub crit: f64,
+    /// How many destinations to show
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub top: usize,
+    /// Seconds between the two snapshots used for the churn rate (0: one snapshot,
+    /// no projection)
+    #[arg(long, default_value = "1", value_parser = parse_seconds, value_name = "SECS")]
+    pub sample: f64,
+}
+
+/// `80`, `80%` or `80.5` -> 0.805. Must lie in 0-100.
+pub fn parse_percent(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("'{s}' is not a percentage"))?;
+    if !(0.0..=100.0).contains(&v) {
+        return Err(format!("{s}: a percentage must lie in 0-100"));
+    }
+    Ok(v / 100.0)
+}
+
+/// Seconds with an optional unit: `1`, `1.5`, `500ms`, `2s`.
+pub fn parse_seconds(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let (num, scale) = if let Some(ms) = t.strip_suffix("ms") {
+        (ms, 0.001)
+    } else if let Some(sec) = t.strip_suffix('s') {
+        (sec, 1.0)
+    } else {
+        (t, 1.0)
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration (e.g. 1, 1.5, 500ms, 2s)"))?;
+    if !v.is_finite() || v < 0.0 || v * scale > 3600.0 {
+        return Err(format!("{s}: a duration must lie in 0-3600 s"));
+    }
+    Ok(v * scale)
 }
 
 #[derive(Args, Debug, Clone, Default)]

@@ -1,7 +1,8 @@
 //! Runs a parsed command: builds the source, takes snapshots, calls the
 //! renderers. No analysis lives here.
 
-use super::{Cli, Command, GlobalArgs, ListArgs, RangeArgs};
+use super::{Cli, Command, GlobalArgs, ListArgs, PoolArgs, RangeArgs};
+use crate::analysis::{collisions, pool};
 use crate::model::{Snapshot, Socket};
 use crate::output;
 use crate::source::{FixtureSource, RangeConfig, SocketSource, SystemSource};
@@ -116,11 +117,73 @@ fn range(g: &GlobalArgs, a: &RangeArgs, out: &mut dyn Write) -> Result<i32, CliE
     Ok(0)
 }
 
+fn pool_cmd(g: &GlobalArgs, a: &PoolArgs, out: &mut dyn Write) -> Result<i32, CliError> {
+    // Bad input and errors are 3 here: 2 means critical (Nagios UNKNOWN is 3).
+    let unknown = |e: CliError| CliError { code: 3, ..e };
+    if a.warn > a.crit {
+        return Err(unknown(CliError::bad_input(format!(
+            "--warn {:.0}% is above --crit {:.0}%",
+            a.warn * 100.0,
+            a.crit * 100.0
+        ))));
+    }
+    let thresholds = pool::Thresholds {
+        warn: a.warn,
+        crit: a.crit,
+    };
+    let mut src = g.source().map_err(unknown)?;
+    let mut churn = pool::Churn::default();
+    let mut snap = src
+        .snapshot()
+        .map_err(|e| unknown(CliError::bad_input(e)))?;
+    if a.sample > 0.0 && g.replay.is_none() {
+        churn.observe(&snap);
+        std::thread::sleep(std::time::Duration::from_secs_f64(a.sample));
+        snap = src
+            .snapshot()
+            .map_err(|e| unknown(CliError::bad_input(e)))?;
+    } else if g.replay.is_some() {
+        // A recording's frames are its own samples.
+        churn.observe(&snap);
+        for _ in 1..src_frames_hint() {
+            let next = src
+                .snapshot()
+                .map_err(|e| unknown(CliError::bad_input(e)))?;
+            if next == snap {
+                break;
+            }
+            snap = next;
+            churn.observe(&snap);
+        }
+    }
+    churn.observe(&snap);
+    if snap.partial {
+        eprintln!(
+            "porttop: note: sockets of other users show no process; \
+             run as root to see processes of other users"
+        );
+    }
+    let report = pool::analyze_with_churn(&snap, thresholds, &churn, a.top);
+    let found = collisions::find_with(&snap, &crate::analysis::malware_lookup);
+    if a.json {
+        output::pool_json(out, &report, &found, a.top).map_err(|e| unknown(e.into()))?;
+    } else {
+        output::pool_text(out, &report, &found, a.top).map_err(|e| unknown(e.into()))?;
+    }
+    Ok(report.level.exit_code())
+}
+
+/// At most this many frames of a recording are read by one-shot commands.
+fn src_frames_hint() -> usize {
+    10_000
+}
+
 /// Runs the command; returns the exit status.
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
     match &cli.command {
         Some(Command::List(a)) => list(&cli.global, a, out),
         Some(Command::Range(a)) => range(&cli.global, a, out),
+        Some(Command::Pool(a)) => pool_cmd(&cli.global, a, out),
         None => {
             // The dashboard lands with the TUI; until then, list.
             let a = ListArgs {

@@ -297,8 +297,9 @@ impl PortRange {
         self.contains(port) && !self.is_reserved(port)
     }
 
+    /// Number of ports in the range (0 for a malformed range with low > high).
     pub fn size(&self) -> u32 {
-        u32::from(self.high) - u32::from(self.low) + 1
+        (u32::from(self.high) + 1).saturating_sub(u32::from(self.low))
     }
 
     /// Reserved ports that lie inside the range.
@@ -319,7 +320,7 @@ impl PortRange {
 
     /// Ports the OS can actually hand out: range size minus reserved ports in it.
     pub fn pool_size(&self) -> u32 {
-        self.size() - self.reserved_in_range()
+        self.size().saturating_sub(self.reserved_in_range())
     }
 
     /// The reserved list in the kernel's syntax: `1-4,10,40005-40007`.

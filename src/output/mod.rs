@@ -2,7 +2,9 @@
 //! analysis results. They write to any `io::Write`; the caller owns stdout.
 
 mod list;
+mod pool;
 pub use list::{list_csv, list_json, list_table, range_json, range_text, RangeSummary};
+pub use pool::{collision_kind, driver_text, pool_json, pool_text};
 
 use std::io::{self, Write};
 
