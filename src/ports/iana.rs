@@ -142,7 +142,8 @@ pub fn lookup(port: u16, proto: Proto) -> &'static [Service] {
     let t = table();
     let k = key(port, proto);
     let start = t.keys.partition_point(|&x| x < k);
-    let end = start + t.keys[start..].partition_point(|&x| x == k);
+    // A port has a handful of entries at most: scan rather than search again.
+    let end = start + t.keys[start..].iter().take_while(|&&x| x == k).count();
     &t.services[start..end]
 }
 
