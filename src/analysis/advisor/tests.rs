@@ -1,0 +1,362 @@
+use super::*;
+use crate::model::{Endpoint, Family, PortRange, Process};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+const CLEAN: u16 = 5016; // unregistered for tcp and udp, outside every default range
+
+fn range() -> PortRange {
+    PortRange::new(
+        32768,
+        60999,
+        vec![],
+        "/proc/sys/net/ipv4/ip_local_port_range",
+    )
+}
+
+fn sock(proto: Proto, port: u16, state: SockState, pids: Vec<u32>) -> Socket {
+    let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    Socket {
+        proto,
+        family: Family::Ipv4,
+        local: Endpoint::new(any, port),
+        remote: None,
+        state,
+        uid: Some(0),
+        user: None,
+        inode: Some(1),
+        pids,
+    }
+}
+
+fn snap(sockets: Vec<Socket>) -> Snapshot {
+    let mut processes = BTreeMap::new();
+    for (pid, name) in [(42, "nginx"), (7, "curl")] {
+        processes.insert(
+            pid,
+            Arc::new(Process {
+                pid,
+                name: name.to_string(),
+                uid: Some(0),
+                user: None,
+                cmdline: String::new(),
+            }),
+        );
+    }
+    Snapshot {
+        taken_at_ms: 0,
+        host: "test".to_string(),
+        range: range(),
+        partial: false,
+        sockets,
+        processes,
+    }
+}
+
+fn get<'a>(j: &'a Judgement, rule: &str) -> &'a Finding {
+    j.findings
+        .iter()
+        .find(|f| f.rule == rule)
+        .unwrap_or_else(|| panic!("no {rule} finding in {j:#?}"))
+}
+
+#[test]
+fn port_80_is_privileged_and_registered_to_http() {
+    let j = judge(80, Proto::Tcp, &range(), None, false);
+    assert_eq!(j.verdict, Verdict::Bad);
+    assert_eq!(get(&j, rule::PRIVILEGED).status, Status::Bad);
+    let iana = get(&j, rule::IANA);
+    assert_eq!(iana.status, Status::Caution);
+    assert!(iana.message.contains("http"), "{}", iana.message);
+}
+
+#[test]
+fn port_31337_udp_is_back_orifice() {
+    let j = judge(31337, Proto::Udp, &range(), None, false);
+    assert_eq!(j.verdict, Verdict::Bad);
+    let m = get(&j, rule::MALWARE);
+    assert_eq!(m.status, Status::Bad);
+    assert!(m.message.contains("Back Orifice"), "{}", m.message);
+    assert!(m.message.contains("CERT"), "{}", m.message);
+}
+
+#[test]
+fn a_port_inside_the_range_names_the_range_and_its_source() {
+    let j = judge(40001, Proto::Tcp, &range(), None, false);
+    assert_eq!(j.verdict, Verdict::Bad);
+    let e = get(&j, rule::EPHEMERAL_RANGE);
+    assert_eq!(e.status, Status::Bad);
+    assert!(e.message.contains("32768-60999"), "{}", e.message);
+    assert!(e.message.contains("ip_local_port_range"), "{}", e.message);
+    assert_eq!(get(&j, rule::RESERVED).status, Status::Caution);
+}
+
+#[test]
+fn a_reserved_port_inside_the_range_is_caution_not_bad() {
+    let r = PortRange::new(32768, 60999, vec![(40000, 40010)], "test");
+    let j = judge(40001, Proto::Tcp, &r, Some(&snap(vec![])), false);
+    assert_eq!(get(&j, rule::EPHEMERAL_RANGE).status, Status::Caution);
+    assert!(get(&j, rule::EPHEMERAL_RANGE).message.contains("reserved"));
+    assert_eq!(get(&j, rule::RESERVED).status, Status::Good);
+    assert_eq!(j.verdict, Verdict::Caution);
+}
+
+#[test]
+fn a_listener_in_the_snapshot_is_bad_and_named() {
+    let s = snap(vec![sock(Proto::Tcp, CLEAN, SockState::Listen, vec![42])]);
+    let j = judge(CLEAN, Proto::Tcp, &range(), Some(&s), false);
+    assert_eq!(j.verdict, Verdict::Bad);
+    let u = get(&j, rule::IN_USE);
+    assert_eq!(u.status, Status::Bad);
+    assert!(u.message.contains("nginx (pid 42)"), "{}", u.message);
+    assert!(u.message.contains("LISTEN"), "{}", u.message);
+    // The other protocol is not affected.
+    let j = judge(CLEAN, Proto::Udp, &range(), Some(&s), false);
+    assert_eq!(j.verdict, Verdict::Good);
+}
+
+#[test]
+fn a_bound_udp_socket_is_a_listener_and_a_connection_is_caution() {
+    let s = snap(vec![sock(Proto::Udp, CLEAN, SockState::Unconn, vec![])]);
+    let u = judge(CLEAN, Proto::Udp, &range(), Some(&s), false);
+    assert_eq!(get(&u, rule::IN_USE).status, Status::Bad);
+    assert!(get(&u, rule::IN_USE).message.contains("process unknown"));
+    let s = snap(vec![sock(
+        Proto::Tcp,
+        CLEAN,
+        SockState::TimeWait,
+        vec![7, 99],
+    )]);
+    let j = judge(CLEAN, Proto::Tcp, &range(), Some(&s), false);
+    let f = get(&j, rule::IN_USE);
+    assert_eq!(f.status, Status::Caution);
+    assert!(f.message.contains("curl (pid 7), pid 99"), "{}", f.message);
+    assert_eq!(j.verdict, Verdict::Caution);
+}
+
+#[test]
+fn a_clean_port_is_good() {
+    let j = judge(CLEAN, Proto::Tcp, &range(), Some(&snap(vec![])), true);
+    assert_eq!(j.verdict, Verdict::Good, "{j:#?}");
+    assert!(j
+        .findings
+        .iter()
+        .all(|f| matches!(f.status, Status::Good | Status::Info)));
+    let rules: Vec<_> = j.findings.iter().map(|f| f.rule).collect();
+    assert_eq!(
+        rules,
+        [
+            rule::PRIVILEGED,
+            rule::IANA,
+            rule::MALWARE,
+            rule::EPHEMERAL_RANGE,
+            rule::PORTABLE_RANGE,
+            rule::RESERVED,
+            rule::IN_USE
+        ]
+    );
+    // Without a snapshot the in-use rule is info, still good.
+    let j = judge(CLEAN, Proto::Tcp, &range(), None, false);
+    assert_eq!(j.verdict, Verdict::Good);
+    assert_eq!(get(&j, rule::IN_USE).status, Status::Info);
+}
+
+#[test]
+fn iana_reserved_and_unauthorized_use_are_caution() {
+    let j = judge(796, Proto::Tcp, &range(), None, false);
+    assert!(get(&j, rule::IANA).message.contains("unauthorized use"));
+    let j = judge(1521, Proto::Tcp, &range(), None, false);
+    let f = get(&j, rule::IANA);
+    assert_eq!(f.status, Status::Caution);
+    assert!(f.message.contains("ncube-lm") && f.message.contains("unauthorized use"));
+    let j = judge(1024, Proto::Udp, &range(), None, false);
+    assert!(get(&j, rule::IANA).message.contains("reserved by IANA"));
+    assert_eq!(get(&j, rule::PRIVILEGED).status, Status::Bad);
+}
+
+#[test]
+fn portable_flags_each_distinct_default_range() {
+    let j = judge(
+        50000,
+        Proto::Tcp,
+        &PortRange::new(1, 1, vec![], "t"),
+        None,
+        true,
+    );
+    let hits: Vec<_> = j
+        .findings
+        .iter()
+        .filter(|f| f.rule == rule::PORTABLE_RANGE)
+        .collect();
+    // Linux 32768-60999 and the shared 49152-65535 of Windows Vista+ and macOS.
+    assert_eq!(hits.len(), 2, "{hits:#?}");
+    assert!(hits.iter().all(|f| f.status == Status::Caution));
+    assert!(hits[1].message.contains("Windows Vista+") && hits[1].message.contains("macOS"));
+    let j = judge(2000, Proto::Tcp, &range(), None, true);
+    assert!(get(&j, rule::PORTABLE_RANGE).message.contains("1025-5000"));
+}
+
+fn configs() -> Vec<(PortRange, Option<Snapshot>)> {
+    let busy = snap(vec![
+        sock(Proto::Tcp, CLEAN, SockState::Listen, vec![42]),
+        sock(Proto::Udp, 5017, SockState::Unconn, vec![]),
+        sock(Proto::Tcp, 5018, SockState::Established, vec![7]),
+    ]);
+    vec![
+        (range(), None),
+        (range(), Some(busy.clone())),
+        (
+            PortRange::new(1025, 5000, vec![(1028, 1028)], "windows xp"),
+            None,
+        ),
+        (PortRange::new(49152, 65535, vec![], "windows"), Some(busy)),
+        (
+            PortRange::new(9000, 8000, vec![], "garbage: low > high"),
+            None,
+        ),
+        (
+            PortRange::new(1, 65535, vec![(20000, 20010)], "everything"),
+            None,
+        ),
+    ]
+}
+
+#[test]
+fn every_suggestion_is_judged_good() {
+    for (r, s) in configs() {
+        for proto in [None, Some(Proto::Tcp), Some(Proto::Udp)] {
+            for near in [
+                None,
+                Some(0),
+                Some(1025),
+                Some(CLEAN),
+                Some(40000),
+                Some(65535),
+            ] {
+                for portable in [false, true] {
+                    let got = suggest(20, proto, near, portable, &r, s.as_ref());
+                    for &p in &got {
+                        for pr in proto.map_or(vec![Proto::Tcp, Proto::Udp], |p| vec![p]) {
+                            let j = judge(p, pr, &r, s.as_ref(), portable);
+                            assert_eq!(j.verdict, Verdict::Good, "{j:#?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn suggest_returns_exactly_the_good_ports() {
+    // Over every port: suggest (ascending, unlimited) == {p : judge(p) is good}.
+    for (r, s) in configs().into_iter().take(3) {
+        for portable in [false, true] {
+            let got = suggest(usize::MAX, Some(Proto::Tcp), None, portable, &r, s.as_ref());
+            let want: Vec<u16> = (0..=u16::MAX)
+                .filter(|&p| {
+                    judge(p, Proto::Tcp, &r, s.as_ref(), portable).verdict == Verdict::Good
+                })
+                .collect();
+            assert_eq!(got, want);
+        }
+    }
+}
+
+#[test]
+fn suggestions_are_stable_ordered_and_portable() {
+    let r = range();
+    let s = snap(vec![sock(Proto::Tcp, CLEAN, SockState::Listen, vec![42])]);
+    let a = suggest(10, None, Some(CLEAN), false, &r, Some(&s));
+    assert_eq!(a, suggest(10, None, Some(CLEAN), false, &r, Some(&s)));
+    assert_eq!(a.len(), 10);
+    assert!(!a.contains(&CLEAN));
+    let dist = |p: u16| (i32::from(p) - i32::from(CLEAN)).abs();
+    assert!(a
+        .windows(2)
+        .all(|w| dist(w[0]) < dist(w[1]) || (dist(w[0]) == dist(w[1]) && w[0] < w[1])));
+    // Ascending without `near`; lowest first.
+    let b = suggest(5, Some(Proto::Tcp), None, false, &r, None);
+    assert!(b.windows(2).all(|w| w[0] < w[1]));
+    assert!(b[0] >= MIN_PORT);
+    // Portable: outside every common default range (so above 5000 here).
+    let c = suggest(50, None, Some(50000), true, &r, None);
+    assert_eq!(c.len(), 50);
+    for p in c {
+        for &(_, lo, hi) in PORTABLE_RANGES {
+            assert!(!(lo..=hi).contains(&p), "{p} in {lo}-{hi}");
+        }
+    }
+    assert_eq!(suggest(3, None, None, true, &r, None)[0], CLEAN);
+    assert!(suggest(0, None, None, false, &r, None).is_empty());
+}
+
+#[test]
+fn judge_never_panics_on_odd_inputs() {
+    let odd = PortRange::new(65535, 0, vec![(65535, 65535), (0, 0)], "");
+    for p in [0, 1, 1023, 1024, 1025, 32767, 32768, 60999, 61000, 65535] {
+        for pr in [Proto::Tcp, Proto::Udp] {
+            let _ = judge(p, pr, &odd, Some(&snap(vec![])), true);
+        }
+    }
+    let _ = suggest(5, None, Some(u16::MAX), true, &odd, None);
+}
+
+#[test]
+fn judgement_serializes_with_stable_names() {
+    let j = judge(80, Proto::Tcp, &range(), None, false);
+    let v = serde_json::to_value(&j).unwrap();
+    assert_eq!(v["verdict"], "bad");
+    assert_eq!(v["proto"], "tcp");
+    assert_eq!(v["findings"][0]["rule"], "privileged");
+    assert_eq!(v["findings"][0]["status"], "bad");
+}
+
+#[test]
+fn linux_reserve_merges_with_the_current_list() {
+    let r = PortRange::new(32768, 60999, vec![(8000, 8000), (40000, 40002)], "procfs");
+    let plan = reserve_plan(&[9001, 9000, 8000, 0, 40003], None, &r, TargetOs::Linux);
+    assert_eq!(
+        plan.commands,
+        [
+            "sysctl -w net.ipv4.ip_local_reserved_ports=8000,9000-9001,40000-40003",
+            "echo 'net.ipv4.ip_local_reserved_ports = 8000,9000-9001,40000-40003' > \
+             /etc/sysctl.d/60-porttop-reserved.conf"
+        ]
+    );
+    assert!(plan.notes.iter().any(|n| n.contains("8000,40000-40002")));
+}
+
+#[test]
+fn windows_reserve_adds_runs_per_protocol_and_skips_excluded_ports() {
+    let r = PortRange::new(49152, 65535, vec![(5000, 5000)], "netsh");
+    let plan = reserve_plan(&[5001, 5002, 5000, 7000], None, &r, TargetOs::Windows);
+    assert_eq!(
+        plan.commands,
+        [
+            "netsh int ipv4 add excludedportrange protocol=tcp startport=5001 numberofports=2",
+            "netsh int ipv4 add excludedportrange protocol=tcp startport=7000 numberofports=1",
+            "netsh int ipv4 add excludedportrange protocol=udp startport=5001 numberofports=2",
+            "netsh int ipv4 add excludedportrange protocol=udp startport=7000 numberofports=1",
+        ]
+    );
+    assert!(plan
+        .notes
+        .iter()
+        .any(|n| n.contains("already excluded") && n.contains("5000")));
+    let plan = reserve_plan(&[7000], Some(Proto::Udp), &r, TargetOs::Windows);
+    assert_eq!(plan.commands.len(), 1);
+    assert!(plan.commands[0].contains("protocol=udp"));
+}
+
+#[test]
+fn macos_reserve_is_an_honest_note() {
+    let r = PortRange::new(49152, 65535, vec![], "sysctl");
+    let plan = reserve_plan(&[50000, 5016], None, &r, TargetOs::Macos);
+    assert!(plan.commands.is_empty());
+    assert!(plan.notes.iter().any(|n| n.contains("no way to reserve")));
+    assert!(plan.notes.iter().any(|n| n.contains("50000 inside")));
+    let none = reserve_plan(&[0], None, &r, TargetOs::Linux);
+    assert!(none.commands.is_empty());
+}

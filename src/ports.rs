@@ -1,1 +1,0 @@
-//! Embedded port data (IANA registry, known malware ports).
