@@ -2,6 +2,7 @@
 //! pressure. See DESIGN.md for the module map; data flows
 //! source -> Snapshot -> analysis -> output / tui.
 
+pub mod actions;
 pub mod analysis;
 pub mod cli;
 pub mod filter;

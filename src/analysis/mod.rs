@@ -8,8 +8,9 @@ pub mod pool;
 #[cfg(test)]
 pub(crate) mod testutil;
 
-/// The malware lookup that collision finding uses (wired to the port data when it
-/// exists).
-pub fn malware_lookup(_port: u16, _proto: crate::model::Proto) -> Option<String> {
-    None
+/// The malware lookup collision finding uses: names of documented malware that
+/// used this port, from the embedded table.
+pub fn malware_lookup(port: u16, proto: crate::model::Proto) -> Option<String> {
+    let names: Vec<&str> = crate::ports::malware(port, proto).map(|m| m.name).collect();
+    (!names.is_empty()).then(|| names.join(", "))
 }

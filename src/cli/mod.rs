@@ -52,6 +52,87 @@ pub enum Command {
     /// Ephemeral pool pressure, busiest destinations, projection and collisions;
     /// exits 0 ok, 1 warn, 2 critical, 3 bad input (a Nagios plugin)
     Pool(PoolArgs),
+    /// Judge ports for a new service: privileged, IANA, malware, ephemeral range,
+    /// reserved, in use; exits 0 when every port is good, 1 otherwise
+    Check(CheckArgs),
+    /// Suggest listening ports that pass every rule, with the commands to reserve them
+    Suggest(SuggestArgs),
+    /// Reserve ports in ip_local_reserved_ports (Linux, root), keeping the existing list
+    Reserve(ReserveArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Ports, each optionally with /tcp or /udp (without: both), e.g. 8080 5353/udp
+    #[arg(required = true, value_name = "PORT[/PROTO]", value_parser = parse_port_proto)]
+    pub ports: Vec<(u16, Option<Proto>)>,
+    /// Also check against every common OS default ephemeral range
+    #[arg(long)]
+    pub portable: bool,
+    /// JSON output
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SuggestArgs {
+    /// How many ports
+    #[arg(short = 'n', default_value_t = 5, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub n: u16,
+    /// Protocol the port must be free for (default: both)
+    #[arg(long, value_parser = parse_proto, value_name = "tcp|udp")]
+    pub proto: Option<Proto>,
+    /// Prefer ports closest to this one
+    #[arg(long, value_name = "PORT", value_parser = parse_port_arg)]
+    pub near: Option<u16>,
+    /// Stay outside every common OS default ephemeral range
+    #[arg(long)]
+    pub portable: bool,
+    /// JSON output
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ReserveArgs {
+    /// Ports to reserve
+    #[arg(required = true, value_name = "PORT", value_parser = parse_nonzero_port)]
+    pub ports: Vec<u16>,
+    /// Print what would be written, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask (required when stdin is not a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+fn parse_nonzero_port(s: &str) -> Result<u16, String> {
+    match parse_port_arg(s)? {
+        0 => Err("port 0 cannot be reserved".into()),
+        p => Ok(p),
+    }
+}
+
+fn parse_proto(s: &str) -> Result<Proto, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "tcp" => Ok(Proto::Tcp),
+        "udp" => Ok(Proto::Udp),
+        _ => Err(format!("'{s}' is not a protocol (tcp or udp)")),
+    }
+}
+
+/// `8080` (both protocols), `8080/tcp`, `5353/udp`.
+pub fn parse_port_proto(s: &str) -> Result<(u16, Option<Proto>), String> {
+    let (port, proto) = match s.split_once('/') {
+        Some((p, pr)) => (p, Some(parse_proto(pr)?)),
+        None => (s, None),
+    };
+    let port = parse_port_arg(port)?;
+    if port == 0 {
+        return Err("port 0 is not a listening port".into());
+    }
+    Ok((port, proto))
 }
 
 #[derive(Args, Debug)]

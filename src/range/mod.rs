@@ -42,9 +42,9 @@ pub const COMMON_DEFAULTS: &[(&str, u16, u16)] = &[
     // range by default (net.inet.ip.portrange.first / .last = 49152 / 65535).
     ("macOS", 49152, 65535),
     ("IANA dynamic ports (RFC 6335)", 49152, 65535),
-    // FreeBSD sys/netinet/in.h: IPPORT_EPHEMERALFIRST 10000, IPPORT_EPHEMERALLAST
-    // 65535, the defaults of net.inet.ip.portrange.first / .last (sys/netinet/in_pcb.c).
-    ("FreeBSD", 10000, 65535),
+    // Left out on purpose: FreeBSD's default 10000-65535 (sys/netinet/in.h,
+    // IPPORT_EPHEMERALFIRST). Counting it would leave `suggest --portable` only
+    // 5001-9999; the knowledge-base advice this follows names the systems above.
 ];
 
 /// Why the range could not be read or parsed. Every message is one line.

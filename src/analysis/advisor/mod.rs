@@ -38,20 +38,8 @@ use std::fmt::Write as _;
 /// Lowest port the advisor accepts (the knowledge-base rule: "not below 1025").
 pub const MIN_PORT: u16 = 1025;
 
-/// Common default ephemeral ranges, checked with `portable`.
-/// To be deduplicated with `range::COMMON_DEFAULTS` at merge (same content).
-const PORTABLE_RANGES: &[(&str, u16, u16)] = &[
-    // Linux kernel docs, Documentation/networking/ip-sysctl.rst,
-    // ip_local_port_range: "The default values are 32768 and 60999 respectively."
-    ("Linux", 32768, 60999),
-    // Microsoft KB 929851: "the default dynamic port range for TCP/IP has changed
-    // ... start port: 49152, end port: 65535" (Windows Vista / Server 2008 and later).
-    ("Windows Vista+ / Server 2008+", 49152, 65535),
-    // Microsoft KB 929851: earlier versions used 1025-5000 (MaxUserPort default).
-    ("Windows XP / Server 2003", 1025, 5000),
-    // RFC 6335 section 6: Dynamic Ports 49152-65535 (macOS/BSD default).
-    ("macOS / IANA dynamic (RFC 6335)", 49152, 65535),
-];
+/// The common OS default ranges `--portable` checks against.
+use crate::range::COMMON_DEFAULTS as PORTABLE_RANGES;
 
 /// Stable rule ids, as they appear in JSON.
 pub mod rule {

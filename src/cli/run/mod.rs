@@ -2,6 +2,7 @@
 //! renderers. No analysis lives here.
 
 use super::{Cli, Command, GlobalArgs, ListArgs, PoolArgs, RangeArgs};
+mod advise;
 use crate::analysis::{collisions, pool};
 use crate::model::{Snapshot, Socket};
 use crate::output;
@@ -184,6 +185,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
         Some(Command::List(a)) => list(&cli.global, a, out),
         Some(Command::Range(a)) => range(&cli.global, a, out),
         Some(Command::Pool(a)) => pool_cmd(&cli.global, a, out),
+        Some(Command::Check(a)) => advise::check(&cli.global, a, out),
+        Some(Command::Suggest(a)) => advise::suggest(&cli.global, a, out),
+        Some(Command::Reserve(a)) => advise::reserve(&cli.global, a, out),
         None => {
             // The dashboard lands with the TUI; until then, list.
             let a = ListArgs {
