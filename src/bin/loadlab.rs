@@ -1,13 +1,16 @@
 //! loadlab: makes the socket situations porttop exists for, on loopback only.
 //!
 //!   loadlab hold    --conns N            N long-lived connections to one listener
+//!                   [--port P]           (the listener on port P; or, with
+//!                   [--connect P]         --connect, to an existing listener)
 //!   loadlab steady  [--conns N]          listeners (one inside the ephemeral range,
 //!                                        two processes on one port via SO_REUSEPORT)
 //!                                        and connections that open and close each second
 //!   loadlab churn   [--rate R]           short-lived connections closed by the client:
 //!                                        TIME-WAIT piles up on one destination
 //!   loadlab exhaust [--set-range N]      ramps connections to one destination until
-//!                                        connect() fails with EADDRNOTAVAIL
+//!                   [--step]             connect() fails with EADDRNOTAVAIL (--step:
+//!                                        wait for a line on stdin after each attempt)
 //!
 //! Every loop is bounded by `--seconds` (default 60) and a count. The first line on
 //! stdout is `ready {json}` once the promised sockets exist. The process exits on
@@ -32,7 +35,9 @@ struct Opts {
     seconds: u64,
     set_range: Option<u32>,
     port: u16,
+    connect: Option<u16>,
     stdin_eof: bool,
+    step: bool,
 }
 
 fn usage() -> ! {
@@ -50,7 +55,9 @@ fn parse(args: &[String]) -> Opts {
         seconds: 60,
         set_range: None,
         port: 0,
+        connect: None,
         stdin_eof: false,
+        step: false,
     };
     let mut i = 0;
     while i < args.len() {
@@ -65,6 +72,12 @@ fn parse(args: &[String]) -> Opts {
             "--seconds" => o.seconds = val(i),
             "--set-range" => o.set_range = Some(val(i) as u32),
             "--port" => o.port = val(i) as u16,
+            "--connect" => o.connect = Some(val(i) as u16),
+            "--step" => {
+                o.step = true;
+                i += 1;
+                continue;
+            }
             "--stdin-eof" => {
                 o.stdin_eof = true;
                 i += 1;
@@ -183,15 +196,24 @@ fn acceptor(l: TcpListener) {
 }
 
 fn hold(o: &Opts, deadline: Instant) -> R {
-    let l = listener_outside(o.port)?;
-    let port = l.local_addr().map_err(|e| e.to_string())?.port();
+    let l = match o.connect {
+        Some(_) => None,
+        None => Some(listener_outside(o.port)?),
+    };
+    let port = match (&l, o.connect) {
+        (Some(l), _) => l.local_addr().map_err(|e| e.to_string())?.port(),
+        (None, Some(p)) => p,
+        (None, None) => unreachable!("one of the two is set"),
+    };
     let mut conns = Vec::with_capacity(o.conns);
     let mut servers = Vec::with_capacity(o.conns);
     for _ in 0..o.conns {
         let c = TcpStream::connect(localhost(port)).map_err(|e| format!("connect: {e}"))?;
-        let (s, _) = l.accept().map_err(|e| e.to_string())?;
+        if let Some(l) = &l {
+            let (s, _) = l.accept().map_err(|e| e.to_string())?;
+            servers.push(s);
+        }
         conns.push(c);
-        servers.push(s);
     }
     ready(format!("{{\"listener\":{port},\"conns\":{}}}", conns.len()));
     sleep_until(deadline, Duration::from_secs(u64::MAX / 4));
@@ -382,6 +404,8 @@ fn exhaust(o: &Opts, deadline: Instant) -> R {
     ready(format!("{{\"listener\":{port},\"pool\":{pool}}}"));
     let mut held = Vec::new();
     let mut failures = 0u32;
+    let stdin = std::io::stdin();
+    let mut step_line = String::new();
     let interval = Duration::from_secs_f64(1.0 / f64::from(o.rate.max(1)));
     let max_attempts = pool as usize + 20;
     for n in 0..max_attempts {
@@ -407,7 +431,19 @@ fn exhaust(o: &Opts, deadline: Instant) -> R {
         if failures >= 5 {
             break;
         }
-        sleep_until(deadline, interval);
+        if o.step {
+            step_line.clear();
+            if stdin
+                .lock()
+                .read_line(&mut step_line)
+                .map(|n| n == 0)
+                .unwrap_or(true)
+            {
+                break;
+            }
+        } else {
+            sleep_until(deadline, interval);
+        }
     }
     println!("done held={} failures={failures}", held.len());
     let _ = std::io::stdout().flush();

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: the real binary, real sockets.
 #![allow(dead_code)]
 
+pub mod netns;
+
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::Command;
 
