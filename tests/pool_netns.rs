@@ -11,7 +11,7 @@ fn pool(ns: &Netns) -> (i32, Value, String) {
     (code, v, err)
 }
 
-fn dest<'a>(v: &'a Value, port: u16) -> Option<&'a Value> {
+fn dest(v: &Value, port: u16) -> Option<&Value> {
     v["destinations"]
         .as_array()
         .unwrap()
