@@ -223,18 +223,20 @@ fn hold(o: &Opts, deadline: Instant) -> R {
 fn reuseport_listener(port: u16) -> Result<TcpListener, String> {
     // SAFETY: plain socket calls on a descriptor we own; checked return values.
     unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
         if fd < 0 {
             return Err("socket() failed".into());
         }
         let one: libc::c_int = 1;
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_REUSEPORT,
-            (&one as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
+        for opt in [libc::SO_REUSEPORT, libc::SO_REUSEADDR] {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                opt,
+                (&one as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
         let l = TcpListener::from_raw_fd(fd);
         let addr = libc::sockaddr_in {
             sin_family: libc::AF_INET as libc::sa_family_t,
@@ -261,6 +263,12 @@ fn reuseport_listener(port: u16) -> Result<TcpListener, String> {
 }
 
 fn reuseport_child(port: u16, deadline: Instant) -> R {
+    // Die with the parent, even when it is SIGKILLed (Linux).
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl with PR_SET_PDEATHSIG and a valid signal number.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+    }
     let _l = reuseport_listener(port)?;
     ready(format!("{{\"reuseport\":{port}}}"));
     sleep_until(deadline, Duration::from_secs(u64::MAX / 4));
@@ -287,10 +295,10 @@ fn steady(o: &Opts, deadline: Instant) -> R {
         .ok_or("no free port inside the range")?;
     let in_port = in_range.local_addr().map_err(|e| e.to_string())?.port();
     // Two processes on one port with SO_REUSEPORT: this one and a child.
-    let shared = listener_outside(0)?;
-    let shared_port = shared.local_addr().map_err(|e| e.to_string())?.port();
-    drop(shared);
-    let _mine = reuseport_listener(shared_port)?;
+    let start = port.saturating_add(1);
+    let (_mine, shared_port) = (start..lo)
+        .find_map(|p| reuseport_listener(p).ok().map(|l| (l, p)))
+        .ok_or("no free port for the SO_REUSEPORT pair")?;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut child = std::process::Command::new(exe)
         .args(["reuseport-child", "--port", &shared_port.to_string()])
@@ -364,15 +372,25 @@ fn churn(o: &Opts, deadline: Instant) -> R {
     Ok(())
 }
 
-/// True when this process is not in the host's (pid 1's) network namespace.
+/// True when this process is not in the host's network namespace: its namespace
+/// differs from pid 1's, or is one that `ip netns add` created (under /run/netns).
 fn in_private_netns() -> bool {
-    let a = std::fs::metadata("/proc/self/ns/net");
-    let b = std::fs::metadata("/proc/1/ns/net");
     use std::os::unix::fs::MetadataExt;
-    match (a, b) {
-        (Ok(a), Ok(b)) => a.ino() != b.ino(),
-        _ => false,
+    let Ok(mine) = std::fs::metadata("/proc/self/ns/net").map(|m| m.ino()) else {
+        return false;
+    };
+    if let Ok(init) = std::fs::metadata("/proc/1/ns/net") {
+        return init.ino() != mine;
     }
+    std::fs::read_dir("/run/netns")
+        .map(|rd| {
+            rd.flatten().any(|e| {
+                std::fs::metadata(e.path())
+                    .map(|m| m.ino() == mine)
+                    .unwrap_or(false)
+            })
+        })
+        .unwrap_or(false)
 }
 
 fn exhaust(o: &Opts, deadline: Instant) -> R {

@@ -91,7 +91,16 @@ pub fn pool_text(
             &[false, false, false, true, true, true],
         )?;
     }
-    for p in &r.projections {
+    use crate::analysis::pool::Projection;
+    let with_data: Vec<_> = r
+        .projections
+        .iter()
+        .filter(|p| p.projection != Projection::NoData)
+        .collect();
+    if with_data.is_empty() && !r.destinations.is_empty() {
+        writeln!(out, "projection   needs two snapshots (--sample SECS)")?;
+    }
+    for p in with_data {
         writeln!(out, "projection   {p}")?;
     }
     if collisions.is_empty() {
