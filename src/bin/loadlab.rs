@@ -2,7 +2,9 @@
 //!
 //!   loadlab hold    --conns N            N long-lived connections to one listener
 //!                   [--port P]           (the listener on port P; or, with
-//!                   [--connect P]         --connect, to an existing listener)
+//!                   [--connect P]         --connect, to an existing listener;
+//!                   [--bind-from P]       --bind-from: clients bind P, P+1, ... first,
+//!                                         for what-if demos with porttop --range)
 //!   loadlab steady  [--conns N]          listeners (one inside the ephemeral range,
 //!                                        two processes on one port via SO_REUSEPORT)
 //!                                        and connections that open and close each second
@@ -36,6 +38,7 @@ struct Opts {
     set_range: Option<u32>,
     port: u16,
     connect: Option<u16>,
+    bind_from: Option<u16>,
     stdin_eof: bool,
     step: bool,
 }
@@ -56,6 +59,7 @@ fn parse(args: &[String]) -> Opts {
         set_range: None,
         port: 0,
         connect: None,
+        bind_from: None,
         stdin_eof: false,
         step: false,
     };
@@ -73,6 +77,7 @@ fn parse(args: &[String]) -> Opts {
             "--set-range" => o.set_range = Some(val(i) as u32),
             "--port" => o.port = val(i) as u16,
             "--connect" => o.connect = Some(val(i) as u16),
+            "--bind-from" => o.bind_from = Some(val(i) as u16),
             "--step" => {
                 o.step = true;
                 i += 1;
@@ -207,8 +212,18 @@ fn hold(o: &Opts, deadline: Instant) -> R {
     };
     let mut conns = Vec::with_capacity(o.conns);
     let mut servers = Vec::with_capacity(o.conns);
+    let mut next_bind = o.bind_from;
     for _ in 0..o.conns {
-        let c = TcpStream::connect(localhost(port)).map_err(|e| format!("connect: {e}"))?;
+        let c = match next_bind.as_mut() {
+            Some(p) => loop {
+                let from = *p;
+                *p = p.checked_add(1).ok_or("--bind-from ran past 65535")?;
+                if let Ok(c) = connect_from(from, port) {
+                    break c;
+                }
+            },
+            None => TcpStream::connect(localhost(port)).map_err(|e| format!("connect: {e}"))?,
+        };
         if let Some(l) = &l {
             let (s, _) = l.accept().map_err(|e| e.to_string())?;
             servers.push(s);
@@ -218,6 +233,36 @@ fn hold(o: &Opts, deadline: Instant) -> R {
     ready(format!("{{\"listener\":{port},\"conns\":{}}}", conns.len()));
     sleep_until(deadline, Duration::from_secs(u64::MAX / 4));
     Ok(())
+}
+
+/// bind(127.0.0.1:from) then connect(127.0.0.1:to): the bind-before-connect style.
+fn connect_from(from: u16, to: u16) -> Result<TcpStream, String> {
+    // SAFETY: plain socket calls on a descriptor we own; checked return values.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err("socket() failed".into());
+        }
+        let s = TcpStream::from_raw_fd(fd);
+        let addr = |port: u16| libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: port.to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(Ipv4Addr::LOCALHOST).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let a = addr(from);
+        if libc::bind(s.as_raw_fd(), (&a as *const libc::sockaddr_in).cast(), len) != 0 {
+            return Err(format!("bind {from}: {}", std::io::Error::last_os_error()));
+        }
+        let b = addr(to);
+        if libc::connect(s.as_raw_fd(), (&b as *const libc::sockaddr_in).cast(), len) != 0 {
+            return Err(format!("connect: {}", std::io::Error::last_os_error()));
+        }
+        Ok(s)
+    }
 }
 
 fn reuseport_listener(port: u16) -> Result<TcpListener, String> {
