@@ -30,12 +30,12 @@ fn main() -> ExitCode {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let result = run(cli, &mut out).and_then(|code| {
-        out.flush()?;
+        out.flush().map_err(porttop::cli::CliError::from)?;
         Ok(code)
     });
     match result {
         Ok(code) => ExitCode::from(code as u8),
-        Err(e) if e.msg.contains("Broken pipe") => ExitCode::SUCCESS,
+        Err(e) if e.msg.is_empty() => ExitCode::from(e.code as u8),
         Err(e) => {
             eprintln!("porttop: {}", e.msg);
             ExitCode::from(e.code as u8)

@@ -27,9 +27,16 @@ impl CliError {
 
 impl From<io::Error> for CliError {
     fn from(e: io::Error) -> Self {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            // The reader went away (`| head`): exit quietly, like other CLI tools.
+            return CliError {
+                code: 0,
+                msg: String::new(),
+            };
+        }
         CliError {
             code: 2,
-            msg: e.to_string(),
+            msg: format!("cannot write output: {e}"),
         }
     }
 }
@@ -70,13 +77,26 @@ impl GlobalArgs {
 pub fn one_snapshot(g: &GlobalArgs) -> Result<Snapshot, CliError> {
     let mut src = g.source()?;
     let snap = src.snapshot().map_err(CliError::bad_input)?;
-    if snap.partial {
-        eprintln!(
-            "porttop: note: sockets of other users show no process; \
-             run as root to see processes of other users"
-        );
+    if let Some(hint) = partial_hint(&snap) {
+        eprintln!("porttop: note: {hint}");
     }
     Ok(snap)
+}
+
+/// The one line to say when attribution was partial, or None.
+pub fn partial_hint(snap: &Snapshot) -> Option<&'static str> {
+    if !snap.partial {
+        return None;
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        Some(
+            "some sockets show no process: their processes' /proc entries are not \
+             readable here (another PID namespace or container?)",
+        )
+    } else {
+        Some("sockets of other users show no process; run as root to see processes of other users")
+    }
 }
 
 /// Sort order of `list`: protocol, state (listeners first), local, remote.
@@ -158,11 +178,8 @@ fn pool_cmd(g: &GlobalArgs, a: &PoolArgs, out: &mut dyn Write) -> Result<i32, Cl
         }
     }
     churn.observe(&snap);
-    if snap.partial {
-        eprintln!(
-            "porttop: note: sockets of other users show no process; \
-             run as root to see processes of other users"
-        );
+    if let Some(hint) = partial_hint(&snap) {
+        eprintln!("porttop: note: {hint}");
     }
     let report = pool::analyze_with_churn(&snap, thresholds, &churn, a.top);
     let found = collisions::find_with(&snap, &crate::analysis::malware_lookup);
