@@ -116,20 +116,25 @@ fn range(g: &GlobalArgs, a: &RangeArgs, out: &mut dyn Write) -> Result<i32, CliE
     Ok(0)
 }
 
+fn dashboard(cli: &Cli) -> Result<i32, CliError> {
+    let d = &cli.dash;
+    let filter = d.filter.to_filter().map_err(CliError::bad_input)?;
+    let source = cli.global.source()?;
+    let opts = crate::tui::Options {
+        filter,
+        interval: d.interval,
+        keep_closed: d.keep_closed,
+        no_color: d.no_color,
+        replay: cli.global.replay.is_some(),
+    };
+    crate::tui::run(source, opts).map_err(CliError::bad_input)
+}
+
 /// Runs the command; returns the exit status.
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
     match &cli.command {
         Some(Command::List(a)) => list(&cli.global, a, out),
         Some(Command::Range(a)) => range(&cli.global, a, out),
-        None => {
-            // The dashboard lands with the TUI; until then, list.
-            let a = ListArgs {
-                filter: Default::default(),
-                json: false,
-                csv: false,
-                no_header: false,
-            };
-            list(&cli.global, &a, out)
-        }
+        None => dashboard(&cli),
     }
 }
