@@ -160,10 +160,10 @@ fn layout(app: &App, rows: &[&SockRow], width: usize, theme: &Theme) -> Vec<Spec
         }
     }
     for s in specs.iter_mut() {
+        s.width = s.width.max(title_w(s));
         if s.c == C::Sort(app.sort) {
             s.title.push_str(theme.arrow(app.desc));
         }
-        s.width = s.width.max(title_w(s));
     }
     specs
 }
