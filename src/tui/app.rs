@@ -321,7 +321,14 @@ impl App {
                 self.interval = Duration::from_millis(next);
                 return Some(Effect::SetInterval(self.interval));
             }
-            Action::OpenFilter => self.mode = Mode::Filter(self.filter.to_string()),
+            Action::OpenFilter => {
+                // Start from the active filter (plus a space), so typing refines it.
+                let mut t = self.filter.to_string();
+                if !t.is_empty() {
+                    t.push(' ');
+                }
+                self.mode = Mode::Filter(t);
+            }
             Action::FilterInput(c) => {
                 if let Mode::Filter(t) = &mut self.mode {
                     t.push(c);
@@ -348,7 +355,7 @@ impl App {
             Action::FilterCancel => {
                 if let Mode::Filter(t) = &self.mode {
                     // Esc on an unchanged (or emptied) prompt clears the filter.
-                    if t.trim().is_empty() || *t == self.filter.to_string() {
+                    if t.trim().is_empty() || t.trim() == self.filter.to_string() {
                         self.filter = Filter::default();
                         self.rebuild();
                     }
