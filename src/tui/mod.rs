@@ -121,38 +121,63 @@ fn ui_loop(
     ctl: &Sender<Ctl>,
 ) -> std::io::Result<()> {
     terminal.draw(|f| ui::draw(f, app, theme))?;
-    while let Ok(ev) = rx.recv() {
-        let action = match ev {
-            Event::Key(k) => keys::action_for(&k, &app.mode),
-            Event::Wheel(up) => Some(if up { Action::Up } else { Action::Down }),
-            Event::Resize(h) => Some(Action::Viewport(ui::viewport_rows(h))),
-            Event::Snapshot => {
-                let taken = slot.lock().map(|mut g| g.take()).unwrap_or(None);
-                taken.map(|r| match r {
-                    Ok(s) => Action::Snapshot(Arc::new(s)),
-                    Err(e) => Action::SourceError(e),
-                })
+    while let Ok(first) = rx.recv() {
+        // Handle everything already queued, then draw once.
+        let mut dirty = false;
+        let mut next = Some(first);
+        while let Some(ev) = next {
+            match handle(ev, app, slot, ctl) {
+                Step::Quit => return Ok(()),
+                Step::Redraw => dirty = true,
+                Step::Ignored => {}
             }
-            Event::Quit => return Ok(()),
-        };
-        let Some(action) = action else { continue };
-        match app.apply(action) {
-            Some(Effect::Quit) => return Ok(()),
-            Some(Effect::SetInterval(d)) => {
-                let _ = ctl.send(Ctl::Interval(d));
-            }
-            Some(Effect::SetPaused(p)) => {
-                let _ = ctl.send(Ctl::Pause(p));
-            }
-            Some(Effect::Kill(pid)) => {
-                let msg = kill(pid);
-                app.apply(Action::Status(msg));
-            }
-            None => {}
+            next = rx.try_recv().ok();
         }
-        terminal.draw(|f| ui::draw(f, app, theme))?;
+        if dirty {
+            terminal.draw(|f| ui::draw(f, app, theme))?;
+        }
     }
     Ok(())
+}
+
+enum Step {
+    Quit,
+    Redraw,
+    Ignored,
+}
+
+fn handle(ev: Event, app: &mut App, slot: &Slot, ctl: &Sender<Ctl>) -> Step {
+    let action = match ev {
+        Event::Key(k) => keys::action_for(&k, &app.mode),
+        Event::Wheel(up) => Some(if up { Action::Up } else { Action::Down }),
+        Event::Resize(h) => Some(Action::Viewport(ui::viewport_rows(h))),
+        Event::Snapshot => {
+            let taken = slot.lock().map(|mut g| g.take()).unwrap_or(None);
+            taken.map(|r| match r {
+                Ok(s) => Action::Snapshot(Arc::new(s)),
+                Err(e) => Action::SourceError(e),
+            })
+        }
+        Event::Quit => return Step::Quit,
+    };
+    let Some(action) = action else {
+        return Step::Ignored;
+    };
+    match app.apply(action) {
+        Some(Effect::Quit) => return Step::Quit,
+        Some(Effect::SetInterval(d)) => {
+            let _ = ctl.send(Ctl::Interval(d));
+        }
+        Some(Effect::SetPaused(p)) => {
+            let _ = ctl.send(Ctl::Pause(p));
+        }
+        Some(Effect::Kill(pid)) => {
+            let msg = kill(pid);
+            app.apply(Action::Status(msg));
+        }
+        None => {}
+    }
+    Step::Redraw
 }
 
 /// Sends SIGTERM; returns the message for the status line.
