@@ -11,3 +11,4 @@ pub mod output;
 pub mod ports;
 pub mod range;
 pub mod source;
+pub mod tui;

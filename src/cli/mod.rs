@@ -28,6 +28,26 @@ pub struct Cli {
     pub command: Option<Command>,
     #[command(flatten)]
     pub global: GlobalArgs,
+    #[command(flatten)]
+    pub dash: DashArgs,
+}
+
+/// Options of the dashboard (`porttop` with no subcommand).
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Dashboard (no subcommand)")]
+pub struct DashArgs {
+    /// Initial filter of the dashboard (the same flags as `list`)
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Refresh interval: 500ms, 2s, 1.5 (seconds); at least 250ms
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = crate::tui::parse_interval)]
+    pub interval: std::time::Duration,
+    /// Keep closed sockets visible (red) for N refreshes
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub keep_closed: u32,
+    /// No colors (also when NO_COLOR is set): a mark column and reverse video
+    #[arg(long)]
+    pub no_color: bool,
 }
 
 #[derive(Args, Debug, Clone, Default)]

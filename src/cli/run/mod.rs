@@ -196,6 +196,20 @@ fn src_frames_hint() -> usize {
     10_000
 }
 
+fn dashboard(cli: &Cli) -> Result<i32, CliError> {
+    let d = &cli.dash;
+    let filter = d.filter.to_filter().map_err(CliError::bad_input)?;
+    let source = cli.global.source()?;
+    let opts = crate::tui::Options {
+        filter,
+        interval: d.interval,
+        keep_closed: d.keep_closed,
+        no_color: d.no_color,
+        replay: cli.global.replay.is_some(),
+    };
+    crate::tui::run(source, opts).map_err(CliError::bad_input)
+}
+
 /// Runs the command; returns the exit status.
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
     match &cli.command {
@@ -205,15 +219,6 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
         Some(Command::Check(a)) => advise::check(&cli.global, a, out),
         Some(Command::Suggest(a)) => advise::suggest(&cli.global, a, out),
         Some(Command::Reserve(a)) => advise::reserve(&cli.global, a, out),
-        None => {
-            // The dashboard lands with the TUI; until then, list.
-            let a = ListArgs {
-                filter: Default::default(),
-                json: false,
-                csv: false,
-                no_header: false,
-            };
-            list(&cli.global, &a, out)
-        }
+        None => dashboard(&cli),
     }
 }

@@ -1,0 +1,301 @@
+use super::*;
+use crate::model::{Proto, SockState};
+use crate::tui::test_fixture::{base, ep, snap, sock, T0};
+
+fn app() -> App {
+    let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
+    a.apply(Action::Viewport(5));
+    a.apply(Action::Snapshot(Arc::new(base())));
+    a
+}
+
+fn ports(a: &App) -> Vec<u16> {
+    a.visible
+        .iter()
+        .map(|i| a.rows[*i].sock.local.port)
+        .collect()
+}
+
+fn sel_port(a: &App) -> u16 {
+    a.selected_row().map(|r| r.sock.local.port).unwrap_or(0)
+}
+
+#[test]
+fn sorting_by_port_is_numeric_and_reversible() {
+    let mut a = app();
+    while a.sort != Col::LocalPort {
+        a.apply(Action::SortNext);
+    }
+    assert_eq!(
+        ports(&a),
+        vec![53, 80, 443, 9000, 40100, 40101, 45000, 50000]
+    );
+    a.apply(Action::SortReverse);
+    assert_eq!(
+        ports(&a),
+        vec![50000, 45000, 40101, 40100, 9000, 443, 80, 53]
+    );
+    // Sorting 40,000 rows stays fast (keys are borrowed fields).
+    let many: Vec<_> = (0..40_000u32)
+        .map(|i| {
+            let p = (i % 60000) as u16 + 1024;
+            sock(
+                Proto::Tcp,
+                ep("10.0.0.1", p),
+                Some(ep("10.9.0.1", 443)),
+                SockState::Established,
+                u64::from(i) + 10,
+                Some(200),
+            )
+        })
+        .collect();
+    let t = std::time::Instant::now();
+    a.apply(Action::Snapshot(Arc::new(snap(many, T0 + 1000))));
+    a.apply(Action::SortNext);
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    assert_eq!(a.len(), 40_008);
+}
+
+#[test]
+fn selection_sticks_to_the_same_socket_when_rows_arrive_above() {
+    let mut a = app();
+    while a.sort != Col::LocalPort {
+        a.apply(Action::SortNext);
+    }
+    a.apply(Action::Home);
+    for _ in 0..4 {
+        a.apply(Action::Down);
+    }
+    assert_eq!(sel_port(&a), 40100);
+    let line = a.selected - a.offset;
+    let mut s = base();
+    for p in [20, 21, 22, 25, 110] {
+        s.sockets.push(sock(
+            Proto::Tcp,
+            ep("0.0.0.0", p),
+            None,
+            SockState::Listen,
+            u64::from(p) + 1000,
+            Some(100),
+        ));
+    }
+    s.taken_at_ms += 1000;
+    a.apply(Action::Snapshot(Arc::new(s)));
+    assert_eq!(sel_port(&a), 40100, "selection follows the socket");
+    assert_eq!(
+        a.selected - a.offset,
+        line,
+        "and stays on the same screen line"
+    );
+    // The connection going to TIME-WAIT (inode lost) is still the selected row.
+    let mut s = base();
+    s.sockets[2].state = SockState::TimeWait;
+    s.sockets[2].inode = None;
+    a.apply(Action::Snapshot(Arc::new(s)));
+    assert_eq!(sel_port(&a), 40100);
+    assert_eq!(a.selected_row().map(|r| r.mark), Some(Mark::Changed));
+}
+
+#[test]
+fn change_marks_new_changed_closed_and_their_expiry() {
+    let mut a = app();
+    assert!(
+        a.rows.iter().all(|r| r.mark == Mark::None),
+        "first snapshot has no marks"
+    );
+    let mut s = base();
+    s.sockets.remove(1); // :80 closes
+    s.sockets[1].state = SockState::FinWait1; // 40100 changes state
+    s.sockets.push(sock(
+        Proto::Tcp,
+        ep("10.0.0.1", 41000),
+        Some(ep("10.0.0.5", 443)),
+        SockState::SynSent,
+        99,
+        Some(200),
+    ));
+    s.taken_at_ms += 1000;
+    let s = Arc::new(s);
+    a.apply(Action::Snapshot(s.clone()));
+    let mark = |a: &App, p: u16| {
+        a.rows
+            .iter()
+            .find(|r| r.sock.local.port == p)
+            .map(|r| r.mark)
+    };
+    assert_eq!(mark(&a, 41000), Some(Mark::New));
+    assert_eq!(mark(&a, 40100), Some(Mark::Changed));
+    assert_eq!(mark(&a, 80), Some(Mark::Closed));
+    assert_eq!(mark(&a, 443), Some(Mark::None));
+    assert_eq!(a.len(), 9, "the closed row stays visible");
+    a.apply(Action::Snapshot(s.clone()));
+    assert_eq!(
+        mark(&a, 80),
+        Some(Mark::Closed),
+        "kept for keep-closed=2 refreshes"
+    );
+    assert_eq!(mark(&a, 41000), Some(Mark::New));
+    a.apply(Action::Snapshot(s));
+    assert_eq!(mark(&a, 80), None, "gone after keep-closed refreshes");
+    assert_eq!(mark(&a, 41000), Some(Mark::None));
+    assert_eq!(mark(&a, 40100), Some(Mark::None));
+    assert_eq!(a.len(), 8);
+}
+
+#[test]
+fn a_new_socket_on_the_tuple_of_a_closed_one_is_new() {
+    let mut a = app();
+    let mut s = base();
+    s.sockets[0].inode = Some(777); // :443 listener replaced by another socket
+    a.apply(Action::Snapshot(Arc::new(s)));
+    let marks: Vec<Mark> = a
+        .rows
+        .iter()
+        .filter(|r| r.sock.local.port == 443)
+        .map(|r| r.mark)
+        .collect();
+    assert!(
+        marks.contains(&Mark::New) && marks.contains(&Mark::Closed),
+        "{marks:?}"
+    );
+}
+
+#[test]
+fn filter_prompt_applies_rejects_bad_input_and_clears() {
+    let mut a = app();
+    a.apply(Action::OpenFilter);
+    for c in "port:443".chars() {
+        a.apply(Action::FilterInput(c));
+    }
+    a.apply(Action::FilterSubmit);
+    assert_eq!(a.mode, Mode::Normal);
+    assert_eq!(a.filter.to_string(), "port:443");
+    assert_eq!(a.len(), 3);
+    assert!(a.visible.iter().all(|i| {
+        let s = &a.rows[*i].sock;
+        s.local.port == 443 || s.remote.map(|r| r.port) == Some(443)
+    }));
+    a.apply(Action::OpenFilter);
+    a.apply(Action::FilterInput(' '));
+    for c in "state:bogus".chars() {
+        a.apply(Action::FilterInput(c));
+    }
+    a.apply(Action::FilterSubmit);
+    assert!(
+        matches!(a.mode, Mode::Filter(_)),
+        "prompt stays open on error"
+    );
+    assert!(a.status.as_deref().unwrap_or("").contains("unknown state"));
+    assert_eq!(a.filter.to_string(), "port:443", "old filter kept");
+    a.apply(Action::FilterCancel);
+    assert_eq!(
+        a.filter.to_string(),
+        "port:443",
+        "Esc after an edit only cancels it"
+    );
+    a.apply(Action::OpenFilter);
+    a.apply(Action::FilterCancel);
+    assert!(
+        a.filter.is_empty(),
+        "Esc on the unchanged prompt clears the filter"
+    );
+    assert_eq!(a.len(), 8);
+}
+
+#[test]
+fn views_select_and_group() {
+    let mut a = app();
+    a.apply(Action::View(View::Listening));
+    assert_eq!(a.len(), 4);
+    a.apply(Action::View(View::Established));
+    assert_eq!(a.len(), 3);
+    a.apply(Action::View(View::Ephemeral));
+    assert_eq!(a.dests.len(), 2);
+    let d = &a.dests[0];
+    assert_eq!(
+        (d.remote, d.ports, d.time_wait),
+        (ep("10.0.0.5", 443), 2, 1)
+    );
+    a.apply(Action::View(View::Processes));
+    let nginx = a
+        .procs
+        .iter()
+        .find(|p| p.pid == Some(100))
+        .map(|p| (p.listening, p.established));
+    assert_eq!(nginx, Some((2, 0)));
+    let pg = a
+        .procs
+        .iter()
+        .find(|p| p.pid == Some(300))
+        .map(|p| (p.listening, p.established, p.ephemeral));
+    assert_eq!(pg, Some((1, 1, 1)));
+    // Enter on a process shows its sockets.
+    let i = a.procs.iter().position(|p| p.pid == Some(300)).unwrap_or(0);
+    a.apply(Action::Home);
+    for _ in 0..i {
+        a.apply(Action::Down);
+    }
+    a.apply(Action::Open);
+    assert_eq!((a.view, a.len()), (View::All, 2));
+    a.apply(Action::NextView);
+    assert_eq!(a.view, View::Listening);
+}
+
+#[test]
+fn pause_ignores_snapshots_until_resumed() {
+    let mut a = app();
+    assert_eq!(a.apply(Action::TogglePause), Some(Effect::SetPaused(true)));
+    let mut s = base();
+    s.sockets.clear();
+    let s = Arc::new(s);
+    a.apply(Action::Snapshot(s.clone()));
+    assert_eq!(a.len(), 8);
+    assert_eq!(a.apply(Action::TogglePause), Some(Effect::SetPaused(false)));
+    a.apply(Action::Snapshot(s));
+    assert_eq!(a.len(), 8, "all closed, kept visible");
+    assert!(a.rows.iter().all(|r| r.mark == Mark::Closed));
+}
+
+#[test]
+fn interval_steps_and_kill_confirmation() {
+    let mut a = app();
+    assert_eq!(
+        a.apply(Action::Slower),
+        Some(Effect::SetInterval(Duration::from_secs(2)))
+    );
+    a.apply(Action::Faster);
+    a.apply(Action::Faster);
+    a.apply(Action::Faster);
+    assert_eq!(
+        a.apply(Action::Faster),
+        Some(Effect::SetInterval(Duration::from_millis(250)))
+    );
+    a.apply(Action::Home); // sorted by proto then local: first row has pid 100
+    assert_eq!(a.apply(Action::Kill), None);
+    assert!(matches!(a.mode, Mode::Confirm { .. }));
+    let pid = a.selected_row().and_then(|r| r.sock.pids.first().copied());
+    assert_eq!(a.apply(Action::ConfirmYes), pid.map(Effect::Kill));
+    // A socket without a pid: a message, no dialog.
+    a.apply(Action::OpenFilter);
+    for c in "state:time-wait".chars() {
+        a.apply(Action::FilterInput(c));
+    }
+    a.apply(Action::FilterSubmit);
+    a.apply(Action::Kill);
+    assert_eq!(a.mode, Mode::Normal);
+    assert!(a.status.as_deref().unwrap_or("").contains("no process"));
+    let mut r = App::new(Filter::default(), Duration::from_secs(1), 2, true);
+    r.apply(Action::Snapshot(Arc::new(base())));
+    r.apply(Action::Kill);
+    assert!(r.status.as_deref().unwrap_or("").contains("--replay"));
+}
+
+#[test]
+fn esc_closes_panes_before_quitting() {
+    let mut a = app();
+    a.apply(Action::Open);
+    assert_eq!(a.mode, Mode::Details);
+    assert_eq!(a.apply(Action::Close), None);
+    assert_eq!(a.mode, Mode::Normal);
+    assert_eq!(a.apply(Action::Close), Some(Effect::Quit));
+}

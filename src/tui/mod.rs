@@ -1,0 +1,308 @@
+//! The live dashboard (`porttop` with no subcommand).
+//!
+//! Threads: a collector owns the `SocketSource` and publishes snapshots into a
+//! latest-wins slot (a slow UI never sees stale ones queued); an input thread
+//! forwards terminal events; a signal thread turns SIGTERM/SIGHUP into Quit. The
+//! UI thread blocks on ONE event channel and redraws only when something changed.
+
+pub mod app;
+pub mod keys;
+pub mod rows;
+pub mod term;
+pub mod theme;
+pub mod ui;
+
+#[cfg(test)]
+mod test_fixture;
+
+use crate::filter::Filter;
+use crate::model::Snapshot;
+use crate::source::SocketSource;
+use app::{Action, App, Effect};
+use ratatui::crossterm::event::{self, Event as CEvent, KeyEvent, MouseEventKind};
+use std::io::IsTerminal;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Dashboard settings from the command line.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub filter: Filter,
+    pub interval: Duration,
+    pub keep_closed: u32,
+    pub no_color: bool,
+    pub replay: bool,
+}
+
+/// What the UI thread waits for.
+enum Event {
+    Key(KeyEvent),
+    Wheel(bool),
+    Resize(u16),
+    /// A snapshot (or an error) is waiting in the slot.
+    Snapshot,
+    Quit,
+}
+
+/// Collector control messages (they also cut its sleep short).
+enum Ctl {
+    Interval(Duration),
+    Pause(bool),
+    Quit,
+}
+
+type Slot = Arc<Mutex<Option<Result<Snapshot, String>>>>;
+
+/// Parses `--interval`: `500ms`, `2s`, `1.5` (seconds), `1m`; at least 250 ms.
+pub fn parse_interval(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (t, 1.0)
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration (e.g. 500ms, 2s, 1.5)"))?;
+    if !v.is_finite() || v < 0.0 || v * scale > 86_400.0 {
+        return Err(format!("'{s}' is not a usable interval"));
+    }
+    let d = Duration::from_secs_f64(v * scale);
+    if d < app::MIN_INTERVAL {
+        return Err(format!("interval '{s}' is below the minimum of 250ms"));
+    }
+    Ok(d)
+}
+
+/// Runs the dashboard until the user quits; returns the exit status.
+pub fn run(source: Box<dyn SocketSource>, opts: Options) -> Result<i32, String> {
+    if !std::io::stdout().is_terminal() {
+        return Err(
+            "the dashboard needs a terminal on stdout; use `porttop list` for plain output".into(),
+        );
+    }
+    let theme = theme::Theme::from_env(opts.no_color);
+    let mut app = App::new(opts.filter, opts.interval, opts.keep_closed, opts.replay);
+    let (tx, rx) = mpsc::channel::<Event>();
+    let (ctl_tx, ctl_rx) = mpsc::channel::<Ctl>();
+    let slot: Slot = Arc::new(Mutex::new(None));
+    {
+        let (slot, tx, interval) = (slot.clone(), tx.clone(), opts.interval);
+        std::thread::Builder::new()
+            .name("collector".into())
+            .spawn(move || collector(source, slot, tx, ctl_rx, interval))
+            .map_err(|e| e.to_string())?;
+    }
+    spawn_signals(tx.clone())?;
+    let (guard, mut terminal) = term::Guard::enter().map_err(|e| format!("terminal: {e}"))?;
+    spawn_input(tx)?;
+    if let Ok(size) = terminal.size() {
+        app.apply(Action::Viewport(ui::viewport_rows(size.height)));
+    }
+    let result = ui_loop(&mut app, &mut terminal, &theme, &rx, &slot, &ctl_tx);
+    let _ = ctl_tx.send(Ctl::Quit);
+    drop(terminal);
+    drop(guard);
+    result.map(|_| 0).map_err(|e| format!("terminal: {e}"))
+}
+
+fn ui_loop(
+    app: &mut App,
+    terminal: &mut term::Term,
+    theme: &theme::Theme,
+    rx: &Receiver<Event>,
+    slot: &Slot,
+    ctl: &Sender<Ctl>,
+) -> std::io::Result<()> {
+    terminal.draw(|f| ui::draw(f, app, theme))?;
+    while let Ok(first) = rx.recv() {
+        // Handle everything already queued, then draw once.
+        let mut dirty = false;
+        let mut next = Some(first);
+        while let Some(ev) = next {
+            match handle(ev, app, slot, ctl) {
+                Step::Quit => return Ok(()),
+                Step::Redraw => dirty = true,
+                Step::Ignored => {}
+            }
+            next = rx.try_recv().ok();
+        }
+        if dirty {
+            terminal.draw(|f| ui::draw(f, app, theme))?;
+        }
+    }
+    Ok(())
+}
+
+enum Step {
+    Quit,
+    Redraw,
+    Ignored,
+}
+
+fn handle(ev: Event, app: &mut App, slot: &Slot, ctl: &Sender<Ctl>) -> Step {
+    let action = match ev {
+        Event::Key(k) => keys::action_for(&k, &app.mode),
+        Event::Wheel(up) => Some(if up { Action::Up } else { Action::Down }),
+        Event::Resize(h) => Some(Action::Viewport(ui::viewport_rows(h))),
+        Event::Snapshot => {
+            let taken = slot.lock().map(|mut g| g.take()).unwrap_or(None);
+            taken.map(|r| match r {
+                Ok(s) => Action::Snapshot(Arc::new(s)),
+                Err(e) => Action::SourceError(e),
+            })
+        }
+        Event::Quit => return Step::Quit,
+    };
+    let Some(action) = action else {
+        return Step::Ignored;
+    };
+    match app.apply(action) {
+        Some(Effect::Quit) => return Step::Quit,
+        Some(Effect::SetInterval(d)) => {
+            let _ = ctl.send(Ctl::Interval(d));
+        }
+        Some(Effect::SetPaused(p)) => {
+            let _ = ctl.send(Ctl::Pause(p));
+        }
+        Some(Effect::Kill(pid)) => {
+            let msg = kill(pid);
+            app.apply(Action::Status(msg));
+        }
+        None => {}
+    }
+    Step::Redraw
+}
+
+/// Sends SIGTERM; returns the message for the status line.
+fn kill(pid: u32) -> String {
+    let Ok(p) = i32::try_from(pid) else {
+        return format!("invalid pid {pid}");
+    };
+    if p <= 0 {
+        return format!("invalid pid {pid}");
+    }
+    // SAFETY: kill(2) with a positive pid and a valid signal has no memory effects.
+    let rc = unsafe { libc::kill(p, libc::SIGTERM) };
+    if rc == 0 {
+        return format!("sent SIGTERM to pid {pid}");
+    }
+    let err = std::io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EPERM) => {
+            format!("not permitted to signal pid {pid} (another user's process; try sudo)")
+        }
+        Some(libc::ESRCH) => format!("pid {pid} no longer exists"),
+        _ => format!("cannot signal pid {pid}: {err}"),
+    }
+}
+
+fn collector(
+    mut source: Box<dyn SocketSource>,
+    slot: Slot,
+    events: Sender<Event>,
+    ctl: Receiver<Ctl>,
+    mut interval: Duration,
+) {
+    let mut paused = false;
+    loop {
+        let started = Instant::now();
+        if !paused {
+            let r = source.snapshot().map_err(|e| e.to_string());
+            let was_empty = match slot.lock() {
+                Ok(mut g) => {
+                    let empty = g.is_none();
+                    *g = Some(r);
+                    empty
+                }
+                Err(_) => return,
+            };
+            // Only one wake-up is ever pending: the slot holds the latest.
+            if was_empty && events.send(Event::Snapshot).is_err() {
+                return;
+            }
+        }
+        loop {
+            let msg = if paused {
+                ctl.recv().map_err(|_| RecvTimeoutError::Disconnected)
+            } else {
+                let left = (started + interval).saturating_duration_since(Instant::now());
+                ctl.recv_timeout(left)
+            };
+            match msg {
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) | Ok(Ctl::Quit) => return,
+                Ok(Ctl::Interval(d)) => interval = d,
+                Ok(Ctl::Pause(p)) => {
+                    let resumed = paused && !p;
+                    paused = p;
+                    if resumed {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn spawn_input(tx: Sender<Event>) -> Result<(), String> {
+    std::thread::Builder::new()
+        .name("input".into())
+        .spawn(move || loop {
+            let ev = match event::read() {
+                Ok(CEvent::Key(k)) => Event::Key(k),
+                Ok(CEvent::Mouse(m)) => match m.kind {
+                    MouseEventKind::ScrollUp => Event::Wheel(true),
+                    MouseEventKind::ScrollDown => Event::Wheel(false),
+                    _ => continue,
+                },
+                Ok(CEvent::Resize(_, h)) => Event::Resize(h),
+                Ok(_) => continue,
+                Err(_) => Event::Quit,
+            };
+            let quit = matches!(ev, Event::Quit);
+            if tx.send(ev).is_err() || quit {
+                return;
+            }
+        })
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+fn spawn_signals(tx: Sender<Event>) -> Result<(), String> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT])
+        .map_err(|e| format!("signals: {e}"))?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if signals.forever().next().is_some() {
+                let _ = tx.send(Event::Quit);
+            }
+        })
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_parse_with_units_and_a_minimum() {
+        assert_eq!(parse_interval("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_interval("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_interval("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_interval("1m"), Ok(Duration::from_secs(60)));
+        assert!(parse_interval("100ms").unwrap_err().contains("minimum"));
+        assert!(parse_interval("abc").is_err());
+        assert!(parse_interval("-1").is_err());
+        assert!(parse_interval("NaN").is_err());
+    }
+}

@@ -1,0 +1,61 @@
+//! Terminal hygiene: raw mode + alternate screen behind a guard whose Drop never
+//! panics, a panic hook that restores the terminal before printing the panic.
+
+use ratatui::crossterm::{
+    cursor,
+    event::{DisableMouseCapture, EnableMouseCapture},
+    execute,
+    terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen},
+};
+use ratatui::{backend::CrosstermBackend, Terminal};
+use std::io::{self, Stdout};
+
+pub type Term = Terminal<CrosstermBackend<Stdout>>;
+
+/// Restores the terminal (idempotent; every error ignored).
+pub fn restore() {
+    let _ = disable_raw_mode();
+    let _ = execute!(
+        io::stdout(),
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        cursor::Show
+    );
+}
+
+/// Owns the terminal state; dropping it restores the terminal.
+pub struct Guard {
+    _private: (),
+}
+
+impl Guard {
+    /// Enters raw mode and the alternate screen, installs the panic hook.
+    pub fn enter() -> io::Result<(Guard, Term)> {
+        install_panic_hook();
+        enable_raw_mode()?;
+        // From here on, the guard restores whatever happened.
+        let guard = Guard { _private: () };
+        execute!(
+            io::stdout(),
+            EnterAlternateScreen,
+            EnableMouseCapture,
+            cursor::Hide
+        )?;
+        let term = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+        Ok((guard, term))
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+fn install_panic_hook() {
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore();
+        prev(info);
+    }));
+}

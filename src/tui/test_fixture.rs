@@ -1,0 +1,113 @@
+//! Fixed snapshots for the TUI's tests (fixed host and time: stable snapshots).
+
+use crate::model::{Endpoint, Family, PortRange, Process, Proto, Snapshot, SockState, Socket};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub const T0: u64 = 1_700_000_000_000;
+
+pub fn ep(a: &str, p: u16) -> Endpoint {
+    Endpoint::new(a.parse().expect("test address"), p)
+}
+
+pub fn sock(
+    proto: Proto,
+    local: Endpoint,
+    remote: Option<Endpoint>,
+    state: SockState,
+    inode: u64,
+    pid: Option<u32>,
+) -> Socket {
+    Socket {
+        proto,
+        family: if local.addr.is_ipv4() {
+            Family::Ipv4
+        } else {
+            Family::Ipv6
+        },
+        local,
+        remote,
+        state,
+        uid: Some(1000),
+        user: Some("alice".into()),
+        inode: (inode != 0).then_some(inode),
+        pids: pid.into_iter().collect(),
+    }
+}
+
+pub fn snap(sockets: Vec<Socket>, at: u64) -> Snapshot {
+    let mut processes = BTreeMap::new();
+    for (pid, name) in [
+        (100, "nginx"),
+        (200, "curl"),
+        (300, "postgres"),
+        (400, "dnsmasq"),
+    ] {
+        processes.insert(
+            pid,
+            Arc::new(Process {
+                pid,
+                name: name.into(),
+                uid: Some(1000),
+                user: Some("alice".into()),
+                cmdline: format!("/usr/bin/{name} --flag"),
+            }),
+        );
+    }
+    Snapshot {
+        taken_at_ms: at,
+        host: "testhost".into(),
+        range: PortRange::new(32768, 60999, vec![(40000, 40009)], "test"),
+        partial: false,
+        sockets,
+        processes,
+    }
+}
+
+/// A small, varied table: listeners, connections, TIME-WAIT, UDP, IPv6, a
+/// listener on an ephemeral port (collision risk).
+pub fn base() -> Snapshot {
+    use Proto::*;
+    use SockState::*;
+    snap(
+        vec![
+            sock(Tcp, ep("0.0.0.0", 443), None, Listen, 1, Some(100)),
+            sock(Tcp, ep("0.0.0.0", 80), None, Listen, 2, Some(100)),
+            sock(
+                Tcp,
+                ep("10.0.0.1", 40100),
+                Some(ep("10.0.0.5", 443)),
+                Established,
+                3,
+                Some(200),
+            ),
+            sock(
+                Tcp,
+                ep("10.0.0.1", 40101),
+                Some(ep("10.0.0.5", 443)),
+                TimeWait,
+                0,
+                None,
+            ),
+            sock(
+                Tcp,
+                ep("10.0.0.1", 9000),
+                Some(ep("10.0.0.7", 5432)),
+                Established,
+                4,
+                Some(300),
+            ),
+            sock(Tcp, ep("127.0.0.1", 45000), None, Listen, 5, Some(300)),
+            sock(Udp, ep("::", 53), None, Unconn, 6, Some(400)),
+            sock(
+                Tcp,
+                ep("fe80::1", 50000),
+                Some(ep("2001:db8::2", 8080)),
+                Established,
+                7,
+                Some(200),
+            ),
+        ],
+        T0,
+    )
+}

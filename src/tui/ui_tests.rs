@@ -1,0 +1,160 @@
+use super::*;
+use crate::filter::Filter;
+use crate::model::{Proto, SockState};
+use crate::tui::app::{Action, App, View};
+use crate::tui::test_fixture::{base, ep, sock};
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::{Color, Modifier};
+use ratatui::Terminal;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Base table, then a refresh where :80 closed, 40100 changed and 41000 is new.
+fn marked_app() -> App {
+    let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
+    a.apply(Action::Snapshot(Arc::new(base())));
+    let mut s = base();
+    s.sockets.remove(1);
+    s.sockets[1].state = SockState::FinWait1;
+    s.sockets.push(sock(
+        Proto::Tcp,
+        ep("10.0.0.1", 41000),
+        Some(ep("10.0.0.5", 443)),
+        SockState::SynSent,
+        99,
+        Some(200),
+    ));
+    s.taken_at_ms += 1000;
+    a.apply(Action::Snapshot(Arc::new(s)));
+    a
+}
+
+fn render(app: &mut App, theme: &Theme, w: u16, h: u16) -> Buffer {
+    app.apply(Action::Viewport(viewport_rows(h)));
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("test backend");
+    t.draw(|f| draw(f, app, theme)).expect("draw");
+    t.backend().buffer().clone()
+}
+
+fn text(b: &Buffer) -> String {
+    let w = usize::from(b.area.width);
+    b.content
+        .chunks(w)
+        .map(|row| {
+            row.iter()
+                .map(|c| c.symbol())
+                .collect::<String>()
+                .trim_end()
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The y of the first line containing `needle`.
+fn line_of(b: &Buffer, needle: &str) -> u16 {
+    let t = text(b);
+    let y = t.lines().position(|l| l.contains(needle)).expect(needle);
+    u16::try_from(y).expect("y")
+}
+
+#[test]
+fn all_view_120x30_color() {
+    let mut a = marked_app();
+    let b = render(&mut a, &Theme::color(), 120, 30);
+    insta::assert_snapshot!("all_120x30_color", text(&b));
+    let fg = |needle: &str| b[(2, line_of(&b, needle))].fg;
+    assert_eq!(fg("41000"), Color::Green, "new row");
+    assert_eq!(fg("FIN-WAIT-1"), Color::Yellow, "changed row");
+    assert_eq!(fg("0.0.0.0    80"), Color::Red, "closed row");
+    assert_eq!(fg("45000"), Color::Magenta, "listener on an ephemeral port");
+    // The selection (first row) has a background.
+    let y = line_of(&b, "PROTO") + 1;
+    assert_eq!(b[(2, y)].bg, Color::Blue);
+}
+
+#[test]
+fn all_view_80x24_no_color_has_marks_and_reverse_selection() {
+    let mut a = marked_app();
+    let b = render(&mut a, &Theme::mono(), 80, 24);
+    insta::assert_snapshot!("all_80x24_mono", text(&b));
+    let t = text(&b);
+    assert!(t.contains("+ tcp"), "new mark");
+    assert!(t.contains("~ tcp"), "changed mark");
+    assert!(t.contains("- tcp"), "closed mark");
+    assert!(t.contains('^'), "ascii sort arrow");
+    assert!(
+        b.content
+            .iter()
+            .all(|c| c.fg == Color::Reset && c.bg == Color::Reset),
+        "no colors at all"
+    );
+    let y = line_of(&b, "PROT") + 1;
+    assert!(b[(0, y)].modifier.contains(Modifier::REVERSED));
+    for l in t.lines() {
+        assert!(l.chars().count() <= 80);
+    }
+}
+
+#[test]
+fn tiny_terminal_says_too_small() {
+    let mut a = marked_app();
+    let b = render(&mut a, &Theme::color(), 20, 5);
+    insta::assert_snapshot!("tiny_20x5", text(&b));
+    assert!(text(&b).contains("too small"));
+    for (w, h) in [(1, 1), (39, 30), (120, 9), (40, 10), (0, 0)] {
+        let _ = render(&mut a, &Theme::mono(), w, h);
+    }
+}
+
+#[test]
+fn help_is_generated_from_the_key_table() {
+    let mut a = marked_app();
+    a.apply(Action::Help);
+    let b = render(&mut a, &Theme::mono(), 120, 30);
+    insta::assert_snapshot!("help_120x30", text(&b));
+    let t = text(&b);
+    for k in crate::tui::keys::KEYS {
+        assert!(t.contains(k.desc), "help lists {}", k.desc);
+    }
+}
+
+#[test]
+fn details_pane_shows_every_field() {
+    let mut a = marked_app();
+    a.apply(Action::Home);
+    a.apply(Action::Open);
+    let b = render(&mut a, &Theme::mono(), 120, 30);
+    insta::assert_snapshot!("details_120x30", text(&b));
+    let t = text(&b);
+    for s in ["inode", "/usr/bin/", "uid 1000", "ephemeral", "service"] {
+        assert!(t.contains(s), "{s}");
+    }
+}
+
+#[test]
+fn grouped_views_render() {
+    let mut a = marked_app();
+    a.apply(Action::View(View::Ephemeral));
+    let b = render(&mut a, &Theme::mono(), 80, 24);
+    insta::assert_snapshot!("ephemeral_80x24", text(&b));
+    a.apply(Action::View(View::Processes));
+    let b = render(&mut a, &Theme::mono(), 80, 24);
+    insta::assert_snapshot!("processes_80x24", text(&b));
+    assert!(text(&b).contains("postgres"));
+}
+
+#[test]
+fn filter_prompt_and_errors_show_in_the_status_line() {
+    let mut a = marked_app();
+    a.apply(Action::OpenFilter);
+    for c in "port:99999".chars() {
+        a.apply(Action::FilterInput(c));
+    }
+    a.apply(Action::FilterSubmit);
+    let b = render(&mut a, &Theme::mono(), 80, 24);
+    let last = text(&b).lines().last().unwrap_or("").to_string();
+    assert!(last.starts_with("/port:99999"), "{last}");
+    assert!(last.contains("invalid port"), "{last}");
+}
