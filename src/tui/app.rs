@@ -138,6 +138,8 @@ pub struct App {
     pub status: Option<String>,
     pub error: Option<String>,
     pub quit: bool,
+    /// Pool pressure and collisions of the latest snapshot.
+    pub alerts: super::alerts::Alerts,
 }
 
 impl App {
@@ -165,6 +167,7 @@ impl App {
             status: None,
             error: None,
             quit: false,
+            alerts: Default::default(),
         }
     }
 
@@ -406,6 +409,10 @@ impl App {
                 let first = self.snap.is_none();
                 let old = std::mem::take(&mut self.rows);
                 self.rows = rows::merge(old, &s, first, self.keep_closed, &mut self.next_id);
+                self.alerts.observe(&s);
+                for r in self.rows.iter_mut() {
+                    r.flagged = self.alerts.flagged(r.sock.proto, r.sock.local.port);
+                }
                 self.snap = Some(s);
                 self.error = None;
                 self.rebuild();

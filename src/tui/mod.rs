@@ -5,6 +5,7 @@
 //! forwards terminal events; a signal thread turns SIGTERM/SIGHUP into Quit. The
 //! UI thread blocks on ONE event channel and redraws only when something changed.
 
+pub mod alerts;
 pub mod app;
 pub mod keys;
 pub mod rows;

@@ -44,6 +44,8 @@ pub struct Row {
     pub ephemeral: bool,
     /// Local port is reserved (ip_local_reserved_ports).
     pub reserved: bool,
+    /// A listener in a shared-port or malware-port collision (set by the app).
+    pub flagged: bool,
 }
 
 impl Row {
@@ -54,7 +56,8 @@ impl Row {
     /// A listener (or bound UDP socket) on an ephemeral port: an outbound
     /// connection may be handed the same port (collision risk).
     pub fn collision(&self) -> bool {
-        self.ephemeral && matches!(self.sock.state, SockState::Listen | SockState::Unconn)
+        let listener = matches!(self.sock.state, SockState::Listen | SockState::Unconn);
+        listener && (self.ephemeral || self.flagged)
     }
 }
 
@@ -126,6 +129,7 @@ pub fn merge(
             age,
             ephemeral: snap.range.is_ephemeral(s.local.port),
             reserved: snap.range.is_reserved(s.local.port),
+            flagged: false,
         });
     }
     for (i, mut r) in old.into_iter().enumerate() {
@@ -337,22 +341,7 @@ pub fn proc_groups<'a>(rows: impl Iterator<Item = &'a Row>) -> Vec<ProcGroup> {
     v
 }
 
-/// Ephemeral pool use for the header gauge: global distinct local ports that are
-/// ephemeral, and the pool size. (Swap for `analysis::pool` at merge.)
-pub fn pool_use(snap: &Snapshot) -> (u32, u32) {
-    let mut seen = vec![false; 65536];
-    let mut used = 0u32;
-    for s in &snap.sockets {
-        let p = s.local.port;
-        if snap.range.is_ephemeral(p) && !seen[usize::from(p)] {
-            seen[usize::from(p)] = true;
-            used += 1;
-        }
-    }
-    (used, snap.range.pool_size())
-}
-
-/// IANA service name of a port. Filled in at merge from `crate::ports`.
-pub fn service_name(_port: u16, _proto: Proto) -> Option<String> {
-    None
+/// IANA service name of a port, from the embedded registry table.
+pub fn service_name(port: u16, proto: Proto) -> Option<String> {
+    crate::ports::service_name(port, proto).map(str::to_string)
 }

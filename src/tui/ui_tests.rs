@@ -68,7 +68,11 @@ fn all_view_120x30_color() {
     assert_eq!(fg("41000"), Color::Green, "new row");
     assert_eq!(fg("FIN-WAIT-1"), Color::Yellow, "changed row");
     assert_eq!(fg("0.0.0.0    80"), Color::Red, "closed row");
-    assert_eq!(fg("45000"), Color::Magenta, "listener on an ephemeral port");
+    assert_eq!(
+        fg("127.0.0.1  45000"),
+        Color::Magenta,
+        "listener on an ephemeral port"
+    );
     // The selection (first row) has a background.
     let y = line_of(&b, "PROTO") + 1;
     assert_eq!(b[(2, y)].bg, Color::Blue);
@@ -157,4 +161,46 @@ fn filter_prompt_and_errors_show_in_the_status_line() {
     let last = text(&b).lines().last().unwrap_or("").to_string();
     assert!(last.starts_with("/port:99999"), "{last}");
     assert!(last.contains("invalid port"), "{last}");
+}
+
+#[test]
+fn header_warns_at_85_percent_of_one_destination_and_lists_collisions() {
+    use crate::model::PortRange;
+    let mut socks: Vec<_> = (0..85)
+        .map(|i| {
+            sock(
+                Proto::Tcp,
+                ep("127.0.0.1", 40000 + i),
+                Some(ep("127.0.0.1", 12000)),
+                SockState::Established,
+                u64::from(i) + 10,
+                Some(200),
+            )
+        })
+        .collect();
+    socks.push(sock(
+        Proto::Tcp,
+        ep("0.0.0.0", 40090),
+        None,
+        SockState::Listen,
+        5,
+        Some(100),
+    ));
+    let mut s = crate::tui::test_fixture::snap(socks, 1_000);
+    s.range = PortRange::new(40000, 40099, vec![], "test");
+    let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
+    a.apply(Action::Snapshot(Arc::new(s)));
+    let b = render(&mut a, &Theme::color(), 120, 30);
+    let t = text(&b);
+    assert!(t.contains("86.0% WARN"), "{t}");
+    assert!(
+        t.contains("WARN: 86.0% of the ephemeral pool (global tcp pool)"),
+        "{t}"
+    );
+    assert!(
+        t.contains("collisions 1: listener in ephemeral range 40090/tcp"),
+        "{t}"
+    );
+    let y = line_of(&b, "WARN: ");
+    assert_eq!(b[(0, y)].fg, Color::Yellow);
 }

@@ -57,6 +57,46 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             s.inode.map_or_else(|| "-".into(), |i| i.to_string()),
         ),
     ];
+    // The advisor on the local port: would it be a good port for a service?
+    if let Some(snap) = app.snap.as_deref() {
+        use crate::analysis::advisor::{judge, Status};
+        let j = judge(s.local.port, s.proto, &snap.range, None, false);
+        let concerns: Vec<&str> = j
+            .findings
+            .iter()
+            .filter(|f| matches!(f.status, Status::Caution | Status::Bad))
+            .map(|f| f.rule)
+            .collect();
+        let text = if concerns.is_empty() {
+            format!("{} as a listening port", j.verdict.as_str())
+        } else {
+            format!(
+                "{} as a listening port ({}; porttop check {}/{})",
+                j.verdict.as_str(),
+                concerns.join(", "),
+                s.local.port,
+                s.proto
+            )
+        };
+        lines.push(kv("advisor", text));
+        for m in crate::ports::malware(s.local.port, s.proto) {
+            lines.push(Line::styled(
+                format!("malware    {} ({}) used this port", m.name, m.role),
+                theme.warn(),
+            ));
+        }
+    }
+    for c in app
+        .alerts
+        .collisions
+        .iter()
+        .filter(|c| c.proto == s.proto && c.sockets.iter().any(|x| x.local == s.local))
+    {
+        lines.push(Line::styled(
+            format!("collision  {}", c.message),
+            theme.warn(),
+        ));
+    }
     let change = match r.mark {
         Mark::None => None,
         Mark::New => Some("new"),

@@ -2,8 +2,9 @@
 //! the pool gauge, and the view tabs.
 
 use super::clock;
+use crate::analysis::pool::Level;
+use crate::output::collision_kind;
 use crate::tui::app::{App, View};
-use crate::tui::rows::pool_use;
 use crate::tui::theme::Theme;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -52,12 +53,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 r.pool_size(),
                 r.reserved_in_range()
             )));
-            let (used, pool) = pool_use(s);
-            lines.push(gauge(used, pool, area.width, theme));
+            lines.push(pool_line(app, area.width, theme));
+            lines.push(alert_line(app, theme));
+            lines.push(collision_line(app, theme));
         }
         None => {
-            lines.push(Line::from(""));
-            lines.push(Line::from(""));
+            for _ in 0..4 {
+                lines.push(Line::from(""));
+            }
         }
     }
     let mut tabs = Vec::new();
@@ -75,21 +78,79 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     f.render_widget(Paragraph::new(lines), area);
 }
 
-/// `pool [#####.....] 123/28232 0.4%`, the bar as wide as the line allows.
-fn gauge(used: u32, pool: u32, width: u16, theme: &Theme) -> Line<'static> {
-    let pct = 100.0 * f64::from(used) / f64::from(pool.max(1));
-    let label = format!(" {used}/{pool} ports in use ({pct:.1}%)");
+/// `pool [#####.....] 85.0% WARN  worst 127.0.0.1:12000 85/100 (TW 0)`: the
+/// larger of the global and the worst destination's use; the bar as wide as the
+/// line allows.
+fn pool_line(app: &App, width: u16, theme: &Theme) -> Line<'static> {
+    let Some(r) = app.alerts.report.as_ref() else {
+        return Line::from("");
+    };
+    let pct = r.fraction * 100.0;
+    let level = r.level.as_str().to_uppercase();
+    let worst = match &r.worst {
+        Some(d) => format!(
+            "  worst {} {}/{} (TW {})",
+            d.key.remote, d.sockets, r.pool_size, d.time_wait
+        ),
+        None => format!("  {}/{} ports in use", r.global.ports_in_use, r.pool_size),
+    };
+    let label = format!(" {pct:.1}% {level}");
     let bar_w = usize::from(width)
-        .saturating_sub(label.chars().count() + 8)
-        .min(50);
-    let filled = ((pct / 100.0) * bar_w as f64).ceil() as usize;
-    let filled = filled.min(bar_w);
+        .saturating_sub(label.chars().count() + worst.chars().count() + 8)
+        .clamp(0, 40);
+    let filled = (((pct / 100.0) * bar_w as f64).ceil() as usize).min(bar_w);
+    let style = match r.level {
+        Level::Ok => theme.gauge(pct),
+        _ => theme.warn(),
+    };
     Line::from(vec![
         Span::raw("pool ["),
-        Span::styled("#".repeat(filled), theme.gauge(pct)),
+        Span::styled("#".repeat(filled), style),
         Span::styled(".".repeat(bar_w.saturating_sub(filled)), theme.dim()),
         Span::raw("]"),
-        Span::styled(label, theme.gauge(pct)),
+        Span::styled(label, style),
+        Span::raw(worst),
+    ])
+}
+
+/// The warning with its projection at warn/critical; otherwise the worst
+/// destination's projection (or nothing to say).
+fn alert_line(app: &App, theme: &Theme) -> Line<'static> {
+    if let Some(w) = app.alerts.warning() {
+        let style = match app.alerts.level() {
+            Level::Critical => theme.error(),
+            _ => theme.warn(),
+        };
+        return Line::from(Span::styled(w, style));
+    }
+    match app.alerts.projection_of_worst() {
+        Some(p) if p.projection != crate::analysis::pool::Projection::NoData => {
+            Line::from(Span::styled(p.to_string(), theme.dim()))
+        }
+        _ => Line::from(Span::styled("pool ok", theme.dim())),
+    }
+}
+
+/// `collisions 2: listener in ephemeral range 46883/tcp loadlab; shared port ...`
+fn collision_line(app: &App, theme: &Theme) -> Line<'static> {
+    let c = &app.alerts.collisions;
+    if c.is_empty() {
+        return Line::from(Span::styled("collisions none", theme.dim()));
+    }
+    let items: Vec<String> = c
+        .iter()
+        .map(|c| {
+            let who = c
+                .sockets
+                .first()
+                .and_then(|s| s.processes.first().cloned())
+                .unwrap_or_else(|| "-".into());
+            format!("{} {}/{} {}", collision_kind(c.kind), c.port, c.proto, who)
+        })
+        .collect();
+    Line::from(vec![
+        Span::styled(format!("collisions {}: ", c.len()), theme.warn()),
+        Span::raw(items.join("; ")),
     ])
 }
 

@@ -17,7 +17,7 @@ use ratatui::Frame;
 /// Below this the dashboard shows "terminal too small" instead.
 pub const MIN_W: u16 = 40;
 pub const MIN_H: u16 = 10;
-const HEADER_H: u16 = 5;
+const HEADER_H: u16 = 7;
 
 /// Table body rows that fit a terminal of height `h` (for paging).
 pub fn viewport_rows(h: u16) -> usize {
