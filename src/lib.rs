@@ -10,4 +10,5 @@ pub mod model;
 pub mod output;
 pub mod ports;
 pub mod range;
+pub mod serve;
 pub mod source;
