@@ -8,24 +8,27 @@
 //! good on the first accept() error (EMFILE). None of that is configurable.
 //!
 //! Here every resource is bounded:
-//! - one accept thread hands connections to a bounded queue ([`Limits::queue`]); when
-//!   it is full the connection gets a best-effort `503` and is closed at once;
-//! - [`Limits::workers`] threads take connections from the queue, one request each
-//!   (`Connection: close`, no keep-alive);
-//! - the request head must arrive within [`Limits::head_timeout`] in total (not per
-//!   read, so a slowloris client trickling bytes is cut off too) and fit in
-//!   [`Limits::max_head`] bytes (else `431`); request bodies are never read;
-//! - a response must be written within [`Limits::write_timeout`] in total;
-//! - accept() errors (EMFILE...) pause the accept loop briefly, never end it.
+//! - one I/O thread accepts and reads request heads of every connection with
+//!   `poll(2)`, so silent or trickling (slowloris) clients hold a slot, not a
+//!   thread; at most [`Limits::max_pending`] heads are in flight, beyond that new
+//!   connections wait in the kernel's listen backlog;
+//! - a head must arrive within [`Limits::head_timeout`] of the accept, in total
+//!   (else `408`), and fit in [`Limits::max_head`] bytes (else `431`); request
+//!   bodies are never read;
+//! - complete requests go through a bounded queue ([`Limits::queue`]; full: a
+//!   best-effort `503`) to [`Limits::workers`] threads, one request per connection
+//!   (`Connection: close`), and a response must be written within
+//!   [`Limits::write_timeout`] in total;
+//! - accept() errors (EMFILE...) pause accepting briefly, never end it.
 //!
-//! Worst case under a slowloris flood: all workers are held for `head_timeout`, new
-//! connections wait in the queue or get 503, and service resumes within
-//! `head_timeout` of the flood stopping. Memory stays at about
-//! `(workers + queue) × max_head` plus the shared response bodies.
+//! Memory stays at about `max_pending × max_head` (4 MiB) plus the shared bodies.
+//! Left open: a client that reads its response very slowly holds a worker for up
+//! to `write_timeout`; four such clients delay other scrapes by that much.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::mpsc::{sync_channel, Receiver, TrySendError};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -33,6 +36,8 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     pub workers: usize,
+    /// Connections whose request head is still arriving.
+    pub max_pending: usize,
     pub queue: usize,
     pub max_head: usize,
     pub head_timeout: Duration,
@@ -42,7 +47,8 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            workers: 8,
+            workers: 4,
+            max_pending: 512,
             queue: 64,
             max_head: 8 * 1024,
             head_timeout: Duration::from_secs(2),
@@ -120,10 +126,26 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-/// Starts the accept thread and the workers; returns at once. The threads live as
-/// long as the process.
+/// What a complete (or failed) request head turned into.
+#[derive(Debug)]
+pub enum Parsed {
+    Request(Request),
+    /// Answer this and close (400, 408, 431).
+    Error(Response),
+}
+
+/// A connection whose request head is still arriving.
+struct Pending {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    deadline: Instant,
+}
+
+/// Starts the I/O thread (accept + read heads) and the workers; returns at once.
+/// The threads live as long as the process.
 pub fn spawn(listener: TcpListener, limits: Limits, handler: Handler) -> io::Result<()> {
-    let (tx, rx) = sync_channel::<TcpStream>(limits.queue.max(1));
+    listener.set_nonblocking(true)?;
+    let (tx, rx) = sync_channel::<(TcpStream, Parsed)>(limits.queue.max(1));
     let rx = Arc::new(Mutex::new(rx));
     for i in 0..limits.workers.max(1) {
         let rx = Arc::clone(&rx);
@@ -133,97 +155,157 @@ pub fn spawn(listener: TcpListener, limits: Limits, handler: Handler) -> io::Res
             .spawn(move || worker(&rx, limits, &handler))?;
     }
     std::thread::Builder::new()
-        .name("http-accept".into())
-        .spawn(move || loop {
-            match listener.accept() {
-                Ok((stream, _)) => match tx.try_send(stream) {
-                    Ok(()) => {}
-                    Err(TrySendError::Full(s)) => reject_busy(s),
-                    Err(TrySendError::Disconnected(_)) => return,
-                },
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // EMFILE, ENFILE, ENOBUFS...: back off, keep serving.
-                Err(_) => std::thread::sleep(Duration::from_millis(50)),
-            }
-        })?;
+        .name("http-io".into())
+        .spawn(move || io_loop(&listener, limits, &tx))?;
     Ok(())
 }
 
-/// A non-blocking, best-effort 503: the accept thread never waits on a client.
-fn reject_busy(s: TcpStream) {
-    const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 5\r\n\
-        Retry-After: 1\r\nConnection: close\r\n\r\nbusy\n";
-    if s.set_nonblocking(true).is_ok() {
-        let _ = (&s).write(BUSY);
+/// One thread polls the listener and every connection whose head is incomplete,
+/// so silent or trickling clients cost a slot, never a worker. While
+/// `max_pending` heads are in flight the listener is not polled: new connections
+/// wait in the kernel's backlog (backpressure, no memory).
+fn io_loop(listener: &TcpListener, limits: Limits, tx: &SyncSender<(TcpStream, Parsed)>) {
+    let mut pending: Vec<Pending> = Vec::new();
+    let mut fds: Vec<libc::pollfd> = Vec::new();
+    loop {
+        fds.clear();
+        let accepting = pending.len() < limits.max_pending;
+        fds.push(pollfd(listener.as_raw_fd(), accepting));
+        fds.extend(pending.iter().map(|p| pollfd(p.stream.as_raw_fd(), true)));
+        let now = Instant::now();
+        let wait = pending
+            .iter()
+            .map(|p| p.deadline.saturating_duration_since(now))
+            .min()
+            .unwrap_or(Duration::from_secs(1))
+            .min(Duration::from_secs(1));
+        let timeout = i32::try_from(wait.as_millis()).unwrap_or(1000) + 1;
+        // SAFETY: `fds` is a valid, initialized slice of pollfd for its length, and
+        // every fd in it stays open for the duration of the call.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
+        if rc < 0 {
+            if io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            continue;
+        }
+        let now = Instant::now();
+        // Backwards, so that swap_remove only moves already-visited entries.
+        for i in (0..pending.len()).rev() {
+            let outcome = if fds[i + 1].revents != 0 {
+                read_available(&mut pending[i], limits.max_head)
+            } else {
+                Step::More
+            };
+            let outcome = match outcome {
+                Step::More if now >= pending[i].deadline => {
+                    Step::Done(Parsed::Error(Response::text(408, "request timeout\n")))
+                }
+                o => o,
+            };
+            match outcome {
+                Step::More => {}
+                Step::Gone => drop(pending.swap_remove(i)),
+                Step::Done(parsed) => {
+                    let p = pending.swap_remove(i);
+                    dispatch(tx, p.stream, parsed);
+                }
+            }
+        }
+        if fds[0].revents != 0 {
+            while pending.len() < limits.max_pending {
+                match listener.accept() {
+                    Ok((s, _)) => {
+                        if s.set_nonblocking(true).is_ok() {
+                            pending.push(Pending {
+                                stream: s,
+                                buf: Vec::new(),
+                                deadline: now + limits.head_timeout,
+                            });
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    // EMFILE, ENFILE, ENOBUFS...: back off, keep serving.
+                    Err(_) => {
+                        std::thread::sleep(Duration::from_millis(10));
+                        break;
+                    }
+                }
+            }
+        }
     }
 }
 
-fn worker(rx: &Mutex<Receiver<TcpStream>>, limits: Limits, handler: &Handler) {
+fn pollfd(fd: RawFd, read: bool) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events: if read { libc::POLLIN } else { 0 },
+        revents: 0,
+    }
+}
+
+enum Step {
+    More,
+    Gone,
+    Done(Parsed),
+}
+
+/// Reads what a non-blocking connection has, up to `max` bytes of head in total.
+fn read_available(p: &mut Pending, max: usize) -> Step {
+    let mut chunk = [0u8; 2048];
+    loop {
+        if let Some(done) = head_state(&p.buf, max) {
+            return Step::Done(done);
+        }
+        let room = (max - p.buf.len()).min(chunk.len());
+        match p.stream.read(&mut chunk[..room]) {
+            Ok(0) => return Step::Gone,
+            Ok(n) => p.buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::More,
+            Err(_) => return Step::Gone,
+        }
+    }
+}
+
+/// What the bytes received so far amount to: None while the head is incomplete
+/// and under `max` bytes.
+pub fn head_state(buf: &[u8], max: usize) -> Option<Parsed> {
+    if find_end(buf).is_some() {
+        return Some(match parse_request(buf) {
+            Some(rq) => Parsed::Request(rq),
+            None => Parsed::Error(Response::text(400, "bad request\n")),
+        });
+    }
+    (buf.len() >= max).then(|| Parsed::Error(Response::text(431, "request head too large\n")))
+}
+
+/// Hands a parsed connection to the workers; a best-effort 503 when they are all
+/// busy and the queue is full (the I/O thread never blocks on a client).
+fn dispatch(tx: &SyncSender<(TcpStream, Parsed)>, s: TcpStream, parsed: Parsed) {
+    if let Err(TrySendError::Full((s, _))) = tx.try_send((s, parsed)) {
+        let busy = head_bytes(&Response::text(503, "busy\n"));
+        let _ = (&s).write(&[busy.as_slice(), b"busy\n"].concat());
+        let _ = s.shutdown(Shutdown::Write);
+    }
+}
+
+fn worker(rx: &Mutex<Receiver<(TcpStream, Parsed)>>, limits: Limits, handler: &Handler) {
     loop {
         let next = match rx.lock() {
             Ok(guard) => guard.recv(),
             Err(poisoned) => poisoned.into_inner().recv(),
         };
-        match next {
-            Ok(stream) => handle(stream, limits, handler),
-            Err(_) => return,
-        }
-    }
-}
-
-/// What reading the request head produced.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Head {
-    Complete(Vec<u8>),
-    TooLarge,
-    /// Timed out, closed early, or a socket error: nothing worth answering.
-    Gone,
-    TimedOut,
-}
-
-/// Reads until the blank line that ends the head, within `max` bytes and `timeout`
-/// in total.
-pub fn read_head(s: &mut impl ReadTimeout, max: usize, timeout: Duration) -> Head {
-    let deadline = Instant::now() + timeout;
-    let mut buf: Vec<u8> = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
-    loop {
-        if find_end(&buf).is_some() {
-            return Head::Complete(buf);
-        }
-        if buf.len() >= max {
-            return Head::TooLarge;
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || s.set_timeout(left).is_err() {
-            return Head::TimedOut;
-        }
-        let room = (max - buf.len()).min(chunk.len());
-        match s.read(&mut chunk[..room]) {
-            Ok(0) => return Head::Gone,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Head::TimedOut
-            }
-            Err(_) => return Head::Gone,
-        }
-    }
-}
-
-/// A reader whose per-read timeout can be set (a `TcpStream`; fakes in tests).
-pub trait ReadTimeout: Read {
-    fn set_timeout(&mut self, t: Duration) -> io::Result<()>;
-}
-
-impl ReadTimeout for TcpStream {
-    fn set_timeout(&mut self, t: Duration) -> io::Result<()> {
-        self.set_read_timeout(Some(t))
+        let Ok((mut s, parsed)) = next else { return };
+        let _ = s.set_nonblocking(false);
+        let _ = s.set_nodelay(true);
+        let (resp, head_only) = match parsed {
+            Parsed::Request(rq) => (handler(&rq), rq.method == "HEAD"),
+            Parsed::Error(r) => (r, false),
+        };
+        let _ = write_response(&mut s, &resp, head_only, limits.write_timeout);
+        let _ = s.shutdown(Shutdown::Write);
     }
 }
 
@@ -255,21 +337,6 @@ pub fn parse_request(head: &[u8]) -> Option<Request> {
         method: method.to_string(),
         path: path.to_string(),
     })
-}
-
-fn handle(mut s: TcpStream, limits: Limits, handler: &Handler) {
-    let _ = s.set_nodelay(true);
-    let (resp, head_only) = match read_head(&mut s, limits.max_head, limits.head_timeout) {
-        Head::Complete(h) => match parse_request(&h) {
-            Some(rq) => (handler(&rq), rq.method == "HEAD"),
-            None => (Response::text(400, "bad request\n"), false),
-        },
-        Head::TooLarge => (Response::text(431, "request head too large\n"), false),
-        Head::TimedOut => (Response::text(408, "request timeout\n"), false),
-        Head::Gone => return,
-    };
-    let _ = write_response(&mut s, &resp, head_only, limits.write_timeout);
-    let _ = s.shutdown(Shutdown::Write);
 }
 
 /// Serializes the status line and headers.
@@ -342,45 +409,21 @@ mod tests {
         }
     }
 
-    struct Slow(Vec<u8>, usize);
-    impl Read for Slow {
-        fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
-            if self.1 >= self.0.len() {
-                std::thread::sleep(Duration::from_millis(30));
-                return Err(io::ErrorKind::WouldBlock.into());
-            }
-            std::thread::sleep(Duration::from_millis(5));
-            b[0] = self.0[self.1];
-            self.1 += 1;
-            Ok(1)
-        }
-    }
-    impl ReadTimeout for Slow {
-        fn set_timeout(&mut self, _: Duration) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[test]
-    fn head_reading_is_bounded_in_size_and_total_time() {
-        let mut ok = Slow(b"GET / HTTP/1.1\r\n\r\n".to_vec(), 0);
+    fn heads_are_bounded_and_judged_when_complete() {
+        assert!(head_state(b"GET / HTTP/1.1\r\nHost: a\r\n", 1024).is_none());
         assert!(matches!(
-            read_head(&mut ok, 1024, Duration::from_secs(5)),
-            Head::Complete(_)
+            head_state(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 1024),
+            Some(Parsed::Request(_))
         ));
-        let mut huge = Slow(vec![b'a'; 10_000], 0);
-        assert_eq!(
-            read_head(&mut huge, 64, Duration::from_secs(5)),
-            Head::TooLarge
-        );
-        // A trickle of bytes never completing: cut off by the total deadline.
-        let mut trickle = Slow(vec![b'a'; 100_000], 0);
-        let t = Instant::now();
-        assert_eq!(
-            read_head(&mut trickle, 1 << 20, Duration::from_millis(200)),
-            Head::TimedOut
-        );
-        assert!(t.elapsed() < Duration::from_millis(400));
+        match head_state(&[b'a'; 64], 64) {
+            Some(Parsed::Error(r)) => assert_eq!(r.status, 431),
+            other => panic!("{other:?}"),
+        }
+        match head_state(b"\x16\x03\x01garbage\r\n\r\n", 1024) {
+            Some(Parsed::Error(r)) => assert_eq!(r.status, 400),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

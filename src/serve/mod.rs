@@ -142,9 +142,12 @@ impl Collector {
     }
 }
 
-/// How old the last successful refresh may be for `/healthz` to say ok.
-pub fn health_window(interval: Duration) -> Duration {
-    interval * 3 + Duration::from_secs(1)
+/// How old the last successful refresh may be for `/healthz` to say ok: three
+/// periods of the collector (the interval, or the refresh time when that is longer:
+/// attributing sockets to processes can take seconds on a busy host) plus 1 s.
+pub fn health_window(interval: Duration, refresh_secs: f64) -> Duration {
+    let refresh = Duration::try_from_secs_f64(refresh_secs).unwrap_or_default();
+    interval.max(refresh) * 3 + Duration::from_secs(1)
 }
 
 /// Routes one request against the latest state. Non-GET (and non-HEAD) is 405 on
@@ -172,7 +175,7 @@ pub fn route(st: &State, rq: &Request, interval: Duration) -> Response {
         "/healthz" => {
             let fresh = st
                 .last_ok
-                .is_some_and(|t| t.elapsed() <= health_window(interval));
+                .is_some_and(|t| t.elapsed() <= health_window(interval, st.status.refresh_secs));
             if st.status.last_refresh_ok && fresh {
                 Response::text(200, "ok\n")
             } else if !st.status.last_refresh_ok {
