@@ -184,6 +184,7 @@ fn metrics_agree_with_pool_and_snapshot_has_the_test_sockets() {
 fn malformed_silent_and_200_concurrent_clients_do_not_stop_it() {
     let srv = start_server(&[]);
     let addr = srv.addr;
+    let rss_before = rss_kb(srv.child.id());
     // Garbage bytes (a TLS client hello) and a huge header.
     let mut g = TcpStream::connect(addr).unwrap();
     g.write_all(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n")
@@ -220,7 +221,7 @@ fn malformed_silent_and_200_concurrent_clients_do_not_stop_it() {
     let rss = rss_kb(srv.child.id());
     eprintln!(
         "200 concurrent scrapes with 20 silent clients: {ok} ok, {busy} busy (503), \
-         {} failed, p50 {:?}, max {:?}, all in {:?}; server RSS {rss} kB",
+         {} failed, p50 {:?}, max {:?}, all in {:?}; server RSS {rss_before} -> {rss} kB",
         200 - ok - busy,
         lat[100],
         lat[199],
@@ -231,7 +232,8 @@ fn malformed_silent_and_200_concurrent_clients_do_not_stop_it() {
         200,
         "every client gets an HTTP answer: {results:?}"
     );
-    assert!(ok >= 100, "{ok} of 200 scrapes succeeded");
+    // 503 only when 4 workers fall 64 requests behind for 2 s: not on an idle host.
+    assert!(ok >= 150, "{ok} of 200 scrapes succeeded");
     assert!(rss < 100 * 1024, "server RSS {rss} kB");
     drop(silent);
 
@@ -255,45 +257,79 @@ fn watch_jsonl_reports_open_before_close() {
     let l = listener_outside_range("127.0.0.1");
     let lport = l.local_addr().unwrap().port();
     let mut child = porttop()
-        .args(["watch", "--jsonl", "--interval", "250ms", "--duration", "4"])
+        .args([
+            "watch",
+            "--jsonl",
+            "--interval",
+            "250ms",
+            "--duration",
+            "20",
+        ])
         .args(["--port", &lport.to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .collect::<Vec<String>>()
+    let (tx, rx) = std::sync::mpsc::channel::<serde_json::Value>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let v = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+            if tx.send(v).is_err() {
+                return;
+            }
+        }
     });
-    std::thread::sleep(Duration::from_millis(700)); // the baseline is taken
+    // A refresh can take seconds on a busy host (process attribution), so wait for
+    // each event rather than for a fixed time.
+    std::thread::sleep(Duration::from_millis(500)); // the baseline is taken first
     let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
     let (s, _) = l.accept().unwrap();
     let cport = c.local_addr().unwrap().port();
-    std::thread::sleep(Duration::from_millis(800));
-    drop(c);
-    drop(s);
-    let lines = reader.join().unwrap();
-    let status = child.wait().unwrap();
-    assert!(status.success(), "{status:?}");
-    let evs: Vec<serde_json::Value> = lines
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect();
-    let ours = |e: &serde_json::Value| {
+    let ours = move |e: &serde_json::Value| {
         let (lp, rp) = (&e["local_port"], &e["remote_port"]);
         (*lp == cport && *rp == lport) || (*lp == lport && *rp == cport)
     };
-    let open = evs.iter().position(|e| e["event"] == "open" && ours(e));
-    let close = evs.iter().position(|e| e["event"] == "close" && ours(e));
-    let (Some(open), Some(close)) = (open, close) else {
-        panic!("no open and close of :{cport} <-> :{lport} in {lines:#?}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut seen = Vec::new();
+    let mut wait_for = |event: &str, seen: &mut Vec<serde_json::Value>| loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(v) => {
+                let hit = v["event"] == event && ours(&v);
+                seen.push(v);
+                if hit {
+                    return seen.len() - 1;
+                }
+            }
+            Err(_) => panic!("no {event} of :{cport} <-> :{lport} in {seen:#?}"),
+        }
     };
-    assert!(open < close, "{lines:#?}");
-    assert!(evs.iter().all(|e| e["ts_ms"].as_u64().is_some()));
-    assert!(evs[open]["ts_ms"].as_u64() <= evs[close]["ts_ms"].as_u64());
+    let open = wait_for("open", &mut seen);
+    assert_eq!(seen[open]["state"], "ESTAB", "{seen:#?}");
+    drop(c);
+    drop(s);
+    let close = wait_for("close", &mut seen);
+    assert!(open < close);
+    assert!(seen.iter().all(|e| e["ts_ms"].as_u64().is_some()));
+    assert!(seen[open]["ts_ms"].as_u64() <= seen[close]["ts_ms"].as_u64());
+    let _ = child.kill();
+    let _ = child.wait();
+
+    // --duration ends it by itself, with status 0.
+    let t = Instant::now();
+    let (code, _, err) = run(&[
+        "watch",
+        "--jsonl",
+        "--interval",
+        "250ms",
+        "--duration",
+        "0.3",
+        "--port",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(t.elapsed() < Duration::from_secs(10));
 }
 
 #[test]

@@ -139,6 +139,8 @@ struct Pending {
     stream: TcpStream,
     buf: Vec<u8>,
     deadline: Instant,
+    /// A complete head waiting for room in the worker queue.
+    parsed: Option<Parsed>,
 }
 
 /// Starts the I/O thread (accept + read heads) and the workers; returns at once.
@@ -171,14 +173,19 @@ fn io_loop(listener: &TcpListener, limits: Limits, tx: &SyncSender<(TcpStream, P
         fds.clear();
         let accepting = pending.len() < limits.max_pending;
         fds.push(pollfd(listener.as_raw_fd(), accepting));
-        fds.extend(pending.iter().map(|p| pollfd(p.stream.as_raw_fd(), true)));
+        fds.extend(
+            pending
+                .iter()
+                .map(|p| pollfd(p.stream.as_raw_fd(), p.parsed.is_none())),
+        );
         let now = Instant::now();
+        let queued = pending.iter().any(|p| p.parsed.is_some());
         let wait = pending
             .iter()
             .map(|p| p.deadline.saturating_duration_since(now))
             .min()
             .unwrap_or(Duration::from_secs(1))
-            .min(Duration::from_secs(1));
+            .min(Duration::from_millis(if queued { 2 } else { 1000 }));
         let timeout = i32::try_from(wait.as_millis()).unwrap_or(1000) + 1;
         // SAFETY: `fds` is a valid, initialized slice of pollfd for its length, and
         // every fd in it stays open for the duration of the call.
@@ -192,24 +199,33 @@ fn io_loop(listener: &TcpListener, limits: Limits, tx: &SyncSender<(TcpStream, P
         let now = Instant::now();
         // Backwards, so that swap_remove only moves already-visited entries.
         for i in (0..pending.len()).rev() {
-            let outcome = if fds[i + 1].revents != 0 {
-                read_available(&mut pending[i], limits.max_head)
-            } else {
-                Step::More
-            };
-            let outcome = match outcome {
-                Step::More if now >= pending[i].deadline => {
-                    Step::Done(Parsed::Error(Response::text(408, "request timeout\n")))
+            if pending[i].parsed.is_none() {
+                let outcome = if fds[i + 1].revents != 0 {
+                    read_available(&mut pending[i], limits.max_head)
+                } else {
+                    Step::More
+                };
+                match outcome {
+                    Step::More if now >= pending[i].deadline => {
+                        let r = Response::text(408, "request timeout\n");
+                        pending[i].parsed = Some(Parsed::Error(r));
+                    }
+                    Step::More => continue,
+                    Step::Gone => {
+                        drop(pending.swap_remove(i));
+                        continue;
+                    }
+                    Step::Done(parsed) => {
+                        // From now on the deadline bounds the wait for a worker.
+                        pending[i].deadline = now + limits.head_timeout;
+                        pending[i].parsed = Some(parsed);
+                    }
                 }
-                o => o,
-            };
-            match outcome {
-                Step::More => {}
-                Step::Gone => drop(pending.swap_remove(i)),
-                Step::Done(parsed) => {
-                    let p = pending.swap_remove(i);
-                    dispatch(tx, p.stream, parsed);
-                }
+            }
+            let p = pending.swap_remove(i);
+            if let Some(p) = dispatch(tx, p, now) {
+                // Queue full, still in time: keep it at the end (already visited).
+                pending.push(p);
             }
         }
         if fds[0].revents != 0 {
@@ -221,6 +237,7 @@ fn io_loop(listener: &TcpListener, limits: Limits, tx: &SyncSender<(TcpStream, P
                                 stream: s,
                                 buf: Vec::new(),
                                 deadline: now + limits.head_timeout,
+                                parsed: None,
                             });
                         }
                     }
@@ -281,13 +298,25 @@ pub fn head_state(buf: &[u8], max: usize) -> Option<Parsed> {
     (buf.len() >= max).then(|| Parsed::Error(Response::text(431, "request head too large\n")))
 }
 
-/// Hands a parsed connection to the workers; a best-effort 503 when they are all
-/// busy and the queue is full (the I/O thread never blocks on a client).
-fn dispatch(tx: &SyncSender<(TcpStream, Parsed)>, s: TcpStream, parsed: Parsed) {
-    if let Err(TrySendError::Full((s, _))) = tx.try_send((s, parsed)) {
-        let busy = head_bytes(&Response::text(503, "busy\n"));
-        let _ = (&s).write(&[busy.as_slice(), b"busy\n"].concat());
-        let _ = s.shutdown(Shutdown::Write);
+/// Hands a parsed connection to the workers. When the queue is full it comes back
+/// to wait (its `deadline` bounds that), and past the deadline gets a best-effort
+/// 503: the I/O thread never blocks on a client.
+fn dispatch(tx: &SyncSender<(TcpStream, Parsed)>, mut p: Pending, now: Instant) -> Option<Pending> {
+    let parsed = p.parsed.take()?;
+    match tx.try_send((p.stream, parsed)) {
+        Ok(()) | Err(TrySendError::Disconnected(_)) => None,
+        Err(TrySendError::Full((stream, parsed))) => {
+            if now < p.deadline {
+                p.stream = stream;
+                p.parsed = Some(parsed);
+                return Some(p);
+            }
+            let mut busy = head_bytes(&Response::text(503, "busy\n"));
+            busy.extend_from_slice(b"busy\n");
+            let _ = (&stream).write(&busy);
+            let _ = stream.shutdown(Shutdown::Write);
+            None
+        }
     }
 }
 
