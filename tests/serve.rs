@@ -292,7 +292,7 @@ fn watch_jsonl_reports_open_before_close() {
     };
     let deadline = Instant::now() + Duration::from_secs(15);
     let mut seen = Vec::new();
-    let mut wait_for = |event: &str, seen: &mut Vec<serde_json::Value>| loop {
+    let wait_for = |event: &str, seen: &mut Vec<serde_json::Value>| loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
             Ok(v) => {
