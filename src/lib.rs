@@ -10,5 +10,6 @@ pub mod model;
 pub mod output;
 pub mod ports;
 pub mod range;
+pub mod serve;
 pub mod source;
 pub mod tui;

@@ -79,6 +79,76 @@ pub enum Command {
     Suggest(SuggestArgs),
     /// Reserve ports in ip_local_reserved_ports (Linux, root), keeping the existing list
     Reserve(ReserveArgs),
+    /// Serve Prometheus /metrics, /healthz and /snapshot.json over HTTP
+    Serve(ServeArgs),
+    /// Print socket, pool-level and collision changes as JSON lines (--jsonl)
+    Watch(WatchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address and port to listen on; a non-loopback address exposes this host's
+    /// sockets and processes to whoever can reach it
+    #[arg(long, value_name = "ADDR:PORT", value_parser = parse_listen,
+          default_value_t = std::net::SocketAddr::from(([127, 0, 0, 1], crate::serve::DEFAULT_PORT)))]
+    pub listen: std::net::SocketAddr,
+    /// Seconds between refreshes of the socket table (minimum 250ms)
+    #[arg(long, default_value = "5", value_parser = parse_interval, value_name = "SECS")]
+    pub interval: f64,
+    /// How many of the busiest destinations to export as labelled series
+    #[arg(long, default_value_t = 10, value_name = "K",
+          value_parser = clap::value_parser!(u16).range(0..=1000))]
+    pub top: u16,
+    /// Warn at this % of the pool
+    #[arg(long, default_value = "80", value_parser = parse_percent, value_name = "PCT")]
+    pub warn: f64,
+    /// Critical at this % of the pool
+    #[arg(long, default_value = "95", value_parser = parse_percent, value_name = "PCT")]
+    pub crit: f64,
+}
+
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// One JSON object per line and event (the only output mode for now)
+    #[arg(long)]
+    pub jsonl: bool,
+    /// Seconds between snapshots (minimum 250ms)
+    #[arg(long, default_value = "1", value_parser = parse_interval, value_name = "SECS")]
+    pub interval: f64,
+    /// Stop after N events
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Stop after this long (e.g. 30, 2.5, 500ms)
+    #[arg(long, value_parser = parse_seconds, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Warn at this % of the pool (pool_level events)
+    #[arg(long, default_value = "80", value_parser = parse_percent, value_name = "PCT")]
+    pub warn: f64,
+    /// Critical at this % of the pool (pool_level events)
+    #[arg(long, default_value = "95", value_parser = parse_percent, value_name = "PCT")]
+    pub crit: f64,
+}
+
+/// `127.0.0.1:6996`, `[::1]:6996`, `0.0.0.0:6996`.
+pub fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {
+    s.trim().parse().map_err(|_| {
+        format!(
+            "expected ADDR:PORT with a numeric address, e.g. 127.0.0.1:{} or [::1]:{}",
+            crate::serve::DEFAULT_PORT,
+            crate::serve::DEFAULT_PORT
+        )
+    })
+}
+
+/// A refresh interval: a duration of at least 250 ms.
+pub fn parse_interval(s: &str) -> Result<f64, String> {
+    let v = parse_seconds(s)?;
+    if v < crate::serve::MIN_INTERVAL.as_secs_f64() {
+        return Err(format!("{s}: the interval must be at least 250ms"));
+    }
+    Ok(v)
 }
 
 #[derive(Args, Debug)]

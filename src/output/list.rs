@@ -129,6 +129,24 @@ pub fn list_csv(
     Ok(())
 }
 
+/// Sort order of `list`: protocol, state (listeners first), local, remote.
+pub fn list_order(a: &Socket, b: &Socket) -> std::cmp::Ordering {
+    let rank = |s: &Socket| (s.proto, s.state != crate::model::SockState::Listen);
+    rank(a)
+        .cmp(&rank(b))
+        .then(a.local.cmp(&b.local))
+        .then(a.remote.cmp(&b.remote))
+}
+
+/// The whole snapshot as `porttop list --json` prints it without filters.
+pub fn snapshot_json(snap: &Snapshot) -> io::Result<Vec<u8>> {
+    let mut rows: Vec<&Socket> = snap.sockets.iter().collect();
+    rows.sort_by(|a, b| list_order(a, b));
+    let mut out = Vec::new();
+    list_json(&mut out, snap, &rows)?;
+    Ok(out)
+}
+
 pub fn list_json(out: &mut dyn Write, snap: &Snapshot, sockets: &[&Socket]) -> io::Result<()> {
     let recs = records(snap, sockets.iter().copied());
     serde_json::to_writer_pretty(&mut *out, &recs)?;

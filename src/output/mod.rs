@@ -2,8 +2,12 @@
 //! analysis results. They write to any `io::Write`; the caller owns stdout.
 
 mod list;
+pub mod metrics;
 mod pool;
-pub use list::{list_csv, list_json, list_table, range_json, range_text, RangeSummary};
+pub use list::{
+    list_csv, list_json, list_order, list_table, range_json, range_text, snapshot_json,
+    RangeSummary,
+};
 pub use pool::{collision_kind, driver_text, pool_json, pool_text};
 
 use std::io::{self, Write};

@@ -3,6 +3,7 @@
 
 use super::{Cli, Command, GlobalArgs, ListArgs, PoolArgs, RangeArgs};
 mod advise;
+mod serve;
 use crate::analysis::{collisions, pool};
 use crate::model::{Snapshot, Socket};
 use crate::output;
@@ -99,15 +100,6 @@ pub fn partial_hint(snap: &Snapshot) -> Option<&'static str> {
     }
 }
 
-/// Sort order of `list`: protocol, state (listeners first), local, remote.
-pub fn list_order(a: &Socket, b: &Socket) -> std::cmp::Ordering {
-    let rank = |s: &Socket| (s.proto, s.state != crate::model::SockState::Listen);
-    rank(a)
-        .cmp(&rank(b))
-        .then(a.local.cmp(&b.local))
-        .then(a.remote.cmp(&b.remote))
-}
-
 fn list(g: &GlobalArgs, a: &ListArgs, out: &mut dyn Write) -> Result<i32, CliError> {
     let filter = a.filter.to_filter().map_err(CliError::bad_input)?;
     let snap = one_snapshot(g)?;
@@ -116,7 +108,7 @@ fn list(g: &GlobalArgs, a: &ListArgs, out: &mut dyn Write) -> Result<i32, CliErr
         .iter()
         .filter(|s| filter.matches(&snap, s))
         .collect();
-    rows.sort_by(|a, b| list_order(a, b));
+    rows.sort_by(|a, b| output::list_order(a, b));
     if a.json {
         output::list_json(out, &snap, &rows)?;
     } else if a.csv {
@@ -219,6 +211,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
         Some(Command::Check(a)) => advise::check(&cli.global, a, out),
         Some(Command::Suggest(a)) => advise::suggest(&cli.global, a, out),
         Some(Command::Reserve(a)) => advise::reserve(&cli.global, a, out),
+        Some(Command::Serve(a)) => serve::serve(&cli.global, a),
+        Some(Command::Watch(a)) => serve::watch(&cli.global, a, out),
         None => dashboard(&cli),
     }
 }

@@ -1,0 +1,401 @@
+//! The Prometheus text exposition format (version 0.0.4) over a snapshot, its pool
+//! report and its collisions. Pure: the server renders once per refresh and every
+//! scrape copies the result.
+//!
+//! Cardinality is bounded by construction: states and collision kinds are fixed
+//! sets, destinations are the report's top `top`, listeners at most
+//! [`MAX_LISTENER_SERIES`] label sets (the total is a separate gauge).
+
+use crate::analysis::collisions::{Collision, CollisionKind};
+use crate::analysis::pool::{Level, PoolReport};
+use crate::model::{Proto, Snapshot, SockState};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// The content type of the 0.0.4 text format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// At most this many `porttop_listener` series.
+pub const MAX_LISTENER_SERIES: usize = 200;
+
+/// Escapes a label value: backslash, double quote and line feed.
+pub fn escape_label(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Escapes HELP text: backslash and line feed.
+pub fn escape_help(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('\n', "\\n")
+}
+
+/// A float as the exposition format spells it.
+pub fn format_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Metric type of a family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Gauge,
+    Counter,
+}
+
+/// Appends families and samples to a text buffer.
+#[derive(Default)]
+pub struct Exposition {
+    pub text: String,
+}
+
+impl Exposition {
+    /// Starts a family: its HELP and TYPE lines.
+    pub fn family(&mut self, name: &str, kind: Kind, help: &str) {
+        let kind = match kind {
+            Kind::Gauge => "gauge",
+            Kind::Counter => "counter",
+        };
+        let _ = writeln!(self.text, "# HELP {name} {}", escape_help(help));
+        let _ = writeln!(self.text, "# TYPE {name} {kind}");
+    }
+
+    /// One sample line.
+    pub fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+        self.text.push_str(name);
+        if !labels.is_empty() {
+            self.text.push('{');
+            for (i, (k, v)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.text.push(',');
+                }
+                let _ = write!(self.text, "{k}=\"{}\"", escape_label(v));
+            }
+            self.text.push('}');
+        }
+        let _ = writeln!(self.text, " {}", format_value(value));
+    }
+
+    /// A family with one unlabelled sample.
+    pub fn single(&mut self, name: &str, kind: Kind, help: &str, value: f64) {
+        self.family(name, kind, help);
+        self.sample(name, &[], value);
+    }
+}
+
+const PROTOS: [Proto; 2] = [Proto::Tcp, Proto::Udp];
+const KINDS: [CollisionKind; 3] = [
+    CollisionKind::ListenerInEphemeralRange,
+    CollisionKind::SharedPort,
+    CollisionKind::MalwarePort,
+];
+const LEVELS: [Level; 3] = [Level::Ok, Level::Warn, Level::Critical];
+
+fn kind_label(k: CollisionKind) -> &'static str {
+    match k {
+        CollisionKind::ListenerInEphemeralRange => "listener_in_ephemeral_range",
+        CollisionKind::SharedPort => "shared_port",
+        CollisionKind::MalwarePort => "malware_port",
+    }
+}
+
+/// The states exported for a protocol: every TCP state but UNCONN; UNCONN for UDP.
+/// Others appear only when a socket has them (kept bounded: a fixed enum).
+fn exported_state(proto: Proto, st: SockState) -> bool {
+    match proto {
+        Proto::Tcp => !matches!(st, SockState::Unconn | SockState::Unknown),
+        Proto::Udp => st == SockState::Unconn,
+    }
+}
+
+/// Everything derived from one successful refresh: sockets, pool, destinations,
+/// collisions, listeners. `top` bounds the destination series.
+pub fn render_snapshot(
+    snap: &Snapshot,
+    report: &PoolReport,
+    collisions: &[Collision],
+    top: usize,
+) -> String {
+    let mut e = Exposition::default();
+    sockets(&mut e, snap);
+    pool(&mut e, report);
+    destinations(&mut e, report, top);
+    collision_counts(&mut e, collisions);
+    listeners(&mut e, snap);
+    e.single(
+        "porttop_snapshot_partial",
+        Kind::Gauge,
+        "1 when other users' sockets have no process (porttop not running as root)",
+        f64::from(u8::from(snap.partial)),
+    );
+    e.text
+}
+
+fn sockets(e: &mut Exposition, snap: &Snapshot) {
+    let mut counts: BTreeMap<(Proto, SockState), u64> = BTreeMap::new();
+    for p in PROTOS {
+        for st in SockState::ALL.into_iter().filter(|s| exported_state(p, *s)) {
+            counts.insert((p, st), 0);
+        }
+    }
+    for s in &snap.sockets {
+        *counts.entry((s.proto, s.state)).or_default() += 1;
+    }
+    e.family(
+        "porttop_sockets",
+        Kind::Gauge,
+        "Sockets by protocol and state (ss state names)",
+    );
+    for ((p, st), n) in &counts {
+        e.sample(
+            "porttop_sockets",
+            &[("proto", p.as_str()), ("state", st.as_str())],
+            *n as f64,
+        );
+    }
+}
+
+fn pool(e: &mut Exposition, r: &PoolReport) {
+    let g = Kind::Gauge;
+    e.single(
+        "porttop_ephemeral_range_low",
+        g,
+        "Lowest port of the ephemeral range in force",
+        f64::from(r.range_low),
+    );
+    e.single(
+        "porttop_ephemeral_range_high",
+        g,
+        "Highest port of the ephemeral range in force",
+        f64::from(r.range_high),
+    );
+    e.single(
+        "porttop_ephemeral_reserved_in_range",
+        g,
+        "Reserved ports inside the ephemeral range",
+        f64::from(r.reserved_in_range),
+    );
+    e.single(
+        "porttop_ephemeral_pool_size",
+        g,
+        "Ports the OS can hand out: range size minus reserved ports in it",
+        f64::from(r.pool_size),
+    );
+    e.family(
+        "porttop_ephemeral_ports_in_use",
+        g,
+        "Distinct ephemeral local ports in use, IPv4 and IPv6 together",
+    );
+    for u in [&r.tcp, &r.udp] {
+        let v = f64::from(u.ports_in_use);
+        e.sample(
+            "porttop_ephemeral_ports_in_use",
+            &[("proto", u.proto.as_str())],
+            v,
+        );
+    }
+    e.family(
+        "porttop_ephemeral_ports_fraction",
+        g,
+        "Distinct ephemeral local ports in use as a fraction of the pool",
+    );
+    for u in [&r.tcp, &r.udp] {
+        let labels = [("proto", u.proto.as_str())];
+        e.sample("porttop_ephemeral_ports_fraction", &labels, u.fraction);
+    }
+    let (ws, wf) = r
+        .worst
+        .as_ref()
+        .map_or((0.0, 0.0), |w| (f64::from(w.sockets), w.fraction));
+    e.single(
+        "porttop_pool_worst_destination_sockets",
+        g,
+        "Sockets (TIME-WAIT included) toward the busiest destination; 0 when none",
+        ws,
+    );
+    e.single(
+        "porttop_pool_worst_destination_fraction",
+        g,
+        "Sockets toward the busiest destination as a fraction of the pool",
+        wf,
+    );
+    e.single(
+        "porttop_pool_fraction",
+        g,
+        "The fraction that sets the level: max(global, busiest destination)",
+        r.fraction,
+    );
+    e.single(
+        "porttop_pool_level_code",
+        g,
+        "Pool pressure level: 0 ok, 1 warn, 2 critical",
+        f64::from(r.level.exit_code()),
+    );
+    e.family(
+        "porttop_pool_level",
+        g,
+        "Pool pressure level as a state set: 1 for the current level, 0 otherwise",
+    );
+    for l in LEVELS {
+        let v = f64::from(u8::from(l == r.level));
+        e.sample("porttop_pool_level", &[("level", l.as_str())], v);
+    }
+}
+
+fn destinations(e: &mut Exposition, r: &PoolReport, top: usize) {
+    let fams = [
+        (
+            "porttop_destination_sockets",
+            "Sockets toward one of the busiest destinations (top N), TIME-WAIT included",
+        ),
+        (
+            "porttop_destination_time_wait",
+            "TIME-WAIT sockets toward one of the busiest destinations (top N)",
+        ),
+        (
+            "porttop_destination_fraction",
+            "Sockets toward one of the busiest destinations as a fraction of the pool",
+        ),
+    ];
+    for (i, (name, help)) in fams.iter().enumerate() {
+        e.family(name, Kind::Gauge, help);
+        for d in r.destinations.iter().take(top) {
+            let (la, ra, rp) = (
+                d.key.local_addr.to_string(),
+                d.key.remote.addr.to_string(),
+                d.key.remote.port.to_string(),
+            );
+            let labels = [
+                ("proto", d.key.proto.as_str()),
+                ("local_addr", la.as_str()),
+                ("remote_addr", ra.as_str()),
+                ("remote_port", rp.as_str()),
+            ];
+            let v = match i {
+                0 => f64::from(d.sockets),
+                1 => f64::from(d.time_wait),
+                _ => d.fraction,
+            };
+            e.sample(name, &labels, v);
+        }
+    }
+}
+
+fn collision_counts(e: &mut Exposition, found: &[Collision]) {
+    e.family(
+        "porttop_collisions",
+        Kind::Gauge,
+        "Port collisions by kind; intentional=\"true\" for SO_REUSEPORT workers of one program",
+    );
+    for k in KINDS {
+        for intentional in [false, true] {
+            let n = found
+                .iter()
+                .filter(|c| c.kind == k && c.probably_intentional == intentional)
+                .count();
+            let labels = [
+                ("kind", kind_label(k)),
+                ("intentional", if intentional { "true" } else { "false" }),
+            ];
+            e.sample("porttop_collisions", &labels, n as f64);
+        }
+    }
+}
+
+fn listeners(e: &mut Exposition, snap: &Snapshot) {
+    // (proto, addr, port, process) -> sockets; SO_REUSEPORT workers share a series.
+    let mut by: BTreeMap<(Proto, String, u16, String), u64> = BTreeMap::new();
+    let mut total = 0u64;
+    for s in &snap.sockets {
+        let listening = match s.proto {
+            Proto::Tcp => s.state == SockState::Listen,
+            Proto::Udp => s.remote.is_none(),
+        };
+        if !listening {
+            continue;
+        }
+        total += 1;
+        let process = snap.owner(s).map(|p| p.name.clone()).unwrap_or_default();
+        let key = (s.proto, s.local.addr.to_string(), s.local.port, process);
+        *by.entry(key).or_default() += 1;
+    }
+    e.single(
+        "porttop_listeners",
+        Kind::Gauge,
+        "Listening sockets: TCP LISTEN and bound unconnected UDP",
+        total as f64,
+    );
+    e.family(
+        "porttop_listener_sockets",
+        Kind::Gauge,
+        "Listening sockets per (proto, addr, port, process); at most 200 series, \
+         process empty when unknown",
+    );
+    for ((p, addr, port, process), n) in by.iter().take(MAX_LISTENER_SERIES) {
+        let port = port.to_string();
+        let labels = [
+            ("proto", p.as_str()),
+            ("addr", addr.as_str()),
+            ("port", port.as_str()),
+            ("process", process.as_str()),
+        ];
+        e.sample("porttop_listener_sockets", &labels, *n as f64);
+    }
+}
+
+/// The collector's own state, rendered per scrape (cheap, a few lines).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CollectorStatus {
+    /// Seconds the last refresh took (snapshot, analysis, rendering).
+    pub refresh_secs: f64,
+    pub refresh_errors_total: u64,
+    /// Milliseconds since the epoch of the last successful refresh (0: none yet).
+    pub last_success_ms: u64,
+    pub last_refresh_ok: bool,
+}
+
+pub fn render_status(s: &CollectorStatus) -> String {
+    let mut e = Exposition::default();
+    e.single(
+        "porttop_scrape_duration_seconds",
+        Kind::Gauge,
+        "Seconds the last refresh of the socket table took (snapshot, analysis, \
+         rendering); scrapes serve its result",
+        s.refresh_secs,
+    );
+    e.single(
+        "porttop_refresh_errors_total",
+        Kind::Counter,
+        "Refreshes of the socket table that failed",
+        s.refresh_errors_total as f64,
+    );
+    e.single(
+        "porttop_last_refresh_timestamp_seconds",
+        Kind::Gauge,
+        "Unix time of the last successful refresh (0: none yet)",
+        s.last_success_ms as f64 / 1000.0,
+    );
+    e.single(
+        "porttop_last_refresh_success",
+        Kind::Gauge,
+        "1 when the last refresh succeeded",
+        f64::from(u8::from(s.last_refresh_ok)),
+    );
+    e.text
+}
+
+#[cfg(test)]
+#[path = "metrics_tests.rs"]
+mod tests;

@@ -1,0 +1,299 @@
+//! `porttop watch --jsonl`: one JSON line per change between consecutive snapshots,
+//! for log pipelines.
+//!
+//! The first snapshot is the baseline: only what changes after it is reported.
+//! Events: `open`, `close`, `state` (sockets, filtered by the usual flags; a closed
+//! socket is matched against the snapshot it was last seen in), `pool_level`,
+//! `collision_start`, `collision_end`. Every line has `ts_ms` (the snapshot's time)
+//! and `event`; socket events carry the `list --json` record fields.
+
+use super::signal;
+use crate::analysis::collisions::{self, Collision, CollisionKind};
+use crate::analysis::diff::diff;
+use crate::analysis::pool::{self, Level, PoolReport, Thresholds};
+use crate::filter::Filter;
+use crate::model::{Proto, Snapshot, SockState, SocketRecord};
+use crate::source::SocketSource;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::time::{Duration, Instant};
+
+/// A collision as its events report it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CollisionInfo {
+    pub kind: CollisionKind,
+    pub proto: Proto,
+    pub port: u16,
+    pub probably_intentional: bool,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    Open(SocketRecord),
+    Close(SocketRecord),
+    State {
+        prev_state: SockState,
+        #[serde(flatten)]
+        socket: SocketRecord,
+    },
+    PoolLevel {
+        prev_level: Level,
+        level: Level,
+        fraction: f64,
+        driver: String,
+    },
+    CollisionStart(CollisionInfo),
+    CollisionEnd(CollisionInfo),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Event {
+    pub ts_ms: u64,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// What watch remembers of a snapshot besides the snapshot itself.
+pub struct Seen {
+    pub snap: Snapshot,
+    pub level: Level,
+    pub collisions: BTreeMap<(CollisionKind, Proto, u16), CollisionInfo>,
+}
+
+impl Seen {
+    pub fn new(snap: Snapshot, thresholds: Thresholds) -> Self {
+        let report = pool::analyze(&snap, thresholds);
+        let found = collisions::find_with(&snap, &crate::analysis::malware_lookup);
+        Seen {
+            level: report.level,
+            collisions: collision_map(&found),
+            snap,
+        }
+    }
+
+    fn report(&self, thresholds: Thresholds) -> PoolReport {
+        pool::analyze(&self.snap, thresholds)
+    }
+}
+
+fn collision_map(found: &[Collision]) -> BTreeMap<(CollisionKind, Proto, u16), CollisionInfo> {
+    found
+        .iter()
+        .map(|c| {
+            let info = CollisionInfo {
+                kind: c.kind,
+                proto: c.proto,
+                port: c.port,
+                probably_intentional: c.probably_intentional,
+                message: c.message.clone(),
+            };
+            ((c.kind, c.proto, c.port), info)
+        })
+        .collect()
+}
+
+/// The events from `old` to `new`, in order: closes, opens, state changes, pool
+/// level, collisions ended, collisions started.
+pub fn events(old: &Seen, new: &Seen, filter: &Filter, thresholds: Thresholds) -> Vec<Event> {
+    let ts_ms = new.snap.taken_at_ms;
+    let d = diff(&old.snap, &new.snap);
+    let mut out = Vec::new();
+    let mut push = |kind| out.push(Event { ts_ms, kind });
+    for s in d.removed.iter().filter(|s| filter.matches(&old.snap, s)) {
+        push(EventKind::Close(SocketRecord::new(&old.snap, s)));
+    }
+    for s in d.added.iter().filter(|s| filter.matches(&new.snap, s)) {
+        push(EventKind::Open(SocketRecord::new(&new.snap, s)));
+    }
+    for c in d
+        .changed
+        .iter()
+        .filter(|c| filter.matches(&new.snap, &c.socket))
+    {
+        push(EventKind::State {
+            prev_state: c.from,
+            socket: SocketRecord::new(&new.snap, &c.socket),
+        });
+    }
+    if new.level != old.level {
+        let r = new.report(thresholds);
+        push(EventKind::PoolLevel {
+            prev_level: old.level,
+            level: new.level,
+            fraction: r.fraction,
+            driver: crate::output::driver_text(&r),
+        });
+    }
+    for (k, c) in &old.collisions {
+        if !new.collisions.contains_key(k) {
+            push(EventKind::CollisionEnd(c.clone()));
+        }
+    }
+    for (k, c) in &new.collisions {
+        if !old.collisions.contains_key(k) {
+            push(EventKind::CollisionStart(c.clone()));
+        }
+    }
+    out
+}
+
+#[derive(Clone, Debug)]
+pub struct WatchConfig {
+    pub interval: Duration,
+    /// Stop after this many events.
+    pub count: Option<u64>,
+    /// Stop after this long.
+    pub duration: Option<Duration>,
+    pub filter: Filter,
+    pub thresholds: Thresholds,
+}
+
+/// Writes events as JSON lines, flushed per line, until the count or duration is
+/// reached or SIGTERM/SIGINT arrives. A closed output (broken pipe) ends quietly.
+/// Refresh errors are reported on stderr and retried at the next interval.
+pub fn run(
+    src: &mut dyn SocketSource,
+    cfg: &WatchConfig,
+    out: &mut dyn Write,
+) -> Result<(), crate::source::SourceError> {
+    signal::install();
+    let start = Instant::now();
+    let end = cfg.duration.map(|d| start + d);
+    let mut prev = Seen::new(src.snapshot()?, cfg.thresholds);
+    let mut written = 0u64;
+    if cfg.count == Some(0) {
+        return Ok(());
+    }
+    let mut next = start + cfg.interval;
+    loop {
+        let wake = end.map_or(next, |e| next.min(e));
+        if !signal::sleep_until(wake) || end.is_some_and(|e| Instant::now() >= e) {
+            return Ok(());
+        }
+        next += cfg.interval;
+        if next < Instant::now() {
+            next = Instant::now() + cfg.interval;
+        }
+        let snap = match src.snapshot() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("porttop: refresh failed: {e}");
+                continue;
+            }
+        };
+        let cur = Seen::new(snap, cfg.thresholds);
+        for ev in events(&prev, &cur, &cfg.filter, cfg.thresholds) {
+            match write_line(out, &ev) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
+                Err(e) => {
+                    return Err(crate::source::SourceError::File {
+                        path: "stdout".into(),
+                        err: e,
+                    })
+                }
+            }
+            written += 1;
+            if cfg.count.is_some_and(|n| written >= n) {
+                return Ok(());
+            }
+        }
+        prev = cur;
+    }
+}
+
+fn write_line(out: &mut dyn Write, ev: &Event) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, ev)?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::testutil::*;
+
+    #[test]
+    fn open_close_state_level_and_collisions_become_events() {
+        let t = Thresholds::default();
+        let a = snap(
+            1000,
+            range100(),
+            vec![
+                tcp("10.0.0.1:40001", "10.0.0.2:443", SockState::Established).inode(11),
+                tcp("10.0.0.1:40002", "10.0.0.2:443", SockState::Established).inode(12),
+            ],
+        );
+        let mut socks = vec![
+            tcp("10.0.0.1:40001", "10.0.0.2:443", SockState::CloseWait).inode(11),
+            tcp("10.0.0.1:40003", "10.0.0.2:443", SockState::Established).inode(13),
+            listener(Proto::Tcp, "0.0.0.0:40050"),
+        ];
+        socks.extend(many(
+            "10.0.0.1",
+            "10.0.0.9:80",
+            40010,
+            85,
+            SockState::TimeWait,
+        ));
+        let b = snap(2000, range100(), socks);
+        let (sa, sb) = (Seen::new(a, t), Seen::new(b, t));
+        let evs = events(&sa, &sb, &Filter::default(), t);
+        let lines: Vec<serde_json::Value> = evs
+            .iter()
+            .map(|e| serde_json::to_value(e).unwrap())
+            .collect();
+        let names: Vec<&str> = lines.iter().map(|l| l["event"].as_str().unwrap()).collect();
+        assert_eq!(names[0], "close");
+        assert_eq!(lines[0]["local_port"], 40002);
+        assert!(names.contains(&"open"));
+        let st = lines.iter().find(|l| l["event"] == "state").unwrap();
+        assert_eq!(st["prev_state"], "ESTAB");
+        assert_eq!(st["state"], "CLOSE-WAIT");
+        let lvl = lines.iter().find(|l| l["event"] == "pool_level").unwrap();
+        assert_eq!(
+            (lvl["prev_level"].as_str(), lvl["level"].as_str()),
+            (Some("ok"), Some("warn"))
+        );
+        let col = lines
+            .iter()
+            .find(|l| l["event"] == "collision_start")
+            .unwrap();
+        assert_eq!(col["port"], 40050);
+        assert!(lines.iter().all(|l| l["ts_ms"] == 2000));
+
+        // And back: the collision ends, the level drops.
+        let back = events(&sb, &sa, &Filter::default(), t);
+        let kinds: Vec<String> = back
+            .iter()
+            .map(|e| {
+                serde_json::to_value(e).unwrap()["event"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert!(kinds.contains(&"collision_end".to_string()), "{kinds:?}");
+        assert!(kinds.contains(&"pool_level".to_string()));
+
+        // Filters apply to socket events only.
+        let f = Filter {
+            port: Some(40002),
+            ..Default::default()
+        };
+        let only = events(&sa, &sb, &f, t);
+        let socket_events = only
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.kind,
+                    EventKind::Open(_) | EventKind::Close(_) | EventKind::State { .. }
+                )
+            })
+            .count();
+        assert_eq!(socket_events, 1);
+    }
+}
