@@ -95,12 +95,11 @@ impl Collector {
             .snapshot()
             .map_err(|e| e.to_string())
             .and_then(|snap| {
-                if snap.partial && !self.told_partial {
-                    self.told_partial = true;
-                    eprintln!(
-                        "porttop: note: sockets of other users show no process; \
-                     run as root to see processes of other users"
-                    );
+                if let Some(hint) = crate::source::partial_hint(&snap) {
+                    if !self.told_partial {
+                        self.told_partial = true;
+                        eprintln!("porttop: note: {hint}");
+                    }
                 }
                 self.churn.observe(&snap);
                 let report =

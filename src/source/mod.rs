@@ -67,3 +67,19 @@ pub fn host_name() -> String {
     let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
+
+/// The one line to say when attribution was partial, or None.
+pub fn partial_hint(snap: &crate::model::Snapshot) -> Option<&'static str> {
+    if !snap.partial {
+        return None;
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        Some(
+            "some sockets show no process: their processes' /proc entries are not \
+             readable here (another PID namespace or container?)",
+        )
+    } else {
+        Some("sockets of other users show no process; run as root to see processes of other users")
+    }
+}

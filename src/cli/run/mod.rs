@@ -78,26 +78,10 @@ impl GlobalArgs {
 pub fn one_snapshot(g: &GlobalArgs) -> Result<Snapshot, CliError> {
     let mut src = g.source()?;
     let snap = src.snapshot().map_err(CliError::bad_input)?;
-    if let Some(hint) = partial_hint(&snap) {
+    if let Some(hint) = crate::source::partial_hint(&snap) {
         eprintln!("porttop: note: {hint}");
     }
     Ok(snap)
-}
-
-/// The one line to say when attribution was partial, or None.
-pub fn partial_hint(snap: &Snapshot) -> Option<&'static str> {
-    if !snap.partial {
-        return None;
-    }
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        Some(
-            "some sockets show no process: their processes' /proc entries are not \
-             readable here (another PID namespace or container?)",
-        )
-    } else {
-        Some("sockets of other users show no process; run as root to see processes of other users")
-    }
 }
 
 fn list(g: &GlobalArgs, a: &ListArgs, out: &mut dyn Write) -> Result<i32, CliError> {
@@ -170,7 +154,7 @@ fn pool_cmd(g: &GlobalArgs, a: &PoolArgs, out: &mut dyn Write) -> Result<i32, Cl
         }
     }
     churn.observe(&snap);
-    if let Some(hint) = partial_hint(&snap) {
+    if let Some(hint) = crate::source::partial_hint(&snap) {
         eprintln!("porttop: note: {hint}");
     }
     let report = pool::analyze_with_churn(&snap, thresholds, &churn, a.top);

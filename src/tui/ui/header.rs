@@ -31,8 +31,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         l1.push(Span::styled("  (replay)", theme.dim()));
     }
     if app.snap.as_ref().is_some_and(|s| s.partial) {
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
         l1.push(Span::styled(
-            "  other users' processes hidden: run as root",
+            if root {
+                "  some processes hidden (another PID namespace?)"
+            } else {
+                "  other users' processes hidden: run as root"
+            },
             theme.dim(),
         ));
     }
