@@ -59,6 +59,19 @@ pub enum Command {
     Suggest(SuggestArgs),
     /// Reserve ports in ip_local_reserved_ports (Linux, root), keeping the existing list
     Reserve(ReserveArgs),
+    /// Times steady-state refreshes of the live source (for bench/compare.sh)
+    #[command(hide = true)]
+    BenchRefresh(BenchRefreshArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BenchRefreshArgs {
+    /// Timed refreshes after the first (cold) one
+    #[arg(long, default_value_t = 10)]
+    pub iterations: usize,
+    /// Pause between refreshes, so sockets can churn as they would between frames
+    #[arg(long, default_value_t = 200)]
+    pub interval_ms: u64,
 }
 
 #[derive(Args, Debug)]

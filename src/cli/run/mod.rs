@@ -3,6 +3,7 @@
 
 use super::{Cli, Command, GlobalArgs, ListArgs, PoolArgs, RangeArgs};
 mod advise;
+mod bench;
 use crate::analysis::{collisions, pool};
 use crate::model::{Snapshot, Socket};
 use crate::output;
@@ -188,6 +189,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
         Some(Command::Check(a)) => advise::check(&cli.global, a, out),
         Some(Command::Suggest(a)) => advise::suggest(&cli.global, a, out),
         Some(Command::Reserve(a)) => advise::reserve(&cli.global, a, out),
+        Some(Command::BenchRefresh(a)) => bench::refresh(&cli.global, a, out),
         None => {
             // The dashboard lands with the TUI; until then, list.
             let a = ListArgs {
