@@ -1,7 +1,7 @@
 //! Command-line definitions (clap derive) and the glue that runs each command.
 
 mod run;
-pub use run::{exit_code_for_usage_error, run, CliError};
+pub use run::{exit_code_for_usage_error, list_order, run, CliError};
 
 use crate::filter::{Filter, FilterError};
 use crate::model::{Family, Proto};
