@@ -5,6 +5,7 @@
 //!                   [--connect P]         --connect, to an existing listener;
 //!                   [--bind-from P]       --bind-from: clients bind P, P+1, ... first,
 //!                                         for what-if demos with porttop --range)
+//!                   [--churn R]          and close+reopen R of them per second
 //!   loadlab steady  [--conns N]          listeners (one inside the ephemeral range,
 //!                                        two processes on one port via SO_REUSEPORT)
 //!                                        and connections that open and close each second
@@ -41,6 +42,7 @@ struct Opts {
     bind_from: Option<u16>,
     stdin_eof: bool,
     step: bool,
+    churn: u32,
 }
 
 fn usage() -> ! {
@@ -62,6 +64,7 @@ fn parse(args: &[String]) -> Opts {
         bind_from: None,
         stdin_eof: false,
         step: false,
+        churn: 0,
     };
     let mut i = 0;
     while i < args.len() {
@@ -78,6 +81,7 @@ fn parse(args: &[String]) -> Opts {
             "--port" => o.port = val(i) as u16,
             "--connect" => o.connect = Some(val(i) as u16),
             "--bind-from" => o.bind_from = Some(val(i) as u16),
+            "--churn" => o.churn = val(i) as u32,
             "--step" => {
                 o.step = true;
                 i += 1;
@@ -238,7 +242,26 @@ fn hold(o: &Opts, deadline: Instant) -> R {
         conns.push(c);
     }
     ready(format!("{{\"listener\":{port},\"conns\":{}}}", conns.len()));
-    sleep_until(deadline, Duration::from_secs(u64::MAX / 4));
+    if o.churn == 0 || conns.is_empty() {
+        sleep_until(deadline, Duration::from_secs(u64::MAX / 4));
+        return Ok(());
+    }
+    // Churn in 10 steps a second: close some connections spread over the table and
+    // open as many again (the kernel hands out the lowest free fds: the holes).
+    let per_step = (o.churn as usize).div_ceil(10).min(conns.len());
+    let mut at = 0usize;
+    while running(deadline) {
+        for _ in 0..per_step {
+            at = (at + 7919) % conns.len();
+            let c = TcpStream::connect(localhost(port)).map_err(|e| format!("connect: {e}"))?;
+            if let Some(l) = &l {
+                let (s, _) = l.accept().map_err(|e| e.to_string())?;
+                servers[at] = s;
+            }
+            conns[at] = c;
+        }
+        sleep_until(deadline, Duration::from_millis(100));
+    }
     Ok(())
 }
 

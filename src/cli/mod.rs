@@ -83,6 +83,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print socket, pool-level and collision changes as JSON lines (--jsonl)
     Watch(WatchArgs),
+    /// Times steady-state refreshes of the live source (for bench/compare.sh)
+    #[command(hide = true)]
+    BenchRefresh(BenchRefreshArgs),
 }
 
 #[derive(Args, Debug)]
@@ -149,6 +152,16 @@ pub fn parse_interval(s: &str) -> Result<f64, String> {
         return Err(format!("{s}: the interval must be at least 250ms"));
     }
     Ok(v)
+}
+
+#[derive(Args, Debug)]
+pub struct BenchRefreshArgs {
+    /// Timed refreshes after the first (cold) one
+    #[arg(long, default_value_t = 10)]
+    pub iterations: usize,
+    /// Pause between refreshes, so sockets can churn as they would between frames
+    #[arg(long, default_value_t = 200)]
+    pub interval_ms: u64,
 }
 
 #[derive(Args, Debug)]

@@ -4,16 +4,24 @@
 //! result is cached: pid -> (fd -> socket inode) and inode -> pids. A refresh
 //! 1. lists `/proc` and forgets pids that vanished;
 //! 2. fully scans pids that appeared (a new process may hold new or inherited sockets);
-//! 3. if some live inode is still unknown, re-reads the fd directories of processes that
-//!    already own sockets, reading links only for fd numbers not seen before;
-//! 4. if something is still unknown, walks every readable process (a full walk);
-//! 5. what a full walk cannot find is remembered as unattributable (kernel sockets,
+//! 3. if some live inode is still unknown, *probes* the processes that already own
+//!    sockets: it reads single links where a new socket most likely sits: fds whose
+//!    cached socket has closed (the kernel hands out the lowest free number, so a
+//!    freed number is reused first), fd numbers found free on an earlier probe, and
+//!    the numbers just above the highest known fd. Listing a directory of 20,000 fds
+//!    (getdents) costs about as much as the whole netlink dump; a readlink costs
+//!    microseconds. Probing stops as soon as every unknown inode is found;
+//! 4. if something is still unknown, re-lists the fd directories of socket owners
+//!    (reading links only for fd numbers not cached or whose socket closed);
+//! 5. then walks every readable process that owns no socket yet (a full walk);
+//! 6. what that walk cannot find is remembered as unattributable (kernel sockets,
 //!    sockets of processes we may not read) so it does not trigger a walk every refresh.
 //!
 //! Directories we may not read (other users' processes without root) are marked and
-//! never re-read while the pid lives. Every `VERIFY_EVERY`th refresh step 3 runs for all
-//! socket owners anyway, so a closed-and-reused fd number or a parent that handed a
-//! socket to a child cannot keep a stale owner for long.
+//! never re-read while the pid lives. Every `VERIFY_EVERY`th refresh step 4 runs for
+//! socket owners whose fd count (`stat` of the fd directory, Linux >= 6.2) changed
+//! since their last listing (all of them on kernels that report no count), so a
+//! parent that handed a socket to a child and closed its copy loses it soon.
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -26,9 +34,27 @@ const VERIFY_EVERY: u64 = 10;
 struct PidEntry {
     /// fd number -> socket inode, for the fds that are sockets.
     fds: HashMap<u32, u64>,
+    /// Free fd numbers below `max_fd` (gaps at the last listing, fds found closed
+    /// since): where the next new fds land, as the kernel hands out the lowest.
+    holes: Vec<u32>,
+    /// fd numbers that are not sockets (files, pipes): one may close and its number
+    /// be reused by a socket.
+    others: Vec<u32>,
+    /// True when `holes` or `others` was cut at `MAX_HOLES`: probing cannot be
+    /// exhaustive, relist instead.
+    overflow: bool,
+    /// The highest fd number seen in a listing or probe.
+    max_fd: u32,
+    /// Number of fds at the last listing (for the periodic verification).
+    listed: u64,
     /// false when `/proc/<pid>/fd` could not be read (EACCES): never retried.
     readable: bool,
 }
+
+/// Free and non-socket fd numbers remembered per process for probing.
+const MAX_HOLES: usize = 4096;
+/// Consecutive free numbers above the highest fd after which a probe gives up.
+const PROBE_ABOVE: u32 = 8;
 
 /// Counters of the work one refresh did; used by tests and benchmarks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -37,6 +63,10 @@ pub struct AttribStats {
     pub pids_new: usize,
     pub pids_unreadable: usize,
     pub links_read: usize,
+    /// Single links read by probing (step 3).
+    pub probes: usize,
+    /// fd directories listed (getdents) this refresh.
+    pub dirs_listed: usize,
     pub full_walk: bool,
     pub unattributed: usize,
 }
@@ -116,43 +146,68 @@ impl Attributor {
             .collect();
         stats.pids_new = new.len();
         for pid in &new {
-            self.rescan(*pid, false, &mut stats);
+            self.rescan(*pid, None, &mut stats);
         }
         if !new.is_empty() {
             // New processes may hold what we could not place before.
             self.unattributable.clear();
         }
 
-        // 3. incremental re-read of socket owners, when something is unknown.
-        let unknown = |s: &Self| {
-            live.iter()
-                .any(|i| !s.owners.contains_key(i) && !s.unattributable.contains(i))
-        };
-        if unknown(self) || self.refreshes.is_multiple_of(VERIFY_EVERY) {
-            let owners: Vec<u32> = self
-                .pids
-                .iter()
-                .filter(|(_, e)| e.readable && !e.fds.is_empty())
-                .map(|(p, _)| *p)
-                .collect();
-            for pid in owners {
-                self.rescan(pid, true, &mut stats);
+        let mut unknown: HashSet<u64> = live
+            .iter()
+            .filter(|i| !self.owners.contains_key(i) && !self.unattributable.contains(i))
+            .copied()
+            .collect();
+        let owners: Vec<u32> = self
+            .pids
+            .iter()
+            .filter(|(_, e)| e.readable && !e.fds.is_empty())
+            .map(|(p, _)| *p)
+            .collect();
+
+        // 3. probe socket owners where new sockets land.
+        for pid in &owners {
+            if unknown.is_empty() {
+                break;
+            }
+            self.probe(*pid, live, &mut unknown, &mut stats);
+        }
+
+        // 4. re-list socket owners whose probe could not be exhaustive, and now and
+        // then those whose fd count changed.
+        let verify = self.refreshes.is_multiple_of(VERIFY_EVERY);
+        if !unknown.is_empty() || verify {
+            for pid in &owners {
+                // A probe looked at every fd number that could hold a new socket
+                // unless the candidate lists overflowed.
+                let needed = if unknown.is_empty() {
+                    verify && self.fd_count_changed(*pid)
+                } else {
+                    self.pids[pid].overflow || (verify && self.fd_count_changed(*pid))
+                };
+                if !needed {
+                    continue;
+                }
+                self.rescan(*pid, Some(live), &mut stats);
+                self.pids[pid].fds.values().for_each(|i| {
+                    unknown.remove(i);
+                });
             }
         }
 
-        // 4. full walk when still unknown.
-        if unknown(self) {
+        // 5. full walk of the processes that own no socket yet, when still unknown.
+        if !unknown.is_empty() {
             stats.full_walk = true;
-            let all: Vec<u32> = self
+            let rest: Vec<u32> = self
                 .pids
                 .iter()
-                .filter(|(_, e)| e.readable)
+                .filter(|(_, e)| e.readable && e.fds.is_empty())
                 .map(|(p, _)| *p)
                 .collect();
-            for pid in all {
-                self.rescan(pid, false, &mut stats);
+            for pid in rest {
+                self.rescan(pid, None, &mut stats);
             }
-            // 5. remember what nobody we can see holds.
+            // 6. remember what nobody we can see holds.
             for i in live {
                 if !self.owners.contains_key(i) {
                     self.unattributable.insert(*i);
@@ -183,10 +238,105 @@ impl Attributor {
         }
     }
 
-    /// Re-reads `/proc/<pid>/fd`. With `incremental`, links are read only for fd
-    /// numbers not cached; fds that disappeared are dropped either way.
-    fn rescan(&mut self, pid: u32, incremental: bool, stats: &mut AttribStats) {
+    /// True when the number of fds the kernel reports for `pid` differs from the
+    /// last listing, or the kernel reports none (then we cannot tell).
+    fn fd_count_changed(&self, pid: u32) -> bool {
         let dir = self.proc_root.join(pid.to_string()).join("fd");
+        match fs::metadata(&dir) {
+            Ok(m) if m.len() > 0 => self.pids.get(&pid).is_none_or(|e| e.listed != m.len()),
+            _ => true,
+        }
+    }
+
+    /// Step 3 for one process: reads single fd links where new sockets can be
+    /// (closed sockets' numbers, holes, non-socket fds, just above the highest fd)
+    /// until `unknown` is empty or the candidates run out.
+    fn probe(
+        &mut self,
+        pid: u32,
+        live: &HashSet<u64>,
+        unknown: &mut HashSet<u64>,
+        stats: &mut AttribStats,
+    ) {
+        let Some(e) = self.pids.get_mut(&pid) else {
+            return;
+        };
+        let mut cands: Vec<u32> = e
+            .fds
+            .iter()
+            .filter(|(_, i)| !live.contains(i))
+            .map(|(fd, _)| *fd)
+            .collect();
+        cands.append(&mut e.holes);
+        cands.append(&mut e.others);
+        let mut path = self.proc_root.join(pid.to_string()).join("fd");
+        let mut read = |fd: u32, stats: &mut AttribStats| {
+            path.push(fd.to_string());
+            stats.probes += 1;
+            let r = fs::read_link(&path)
+                .ok()
+                .map(|t| t.to_str().and_then(parse_socket_link));
+            path.pop();
+            r // None: no such fd; Some(None): not a socket; Some(Some(i)): socket i
+        };
+        let mut idx = 0;
+        let mut misses_above = 0;
+        while idx < cands.len() || misses_above < PROBE_ABOVE {
+            let e = self.pids.get_mut(&pid).expect("probed pid exists");
+            if unknown.is_empty() {
+                // Put back the candidates not looked at.
+                for fd in cands.drain(idx..) {
+                    if !e.fds.contains_key(&fd) {
+                        e.holes.push(fd);
+                    }
+                }
+                break;
+            }
+            let (fd, above) = if idx < cands.len() {
+                idx += 1;
+                (cands[idx - 1], false)
+            } else {
+                (e.max_fd + 1 + misses_above, true)
+            };
+            let r = read(fd, stats);
+            let e = self.pids.get_mut(&pid).expect("probed pid exists");
+            let old = e.fds.remove(&fd);
+            let now = r.flatten();
+            match r {
+                None if above => misses_above += 1,
+                None => e.holes.push(fd),
+                Some(None) => e.others.push(fd),
+                Some(Some(i)) => {
+                    e.fds.insert(fd, i);
+                }
+            }
+            if above && r.is_some() {
+                e.max_fd = fd;
+                misses_above = 0;
+            }
+            if e.holes.len() > MAX_HOLES || e.others.len() > MAX_HOLES {
+                e.overflow = true;
+            }
+            if old != now {
+                if let Some(o) = old {
+                    if !e.fds.values().any(|x| *x == o) {
+                        self.remove_owner(o, pid);
+                    }
+                }
+                if let Some(n) = now {
+                    self.add_owner(n, pid);
+                    unknown.remove(&n);
+                }
+            }
+        }
+    }
+
+    /// Lists `/proc/<pid>/fd`. With `live` (incremental), links are read only for fd
+    /// numbers not cached or whose cached socket is no longer live; without, all.
+    /// fds that disappeared are dropped either way.
+    fn rescan(&mut self, pid: u32, live: Option<&HashSet<u64>>, stats: &mut AttribStats) {
+        let dir = self.proc_root.join(pid.to_string()).join("fd");
+        stats.dirs_listed += 1;
         let rd = match fs::read_dir(&dir) {
             Ok(rd) => rd,
             Err(_) => {
@@ -203,24 +353,37 @@ impl Attributor {
         };
         let mut old = self.pids.remove(&pid).unwrap_or_default().fds;
         let mut fds: HashMap<u32, u64> = HashMap::with_capacity(old.len());
+        let (mut max_fd, mut listed) = (0, 0);
+        let mut others = Vec::new();
+        let mut present = Vec::with_capacity(old.len() + 16);
+        let mut path = dir;
         for ent in rd.flatten() {
             let name = ent.file_name();
             let Some(fd) = name.to_str().and_then(|s| s.parse::<u32>().ok()) else {
                 continue;
             };
-            if incremental {
-                if let Some(inode) = old.remove(&fd) {
+            max_fd = max_fd.max(fd);
+            listed += 1;
+            present.push(fd);
+            if let Some(live) = live {
+                if let Some(inode) = old.get(&fd).copied().filter(|i| live.contains(i)) {
+                    old.remove(&fd);
                     fds.insert(fd, inode);
                     continue;
                 }
             }
             stats.links_read += 1;
-            if let Some(inode) = read_socket_link(&ent.path()) {
-                fds.insert(fd, inode);
+            path.push(&name);
+            match read_socket_link(&path) {
+                Some(inode) => {
+                    fds.insert(fd, inode);
+                }
+                None => others.push(fd),
             }
+            path.pop();
         }
-        // `old` now holds only fds that are gone (all of them when not incremental):
-        // drop this pid from inodes it no longer holds, then add what it holds.
+        // `old` now holds fds that are gone or were re-read (all of them without
+        // `live`): drop this pid from inodes it no longer holds, then add what it holds.
         let now: HashSet<u64> = fds.values().copied().collect();
         let before: HashSet<u64> = old.values().copied().collect();
         for i in before.difference(&now) {
@@ -229,10 +392,24 @@ impl Attributor {
         for i in &now {
             self.add_owner(*i, pid);
         }
+        present.sort_unstable();
+        let mut holes = Vec::new();
+        let mut next = 0;
+        for fd in present {
+            let room = (MAX_HOLES + 1).saturating_sub(holes.len());
+            holes.extend((next..fd).take(room));
+            next = fd + 1;
+        }
+        let overflow = holes.len() > MAX_HOLES || others.len() > MAX_HOLES;
         self.pids.insert(
             pid,
             PidEntry {
                 fds,
+                holes,
+                others,
+                overflow,
+                max_fd,
+                listed,
                 readable: true,
             },
         );
@@ -264,97 +441,5 @@ fn read_socket_link(p: &Path) -> Option<u64> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn socket_links_parse_and_others_do_not() {
-        assert_eq!(parse_socket_link("socket:[4242]"), Some(4242));
-        assert_eq!(parse_socket_link("pipe:[4242]"), None);
-        assert_eq!(parse_socket_link("socket:[]"), None);
-        assert_eq!(parse_socket_link("/dev/null"), None);
-        assert_eq!(parse_socket_link("socket:[12"), None);
-    }
-
-    /// A fake proc tree: /<pid>/fd/<n> symlinks pointing at `socket:[inode]`.
-    fn fake_proc(layout: &[(u32, &[(u32, u64)])]) -> tempfile::TempDir {
-        let d = tempfile::tempdir().unwrap();
-        for (pid, fds) in layout {
-            let fd = d.path().join(pid.to_string()).join("fd");
-            fs::create_dir_all(&fd).unwrap();
-            for (n, inode) in *fds {
-                std::os::unix::fs::symlink(format!("socket:[{inode}]"), fd.join(n.to_string()))
-                    .unwrap();
-            }
-        }
-        d
-    }
-
-    fn live(v: &[u64]) -> HashSet<u64> {
-        v.iter().copied().collect()
-    }
-
-    #[test]
-    fn steady_state_reads_no_links_and_new_sockets_are_found_incrementally() {
-        let d = fake_proc(&[(10, &[(3, 100), (4, 101)]), (20, &[(3, 200)]), (30, &[])]);
-        let mut a = Attributor::new(d.path());
-        a.refresh(&live(&[100, 101, 200])).unwrap();
-        assert_eq!(a.owners(100), &[10]);
-        assert_eq!(a.owners(200), &[20]);
-        assert_eq!(a.last.links_read, 3);
-
-        a.refresh(&live(&[100, 101, 200])).unwrap();
-        assert_eq!(a.last.links_read, 0, "warm cache reads nothing");
-        assert!(!a.last.full_walk);
-
-        // pid 20 opens a new socket on fd 5: found by the incremental re-read.
-        std::os::unix::fs::symlink("socket:[201]", d.path().join("20/fd/5")).unwrap();
-        a.refresh(&live(&[100, 101, 200, 201])).unwrap();
-        assert_eq!(a.owners(201), &[20]);
-        assert_eq!(a.last.links_read, 1);
-        assert!(!a.last.full_walk);
-    }
-
-    #[test]
-    fn a_new_process_is_scanned_and_a_vanished_one_forgotten() {
-        let d = fake_proc(&[(10, &[(3, 100)])]);
-        let mut a = Attributor::new(d.path());
-        a.refresh(&live(&[100])).unwrap();
-        // fork: child 11 inherits fd 3.
-        let fd = d.path().join("11/fd");
-        fs::create_dir_all(&fd).unwrap();
-        std::os::unix::fs::symlink("socket:[100]", fd.join("3")).unwrap();
-        a.refresh(&live(&[100])).unwrap();
-        assert_eq!(a.owners(100), &[10, 11]);
-        fs::remove_dir_all(d.path().join("10")).unwrap();
-        a.refresh(&live(&[100])).unwrap();
-        assert_eq!(a.owners(100), &[11]);
-        assert_eq!(a.live_pids().collect::<Vec<_>>(), vec![11]);
-    }
-
-    #[test]
-    fn reused_fd_number_is_caught_by_the_full_walk() {
-        let d = fake_proc(&[(10, &[(3, 100)])]);
-        let mut a = Attributor::new(d.path());
-        a.refresh(&live(&[100])).unwrap();
-        // fd 3 closed and reopened as another socket between refreshes.
-        fs::remove_file(d.path().join("10/fd/3")).unwrap();
-        std::os::unix::fs::symlink("socket:[300]", d.path().join("10/fd/3")).unwrap();
-        a.refresh(&live(&[300])).unwrap();
-        assert!(a.last.full_walk);
-        assert_eq!(a.owners(300), &[10]);
-        assert!(a.owners(100).is_empty());
-    }
-
-    #[test]
-    fn unattributable_inodes_do_not_cause_a_walk_every_refresh() {
-        let d = fake_proc(&[(10, &[(3, 100)])]);
-        let mut a = Attributor::new(d.path());
-        a.refresh(&live(&[100, 999])).unwrap();
-        assert!(a.last.full_walk);
-        assert_eq!(a.last.unattributed, 1);
-        a.refresh(&live(&[100, 999])).unwrap();
-        assert!(!a.last.full_walk);
-        assert_eq!(a.last.links_read, 0);
-    }
-}
+#[path = "attrib_tests.rs"]
+mod tests;

@@ -7,7 +7,7 @@ pub mod procs;
 mod system;
 
 pub use fixture::{parse_fixture, FixtureSource};
-pub use system::SystemSource;
+pub use system::{bare_dump, SystemSource};
 
 use crate::model::Snapshot;
 

@@ -29,10 +29,21 @@ impl SystemSource {
         }
     }
 
-    /// What the last refresh's attribution did (Linux).
-    #[cfg(target_os = "linux")]
+    /// What the last refresh's attribution did (all zero off Linux).
     pub fn attrib_stats(&self) -> super::attrib::AttribStats {
-        self.attrib.last
+        #[cfg(target_os = "linux")]
+        return self.attrib.last;
+        #[cfg(not(target_os = "linux"))]
+        super::attrib::AttribStats::default()
+    }
+
+    /// Pids the attribution cache holds (Linux; empty elsewhere): every live
+    /// process, so exited ones must not show up here.
+    pub fn cached_pids(&self) -> Box<dyn Iterator<Item = u32> + '_> {
+        #[cfg(target_os = "linux")]
+        return Box::new(self.attrib.live_pids());
+        #[cfg(not(target_os = "linux"))]
+        Box::new(std::iter::empty())
     }
 
     fn range(&mut self) -> Result<PortRange, SourceError> {
@@ -180,4 +191,22 @@ impl SocketSource for SystemSource {
             processes,
         })
     }
+}
+
+/// The floor every refresh pays: netstat2's socket dump with no pids and no
+/// conversion; returns the number of records. For benchmarks.
+pub fn bare_dump() -> Result<usize, SourceError> {
+    let af = AddressFamilyFlags::IPV4 | AddressFamilyFlags::IPV6;
+    let pf = ProtocolFlags::TCP | ProtocolFlags::UDP;
+    #[cfg(target_os = "linux")]
+    let iter = netstat2::iterate_sockets_info_without_pids(af, pf);
+    #[cfg(not(target_os = "linux"))]
+    let iter = netstat2::iterate_sockets_info(af, pf);
+    let iter = iter.map_err(|e| SourceError::Netlink(e.to_string()))?;
+    let mut n = 0;
+    for si in iter {
+        si.map_err(|e| SourceError::Netlink(e.to_string()))?;
+        n += 1;
+    }
+    Ok(n)
 }

@@ -3,6 +3,7 @@
 
 use super::{Cli, Command, GlobalArgs, ListArgs, PoolArgs, RangeArgs};
 mod advise;
+mod bench;
 mod serve;
 use crate::analysis::{collisions, pool};
 use crate::model::{Snapshot, Socket};
@@ -197,6 +198,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
         Some(Command::Reserve(a)) => advise::reserve(&cli.global, a, out),
         Some(Command::Serve(a)) => serve::serve(&cli.global, a),
         Some(Command::Watch(a)) => serve::watch(&cli.global, a, out),
+        Some(Command::BenchRefresh(a)) => bench::refresh(&cli.global, a, out),
         None => dashboard(&cli),
     }
 }

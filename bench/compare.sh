@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# porttop vs ss/netstat/lsof on the same live sockets, timed interleaved in one run.
+#
+#   bench/compare.sh [--smoke] [--reps R] [--iters K] [--churn C] [N ...]
+#
+# For each N (default: 1000 10000 20000) it opens N loopback connections (2N sockets)
+# with `loadlab hold` in one process that closes and reopens C of them a second
+# (default 100), then times, R times each (default 5), in rotating order:
+#   porttop list --json > /dev/null  (a fresh process: the cold cost)
+#   ss -tanp, ss -tan, netstat -tanp, lsof -nP -iTCP  (each only when installed)
+# plus `porttop bench-refresh`: K in-process steady-state refreshes (default 20) timed
+# against the bare netlink dump. Prints medians, ratios against `ss -tanp` and peak
+# RSS. --smoke: N=200, R=2, K=3 (seconds; for CI). Builds the release binaries itself.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+REPS=5 ITERS=20 CHURN=100 NS=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --smoke) NS=(200) REPS=2 ITERS=3 ;;
+        --reps) REPS="$2"; shift ;;
+        --iters) ITERS="$2"; shift ;;
+        --churn) CHURN="$2"; shift ;;
+        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        *[!0-9]*) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
+        *) NS+=("$1") ;;
+    esac
+    shift
+done
+[ ${#NS[@]} -gt 0 ] || NS=(1000 10000 20000)
+
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+echo "building release binaries..." >&2
+(cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --release --quiet --bin porttop --bin loadlab)
+PORTTOP="$TARGET/release/porttop" LOADLAB="$TARGET/release/loadlab"
+
+WORK="$(mktemp -d)"
+LOAD_PIDS=()
+stop_load() {
+    for p in "${LOAD_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${LOAD_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    LOAD_PIDS=()
+}
+cleanup() {
+    stop_load
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# 2N fds (both ends of every connection) live in loadlab processes: raise the fd limit
+# when allowed (root with CAP_SYS_RESOURCE), else split the connections over several
+# processes that each stay below the limit.
+MAXN=0; for n in "${NS[@]}"; do [ "$n" -gt "$MAXN" ] && MAXN=$n; done
+NEED=$((2 * MAXN + 1000))
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$NEED" ]; then
+    ulimit -Hn "$NEED" 2>/dev/null || true
+    ulimit -n "$NEED" 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+fi
+LIMIT=$(ulimit -n); [ "$LIMIT" = unlimited ] && LIMIT=$NEED
+PER=$(((LIMIT - 200) / 2))
+[ "$PER" -ge 1 ] || { echo "compare.sh: fd limit $LIMIT is too low" >&2; exit 2; }
+
+HAVE_TIME=0; [ -x /usr/bin/time ] && HAVE_TIME=1
+TOOLS=(porttop "ss -tanp" "ss -tan" "netstat -tanp" "lsof -nP -iTCP")
+declare -A CMD=([porttop]="$PORTTOP list --json" ["ss -tanp"]="ss -tanp" ["ss -tan"]="ss -tan"
+                ["netstat -tanp"]="netstat -tanp" ["lsof -nP -iTCP"]="lsof -nP -iTCP")
+RUN=()
+for t in "${TOOLS[@]}"; do
+    if command -v "${t%% *}" >/dev/null 2>&1 || [ "$t" = porttop ]; then RUN+=("$t")
+    else echo "skipped: $t (not installed)" >&2; fi
+done
+
+median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+
+# time_one KEY CMD...: wall ms to $WORK/KEY.ms, peak RSS kB to $WORK/KEY.kb
+time_one() {
+    local key="$1"; shift
+    local t0 t1
+    t0=$(date +%s%N)
+    if [ $HAVE_TIME = 1 ]; then
+        timeout 120 /usr/bin/time -f '%M' -o "$WORK/rss" "$@" >/dev/null 2>&1 || true
+        tail -n1 "$WORK/rss" >>"$WORK/$key.kb"
+    else
+        timeout 120 "$@" >/dev/null 2>&1 || true
+    fi
+    t1=$(date +%s%N)
+    echo $(((t1 - t0) / 1000)) | awk '{printf "%.1f\n", $1/1000}' >>"$WORK/$key.ms"
+}
+
+printf '\n%s\n' "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r)"
+printf '%-7s %-8s %-34s %10s %10s %10s\n' N sockets tool "median ms" "vs ss -tanp" "peak RSS MB"
+for n in "${NS[@]}"; do
+    procs=$(((n + PER - 1) / PER)); left=$n
+    for j in $(seq 1 "$procs"); do
+        c=$((left / (procs - j + 1))); left=$((left - c))
+        "$LOADLAB" hold --conns "$c" --churn "$((CHURN / procs))" --seconds 900 \
+            >"$WORK/ready.$j" 2>"$WORK/load.$j.err" &
+        LOAD_PIDS+=($!)
+        for _ in $(seq 1 600); do
+            grep -q '^ready' "$WORK/ready.$j" 2>/dev/null && break
+            kill -0 "$!" 2>/dev/null || { cat "$WORK/load.$j.err" >&2; exit 1; }
+            sleep 0.1
+        done
+        grep -q '^ready' "$WORK/ready.$j" || { echo "compare.sh: loadlab not ready" >&2; exit 1; }
+    done
+    socks=$(ss -tan | tail -n +2 | wc -l)
+    rm -f "$WORK"/*.ms "$WORK"/*.kb
+    for r in $(seq 1 "$REPS"); do
+        # rotate the order each repetition
+        k=$(( (r - 1) % ${#RUN[@]} ))
+        for i in $(seq 0 $((${#RUN[@]} - 1))); do
+            t="${RUN[$(( (i + k) % ${#RUN[@]} ))]}"
+            # shellcheck disable=SC2086
+            time_one "$(echo "$t" | tr ' /' '__')" ${CMD[$t]}
+        done
+    done
+    base=$(median <"$WORK/ss_-tanp.ms" 2>/dev/null || echo nan)
+    row() { # tool ms kb
+        local ratio="-"
+        [ "$base" != nan ] && [ -n "$base" ] && ratio=$(awk -v a="$2" -v b="$base" 'BEGIN{ if (a>0) printf "%.1fx faster", b/a; }')
+        printf '%-7s %-8s %-34s %10s %14s %10s\n' "$n" "$socks" "$1" "$2" "$ratio" "$3"
+    }
+    for t in "${RUN[@]}"; do
+        key=$(echo "$t" | tr ' /' '__')
+        ms=$(median <"$WORK/$key.ms")
+        kb=$( [ -s "$WORK/$key.kb" ] && median <"$WORK/$key.kb" || echo "")
+        mb=$( [ -n "$kb" ] && awk -v k="$kb" 'BEGIN{printf "%.1f", k/1024}' || echo "n/a")
+        label="$t"; [ "$t" = porttop ] && label="porttop list --json (cold)"
+        row "$label" "$ms" "$mb"
+    done
+    out=$(timeout 300 "$PORTTOP" bench-refresh --iterations "$ITERS" --interval-ms 200)
+    echo "$out" >"$WORK/refresh.log"
+    read -r d s rss < <(echo "$out" | awk '/^median/ {print $3, $5, $9}')
+    row "netlink dump only (in-process)" "$d" "-"
+    row "porttop refresh, warm (in-process)" "$s" "$(awk -v k="$rss" 'BEGIN{printf "%.1f", k/1024}')"
+    awk -v s="$s" -v d="$d" -v n="$n" 'BEGIN{ if (d>0) printf "%-7s refresh / dump = %.2f\n", n, s/d }'
+    if [ -n "${VERBOSE:-}" ]; then cat "$WORK/refresh.log"; fi
+    stop_load
+done

@@ -1,0 +1,88 @@
+//! `porttop bench-refresh` (hidden): times the live source's steady-state refresh
+//! against the bare socket dump, interleaved, for bench/compare.sh.
+
+use super::CliError;
+use crate::cli::{BenchRefreshArgs, GlobalArgs};
+use crate::source::{bare_dump, SocketSource, SystemSource};
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// The median of some timings (0 when empty).
+pub fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    }
+}
+
+/// Peak resident set of this process in kB (VmHWM), when /proc says.
+pub fn peak_rss_kb() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let l = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    l.split_whitespace().nth(1)?.parse().ok()
+}
+
+pub fn refresh(g: &GlobalArgs, a: &BenchRefreshArgs, out: &mut dyn Write) -> Result<i32, CliError> {
+    let mut src = SystemSource::new(g.range_config());
+    let t = Instant::now();
+    let snap = src.snapshot().map_err(CliError::bad_input)?;
+    writeln!(
+        out,
+        "cold snapshot_ms {:.2} sockets {} processes {}",
+        ms(t.elapsed()),
+        snap.sockets.len(),
+        snap.processes.len()
+    )?;
+    drop(snap);
+    let (mut dumps, mut snaps) = (Vec::new(), Vec::new());
+    for i in 0..a.iterations {
+        std::thread::sleep(Duration::from_millis(a.interval_ms));
+        // Alternate which goes first so neither always sees the warmer cache.
+        let (d, s, n) = if i % 2 == 0 {
+            let t = Instant::now();
+            bare_dump().map_err(CliError::bad_input)?;
+            let d = t.elapsed();
+            let t = Instant::now();
+            let n = src.snapshot().map_err(CliError::bad_input)?.sockets.len();
+            (d, t.elapsed(), n)
+        } else {
+            let t = Instant::now();
+            let n = src.snapshot().map_err(CliError::bad_input)?.sockets.len();
+            let s = t.elapsed();
+            let t = Instant::now();
+            bare_dump().map_err(CliError::bad_input)?;
+            (t.elapsed(), s, n)
+        };
+        let st = src.attrib_stats();
+        writeln!(
+            out,
+            "refresh {i} dump_ms {:.2} snapshot_ms {:.2} sockets {n} new_pids {} links_read {} full_walk {} unattributed {}",
+            ms(d),
+            ms(s),
+            st.pids_new,
+            st.links_read,
+            st.full_walk,
+            st.unattributed
+        )?;
+        dumps.push(ms(d));
+        snaps.push(ms(s));
+    }
+    let (d, s) = (median(&mut dumps), median(&mut snaps));
+    writeln!(
+        out,
+        "median dump_ms {d:.2} snapshot_ms {s:.2} ratio {:.2} peak_rss_kb {}",
+        if d > 0.0 { s / d } else { 0.0 },
+        peak_rss_kb().unwrap_or(0)
+    )?;
+    Ok(0)
+}

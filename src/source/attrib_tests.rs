@@ -1,0 +1,100 @@
+//! Unit tests of `attrib` on a fake proc tree.
+
+use super::*;
+
+#[test]
+fn socket_links_parse_and_others_do_not() {
+    assert_eq!(parse_socket_link("socket:[4242]"), Some(4242));
+    assert_eq!(parse_socket_link("pipe:[4242]"), None);
+    assert_eq!(parse_socket_link("socket:[]"), None);
+    assert_eq!(parse_socket_link("/dev/null"), None);
+    assert_eq!(parse_socket_link("socket:[12"), None);
+}
+
+/// A fake proc tree: /<pid>/fd/<n> symlinks pointing at `socket:[inode]`.
+fn fake_proc(layout: &[(u32, &[(u32, u64)])]) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    for (pid, fds) in layout {
+        let fd = d.path().join(pid.to_string()).join("fd");
+        fs::create_dir_all(&fd).unwrap();
+        for (n, inode) in *fds {
+            std::os::unix::fs::symlink(format!("socket:[{inode}]"), fd.join(n.to_string()))
+                .unwrap();
+        }
+    }
+    d
+}
+
+fn live(v: &[u64]) -> HashSet<u64> {
+    v.iter().copied().collect()
+}
+
+#[test]
+fn steady_state_reads_no_links_and_new_sockets_are_found_incrementally() {
+    let d = fake_proc(&[(10, &[(3, 100), (4, 101)]), (20, &[(3, 200)]), (30, &[])]);
+    let mut a = Attributor::new(d.path());
+    a.refresh(&live(&[100, 101, 200])).unwrap();
+    assert_eq!(a.owners(100), &[10]);
+    assert_eq!(a.owners(200), &[20]);
+    assert_eq!(a.last.links_read, 3);
+
+    a.refresh(&live(&[100, 101, 200])).unwrap();
+    assert_eq!(a.last.links_read, 0, "warm cache reads nothing");
+    assert!(!a.last.full_walk);
+
+    // pid 20 opens a new socket on fd 5: found by the incremental re-read.
+    std::os::unix::fs::symlink("socket:[201]", d.path().join("20/fd/5")).unwrap();
+    a.refresh(&live(&[100, 101, 200, 201])).unwrap();
+    assert_eq!(a.owners(201), &[20]);
+    assert_eq!(a.last.links_read, 0);
+    assert_eq!(a.last.dirs_listed, 0, "found by probing, no listing");
+    assert!(a.last.probes >= 1);
+    assert!(!a.last.full_walk);
+}
+
+#[test]
+fn a_new_process_is_scanned_and_a_vanished_one_forgotten() {
+    let d = fake_proc(&[(10, &[(3, 100)])]);
+    let mut a = Attributor::new(d.path());
+    a.refresh(&live(&[100])).unwrap();
+    // fork: child 11 inherits fd 3.
+    let fd = d.path().join("11/fd");
+    fs::create_dir_all(&fd).unwrap();
+    std::os::unix::fs::symlink("socket:[100]", fd.join("3")).unwrap();
+    a.refresh(&live(&[100])).unwrap();
+    assert_eq!(a.owners(100), &[10, 11]);
+    fs::remove_dir_all(d.path().join("10")).unwrap();
+    a.refresh(&live(&[100])).unwrap();
+    assert_eq!(a.owners(100), &[11]);
+    assert_eq!(a.live_pids().collect::<Vec<_>>(), vec![11]);
+}
+
+#[test]
+fn reused_fd_number_is_caught_by_the_full_walk() {
+    let d = fake_proc(&[(10, &[(3, 100)])]);
+    let mut a = Attributor::new(d.path());
+    a.refresh(&live(&[100])).unwrap();
+    // fd 3 closed and reopened as another socket between refreshes.
+    fs::remove_file(d.path().join("10/fd/3")).unwrap();
+    std::os::unix::fs::symlink("socket:[300]", d.path().join("10/fd/3")).unwrap();
+    a.refresh(&live(&[300])).unwrap();
+    assert!(
+        !a.last.full_walk,
+        "the probe reads the fd whose socket closed"
+    );
+    assert_eq!(a.last.dirs_listed, 0);
+    assert_eq!(a.owners(300), &[10]);
+    assert!(a.owners(100).is_empty());
+}
+
+#[test]
+fn unattributable_inodes_do_not_cause_a_walk_every_refresh() {
+    let d = fake_proc(&[(10, &[(3, 100)])]);
+    let mut a = Attributor::new(d.path());
+    a.refresh(&live(&[100, 999])).unwrap();
+    assert!(a.last.full_walk);
+    assert_eq!(a.last.unattributed, 1);
+    a.refresh(&live(&[100, 999])).unwrap();
+    assert!(!a.last.full_walk);
+    assert_eq!(a.last.links_read, 0);
+}
