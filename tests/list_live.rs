@@ -161,6 +161,7 @@ fn replay_of_a_recording_gives_the_same_output() {
 
 #[test]
 fn unprivileged_run_lists_roots_sockets_without_pid_and_hints() {
+    let _g = serial();
     if !is_root() || !have("setpriv") {
         eprintln!("SKIP: needs root and setpriv to drop to nobody");
         return;
