@@ -37,8 +37,11 @@ shot() {
   echo "recorded $out/$1.txt and $out/$1.svg"
 }
 
-start() { # start PREFIX... : porttop in a fresh tmux pane
+n=0
+start() { # start PREFIX... : porttop in a fresh tmux server (a new socket each time:
+          # a client can race a server that is still shutting down)
   tmux -L "$sock" kill-server 2>/dev/null || true
+  n=$((n + 1)); sock="porttop-rec-$$-$n"
   tmux -L "$sock" -f /dev/null new-session -d -s rec -x 110 -y 32 "$(printf '%q ' "$@")"
 }
 
@@ -47,7 +50,7 @@ stop_lab() { [ -n "${lab_pid:-}" ] && kill "$lab_pid" 2>/dev/null; wait "${lab_p
 # steady: new (green) and closed (red) rows, a collision, a shared port.
 "$bin/loadlab" steady --conns 60 --seconds 60 > /dev/null & lab_pid=$!
 sleep 1
-start "$bin/porttop" --interval 1s --ephemeral
+start "$bin/porttop" --interval 1s --process loadlab
 wait_for "collisions" 10; sleep 3
 shot steady
 tmux -L "$sock" send-keys -t rec 5; sleep 0.5
@@ -71,8 +74,8 @@ if [ "$(id -u)" = 0 ] && command -v ip >/dev/null; then
   ip netns exec "$ns" "$bin/loadlab" exhaust --set-range 200 --rate 20 --seconds 60 > /dev/null 2>&1 & lab_pid=$!
   sleep 0.5
   start ip netns exec "$ns" "$bin/porttop" --interval 250ms
-  wait_for "WARN: " 30; shot exhaust-warn
-  wait_for "CRITICAL: " 30; sleep 0.4; shot exhaust-critical
+  wait_for "WARNING " 30; shot exhaust-warn
+  wait_for "CRITICAL " 30; sleep 0.4; shot exhaust-critical
   stop_lab
 else
   echo "skipping exhaust (needs root for a network namespace)"

@@ -39,6 +39,33 @@ fn pool_warns_at_85_and_goes_critical_at_96_connections_to_one_destination() {
     assert!(text.contains(&format!("127.0.0.1:{l1}")), "{text}");
     assert!(text.starts_with("level        WARN"), "{text}");
 
+    // The dashboard, run inside the namespace, shows the warning too.
+    if common::have("tmux") {
+        let t = common::tmux::Tmux::new("poolns");
+        t.start(
+            120,
+            40,
+            &format!(
+                "ip netns exec {} {} --interval 250ms",
+                ns.name,
+                env!("CARGO_BIN_EXE_porttop")
+            ),
+        );
+        let screen = t.wait("the pool warning", 15, |s| s.contains("WARNING "));
+        assert!(screen.contains("85.0% WARN"), "{screen}");
+        assert!(
+            screen.contains(&format!("toward 127.0.0.1:{l1}")),
+            "{screen}"
+        );
+        assert!(
+            screen.contains(&format!("127.0.0.1:{l1} 85/100")),
+            "{screen}"
+        );
+        t.keys(&["q"]);
+    } else {
+        eprintln!("SKIP (TUI part): tmux is not installed");
+    }
+
     let b = ns.lab(&[
         "hold",
         "--connect",

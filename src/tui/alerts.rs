@@ -55,26 +55,33 @@ impl Alerts {
         self.report.as_ref().map_or(Level::Ok, |r| r.level)
     }
 
-    /// The sentence for the warning line: what is under pressure and where it is
-    /// heading. None while the level is ok.
+    /// The warning line: what is under pressure and where it is heading, short
+    /// enough for 80 columns. None while the level is ok.
     pub fn warning(&self) -> Option<String> {
         let r = self.report.as_ref()?;
         if r.level == Level::Ok {
             return None;
         }
-        let what = crate::output::driver_text(r);
-        let mut s = format!(
-            "{}: {:.1}% of the ephemeral pool ({})",
-            r.level.as_str().to_uppercase(),
-            r.fraction * 100.0,
-            what
-        );
-        if let Some(p) = self
-            .projection_of_worst()
-            .filter(|p| !matches!(p.projection, Projection::NoData))
-        {
-            s.push_str(" — ");
-            s.push_str(&p.to_string());
+        let what = match &r.driver {
+            pool::Driver::Destination(k) => format!("toward {}", k.remote),
+            pool::Driver::Global { proto } => format!("of the global {proto} pool"),
+            pool::Driver::EmptyPool => "the range has no usable port".to_string(),
+        };
+        let level = if r.level == Level::Critical {
+            "CRITICAL"
+        } else {
+            "WARNING"
+        };
+        let mut s = format!("{level} {:.1}% {what}", r.fraction * 100.0);
+        match self.projection_of_worst().map(|p| &p.projection) {
+            Some(Projection::Exhausts { secs }) if *secs <= 0.0 => s.push_str(": no port left"),
+            Some(Projection::Exhausts { secs }) => {
+                s.push_str(&format!(": at this rate out of ports in ~{secs:.0} s"))
+            }
+            Some(Projection::Steady { expected, pool }) => {
+                s.push_str(&format!(": at this rate settles at {expected}/{pool}"))
+            }
+            _ => {}
         }
         Some(s)
     }

@@ -193,14 +193,11 @@ fn header_warns_at_85_percent_of_one_destination_and_lists_collisions() {
     let b = render(&mut a, &Theme::color(), 120, 30);
     let t = text(&b);
     assert!(t.contains("86.0% WARN"), "{t}");
-    assert!(
-        t.contains("WARN: 86.0% of the ephemeral pool (global tcp pool)"),
-        "{t}"
-    );
+    assert!(t.contains("WARNING 86.0% of the global tcp pool"), "{t}");
     assert!(
         t.contains("collisions 1: listener in ephemeral range 40090/tcp"),
         "{t}"
     );
-    let y = line_of(&b, "WARN: ");
+    let y = line_of(&b, "WARNING ");
     assert_eq!(b[(0, y)].fg, Color::Yellow);
 }
