@@ -48,6 +48,12 @@ pub struct DashArgs {
     /// No colors (also when NO_COLOR is set): a mark column and reverse video
     #[arg(long)]
     pub no_color: bool,
+    /// Warn at this % of the ephemeral pool
+    #[arg(long, default_value = "80", value_parser = parse_percent, value_name = "PCT")]
+    pub warn: f64,
+    /// Critical at this % of the ephemeral pool
+    #[arg(long, default_value = "95", value_parser = parse_percent, value_name = "PCT")]
+    pub crit: f64,
 }
 
 #[derive(Args, Debug, Clone, Default)]

@@ -75,6 +75,9 @@ impl Alerts {
         let mut s = format!("{level} {:.1}% {what}", r.fraction * 100.0);
         match self.projection_of_worst().map(|p| &p.projection) {
             Some(Projection::Exhausts { secs }) if *secs <= 0.0 => s.push_str(": no port left"),
+            Some(Projection::Exhausts { secs }) if *secs < 1.0 => {
+                s.push_str(": at this rate out of ports within a second")
+            }
             Some(Projection::Exhausts { secs }) => {
                 s.push_str(&format!(": at this rate out of ports in ~{secs:.0} s"))
             }

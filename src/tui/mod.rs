@@ -34,6 +34,7 @@ pub struct Options {
     pub keep_closed: u32,
     pub no_color: bool,
     pub replay: bool,
+    pub thresholds: crate::analysis::pool::Thresholds,
 }
 
 /// What the UI thread waits for.
@@ -90,6 +91,7 @@ pub fn run(source: Box<dyn SocketSource>, opts: Options) -> Result<i32, String> 
     }
     let theme = theme::Theme::from_env(opts.no_color);
     let mut app = App::new(opts.filter, opts.interval, opts.keep_closed, opts.replay);
+    app.alerts = alerts::Alerts::new(opts.thresholds);
     let (tx, rx) = mpsc::channel::<Event>();
     let (ctl_tx, ctl_rx) = mpsc::channel::<Ctl>();
     let slot: Slot = Arc::new(Mutex::new(None));

@@ -183,7 +183,14 @@ fn dashboard(cli: &Cli) -> Result<i32, CliError> {
         keep_closed: d.keep_closed,
         no_color: d.no_color,
         replay: cli.global.replay.is_some(),
+        thresholds: pool::Thresholds {
+            warn: d.warn,
+            crit: d.crit,
+        },
     };
+    if d.warn > d.crit {
+        return Err(CliError::bad_input("--warn is above --crit"));
+    }
     crate::tui::run(source, opts).map_err(CliError::bad_input)
 }
 
