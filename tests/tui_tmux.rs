@@ -117,3 +117,71 @@ fn dashboard_in_tmux() {
     t.keys(&["q"]);
     t.wait("the shell after q", 5, |s| s.contains("PORTTOP_EXITED"));
 }
+
+/// Every way out leaves the alternate screen and a sane tty: `stty -a` after exit
+/// shows `icanon` and `echo` (not `-icanon`, `-echo`).
+#[test]
+fn terminal_is_restored_after_q_ctrl_c_sigterm_sighup_and_a_panic() {
+    if !common::have("tmux") {
+        eprintln!("SKIP: tmux is not installed");
+        return;
+    }
+    let ways: [(&str, &str); 5] = [
+        ("q", ""),
+        ("ctrl-c", ""),
+        ("sigterm", ""),
+        ("sighup", ""),
+        ("panic", "PORTTOP_TEST_PANIC=1 RUST_BACKTRACE=0"),
+    ];
+    for (way, env) in ways {
+        let t = Tmux::new(&format!("exit-{way}"));
+        let cmd = format!(
+            "{env} '{}' --interval 250ms; echo PORTTOP_EXITED rc=$?; stty -a; sleep 30",
+            env!("CARGO_BIN_EXE_porttop")
+        );
+        t.start(100, 40, &cmd);
+        if way != "panic" {
+            t.wait("the dashboard", 10, |s| s.contains("PROTO"));
+        }
+        let pid = || -> i32 {
+            let pane = t.cmd(&["display", "-p", "-t", "t", "#{pane_pid}"]);
+            let pane = pane.trim();
+            std::fs::read_to_string(format!("/proc/{pane}/task/{pane}/children"))
+                .ok()
+                .and_then(|c| c.split_whitespace().next().and_then(|p| p.parse().ok()))
+                .unwrap_or(0)
+        };
+        match way {
+            "q" => t.keys(&["q"]),
+            "ctrl-c" => t.keys(&["C-c"]),
+            // SAFETY: kill(2) of porttop, the pane shell's child.
+            "sigterm" => assert_eq!(unsafe { libc::kill(pid(), libc::SIGTERM) }, 0),
+            "sighup" => assert_eq!(unsafe { libc::kill(pid(), libc::SIGHUP) }, 0),
+            _ => {}
+        }
+        let s = t.wait(&format!("the shell after {way}"), 10, |s| {
+            s.contains("PORTTOP_EXITED") && s.contains("icanon")
+        });
+        assert_eq!(
+            t.alternate_on(),
+            "0",
+            "{way}: still on the alternate screen"
+        );
+        let words: Vec<&str> = s.split_whitespace().collect();
+        assert!(
+            words.contains(&"icanon") && !words.contains(&"-icanon"),
+            "{way}: {s}"
+        );
+        assert!(
+            words.contains(&"echo") && !words.contains(&"-echo"),
+            "{way}: {s}"
+        );
+        if way == "panic" {
+            assert!(
+                s.contains("injected test panic"),
+                "{way}: the panic is printed\n{s}"
+            );
+            assert!(s.contains("rc=101"), "{s}");
+        }
+    }
+}

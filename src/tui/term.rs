@@ -9,11 +9,20 @@ use ratatui::crossterm::{
 };
 use ratatui::{backend::CrosstermBackend, Terminal};
 use std::io::{self, Stdout};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub type Term = Terminal<CrosstermBackend<Stdout>>;
 
-/// Restores the terminal (idempotent; every error ignored).
+/// Whether the terminal is in porttop's state (raw mode, alternate screen).
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Restores the terminal once (every error ignored). A second LeaveAlternateScreen
+/// would move the cursor back to where the first left it, and the shell would then
+/// overwrite a panic message just printed: so only the first call acts.
 pub fn restore() {
+    if !ACTIVE.swap(false, Ordering::SeqCst) {
+        return;
+    }
     let _ = disable_raw_mode();
     let _ = execute!(
         io::stdout(),
@@ -33,6 +42,7 @@ impl Guard {
     pub fn enter() -> io::Result<(Guard, Term)> {
         install_panic_hook();
         enable_raw_mode()?;
+        ACTIVE.store(true, Ordering::SeqCst);
         // From here on, the guard restores whatever happened.
         let guard = Guard { _private: () };
         execute!(

@@ -25,6 +25,13 @@ pub fn viewport_rows(h: u16) -> usize {
 }
 
 pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
+    // A hidden trigger for the test that proves the panic hook restores the
+    // terminal: a panic inside a render, once data is on screen.
+    static PANIC: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *PANIC.get_or_init(|| std::env::var_os("PORTTOP_TEST_PANIC").is_some()) && app.snap.is_some()
+    {
+        panic!("injected test panic (PORTTOP_TEST_PANIC)");
+    }
     let area = f.area();
     if area.width < MIN_W || area.height < MIN_H {
         let msg = format!(
