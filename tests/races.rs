@@ -44,11 +44,11 @@ fn refreshes_survive_processes_dying_mid_walk_and_keep_no_dead_pid() {
             kids.0.push(spawn_lab(3 + (i % 7) as usize));
             started += 1;
         }
-        if i % 3 == 0 && kids.0.len() > 4 {
+        if i.is_multiple_of(3) && kids.0.len() > 4 {
             let mut c = kids.0.remove(0);
             let _ = c.kill();
             // Reap sometimes before, sometimes after the next refresh.
-            if i % 2 == 0 {
+            if i.is_multiple_of(2) {
                 let _ = c.wait();
             } else {
                 std::thread::spawn(move || {
