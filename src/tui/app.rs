@@ -140,6 +140,7 @@ pub struct App {
     pub quit: bool,
     /// Pool pressure and collisions of the latest snapshot.
     pub alerts: super::alerts::Alerts,
+    state_counts: (usize, usize, usize, usize),
 }
 
 impl App {
@@ -168,6 +169,7 @@ impl App {
             error: None,
             quit: false,
             alerts: Default::default(),
+            state_counts: (0, 0, 0, 0),
         }
     }
 
@@ -407,13 +409,25 @@ impl App {
                     return None;
                 }
                 let first = self.snap.is_none();
-                let old = std::mem::take(&mut self.rows);
-                self.rows = rows::merge(old, &s, first, self.keep_closed, &mut self.next_id);
                 self.alerts.observe(&s);
+                // The rows take the sockets over; the app keeps the rest of the
+                // snapshot (range, processes, host, time).
+                let mut snap = Arc::try_unwrap(s).unwrap_or_else(|shared| (*shared).clone());
+                let sockets = std::mem::take(&mut snap.sockets);
+                self.state_counts = rows::count_states(&sockets);
+                let old = std::mem::take(&mut self.rows);
+                self.rows = rows::merge(
+                    old,
+                    sockets,
+                    &snap,
+                    first,
+                    self.keep_closed,
+                    &mut self.next_id,
+                );
                 for r in self.rows.iter_mut() {
                     r.flagged = self.alerts.flagged(r.sock.proto, r.sock.local.port);
                 }
-                self.snap = Some(s);
+                self.snap = Some(Arc::new(snap));
                 self.error = None;
                 self.rebuild();
             }
@@ -481,20 +495,10 @@ impl App {
         }
     }
 
-    /// Counts by state for the header: (LISTEN, ESTAB, TIME-WAIT, other), live rows.
+    /// Counts by state for the header: (LISTEN, ESTAB, TIME-WAIT, other) of the
+    /// latest snapshot.
     pub fn counts(&self) -> (usize, usize, usize, usize) {
-        let mut c = (0, 0, 0, 0);
-        if let Some(s) = &self.snap {
-            for k in &s.sockets {
-                match k.state {
-                    SockState::Listen => c.0 += 1,
-                    SockState::Established => c.1 += 1,
-                    SockState::TimeWait => c.2 += 1,
-                    _ => c.3 += 1,
-                }
-            }
-        }
-        c
+        self.state_counts
     }
 
     /// Rows closed or changed since they were marked (for the status line).
