@@ -42,8 +42,10 @@ pub struct ServeConfig {
 pub struct State {
     /// Exposition of the last successful snapshot (None before the first one).
     pub metrics: Option<Arc<Vec<u8>>>,
-    /// `list --json` of the last successful snapshot.
-    pub json: Option<Arc<Vec<u8>>>,
+    /// The last successful snapshot; `/snapshot.json` renders it on request (as
+    /// `list --json`), since pre-rendering tens of megabytes of JSON every refresh
+    /// for a rarely used endpoint costs memory and CPU for nothing.
+    pub snapshot: Option<Arc<crate::model::Snapshot>>,
     pub status: CollectorStatus,
     /// When the last successful refresh finished.
     pub last_ok: Option<Instant>,
@@ -90,30 +92,25 @@ impl Collector {
     /// counts the error.
     pub fn refresh(&mut self, prev: &State) -> State {
         let t0 = Instant::now();
-        let rendered = self
-            .src
-            .snapshot()
-            .map_err(|e| e.to_string())
-            .and_then(|snap| {
-                if let Some(hint) = crate::source::partial_hint(&snap) {
-                    if !self.told_partial {
-                        self.told_partial = true;
-                        eprintln!("porttop: note: {hint}");
-                    }
+        let rendered = self.src.snapshot().map_err(|e| e.to_string()).map(|snap| {
+            if let Some(hint) = crate::source::partial_hint(&snap) {
+                if !self.told_partial {
+                    self.told_partial = true;
+                    eprintln!("porttop: note: {hint}");
                 }
-                self.churn.observe(&snap);
-                let report =
-                    pool::analyze_with_churn(&snap, self.cfg.thresholds, &self.churn, self.cfg.top);
-                let found = collisions::find_with(&snap, &crate::analysis::malware_lookup);
-                let text = metrics::render_snapshot(&snap, &report, &found, self.cfg.top);
-                let json = crate::output::snapshot_json(&snap).map_err(|e| e.to_string())?;
-                Ok((text.into_bytes(), json))
-            });
+            }
+            self.churn.observe(&snap);
+            let report =
+                pool::analyze_with_churn(&snap, self.cfg.thresholds, &self.churn, self.cfg.top);
+            let found = collisions::find_with(&snap, &crate::analysis::malware_lookup);
+            let text = metrics::render_snapshot(&snap, &report, &found, self.cfg.top);
+            (text.into_bytes(), Arc::new(snap))
+        });
         let refresh_secs = t0.elapsed().as_secs_f64();
         match rendered {
-            Ok((text, json)) => State {
+            Ok((text, snap)) => State {
                 metrics: Some(Arc::new(text)),
-                json: Some(Arc::new(json)),
+                snapshot: Some(snap),
                 status: CollectorStatus {
                     refresh_secs,
                     refresh_errors_total: self.errors,
@@ -127,7 +124,7 @@ impl Collector {
                 eprintln!("porttop: refresh failed: {e}");
                 State {
                     metrics: prev.metrics.clone(),
-                    json: prev.json.clone(),
+                    snapshot: prev.snapshot.clone(),
                     status: CollectorStatus {
                         refresh_secs,
                         refresh_errors_total: self.errors,
@@ -183,13 +180,14 @@ pub fn route(st: &State, rq: &Request, interval: Duration) -> Response {
                 Response::text(503, "last refresh is stale\n")
             }
         }
-        "/snapshot.json" => match &st.json {
-            Some(j) => Response {
+        "/snapshot.json" => match st.snapshot.as_deref().map(crate::output::snapshot_json) {
+            Some(Ok(j)) => Response {
                 status: 200,
                 content_type: "application/json",
-                body: vec![Body::Shared(Arc::clone(j))],
+                body: vec![Body::Owned(j)],
                 headers: Vec::new(),
             },
+            Some(Err(_)) => Response::text(500, "cannot render the snapshot\n"),
             None => Response::text(503, "no snapshot yet\n"),
         },
         _ => Response::text(404, "not found: try /metrics, /healthz, /snapshot.json\n"),

@@ -124,7 +124,7 @@ fn failed_refresh_keeps_the_last_data_counts_and_fails_health() {
 fn stale_refresh_fails_health() {
     let st = State {
         metrics: None,
-        json: None,
+        snapshot: None,
         status: CollectorStatus {
             last_refresh_ok: true,
             ..Default::default()
