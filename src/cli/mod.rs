@@ -40,7 +40,7 @@ pub struct DashArgs {
     #[command(flatten)]
     pub filter: FilterArgs,
     /// Refresh interval: 500ms, 2s, 1.5 (seconds); at least 250ms
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = crate::tui::parse_interval)]
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]
     pub interval: std::time::Duration,
     /// Keep closed sockets visible (red) for N refreshes
     #[arg(long, value_name = "N", default_value_t = 2)]
@@ -103,7 +103,7 @@ pub struct ServeArgs {
     pub listen: std::net::SocketAddr,
     /// Seconds between refreshes of the socket table (minimum 250ms)
     #[arg(long, default_value = "5", value_parser = parse_interval, value_name = "SECS")]
-    pub interval: f64,
+    pub interval: std::time::Duration,
     /// How many of the busiest destinations to export as labelled series
     #[arg(long, default_value_t = 10, value_name = "K",
           value_parser = clap::value_parser!(u16).range(0..=1000))]
@@ -125,7 +125,7 @@ pub struct WatchArgs {
     pub jsonl: bool,
     /// Seconds between snapshots (minimum 250ms)
     #[arg(long, default_value = "1", value_parser = parse_interval, value_name = "SECS")]
-    pub interval: f64,
+    pub interval: std::time::Duration,
     /// Stop after N events
     #[arg(long, value_name = "N")]
     pub count: Option<u64>,
@@ -151,13 +151,14 @@ pub fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {
     })
 }
 
-/// A refresh interval: a duration of at least 250 ms.
-pub fn parse_interval(s: &str) -> Result<f64, String> {
-    let v = parse_seconds(s)?;
-    if v < crate::serve::MIN_INTERVAL.as_secs_f64() {
-        return Err(format!("{s}: the interval must be at least 250ms"));
+/// A refresh interval: `500ms`, `2s`, `1.5` (seconds), `1m`; at least 250 ms.
+pub fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    let v = duration(s, 86_400.0)?;
+    let d = std::time::Duration::from_secs_f64(v);
+    if d < crate::model::MIN_INTERVAL {
+        return Err(format!("interval '{s}' is below the minimum of 250ms"));
     }
-    Ok(v)
+    Ok(d)
 }
 
 #[derive(Args, Debug)]
@@ -277,24 +278,52 @@ pub fn parse_percent(s: &str) -> Result<f64, String> {
     Ok(v / 100.0)
 }
 
-/// Seconds with an optional unit: `1`, `1.5`, `500ms`, `2s`.
+/// Seconds with an optional unit: `1`, `1.5`, `500ms`, `2s`; at most an hour.
 pub fn parse_seconds(s: &str) -> Result<f64, String> {
+    duration(s, 3600.0)
+}
+
+/// The one duration syntax of every flag: `500ms`, `2s`, `1.5` (seconds), `1m`;
+/// 0 to `max_secs` seconds.
+fn duration(s: &str, max_secs: f64) -> Result<f64, String> {
     let t = s.trim();
-    let (num, scale) = if let Some(ms) = t.strip_suffix("ms") {
-        (ms, 0.001)
-    } else if let Some(sec) = t.strip_suffix('s') {
-        (sec, 1.0)
+    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60.0)
     } else {
         (t, 1.0)
     };
     let v: f64 = num
         .trim()
         .parse()
-        .map_err(|_| format!("'{s}' is not a duration (e.g. 1, 1.5, 500ms, 2s)"))?;
-    if !v.is_finite() || v < 0.0 || v * scale > 3600.0 {
-        return Err(format!("{s}: a duration must lie in 0-3600 s"));
+        .map_err(|_| format!("'{s}' is not a duration (e.g. 500ms, 2s, 1.5)"))?;
+    if !v.is_finite() || v < 0.0 || v * scale > max_secs {
+        return Err(format!("{s}: a duration must lie in 0-{max_secs} s"));
     }
     Ok(v * scale)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_take_ms_s_m_and_bare_seconds() {
+        assert_eq!(parse_interval("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_interval("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_interval("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_interval("1m"), Ok(Duration::from_secs(60)));
+        assert!(parse_interval("100ms").unwrap_err().contains("minimum"));
+        for bad in ["abc", "-1", "NaN", "inf", "", "1h"] {
+            assert!(parse_interval(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_seconds("0"), Ok(0.0));
+        assert!(parse_seconds("3601").is_err());
+    }
 }
 
 #[derive(Args, Debug, Clone, Default)]

@@ -10,6 +10,9 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+/// The shortest refresh interval any command accepts.
+pub const MIN_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Transport protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 pub const DEFAULT_PORT: u16 = 6996;
 
 /// Shortest refresh interval accepted.
-pub const MIN_INTERVAL: Duration = Duration::from_millis(250);
+pub use crate::model::MIN_INTERVAL;
 
 #[derive(Clone, Debug)]
 pub struct ServeConfig {

@@ -133,16 +133,8 @@ impl SocketSource for SystemSource {
     fn snapshot(&mut self) -> Result<Snapshot, SourceError> {
         let range = self.range()?;
         let taken_at_ms = now_ms();
-        let af = AddressFamilyFlags::IPV4 | AddressFamilyFlags::IPV6;
-        let pf = ProtocolFlags::TCP | ProtocolFlags::UDP;
-
-        #[cfg(target_os = "linux")]
-        let iter = netstat2::iterate_sockets_info_without_pids(af, pf);
-        #[cfg(not(target_os = "linux"))]
-        let iter = netstat2::iterate_sockets_info(af, pf);
-        let iter = iter.map_err(|e| SourceError::Netlink(e.to_string()))?;
         let mut sockets = Vec::new();
-        for si in iter {
+        for si in dump()? {
             let si = si.map_err(|e| SourceError::Netlink(e.to_string()))?;
             sockets.push(convert(si));
         }
@@ -193,18 +185,25 @@ impl SocketSource for SystemSource {
     }
 }
 
-/// The floor every refresh pays: netstat2's socket dump with no pids and no
-/// conversion; returns the number of records. For benchmarks.
-pub fn bare_dump() -> Result<usize, SourceError> {
+/// netstat2's TCP and UDP dump, IPv4 and IPv6; on Linux without its pid walk
+/// (attribution is ours, incremental).
+fn dump(
+) -> Result<impl Iterator<Item = Result<netstat2::SocketInfo, netstat2::error::Error>>, SourceError>
+{
     let af = AddressFamilyFlags::IPV4 | AddressFamilyFlags::IPV6;
     let pf = ProtocolFlags::TCP | ProtocolFlags::UDP;
     #[cfg(target_os = "linux")]
     let iter = netstat2::iterate_sockets_info_without_pids(af, pf);
     #[cfg(not(target_os = "linux"))]
     let iter = netstat2::iterate_sockets_info(af, pf);
-    let iter = iter.map_err(|e| SourceError::Netlink(e.to_string()))?;
+    iter.map_err(|e| SourceError::Netlink(e.to_string()))
+}
+
+/// The floor every refresh pays: netstat2's socket dump with no pids and no
+/// conversion; returns the number of records. For benchmarks.
+pub fn bare_dump() -> Result<usize, SourceError> {
     let mut n = 0;
-    for si in iter {
+    for si in dump()? {
         si.map_err(|e| SourceError::Netlink(e.to_string()))?;
         n += 1;
     }

@@ -111,7 +111,7 @@ pub enum Effect {
     Quit,
 }
 
-pub const MIN_INTERVAL: Duration = Duration::from_millis(250);
+pub use crate::model::MIN_INTERVAL;
 const STEPS_MS: [u64; 8] = [250, 500, 1000, 2000, 3000, 5000, 10000, 30000];
 
 pub struct App {

@@ -56,32 +56,6 @@ enum Ctl {
 
 type Slot = Arc<Mutex<Option<Result<Snapshot, String>>>>;
 
-/// Parses `--interval`: `500ms`, `2s`, `1.5` (seconds), `1m`; at least 250 ms.
-pub fn parse_interval(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = t.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = t.strip_suffix('m') {
-        (n, 60.0)
-    } else {
-        (t, 1.0)
-    };
-    let v: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{s}' is not a duration (e.g. 500ms, 2s, 1.5)"))?;
-    if !v.is_finite() || v < 0.0 || v * scale > 86_400.0 {
-        return Err(format!("'{s}' is not a usable interval"));
-    }
-    let d = Duration::from_secs_f64(v * scale);
-    if d < app::MIN_INTERVAL {
-        return Err(format!("interval '{s}' is below the minimum of 250ms"));
-    }
-    Ok(d)
-}
-
 /// Runs the dashboard until the user quits; returns the exit status.
 pub fn run(source: Box<dyn SocketSource>, opts: Options) -> Result<i32, String> {
     if !std::io::stdout().is_terminal() {
@@ -298,21 +272,4 @@ fn spawn_signals(tx: Sender<Event>) -> Result<(), String> {
         })
         .map(|_| ())
         .map_err(|e| e.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn intervals_parse_with_units_and_a_minimum() {
-        assert_eq!(parse_interval("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_interval("2s"), Ok(Duration::from_secs(2)));
-        assert_eq!(parse_interval("1.5"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_interval("1m"), Ok(Duration::from_secs(60)));
-        assert!(parse_interval("100ms").unwrap_err().contains("minimum"));
-        assert!(parse_interval("abc").is_err());
-        assert!(parse_interval("-1").is_err());
-        assert!(parse_interval("NaN").is_err());
-    }
 }

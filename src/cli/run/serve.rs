@@ -20,7 +20,7 @@ fn thresholds(warn: f64, crit: f64) -> Result<Thresholds, CliError> {
 
 pub fn serve(g: &GlobalArgs, a: &ServeArgs) -> Result<i32, CliError> {
     let cfg = ServeConfig {
-        interval: Duration::from_secs_f64(a.interval),
+        interval: a.interval,
         top: usize::from(a.top),
         thresholds: thresholds(a.warn, a.crit)?,
         limits: serve::http::Limits::default(),
@@ -46,7 +46,7 @@ pub fn watch(g: &GlobalArgs, a: &WatchArgs, out: &mut dyn Write) -> Result<i32, 
         ));
     }
     let cfg = watch::WatchConfig {
-        interval: Duration::from_secs_f64(a.interval),
+        interval: a.interval,
         count: a.count,
         duration: a.duration.map(Duration::from_secs_f64),
         filter: a.filter.to_filter().map_err(CliError::bad_input)?,
