@@ -173,7 +173,8 @@ fn unprivileged_run_lists_roots_sockets_without_pid_and_hints() {
     let o = std::process::Command::new("setpriv")
         .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
         .arg(&bin)
-        .args(["list", "--json", "--port", &port.to_string()])
+        // -l: leftovers of earlier runs (TIME-WAIT toward a reused port) are not ours.
+        .args(["list", "--json", "-l", "--port", &port.to_string()])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
