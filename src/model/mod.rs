@@ -218,7 +218,9 @@ pub struct Socket {
     pub state: SockState,
     /// Owner uid of the socket (Linux reports it for every socket).
     pub uid: Option<u32>,
-    pub user: Option<String>,
+    /// The uid's name, shared by every socket of that user (one allocation per
+    /// user, not per socket: tables hold tens of thousands of sockets).
+    pub user: Option<Arc<str>>,
     /// Socket inode (Linux); 0 / None for TIME_WAIT and other orphaned sockets.
     pub inode: Option<u64>,
     /// Pids holding a descriptor of this socket, ascending; empty when unknown.

@@ -59,7 +59,7 @@ impl SocketRecord {
             remote_port: s.remote.map(|r| r.port),
             state: s.state,
             uid: s.uid,
-            user: s.user.clone(),
+            user: s.user.as_deref().map(str::to_string),
             inode: s.inode,
             pids: s.pids.clone(),
             process: procs.first().map(|p| p.name.clone()),
@@ -136,7 +136,7 @@ pub fn snapshot_from_records(
             remote,
             state: r.state,
             uid: r.uid,
-            user: r.user,
+            user: r.user.map(Arc::from),
             inode: r.inode,
             pids,
         });

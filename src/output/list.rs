@@ -68,7 +68,7 @@ fn rows<'a>(snap: &'a Snapshot, sockets: &[&'a Socket]) -> Vec<Vec<String>> {
                 mark(snap, s).to_string(),
                 pids(s),
                 process(snap, s),
-                s.user.clone().unwrap_or_else(|| "-".into()),
+                s.user.as_deref().unwrap_or("-").to_string(),
             ]
         })
         .collect()
@@ -118,7 +118,7 @@ pub fn list_csv(
                 .collect::<Vec<_>>()
                 .join(" "),
             owner.map(|p| p.name.clone()).unwrap_or_default(),
-            s.user.clone().unwrap_or_default(),
+            s.user.as_deref().unwrap_or_default().to_string(),
             s.uid.map(|u| u.to_string()).unwrap_or_default(),
             s.inode.map(|u| u.to_string()).unwrap_or_default(),
             owner.map(|p| p.cmdline.clone()).unwrap_or_default(),

@@ -142,7 +142,7 @@ pub fn full_name(exe: Option<&Path>, argv0: Option<&str>, comm: &str) -> String 
 /// uid -> user name, loaded once and reloaded (at most once per refresh) when an
 /// unknown uid shows up.
 pub struct UserNames {
-    names: HashMap<u32, String>,
+    names: HashMap<u32, Arc<str>>,
     reloaded_for: Option<u32>,
 }
 
@@ -159,25 +159,30 @@ impl UserNames {
     fn reload(&mut self) {
         if let Ok(users) = Users::new_with_refreshed_list() {
             for user in &users {
-                self.names.insert(**user.id(), user.name().to_string());
+                self.names.insert(**user.id(), Arc::from(user.name()));
             }
         }
     }
 
     /// The user name of a uid, or the number when no name is known.
     pub fn name(&mut self, uid: u32) -> String {
+        self.shared(uid).to_string()
+    }
+
+    /// The same name as one shared string (no allocation per socket).
+    pub fn shared(&mut self, uid: u32) -> Arc<str> {
         if let Some(n) = self.names.get(&uid) {
-            return n.clone();
+            return Arc::clone(n);
         }
         if self.reloaded_for != Some(uid) {
             self.reloaded_for = Some(uid);
             self.reload();
             if let Some(n) = self.names.get(&uid) {
-                return n.clone();
+                return Arc::clone(n);
             }
         }
-        let n = uid.to_string();
-        self.names.insert(uid, n.clone());
+        let n: Arc<str> = Arc::from(uid.to_string());
+        self.names.insert(uid, Arc::clone(&n));
         n
     }
 }

@@ -171,7 +171,7 @@ impl SocketSource for SystemSource {
         let users = self.procs.users();
         for s in sockets.iter_mut() {
             if let Some(uid) = s.uid {
-                s.user = Some(users.name(uid));
+                s.user = Some(users.shared(uid));
             }
         }
         Ok(Snapshot {

@@ -1,5 +1,8 @@
-//! The dashboard's analysis state: pool pressure with its churn history and the
-//! collisions, recomputed (pure functions) for every snapshot the UI receives.
+//! The dashboard's analysis: `Analyzer` keeps the churn history and turns every
+//! snapshot into `Alerts` (pool pressure, projection, collisions) with pure
+//! functions. The runtime runs it on the collector thread, so the UI thread only
+//! merges rows and draws; `App` runs it itself when given a bare snapshot (tests,
+//! and any caller without a collector).
 
 use crate::analysis::collisions::{self, Collision, CollisionKind};
 use crate::analysis::pool::{self, Churn, Level, PoolReport, Projection, Thresholds};
@@ -9,10 +12,43 @@ use std::collections::HashSet;
 /// How many destinations get a projection.
 const TOP: usize = 3;
 
+/// Turns snapshots into alerts; keeps what needs history (the churn rates).
 #[derive(Default)]
-pub struct Alerts {
+pub struct Analyzer {
     churn: Churn,
-    pub thresholds: Thresholds,
+    thresholds: Thresholds,
+}
+
+impl Analyzer {
+    pub fn new(thresholds: Thresholds) -> Self {
+        Analyzer {
+            thresholds,
+            ..Analyzer::default()
+        }
+    }
+
+    pub fn analyze(&mut self, snap: &Snapshot) -> Alerts {
+        self.churn.observe(snap);
+        let report = pool::analyze_with_churn(snap, self.thresholds, &self.churn, TOP);
+        let collisions = collisions::find_with(snap, &crate::analysis::malware_lookup);
+        let flagged = collisions
+            .iter()
+            .filter(|c| {
+                c.kind != CollisionKind::ListenerInEphemeralRange && !c.probably_intentional
+            })
+            .map(|c| (c.proto, c.port))
+            .collect();
+        Alerts {
+            report: Some(report),
+            collisions,
+            flagged,
+        }
+    }
+}
+
+/// What the analysis says about one snapshot.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Alerts {
     pub report: Option<PoolReport>,
     pub collisions: Vec<Collision>,
     /// (proto, port) of listeners in a shared-port or malware-port collision.
@@ -20,32 +56,6 @@ pub struct Alerts {
 }
 
 impl Alerts {
-    pub fn new(thresholds: Thresholds) -> Self {
-        Alerts {
-            thresholds,
-            ..Alerts::default()
-        }
-    }
-
-    pub fn observe(&mut self, snap: &Snapshot) {
-        self.churn.observe(snap);
-        self.report = Some(pool::analyze_with_churn(
-            snap,
-            self.thresholds,
-            &self.churn,
-            TOP,
-        ));
-        self.collisions = collisions::find_with(snap, &crate::analysis::malware_lookup);
-        self.flagged = self
-            .collisions
-            .iter()
-            .filter(|c| {
-                c.kind != CollisionKind::ListenerInEphemeralRange && !c.probably_intentional
-            })
-            .map(|c| (c.proto, c.port))
-            .collect();
-    }
-
     /// A listener on this port is part of a shared-port or malware-port collision.
     pub fn flagged(&self, proto: Proto, port: u16) -> bool {
         self.flagged.contains(&(proto, port))

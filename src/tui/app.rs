@@ -98,6 +98,8 @@ pub enum Action {
     /// Rows of the table area (for paging and scrolling).
     Viewport(usize),
     Snapshot(Arc<Snapshot>),
+    /// A snapshot analysed already (on the collector thread).
+    Analyzed(Arc<Snapshot>, Box<super::alerts::Alerts>),
     SourceError(String),
     Status(String),
 }
@@ -140,6 +142,8 @@ pub struct App {
     pub quit: bool,
     /// Pool pressure and collisions of the latest snapshot.
     pub alerts: super::alerts::Alerts,
+    /// Analyses bare `Action::Snapshot`s (`Action::Analyzed` brings its own).
+    pub analyzer: super::alerts::Analyzer,
     state_counts: (usize, usize, usize, usize),
 }
 
@@ -169,6 +173,7 @@ impl App {
             error: None,
             quit: false,
             alerts: Default::default(),
+            analyzer: Default::default(),
             state_counts: (0, 0, 0, 0),
         }
     }
@@ -405,11 +410,15 @@ impl App {
                 self.clamp_offset();
             }
             Action::Snapshot(s) => {
+                let alerts = Box::new(self.analyzer.analyze(&s));
+                return self.apply(Action::Analyzed(s, alerts));
+            }
+            Action::Analyzed(s, alerts) => {
                 if self.paused {
                     return None;
                 }
                 let first = self.snap.is_none();
-                self.alerts.observe(&s);
+                self.alerts = *alerts;
                 // The rows take the sockets over; the app keeps the rest of the
                 // snapshot (range, processes, host, time).
                 let mut snap = Arc::try_unwrap(s).unwrap_or_else(|shared| (*shared).clone());

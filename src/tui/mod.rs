@@ -54,7 +54,7 @@ enum Ctl {
     Quit,
 }
 
-type Slot = Arc<Mutex<Option<Result<Snapshot, String>>>>;
+type Slot = Arc<Mutex<Option<Result<(Snapshot, alerts::Alerts), String>>>>;
 
 /// Runs the dashboard until the user quits; returns the exit status.
 pub fn run(source: Box<dyn SocketSource>, opts: Options) -> Result<i32, String> {
@@ -72,15 +72,16 @@ pub fn run(source: Box<dyn SocketSource>, opts: Options) -> Result<i32, String> 
     }
     let theme = theme::Theme::from_env(opts.no_color);
     let mut app = App::new(opts.filter, opts.interval, opts.keep_closed, opts.replay);
-    app.alerts = alerts::Alerts::new(opts.thresholds);
+    app.analyzer = alerts::Analyzer::new(opts.thresholds);
     let (tx, rx) = mpsc::channel::<Event>();
     let (ctl_tx, ctl_rx) = mpsc::channel::<Ctl>();
     let slot: Slot = Arc::new(Mutex::new(None));
     {
         let (slot, tx, interval) = (slot.clone(), tx.clone(), opts.interval);
+        let analyzer = alerts::Analyzer::new(opts.thresholds);
         std::thread::Builder::new()
             .name("collector".into())
-            .spawn(move || collector(source, slot, tx, ctl_rx, interval))
+            .spawn(move || collector(source, analyzer, slot, tx, ctl_rx, interval))
             .map_err(|e| e.to_string())?;
     }
     spawn_signals(tx.clone())?;
@@ -138,7 +139,7 @@ fn handle(ev: Event, app: &mut App, slot: &Slot, ctl: &Sender<Ctl>) -> Step {
         Event::Snapshot => {
             let taken = slot.lock().map(|mut g| g.take()).unwrap_or(None);
             taken.map(|r| match r {
-                Ok(s) => Action::Snapshot(Arc::new(s)),
+                Ok((s, a)) => Action::Analyzed(Arc::new(s), Box::new(a)),
                 Err(e) => Action::SourceError(e),
             })
         }
@@ -189,6 +190,7 @@ fn kill(pid: u32) -> String {
 
 fn collector(
     mut source: Box<dyn SocketSource>,
+    mut analyzer: alerts::Analyzer,
     slot: Slot,
     events: Sender<Event>,
     ctl: Receiver<Ctl>,
@@ -198,7 +200,15 @@ fn collector(
     loop {
         let started = Instant::now();
         if !paused {
-            let r = source.snapshot().map_err(|e| e.to_string());
+            // The analysis runs here, off the UI thread, and sees every snapshot
+            // (the churn rate needs them all, even those the UI skips).
+            let r = source
+                .snapshot()
+                .map(|s| {
+                    let a = analyzer.analyze(&s);
+                    (s, a)
+                })
+                .map_err(|e| e.to_string());
             let was_empty = match slot.lock() {
                 Ok(mut g) => {
                     let empty = g.is_none();

@@ -316,7 +316,7 @@ pub fn proc_groups<'a>(rows: impl Iterator<Item = &'a Row>) -> Vec<ProcGroup> {
                     user: r
                         .owner()
                         .and_then(|p| p.user.clone())
-                        .or_else(|| r.sock.user.clone())
+                        .or_else(|| r.sock.user.as_deref().map(str::to_string))
                         .unwrap_or_else(|| "-".into()),
                     listening: 0,
                     established: 0,

@@ -66,7 +66,7 @@ fn cell(r: &SockRow, c: C) -> String {
                 .first()
                 .map_or_else(|| "-".into(), u32::to_string),
             Col::Process => r.owner().map_or_else(|| "-".into(), |p| p.name.clone()),
-            Col::User => r.sock.user.clone().unwrap_or_else(|| "-".into()),
+            Col::User => r.sock.user.as_deref().unwrap_or("-").to_string(),
         },
     }
 }
