@@ -51,11 +51,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     match &app.snap {
         Some(s) => {
             let r = &s.range;
+            // The source last and short: it is the first thing to lose at 80 columns.
+            let source = r.source.rsplit('/').next().unwrap_or(&r.source);
             lines.push(Line::from(format!(
-                "ephemeral {}-{} ({})  pool {}  reserved in range {}",
+                "ephemeral {}-{}  pool {}  reserved in range {}  (from {source})",
                 r.low,
                 r.high,
-                r.source,
                 r.pool_size(),
                 r.reserved_in_range()
             )));
