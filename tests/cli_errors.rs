@@ -40,6 +40,8 @@ fn pool_bad_input_is_unknown_3_since_2_means_critical() {
         &["pool", "--range", "9-1"],
         &["pool", "--replay", "/nonexistent"],
         &["pool", "--bogus"],
+        &["--range", "40000-40099", "pool", "--warn", "x"],
+        &["--replay", "/nonexistent", "pool", "--crit", "200"],
     ] {
         assert_one_line_error(args, 3);
     }

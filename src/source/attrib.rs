@@ -148,10 +148,10 @@ impl Attributor {
         for pid in &new {
             self.rescan(*pid, None, &mut stats);
         }
-        if !new.is_empty() {
-            // New processes may hold what we could not place before.
-            self.unattributable.clear();
-        }
+        // No reset of `unattributable` here: the full scan of the new pids above
+        // already placed whatever they hold, and kernel sockets (NFS, WireGuard)
+        // or other users' would otherwise cost a walk on every refresh in which
+        // any process starts.
 
         let mut unknown: HashSet<u64> = live
             .iter()

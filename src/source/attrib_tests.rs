@@ -98,3 +98,22 @@ fn unattributable_inodes_do_not_cause_a_walk_every_refresh() {
     assert!(!a.last.full_walk);
     assert_eq!(a.last.links_read, 0);
 }
+
+#[test]
+fn a_process_starting_does_not_bring_back_the_walk_for_kernel_sockets() {
+    let d = fake_proc(&[(10, &[(3, 100)]), (20, &[])]);
+    let mut a = Attributor::new(d.path());
+    a.refresh(&live(&[100, 999])).unwrap();
+    assert!(a.last.full_walk);
+    // A new process (no sockets) starts: 999 is still nobody's, and no walk runs.
+    std::fs::create_dir_all(d.path().join("30/fd")).unwrap();
+    a.refresh(&live(&[100, 999])).unwrap();
+    assert_eq!(a.last.pids_new, 1);
+    assert!(!a.last.full_walk, "{:?}", a.last);
+    // A new process that does hold it is found by its own full scan.
+    let fd = d.path().join("40/fd");
+    std::fs::create_dir_all(&fd).unwrap();
+    std::os::unix::fs::symlink("socket:[999]", fd.join("7")).unwrap();
+    a.refresh(&live(&[100, 999])).unwrap();
+    assert_eq!(a.owners(999), &[40]);
+}

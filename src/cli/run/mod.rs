@@ -45,8 +45,15 @@ impl From<io::Error> for CliError {
 
 /// The exit status for a clap usage error: 3 for `pool` (2 means critical there).
 pub fn exit_code_for_usage_error(args: &[String]) -> i32 {
-    let sub = args.iter().skip(1).find(|a| !a.starts_with('-'));
-    if sub.map(String::as_str) == Some("pool") {
+    // Ask clap which subcommand it saw, ignoring the error itself: a flag value
+    // (`--range 1-2 pool`) is not mistaken for the subcommand.
+    use clap::CommandFactory;
+    let sub = super::Cli::command()
+        .ignore_errors(true)
+        .try_get_matches_from(args)
+        .ok()
+        .and_then(|m| m.subcommand_name().map(str::to_string));
+    if sub.as_deref() == Some("pool") {
         3
     } else {
         2
