@@ -126,16 +126,27 @@ fn list_agrees_with_ss_on_every_socket_of_this_process() {
     let l6 = listener_outside_range("::1");
     let _c4 = connect_n(&l4, 20);
     let _c6 = connect_n(&l6, 20);
-    let _u = udp_outside_range("127.0.0.1");
+    let u = udp_outside_range("127.0.0.1");
+    // A connected UDP client: ss shows it ESTAB with its peer, and so must we.
+    let uc = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    uc.connect(u.local_addr().unwrap()).unwrap();
     let pid = std::process::id();
     let (code, out, err) = run(&["list", "--json"]);
     assert_eq!(code, 0, "{err}");
     let json: Vec<Value> = serde_json::from_str(&out).unwrap();
     let ours = porttop_rows(&json, pid);
+    let client = (
+        "udp".to_string(),
+        uc.local_addr().unwrap().to_string(),
+        u.local_addr().unwrap().to_string(),
+        "ESTAB".to_string(),
+        pid,
+    );
+    assert!(ours.contains(&client), "{ours:?}");
     let mut theirs = ss_rows("tcp", pid);
     theirs.extend(ss_rows("udp", pid));
     assert_eq!(ours, theirs);
-    assert_eq!(ours.len(), 2 + 80 + 1);
+    assert_eq!(ours.len(), 2 + 80 + 2);
 }
 
 #[test]

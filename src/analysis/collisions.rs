@@ -127,7 +127,11 @@ fn in_range(snap: &Snapshot, proto: Proto, port: u16, socks: &[&Socket]) -> Coll
         owners(snap, socks)
     );
     let kind = CollisionKind::ListenerInEphemeralRange;
-    collision(snap, kind, proto, port, false, message, socks)
+    // An unconnected UDP socket on an ephemeral port is most often a client's
+    // automatically bound port (connected ones have a peer and are not here):
+    // shown, but not alarmed on (metrics label it intentional="true").
+    let hedged = proto == Proto::Udp;
+    collision(snap, kind, proto, port, hedged, message, socks)
 }
 
 #[derive(Clone, Copy, PartialEq)]

@@ -126,10 +126,10 @@ pub fn pool_text(
                 collision_kind(c.kind),
                 c.port,
                 c.proto,
-                if c.probably_intentional {
-                    " (probably intentional)"
-                } else {
-                    ""
+                match (c.probably_intentional, c.kind) {
+                    (false, _) => "",
+                    (true, CollisionKind::ListenerInEphemeralRange) => " (likely a client's port)",
+                    (true, _) => " (probably intentional)",
                 },
                 c.message,
                 who.join("; ")

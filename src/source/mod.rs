@@ -3,6 +3,7 @@
 
 pub mod attrib;
 mod fixture;
+pub mod procnet;
 pub mod procs;
 mod system;
 

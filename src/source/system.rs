@@ -138,6 +138,18 @@ impl SocketSource for SystemSource {
             let si = si.map_err(|e| SourceError::Netlink(e.to_string()))?;
             sockets.push(convert(si));
         }
+        // netstat2 gives UDP no peer: take connected UDP sockets' peers from
+        // /proc/net/udp{,6} (Linux), so clients are not mistaken for servers.
+        #[cfg(target_os = "linux")]
+        if sockets.iter().any(|s| s.proto == Proto::Udp) {
+            let peers = super::procnet::udp_peers();
+            for s in sockets.iter_mut().filter(|s| s.proto == Proto::Udp) {
+                if let Some(r) = s.inode.and_then(|i| peers.get(&i)) {
+                    s.remote = Some(*r);
+                    s.state = SockState::Established;
+                }
+            }
+        }
 
         #[cfg(target_os = "linux")]
         let partial = {
