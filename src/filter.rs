@@ -80,8 +80,12 @@ impl Filter {
         let mut f = Filter::default();
         for tok in text.split_whitespace() {
             let lower = tok.to_lowercase();
-            if let Some((key, val)) = lower.split_once(':') {
-                let raw_val = &tok[key.len() + 1..];
+            // Split the original token: lowercasing can change byte lengths
+            // ('Ⱥ' is 2 bytes, 'ⱥ' 3), so offsets into `lower` are not offsets
+            // into `tok` (found by fuzzing).
+            if let Some((raw_key, raw_val)) = tok.split_once(':') {
+                let (key, val) = (raw_key.to_lowercase(), raw_val.to_lowercase());
+                let (key, val) = (key.as_str(), val.as_str());
                 if val.is_empty() {
                     return Err(FilterError::Empty(key.into()));
                 }
@@ -348,6 +352,19 @@ mod tests {
         ));
         assert!(matches!(Filter::parse("pid:x"), Err(FilterError::Pid(_))));
         assert!(matches!(Filter::parse("port:"), Err(FilterError::Empty(_))));
+    }
+
+    #[test]
+    fn case_folding_that_changes_byte_lengths_does_not_panic() {
+        // Fuzz crash: "stateȺȺt:Ȥ" sliced the original token at an offset of its
+        // lowercase form.
+        let text = String::from_utf8_lossy(b"state\xc4\xc8\xbat:\xc4");
+        let _ = Filter::parse(&text);
+        assert!(Filter::parse("ȺȺȺ:x").is_ok());
+        assert_eq!(
+            Filter::parse("PROC:Nginx").unwrap().process.as_deref(),
+            Some("Nginx")
+        );
     }
 
     #[test]
