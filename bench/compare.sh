@@ -104,7 +104,7 @@ for n in "${NS[@]}"; do
         done
         grep -q '^ready' "$WORK/ready.$j" || { echo "compare.sh: loadlab not ready" >&2; exit 1; }
     done
-    socks=$(ss -tan | tail -n +2 | wc -l)
+    socks=$( (ss -tan 2>/dev/null || netstat -tan 2>/dev/null) | tail -n +2 | wc -l)
     rm -f "$WORK"/*.ms "$WORK"/*.kb
     for r in $(seq 1 "$REPS"); do
         # rotate the order each repetition

@@ -67,5 +67,11 @@ fn install_panic_hook() {
     std::panic::set_hook(Box::new(move |info| {
         restore();
         prev(info);
+        // A panic on another thread (the collector, input or signal thread) would
+        // leave the UI drawing into a restored, cooked terminal with frozen data:
+        // end the process instead, after the message.
+        if std::thread::current().name() != Some("main") {
+            std::process::exit(101);
+        }
     }));
 }

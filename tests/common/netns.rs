@@ -17,6 +17,7 @@ impl Netns {
             eprintln!("SKIP: needs root and iproute2 to create a network namespace");
             return None;
         }
+        sweep_stale();
         let name = format!("porttop-t-{tag}-{}", std::process::id());
         let _ = Command::new("ip").args(["netns", "del", &name]).status();
         let ok = Command::new("ip")
@@ -80,6 +81,26 @@ impl Netns {
     /// Starts loadlab in the namespace and waits for its `ready` line.
     pub fn lab(&self, args: &[&str]) -> Lab {
         Lab::start(self.cmd(env!("CARGO_BIN_EXE_loadlab")), args)
+    }
+}
+
+/// Deletes namespaces left by test processes that died (killed by a timeout, say):
+/// their names end in the pid of a process that no longer exists.
+fn sweep_stale() {
+    let Ok(o) = Command::new("ip").args(["netns", "list"]).output() else {
+        return;
+    };
+    for line in String::from_utf8_lossy(&o.stdout).lines() {
+        let name = line.split_whitespace().next().unwrap_or("");
+        if !name.starts_with("porttop-t-") {
+            continue;
+        }
+        let pid = name.rsplit('-').next().and_then(|p| p.parse::<u32>().ok());
+        if let Some(pid) = pid {
+            if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = Command::new("ip").args(["netns", "del", name]).status();
+            }
+        }
     }
 }
 
