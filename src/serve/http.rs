@@ -121,6 +121,7 @@ fn reason(status: u16) -> &'static str {
         405 => "Method Not Allowed",
         408 => "Request Timeout",
         431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
         503 => "Service Unavailable",
         _ => "Unknown",
     }
@@ -330,7 +331,13 @@ fn worker(rx: &Mutex<Receiver<(TcpStream, Parsed)>>, limits: Limits, handler: &H
         let _ = s.set_nonblocking(false);
         let _ = s.set_nodelay(true);
         let (resp, head_only) = match parsed {
-            Parsed::Request(rq) => (handler(&rq), rq.method == "HEAD"),
+            // A panicking handler answers 500 and keeps this worker alive: four
+            // panics must not leave the server accepting but never answering.
+            Parsed::Request(rq) => (
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&rq)))
+                    .unwrap_or_else(|_| Response::text(500, "internal error\n")),
+                rq.method == "HEAD",
+            ),
             Parsed::Error(r) => (r, false),
         };
         let _ = write_response(&mut s, &resp, head_only, limits.write_timeout);

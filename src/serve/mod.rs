@@ -221,7 +221,16 @@ pub fn run(
             while signal::sleep_until(next) {
                 next += interval;
                 let prev = current(&c_shared);
-                publish(&c_shared, collector.refresh(&prev));
+                let st = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    collector.refresh(&prev)
+                }));
+                let Ok(st) = st else {
+                    // Serving stale data forever helps nobody: exit non-zero so a
+                    // supervisor (systemd) restarts it.
+                    eprintln!("porttop: the collector panicked; exiting");
+                    std::process::exit(70);
+                };
+                publish(&c_shared, st);
                 // After a long stall, do not try to catch up with a burst.
                 let now = Instant::now();
                 if next < now {
