@@ -77,6 +77,10 @@ pub struct Attributor {
     pids: HashMap<u32, PidEntry>,
     owners: HashMap<u64, Vec<u32>>,
     unattributable: HashSet<u64>,
+    /// The live (TCP/UDP) inodes of the last refresh: an fd whose socket was live
+    /// then and is gone now is where a new socket most likely sits. AF_UNIX and
+    /// netlink sockets are never live, so they are never probe candidates.
+    prev_live: HashSet<u64>,
     refreshes: u64,
     pub last: AttribStats,
 }
@@ -94,6 +98,7 @@ impl Attributor {
             pids: HashMap::new(),
             owners: HashMap::new(),
             unattributable: HashSet::new(),
+            prev_live: HashSet::new(),
             refreshes: 0,
             last: AttribStats::default(),
         }
@@ -219,6 +224,7 @@ impl Attributor {
         stats.unattributed = live.iter().filter(|i| !self.owners.contains_key(i)).count();
         stats.pids_unreadable = self.unreadable_pids();
         self.last = stats;
+        self.prev_live.clone_from(live);
         Ok(())
     }
 
@@ -261,10 +267,11 @@ impl Attributor {
         let Some(e) = self.pids.get_mut(&pid) else {
             return;
         };
+        let prev = &self.prev_live;
         let mut cands: Vec<u32> = e
             .fds
             .iter()
-            .filter(|(_, i)| !live.contains(i))
+            .filter(|(_, i)| !live.contains(i) && prev.contains(i))
             .map(|(fd, _)| *fd)
             .collect();
         cands.append(&mut e.holes);

@@ -117,3 +117,17 @@ fn a_process_starting_does_not_bring_back_the_walk_for_kernel_sockets() {
     a.refresh(&live(&[100, 999])).unwrap();
     assert_eq!(a.owners(999), &[40]);
 }
+
+#[test]
+fn unix_sockets_are_not_probed_for_a_new_tcp_socket() {
+    // fds 3..=50 are AF_UNIX sockets (never in the TCP/UDP dump), 51 is TCP.
+    let mut fds: Vec<(u32, u64)> = (3..=50).map(|fd| (fd, 1000 + u64::from(fd))).collect();
+    fds.push((51, 100));
+    let d = fake_proc(&[(10, &fds)]);
+    let mut a = Attributor::new(d.path());
+    a.refresh(&live(&[100])).unwrap();
+    std::os::unix::fs::symlink("socket:[101]", d.path().join("10/fd/52")).unwrap();
+    a.refresh(&live(&[100, 101])).unwrap();
+    assert_eq!(a.owners(101), &[10]);
+    assert!(a.last.probes <= 4, "{:?}", a.last);
+}
