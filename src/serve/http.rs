@@ -139,6 +139,9 @@ pub enum Parsed {
 struct Pending {
     stream: TcpStream,
     buf: Vec<u8>,
+    /// Bytes of `buf` already searched for the end of the head (minus 3 for an
+    /// end split across reads).
+    scanned: usize,
     deadline: Instant,
     /// A complete head waiting for room in the worker queue.
     parsed: Option<Parsed>,
@@ -237,6 +240,7 @@ fn io_loop(listener: &TcpListener, limits: Limits, tx: &SyncSender<(TcpStream, P
                             pending.push(Pending {
                                 stream: s,
                                 buf: Vec::new(),
+                                scanned: 0,
                                 deadline: now + limits.head_timeout,
                                 parsed: None,
                             });
@@ -272,9 +276,17 @@ enum Step {
 /// Reads what a non-blocking connection has, up to `max` bytes of head in total.
 fn read_available(p: &mut Pending, max: usize) -> Step {
     let mut chunk = [0u8; 2048];
+    // Only the bytes that arrived since the last look (and 3 before them, for an
+    // end split across reads) can complete the head: a client trickling a byte at
+    // a time must not make every read rescan the whole buffer.
     loop {
-        if let Some(done) = head_state(&p.buf, max) {
-            return Step::Done(done);
+        let from = p.scanned.saturating_sub(3).min(p.buf.len());
+        let fresh = find_end(&p.buf[from..]).is_some() || p.buf.len() >= max;
+        p.scanned = p.buf.len();
+        if fresh {
+            if let Some(done) = head_state(&p.buf, max) {
+                return Step::Done(done);
+            }
         }
         let room = (max - p.buf.len()).min(chunk.len());
         match p.stream.read(&mut chunk[..room]) {
@@ -442,6 +454,36 @@ mod tests {
             b"\r\n\r\n",
         ] {
             assert_eq!(parse_request(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_head_whose_end_is_split_across_reads_is_found() {
+        use std::io::Write;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (srv, _) = l.accept().unwrap();
+        srv.set_nonblocking(true).unwrap();
+        let mut p = Pending {
+            stream: srv,
+            buf: Vec::new(),
+            scanned: 0,
+            deadline: Instant::now(),
+            parsed: None,
+        };
+        let mut feed = |bytes: &[u8], p: &mut Pending| {
+            c.write_all(bytes).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            read_available(p, 8192)
+        };
+        assert!(matches!(
+            feed(b"GET /metrics HTTP/1.1\r\nHost: x\r", &mut p),
+            Step::More
+        ));
+        assert!(matches!(feed(b"\n\r", &mut p), Step::More));
+        match feed(b"\n", &mut p) {
+            Step::Done(Parsed::Request(rq)) => assert_eq!(rq.path, "/metrics"),
+            _ => panic!("the head was complete"),
         }
     }
 
