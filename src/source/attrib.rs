@@ -47,8 +47,12 @@ struct PidEntry {
     max_fd: u32,
     /// Number of fds at the last listing (for the periodic verification).
     listed: u64,
-    /// false when `/proc/<pid>/fd` could not be read (EACCES): never retried.
+    /// false when `/proc/<pid>/fd` could not be read (EACCES): not retried while
+    /// the process keeps its identity.
     readable: bool,
+    /// (start time, owner uid) when first seen: a pid reused by a new process, or
+    /// a process that changed user (setuid exec), is treated as gone and new.
+    ident: Option<(u64, u32)>,
 }
 
 /// Free and non-socket fd numbers remembered per process for probing.
@@ -81,6 +85,9 @@ pub struct Attributor {
     /// then and is gone now is where a new socket most likely sits. AF_UNIX and
     /// netlink sockets are never live, so they are never probe candidates.
     prev_live: HashSet<u64>,
+    /// Pids found reused (or changed owner) in the last refresh: callers drop what
+    /// they cached for them (process names).
+    pub replaced: Vec<u32>,
     refreshes: u64,
     pub last: AttribStats,
 }
@@ -99,6 +106,7 @@ impl Attributor {
             owners: HashMap::new(),
             unattributable: HashSet::new(),
             prev_live: HashSet::new(),
+            replaced: Vec::new(),
             refreshes: 0,
             last: AttribStats::default(),
         }
@@ -127,12 +135,29 @@ impl Attributor {
         let current = list_pids(&self.proc_root)?;
         stats.pids_seen = current.len();
 
-        // 1. forget vanished pids.
+        // 1. forget vanished pids, and pids now used by another process (or whose
+        //    process changed user): checked for socket owners and unreadable ones,
+        //    where a stale entry would attribute wrongly or hide forever.
+        self.replaced.clear();
+        let root = &self.proc_root;
+        let reused: Vec<u32> = self
+            .pids
+            .iter()
+            .filter(|(p, e)| {
+                current.contains(p)
+                    && (!e.readable || !e.fds.is_empty())
+                    && e.ident.is_some()
+                    && identity(root, **p) != e.ident
+            })
+            .map(|(p, _)| *p)
+            .collect();
+        self.replaced.extend(reused.iter().copied());
         let gone: Vec<u32> = self
             .pids
             .keys()
             .filter(|p| !current.contains(p))
             .copied()
+            .chain(reused)
             .collect();
         for pid in gone {
             if let Some(e) = self.pids.remove(&pid) {
@@ -347,10 +372,13 @@ impl Attributor {
         let rd = match fs::read_dir(&dir) {
             Ok(rd) => rd,
             Err(_) => {
+                let ident = identity(&self.proc_root, pid);
                 let entry = self.pids.entry(pid).or_default();
                 // EACCES: another user's process. ENOENT: it just exited (the next
-                // listing forgets it). Either way: do not retry while it lives.
+                // listing forgets it). Either way: do not retry while it lives as
+                // the same process.
                 entry.readable = false;
+                entry.ident = ident;
                 let old: Vec<u64> = entry.fds.drain().map(|(_, i)| i).collect();
                 for i in old {
                     self.remove_owner(i, pid);
@@ -358,7 +386,12 @@ impl Attributor {
                 return;
             }
         };
-        let mut old = self.pids.remove(&pid).unwrap_or_default().fds;
+        let prev = self.pids.remove(&pid).unwrap_or_default();
+        let ident = match prev.ident {
+            Some(i) => Some(i),
+            None => identity(&self.proc_root, pid),
+        };
+        let mut old = prev.fds;
         let mut fds: HashMap<u32, u64> = HashMap::with_capacity(old.len());
         let (mut max_fd, mut listed) = (0, 0);
         let mut others = Vec::new();
@@ -418,12 +451,30 @@ impl Attributor {
                 max_fd,
                 listed,
                 readable: true,
+                ident,
             },
         );
     }
 }
 
 /// Numeric entries of the proc root.
+/// (start time in clock ticks since boot, owner uid) of a process: together they
+/// tell a process from a later one with the same pid. None when unreadable.
+fn identity(root: &Path, pid: u32) -> Option<(u64, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    let dir = root.join(pid.to_string());
+    let uid = fs::metadata(&dir).ok()?.uid();
+    let stat = fs::read_to_string(dir.join("stat")).ok()?;
+    Some((parse_start_time(&stat)?, uid))
+}
+
+/// Field 22 (starttime) of `/proc/<pid>/stat`; the command name (field 2) may hold
+/// spaces and parentheses, so fields are counted after its last `)`.
+pub fn parse_start_time(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
 fn list_pids(root: &Path) -> std::io::Result<HashSet<u32>> {
     let mut out = HashSet::new();
     for ent in fs::read_dir(root)?.flatten() {

@@ -131,3 +131,30 @@ fn unix_sockets_are_not_probed_for_a_new_tcp_socket() {
     assert_eq!(a.owners(101), &[10]);
     assert!(a.last.probes <= 4, "{:?}", a.last);
 }
+
+#[test]
+fn start_time_is_field_22_after_the_last_paren() {
+    let stat = "4242 (a (weird) name) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
+    assert_eq!(parse_start_time(stat), Some(987654));
+    assert_eq!(parse_start_time("garbage"), None);
+    assert_eq!(parse_start_time("1 (x) S"), None);
+}
+
+#[test]
+fn a_reused_pid_is_forgotten_and_rescanned() {
+    let d = fake_proc(&[(10, &[(3, 100)])]);
+    let stat = |t: u64| format!("10 (srv) S 1 10 10 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 {t} 0 0");
+    std::fs::write(d.path().join("10/stat"), stat(500)).unwrap();
+    let mut a = Attributor::new(d.path());
+    a.refresh(&live(&[100])).unwrap();
+    assert_eq!(a.owners(100), &[10]);
+    // Process 10 exits, another process gets pid 10 and opens socket 200 on fd 3.
+    std::fs::remove_file(d.path().join("10/fd/3")).unwrap();
+    std::os::unix::fs::symlink("socket:[200]", d.path().join("10/fd/3")).unwrap();
+    std::fs::write(d.path().join("10/stat"), stat(900)).unwrap();
+    a.refresh(&live(&[200])).unwrap();
+    assert_eq!(a.replaced, vec![10]);
+    assert_eq!(a.owners(200), &[10]);
+    assert!(a.owners(100).is_empty());
+    assert_eq!(a.last.pids_new, 1, "rescanned as a new process");
+}

@@ -28,6 +28,15 @@ impl ProcessTable {
         }
     }
 
+    /// Drops cached details of pids now used by another process.
+    pub fn forget(&mut self, pids: &[u32]) {
+        for p in pids {
+            self.cache.remove(p);
+        }
+        // sysinfo's own copy is refreshed with UpdateKind::Always when the pid is
+        // next resolved (only pids missing from this cache are refreshed at all).
+    }
+
     pub fn users(&mut self) -> &mut UserNames {
         &mut self.users
     }
@@ -68,9 +77,9 @@ impl ProcessTable {
                     ProcessesToUpdate::Some(&missing),
                     true,
                     ProcessRefreshKind::nothing()
-                        .with_cmd(UpdateKind::OnlyIfNotSet)
-                        .with_exe(UpdateKind::OnlyIfNotSet)
-                        .with_user(UpdateKind::OnlyIfNotSet)
+                        .with_cmd(UpdateKind::Always)
+                        .with_exe(UpdateKind::Always)
+                        .with_user(UpdateKind::Always)
                         .without_tasks(),
                 );
             }

@@ -155,6 +155,7 @@ impl SocketSource for SystemSource {
         let partial = {
             let live: HashSet<u64> = sockets.iter().filter_map(|s| s.inode).collect();
             self.attrib.refresh(&live).map_err(SourceError::Proc)?;
+            self.procs.forget(&self.attrib.replaced);
             for s in sockets.iter_mut() {
                 if let Some(i) = s.inode {
                     s.pids = self.attrib.owners(i).to_vec();
