@@ -276,8 +276,17 @@ fn spawn_signals(tx: Sender<Event>) -> Result<(), String> {
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
-            if signals.forever().next().is_some() {
+            if let Some(sig) = signals.forever().next() {
                 let _ = tx.send(Event::Quit);
+                // The UI thread normally quits at once. If it is stuck (writing to a
+                // stalled SSH pty), a second signal or 2 s later: restore what can
+                // be restored and exit anyway, as a signal-killed process would.
+                let second = signals.pending().next().is_some();
+                if !second {
+                    std::thread::sleep(Duration::from_secs(2));
+                }
+                term::restore();
+                std::process::exit(128 + sig);
             }
         })
         .map(|_| ())
