@@ -91,7 +91,7 @@ pub const KEYS: &[Binding] = &[
         "Esc",
         Ctx::Prompt,
         Action::FilterCancel,
-        "cancel the edit (clears an unchanged filter)",
+        "cancel (unchanged: clear)",
     ),
     b(
         &[(C::Backspace, N)],
@@ -207,7 +207,7 @@ pub const KEYS: &[Binding] = &[
         "4",
         Ctx::Table,
         Action::View(View::Ephemeral),
-        "view: ephemeral ports by destination",
+        "view: by destination",
     ),
     b(
         &[(C::Char('5'), N)],
@@ -235,21 +235,21 @@ pub const KEYS: &[Binding] = &[
         "/",
         Ctx::Table,
         Action::OpenFilter,
-        "filter (port:443 state:estab proc:nginx -4 ...)",
+        "filter (see Filter words)",
     ),
     b(
         &[(C::Enter, N)],
         "Enter",
         Ctx::Table,
         Action::Open,
-        "details (in group views: show its sockets)",
+        "details / a group's sockets",
     ),
     b(
         &[(C::Char('K'), SH), (C::Char('K'), N)],
         "K",
         Ctx::Table,
         Action::Kill,
-        "send SIGTERM to the owning process",
+        "SIGTERM the owning process",
     ),
     b(
         &[(C::Char('p'), N), (C::Char(' '), N)],

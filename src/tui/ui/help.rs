@@ -41,11 +41,14 @@ pub fn draw(f: &mut Frame, area: Rect, theme: &Theme) {
     ] {
         other.push(Line::from(t));
     }
-    let other = Paragraph::new(other).block(
-        Block::default()
-            .borders(Borders::ALL)
-            .title(" keys: other "),
-    );
+    // The filter words are prose: let them wrap in narrow terminals.
+    let other = Paragraph::new(other)
+        .wrap(ratatui::widgets::Wrap { trim: false })
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" keys: other "),
+        );
     f.render_widget(table, left);
     f.render_widget(other, right);
 }
