@@ -1,7 +1,7 @@
 //! `porttop list` and `porttop range` renderers.
 
 use super::{csv_field, write_table};
-use crate::model::{records, Endpoint, PortRange, Snapshot, Socket};
+use crate::model::{Endpoint, PortRange, Snapshot, Socket, SocketRecord};
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -147,10 +147,16 @@ pub fn snapshot_json(snap: &Snapshot) -> io::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// A JSON array with one compact record per line: half the bytes of pretty
+/// printing at 40,000 sockets, still greppable, and `jq` pretty-prints it anyway.
+/// Records are built one at a time, so no second copy of the table is held.
 pub fn list_json(out: &mut dyn Write, snap: &Snapshot, sockets: &[&Socket]) -> io::Result<()> {
-    let recs = records(snap, sockets.iter().copied());
-    serde_json::to_writer_pretty(&mut *out, &recs)?;
-    writeln!(out)
+    out.write_all(b"[")?;
+    for (i, s) in sockets.iter().enumerate() {
+        out.write_all(if i == 0 { b"\n" } else { b",\n" })?;
+        serde_json::to_writer(&mut *out, &SocketRecord::new(snap, s))?;
+    }
+    out.write_all(b"\n]\n")
 }
 
 /// What `porttop range` reports.
