@@ -25,6 +25,8 @@ fn bad_inputs_of_every_subcommand_are_one_line_and_exit_2() {
         &["reserve"],
         &["reserve", "70000"],
         &["nosuchcommand"],
+        &["-t", "list"],
+        &["--port", "80", "check", "80"],
     ];
     for args in cases {
         assert_one_line_error(args, 2);
@@ -42,6 +44,7 @@ fn pool_bad_input_is_unknown_3_since_2_means_critical() {
         &["pool", "--bogus"],
         &["--range", "40000-40099", "pool", "--warn", "x"],
         &["--replay", "/nonexistent", "pool", "--crit", "200"],
+        &["-l", "pool"],
     ] {
         assert_one_line_error(args, 3);
     }

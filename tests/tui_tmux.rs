@@ -176,6 +176,13 @@ fn terminal_is_restored_after_q_ctrl_c_sigterm_sighup_and_a_panic() {
             words.contains(&"echo") && !words.contains(&"-echo"),
             "{way}: {s}"
         );
+        let rc = match way {
+            "sigterm" => "rc=143",
+            "sighup" => "rc=129",
+            "panic" => "rc=101",
+            _ => "rc=0",
+        };
+        assert!(s.contains(rc), "{way}: exit status {rc}\n{s}");
         if way == "panic" {
             assert!(
                 s.contains("injected test panic"),

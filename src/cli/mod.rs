@@ -326,7 +326,7 @@ mod tests {
     }
 }
 
-#[derive(Args, Debug, Clone, Default)]
+#[derive(Args, Debug, Clone, Default, PartialEq, Eq)]
 pub struct FilterArgs {
     /// TCP sockets only (with --udp: both)
     #[arg(short = 't', long)]

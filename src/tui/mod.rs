@@ -45,6 +45,8 @@ enum Event {
     /// A snapshot (or an error) is waiting in the slot.
     Snapshot,
     Quit,
+    /// SIGTERM, SIGHUP or SIGINT: quit, and exit with 128 + the signal.
+    Signal(i32),
 }
 
 /// Collector control messages (they also cut its sleep short).
@@ -94,7 +96,10 @@ pub fn run(source: Box<dyn SocketSource>, opts: Options) -> Result<i32, String> 
     let _ = ctl_tx.send(Ctl::Quit);
     drop(terminal);
     drop(guard);
-    result.map(|_| 0).map_err(|e| format!("terminal: {e}"))
+    // A signal ends the process with 128 + its number, as if it had been killed.
+    result
+        .map(|sig| sig.map_or(0, |n| 128 + n))
+        .map_err(|e| format!("terminal: {e}"))
 }
 
 fn ui_loop(
@@ -104,15 +109,18 @@ fn ui_loop(
     rx: &Receiver<Event>,
     slot: &Slot,
     ctl: &Sender<Ctl>,
-) -> std::io::Result<()> {
+) -> std::io::Result<Option<i32>> {
     terminal.draw(|f| ui::draw(f, app, theme))?;
     while let Ok(first) = rx.recv() {
         // Handle everything already queued, then draw once.
         let mut dirty = false;
         let mut next = Some(first);
         while let Some(ev) = next {
+            if let Event::Signal(n) = ev {
+                return Ok(Some(n));
+            }
             match handle(ev, app, slot, ctl) {
-                Step::Quit => return Ok(()),
+                Step::Quit => return Ok(None),
                 Step::Redraw => dirty = true,
                 Step::Ignored => {}
             }
@@ -122,7 +130,7 @@ fn ui_loop(
             terminal.draw(|f| ui::draw(f, app, theme))?;
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 enum Step {
@@ -143,7 +151,7 @@ fn handle(ev: Event, app: &mut App, slot: &Slot, ctl: &Sender<Ctl>) -> Step {
                 Err(e) => Action::SourceError(e),
             })
         }
-        Event::Quit => return Step::Quit,
+        Event::Quit | Event::Signal(_) => return Step::Quit,
     };
     let Some(action) = action else {
         return Step::Ignored;
@@ -277,7 +285,7 @@ fn spawn_signals(tx: Sender<Event>) -> Result<(), String> {
         .name("signals".into())
         .spawn(move || {
             if let Some(sig) = signals.forever().next() {
-                let _ = tx.send(Event::Quit);
+                let _ = tx.send(Event::Signal(sig));
                 // The UI thread normally quits at once. If it is stuck (writing to a
                 // stalled SSH pty), a second signal or 2 s later: restore what can
                 // be restored and exit anyway, as a signal-killed process would.

@@ -203,6 +203,21 @@ fn dashboard(cli: &Cli) -> Result<i32, CliError> {
 
 /// Runs the command; returns the exit status.
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
+    if cli.command.is_some() && cli.dash.filter != super::FilterArgs::default() {
+        // `porttop -t list` would silently list everything: the flags before a
+        // subcommand are the dashboard's.
+        let code = if matches!(cli.command, Some(Command::Pool(_))) {
+            3
+        } else {
+            2
+        };
+        return Err(CliError {
+            code,
+            msg: "filter flags before a subcommand apply to the dashboard; put them after \
+                  the subcommand (e.g. porttop list -t)"
+                .into(),
+        });
+    }
     match &cli.command {
         Some(Command::List(a)) => list(&cli.global, a, out),
         Some(Command::Range(a)) => range(&cli.global, a, out),
