@@ -14,7 +14,8 @@ Exit status:
   1  pool: level warn; check: verdict caution or bad
   2  bad input (unknown flag, bad port/range/state, unreadable file) or a runtime
      error; pool: level critical
-  3  pool only: bad input or error (Nagios UNKNOWN), since 2 means critical there";
+  3  pool only: bad input or error (Nagios UNKNOWN), since 2 means critical there
+  128+N  the dashboard was ended by signal N (143 SIGTERM, 129 SIGHUP)";
 
 #[derive(Parser, Debug)]
 #[command(
