@@ -2,9 +2,10 @@
 //! marks, closed rows kept for a few refreshes, stable row ids for a sticky
 //! selection), sorting, and the grouped views. Pure functions, no I/O.
 
-use crate::model::{Endpoint, Process, Proto, Snapshot, SockState, Socket, SocketKey};
+use crate::model::{Endpoint, Process, Proto, Snapshot, SockState, Socket};
+use rustc_hash::FxHashMap;
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -81,38 +82,44 @@ pub fn merge(
     keep: u32,
     next_id: &mut u64,
 ) -> Vec<Row> {
-    let mut by_key: HashMap<SocketKey, usize> = HashMap::with_capacity(old.len());
-    // Only connections can lose their inode (ESTAB -> TIME-WAIT), and a 4-tuple is
-    // unique among live connections: one index per tuple, no Vec per entry.
-    let mut by_tuple: HashMap<Tuple, usize> = HashMap::with_capacity(old.len());
+    // FxHash: these maps are rebuilt for every snapshot, and SipHash's DoS
+    // resistance buys nothing for keys the kernel hands us. A live socket's inode
+    // identifies it; only inode-less sockets (TIME-WAIT) need the 4-tuple.
+    let mut by_inode: FxHashMap<u64, usize> =
+        FxHashMap::with_capacity_and_hasher(old.len(), Default::default());
     for (i, r) in old.iter().enumerate() {
-        if r.mark == Mark::Closed {
-            continue;
-        }
-        by_key.insert(r.sock.key(), i);
-        if r.sock.remote.is_some() {
-            by_tuple.entry(tuple(&r.sock)).or_insert(i);
+        if r.mark != Mark::Closed {
+            if let Some(inode) = r.sock.inode.filter(|i| *i != 0) {
+                by_inode.insert(inode, i);
+            }
         }
     }
-    let mut used = vec![false; old.len()];
+    // Built on first need: a connection going ESTAB -> TIME-WAIT loses its inode and
+    // keeps its 4-tuple (unique among live connections: one index per tuple).
+    let mut by_tuple: Option<FxHashMap<Tuple, usize>> = None;
+    let mut old: Vec<Option<Row>> = old.into_iter().map(Some).collect();
     let mut out = Vec::with_capacity(sockets.len() + 16);
     for s in sockets {
-        let mut hit = by_key.get(&s.key()).copied().filter(|i| !used[*i]);
-        if hit.is_none() {
-            // Same connection with the inode lost (ESTAB -> TIME-WAIT) or gained.
-            hit = by_tuple.get(&tuple(&s)).copied().filter(|i| {
-                !used[*i] && (old[*i].sock.inode.unwrap_or(0) == 0 || s.inode.unwrap_or(0) == 0)
-            });
-        }
-        let owners: Vec<Arc<Process>> = s
-            .pids
-            .iter()
-            .filter_map(|p| snap.processes.get(p).cloned())
-            .collect();
-        let (id, mark, age) = match hit {
-            Some(i) => {
-                used[i] = true;
-                let o = &old[i];
+        let hit = match s.inode.filter(|i| *i != 0) {
+            Some(inode) => by_inode.get(&inode).copied(),
+            None => {
+                let map = by_tuple.get_or_insert_with(|| {
+                    let mut m = FxHashMap::with_capacity_and_hasher(old.len(), Default::default());
+                    for (i, r) in old.iter().enumerate() {
+                        if let Some(r) = r.as_ref().filter(|r| r.mark != Mark::Closed) {
+                            if r.sock.remote.is_some() {
+                                m.entry(tuple(&r.sock)).or_insert(i);
+                            }
+                        }
+                    }
+                    m
+                });
+                map.get(&tuple(&s)).copied()
+            }
+        };
+        let prev = hit.and_then(|i| old[i].take());
+        let (id, mark, age) = match &prev {
+            Some(o) => {
                 if o.sock.state != s.state {
                     (o.id, Mark::Changed, 0)
                 } else if o.mark != Mark::None && o.age + 1 < keep {
@@ -126,6 +133,25 @@ pub fn merge(
                 (*next_id, if first { Mark::None } else { Mark::New }, 0)
             }
         };
+        // Reuse the row's owners when they are the very same processes.
+        let owners = match prev {
+            Some(o)
+                if o.sock.pids == s.pids
+                    && o.owners.len() == s.pids.len()
+                    && o.owners.iter().all(|p| {
+                        snap.processes
+                            .get(&p.pid)
+                            .is_some_and(|q| Arc::ptr_eq(p, q))
+                    }) =>
+            {
+                o.owners
+            }
+            _ => s
+                .pids
+                .iter()
+                .filter_map(|p| snap.processes.get(p).cloned())
+                .collect(),
+        };
         out.push(Row {
             id,
             owners,
@@ -137,10 +163,7 @@ pub fn merge(
             sock: s,
         });
     }
-    for (i, mut r) in old.into_iter().enumerate() {
-        if used[i] {
-            continue;
-        }
+    for mut r in old.into_iter().flatten() {
         if r.mark == Mark::Closed {
             r.age += 1;
             if r.age < keep {
