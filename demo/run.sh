@@ -51,7 +51,7 @@ if command -v tmux >/dev/null && [ -t 1 ]; then
   tmux -L "$tmux_sock" new-session -d -s demo -x "$(tput cols)" -y "$(tput lines)" "$(q "${top[@]}")"
   tmux -L "$tmux_sock" split-window -t demo -v -l 8 "$(q "${lab[@]}"); echo '[lab finished]'; sleep 3600"
   tmux -L "$tmux_sock" select-pane -t demo.0
-  tmux -L "$tmux_sock" attach -t demo
+  TMUX= tmux -L "$tmux_sock" attach -t demo   # TMUX=: also from inside tmux
 else
   "${lab[@]}" > /tmp/porttop-demo-lab.log 2>&1 &
   lab_pid=$!
