@@ -39,6 +39,27 @@ fn pool_warns_at_85_and_goes_critical_at_96_connections_to_one_destination() {
     assert!(text.contains(&format!("127.0.0.1:{l1}")), "{text}");
     assert!(text.starts_with("level        WARN"), "{text}");
 
+    // Recorded in the namespace, replayed on the host: the same verdict, with the
+    // namespace's range (snapshot objects carry it).
+    let (code, rec, err) = ns.porttop(&["record", "-n", "2", "--interval", "250ms"]);
+    assert_eq!(code, 0, "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ns.jsonl");
+    std::fs::write(&file, &rec).unwrap();
+    let (code, out, err) = common::run(&[
+        "--replay",
+        file.to_str().unwrap(),
+        "pool",
+        "--json",
+        "--sample",
+        "0",
+    ]);
+    assert_eq!(code, 1, "{out} {err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["range_low"], 40000);
+    assert_eq!(v["range_high"], 40099);
+    assert_eq!(v["worst"]["sockets"], 85);
+
     // The dashboard, run inside the namespace, shows the warning too.
     if common::have("tmux") {
         let t = common::tmux::Tmux::new("poolns");

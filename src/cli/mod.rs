@@ -90,6 +90,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print socket, pool-level and collision changes as JSON lines (--jsonl)
     Watch(WatchArgs),
+    /// Record snapshots as JSON lines (with range and processes) for --replay
+    Record(RecordArgs),
     /// Times steady-state refreshes of the live source (for bench/compare.sh)
     #[command(hide = true)]
     BenchRefresh(BenchRefreshArgs),
@@ -170,6 +172,17 @@ pub struct BenchRefreshArgs {
     /// Pause between refreshes, so sockets can churn as they would between frames
     #[arg(long, default_value_t = 200)]
     pub interval_ms: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct RecordArgs {
+    /// How many snapshots
+    #[arg(long, short = 'n', default_value_t = 10, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub count: u32,
+    /// Time between snapshots
+    #[arg(long, default_value = "1s", value_parser = parse_interval, value_name = "DURATION")]
+    pub interval: std::time::Duration,
 }
 
 #[derive(Args, Debug)]

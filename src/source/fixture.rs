@@ -10,14 +10,26 @@
 
 use super::{now_ms, SocketSource, SourceError};
 use crate::model::{snapshot_from_records, PortRange, Snapshot, SocketRecord};
-use serde::Deserialize;
 use std::path::Path;
 
-#[derive(Deserialize)]
-#[serde(untagged)]
 enum Frame {
     Records(Vec<SocketRecord>),
     Snapshot(Box<Snapshot>),
+}
+
+/// One frame: an array of records or a snapshot object, told apart by the first
+/// character (not `#[serde(untagged)]`: buffered content cannot read the snapshot's
+/// integer map keys, and its errors say nothing useful).
+fn parse_frame(text: &str) -> Result<Frame, String> {
+    match text.trim_start().as_bytes().first() {
+        Some(b'[') => serde_json::from_str(text)
+            .map(Frame::Records)
+            .map_err(|e| e.to_string()),
+        Some(b'{') => serde_json::from_str(text)
+            .map(Frame::Snapshot)
+            .map_err(|e| e.to_string()),
+        _ => Err("expected a `porttop list --json` array or a `porttop record` line".into()),
+    }
 }
 
 /// Replays recorded snapshots one per refresh, then keeps showing the last.
@@ -68,37 +80,24 @@ pub fn parse_fixture(text: &str, range: &PortRange) -> Result<Vec<Snapshot>, Str
     if trimmed.is_empty() {
         return Err("the file is empty".into());
     }
-    match serde_json::from_str::<Frame>(trimmed) {
+    // The whole text as one frame (a `list --json` array spans many lines)...
+    let whole = match parse_frame(trimmed) {
         Ok(f) => return Ok(vec![frame(f, 0)]),
-        Err(whole) => {
-            if !trimmed.contains('\n') {
-                return Err(one_line(&whole));
-            }
-        }
+        Err(e) => e,
+    };
+    if !trimmed.contains('\n') {
+        return Err(whole);
     }
+    // ...else JSON lines, one frame each (`porttop record`).
     let mut out = Vec::new();
     for (n, line) in trimmed.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let f: Frame =
-            serde_json::from_str(line).map_err(|e| format!("line {}: {}", n + 1, one_line(&e)))?;
+        let f = parse_frame(line).map_err(|e| format!("line {}: {e}", n + 1))?;
         out.push(frame(f, out.len()));
     }
     Ok(out)
-}
-
-fn one_line(e: &serde_json::Error) -> String {
-    let s = e.to_string();
-    if s.contains("did not match any variant") {
-        format!(
-            "expected a `porttop list --json` array or a snapshot object (line {}, column {})",
-            e.line(),
-            e.column()
-        )
-    } else {
-        s
-    }
 }
 
 impl SocketSource for FixtureSource {

@@ -175,6 +175,22 @@ fn pool_cmd(g: &GlobalArgs, a: &PoolArgs, out: &mut dyn Write) -> Result<i32, Cl
     Ok(report.level.exit_code())
 }
 
+/// `porttop record`: one snapshot object per line, the format `--replay` reads
+/// with its range and processes, so a recording replays the same anywhere.
+fn record(g: &GlobalArgs, a: &super::RecordArgs, out: &mut dyn Write) -> Result<i32, CliError> {
+    let mut src = g.source()?;
+    for i in 0..a.count {
+        if i > 0 {
+            std::thread::sleep(a.interval);
+        }
+        let snap = src.snapshot().map_err(CliError::bad_input)?;
+        serde_json::to_writer(&mut *out, &snap).map_err(io::Error::from)?;
+        writeln!(out)?;
+        out.flush()?;
+    }
+    Ok(0)
+}
+
 /// At most this many frames of a recording are read by one-shot commands.
 fn src_frames_hint() -> usize {
     10_000
@@ -227,6 +243,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
         Some(Command::Reserve(a)) => advise::reserve(&cli.global, a, out),
         Some(Command::Serve(a)) => serve::serve(&cli.global, a),
         Some(Command::Watch(a)) => serve::watch(&cli.global, a, out),
+        Some(Command::Record(a)) => record(&cli.global, a, out),
         Some(Command::BenchRefresh(a)) => bench::refresh(&cli.global, a, out),
         None => dashboard(&cli),
     }
