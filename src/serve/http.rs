@@ -410,12 +410,15 @@ fn write_response(
     head_only: bool,
     timeout: Duration,
 ) -> io::Result<()> {
-    let deadline = Instant::now() + timeout;
     let head = head_bytes(resp);
     let mut pieces: Vec<&[u8]> = vec![&head];
     if !head_only {
         pieces.extend(resp.body.iter().map(Body::bytes));
     }
+    // A total deadline (a slow reader must not hold a worker for long), grown by
+    // a second per MiB so a large /snapshot.json reaches an ordinary client whole.
+    let bytes: usize = pieces.iter().map(|p| p.len()).sum();
+    let deadline = Instant::now() + timeout + Duration::from_secs_f64(bytes as f64 / 1_048_576.0);
     for mut piece in pieces {
         while !piece.is_empty() {
             let left = deadline.saturating_duration_since(Instant::now());
