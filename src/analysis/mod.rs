@@ -1,6 +1,8 @@
 //! Pure functions over snapshots: no I/O, no terminal.
 
 pub mod advisor;
+mod analyzer;
+pub use analyzer::{Analysis, Analyzer};
 pub mod collisions;
 pub mod diff;
 pub mod pool;

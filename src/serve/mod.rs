@@ -9,7 +9,7 @@ pub mod http;
 pub mod signal;
 pub mod watch;
 
-use crate::analysis::{collisions, pool};
+use crate::analysis::{pool, Analyzer};
 use crate::output::metrics::{self, CollectorStatus};
 use crate::source::SocketSource;
 use http::{Body, Request, Response};
@@ -71,7 +71,7 @@ fn publish(shared: &Shared, st: State) {
 /// Owns the source and the churn tracker; one `refresh` per interval.
 pub struct Collector {
     src: Box<dyn SocketSource>,
-    churn: pool::Churn,
+    analyzer: Analyzer,
     cfg: ServeConfig,
     errors: u64,
     told_partial: bool,
@@ -81,7 +81,7 @@ impl Collector {
     pub fn new(src: Box<dyn SocketSource>, cfg: ServeConfig) -> Self {
         Collector {
             src,
-            churn: pool::Churn::default(),
+            analyzer: Analyzer::new(cfg.thresholds, cfg.top),
             cfg,
             errors: 0,
             told_partial: false,
@@ -99,11 +99,8 @@ impl Collector {
                     eprintln!("porttop: note: {hint}");
                 }
             }
-            self.churn.observe(&snap);
-            let report =
-                pool::analyze_with_churn(&snap, self.cfg.thresholds, &self.churn, self.cfg.top);
-            let found = collisions::find_with(&snap, &crate::analysis::malware_lookup);
-            let text = metrics::render_snapshot(&snap, &report, &found, self.cfg.top);
+            let a = self.analyzer.analyze(&snap);
+            let text = metrics::render_snapshot(&snap, &a.report, &a.collisions, self.cfg.top);
             (text.into_bytes(), Arc::new(snap))
         });
         let refresh_secs = t0.elapsed().as_secs_f64();

@@ -10,7 +10,7 @@
 use super::signal;
 use crate::analysis::collisions::{self, Collision, CollisionKind};
 use crate::analysis::diff::diff;
-use crate::analysis::pool::{self, Level, PoolReport, Thresholds};
+use crate::analysis::pool::{self, Level, Thresholds};
 use crate::filter::Filter;
 use crate::model::{Proto, Snapshot, SockState, SocketRecord};
 use crate::source::SocketSource;
@@ -60,6 +60,9 @@ pub struct Event {
 pub struct Seen {
     pub snap: Snapshot,
     pub level: Level,
+    /// The fraction that set the level, and what drove it (for pool_level events).
+    pub fraction: f64,
+    pub driver: String,
     pub collisions: BTreeMap<(CollisionKind, Proto, u16), CollisionInfo>,
 }
 
@@ -69,13 +72,11 @@ impl Seen {
         let found = collisions::find_with(&snap, &crate::analysis::malware_lookup);
         Seen {
             level: report.level,
+            fraction: report.fraction,
+            driver: crate::output::driver_text(&report),
             collisions: collision_map(&found),
             snap,
         }
-    }
-
-    fn report(&self, thresholds: Thresholds) -> PoolReport {
-        pool::analyze(&self.snap, thresholds)
     }
 }
 
@@ -97,7 +98,7 @@ fn collision_map(found: &[Collision]) -> BTreeMap<(CollisionKind, Proto, u16), C
 
 /// The events from `old` to `new`, in order: closes, opens, state changes, pool
 /// level, collisions ended, collisions started.
-pub fn events(old: &Seen, new: &Seen, filter: &Filter, thresholds: Thresholds) -> Vec<Event> {
+pub fn events(old: &Seen, new: &Seen, filter: &Filter) -> Vec<Event> {
     let ts_ms = new.snap.taken_at_ms;
     let d = diff(&old.snap, &new.snap);
     let mut out = Vec::new();
@@ -119,12 +120,11 @@ pub fn events(old: &Seen, new: &Seen, filter: &Filter, thresholds: Thresholds) -
         });
     }
     if new.level != old.level {
-        let r = new.report(thresholds);
         push(EventKind::PoolLevel {
             prev_level: old.level,
             level: new.level,
-            fraction: r.fraction,
-            driver: crate::output::driver_text(&r),
+            fraction: new.fraction,
+            driver: new.driver.clone(),
         });
     }
     for (k, c) in &old.collisions {
@@ -185,7 +185,7 @@ pub fn run(
             }
         };
         let cur = Seen::new(snap, cfg.thresholds);
-        for ev in events(&prev, &cur, &cfg.filter, cfg.thresholds) {
+        for ev in events(&prev, &cur, &cfg.filter) {
             match write_line(out, &ev) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
@@ -241,7 +241,7 @@ mod tests {
         ));
         let b = snap(2000, range100(), socks);
         let (sa, sb) = (Seen::new(a, t), Seen::new(b, t));
-        let evs = events(&sa, &sb, &Filter::default(), t);
+        let evs = events(&sa, &sb, &Filter::default());
         let lines: Vec<serde_json::Value> = evs
             .iter()
             .map(|e| serde_json::to_value(e).unwrap())
@@ -266,7 +266,7 @@ mod tests {
         assert!(lines.iter().all(|l| l["ts_ms"] == 2000));
 
         // And back: the collision ends, the level drops.
-        let back = events(&sb, &sa, &Filter::default(), t);
+        let back = events(&sb, &sa, &Filter::default());
         let kinds: Vec<String> = back
             .iter()
             .map(|e| {
@@ -284,7 +284,7 @@ mod tests {
             port: Some(40002),
             ..Default::default()
         };
-        let only = events(&sa, &sb, &f, t);
+        let only = events(&sa, &sb, &f);
         let socket_events = only
             .iter()
             .filter(|e| {

@@ -4,33 +4,31 @@
 //! merges rows and draws; `App` runs it itself when given a bare snapshot (tests,
 //! and any caller without a collector).
 
-use crate::analysis::collisions::{self, Collision, CollisionKind};
-use crate::analysis::pool::{self, Churn, Level, PoolReport, Projection, Thresholds};
+use crate::analysis::collisions::{Collision, CollisionKind};
+use crate::analysis::pool::{self, Level, PoolReport, Projection, Thresholds};
 use crate::model::{Proto, Snapshot};
 use std::collections::HashSet;
 
 /// How many destinations get a projection.
 const TOP: usize = 3;
 
-/// Turns snapshots into alerts; keeps what needs history (the churn rates).
-#[derive(Default)]
-pub struct Analyzer {
-    churn: Churn,
-    thresholds: Thresholds,
+/// Turns snapshots into alerts (the shared `analysis::Analyzer`, plus what the
+/// table marks).
+pub struct Analyzer(crate::analysis::Analyzer);
+
+impl Default for Analyzer {
+    fn default() -> Self {
+        Self::new(Thresholds::default())
+    }
 }
 
 impl Analyzer {
     pub fn new(thresholds: Thresholds) -> Self {
-        Analyzer {
-            thresholds,
-            ..Analyzer::default()
-        }
+        Analyzer(crate::analysis::Analyzer::new(thresholds, TOP))
     }
 
     pub fn analyze(&mut self, snap: &Snapshot) -> Alerts {
-        self.churn.observe(snap);
-        let report = pool::analyze_with_churn(snap, self.thresholds, &self.churn, TOP);
-        let collisions = collisions::find_with(snap, &crate::analysis::malware_lookup);
+        let crate::analysis::Analysis { report, collisions } = self.0.analyze(snap);
         let flagged = collisions
             .iter()
             .filter(|c| {

@@ -1,6 +1,6 @@
 use super::*;
 use crate::model::{Proto, SockState};
-use crate::tui::test_fixture::{base, ep, snap, sock, T0};
+use crate::tui::test_fixture::{base, changed, ep, snap, sock, T0};
 
 fn app() -> App {
     let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
@@ -103,19 +103,8 @@ fn change_marks_new_changed_closed_and_their_expiry() {
         a.rows.iter().all(|r| r.mark == Mark::None),
         "first snapshot has no marks"
     );
-    let mut s = base();
-    s.sockets.remove(1); // :80 closes
-    s.sockets[1].state = SockState::FinWait1; // 40100 changes state
-    s.sockets.push(sock(
-        Proto::Tcp,
-        ep("10.0.0.1", 41000),
-        Some(ep("10.0.0.5", 443)),
-        SockState::SynSent,
-        99,
-        Some(200),
-    ));
-    s.taken_at_ms += 1000;
-    let s = Arc::new(s);
+    // :80 closes, 40100 changes state, 41000 is new.
+    let s = Arc::new(changed());
     a.apply(Action::Snapshot(s.clone()));
     let mark = |a: &App, p: u16| {
         a.rows

@@ -111,3 +111,20 @@ pub fn base() -> Snapshot {
         T0,
     )
 }
+
+/// `base()` one refresh later: :80 closed, 40100 changed state, 41000 is new.
+pub fn changed() -> Snapshot {
+    let mut s = base();
+    s.sockets.remove(1);
+    s.sockets[1].state = SockState::FinWait1;
+    s.sockets.push(sock(
+        Proto::Tcp,
+        ep("10.0.0.1", 41000),
+        Some(ep("10.0.0.5", 443)),
+        SockState::SynSent,
+        99,
+        Some(200),
+    ));
+    s.taken_at_ms += 1000;
+    s
+}

@@ -2,7 +2,7 @@ use super::*;
 use crate::filter::Filter;
 use crate::model::{Proto, SockState};
 use crate::tui::app::{Action, App, View};
-use crate::tui::test_fixture::{base, ep, sock};
+use crate::tui::test_fixture::{base, changed, ep, sock};
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
@@ -14,19 +14,7 @@ use std::time::Duration;
 fn marked_app() -> App {
     let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
     a.apply(Action::Snapshot(Arc::new(base())));
-    let mut s = base();
-    s.sockets.remove(1);
-    s.sockets[1].state = SockState::FinWait1;
-    s.sockets.push(sock(
-        Proto::Tcp,
-        ep("10.0.0.1", 41000),
-        Some(ep("10.0.0.5", 443)),
-        SockState::SynSent,
-        99,
-        Some(200),
-    ));
-    s.taken_at_ms += 1000;
-    a.apply(Action::Snapshot(Arc::new(s)));
+    a.apply(Action::Snapshot(Arc::new(changed())));
     a
 }
 

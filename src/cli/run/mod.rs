@@ -5,7 +5,7 @@ use super::{Cli, Command, GlobalArgs, ListArgs, PoolArgs, RangeArgs};
 mod advise;
 mod bench;
 mod serve;
-use crate::analysis::{collisions, pool};
+use crate::analysis::pool;
 use crate::model::{Snapshot, Socket};
 use crate::output;
 use crate::source::{FixtureSource, RangeConfig, SocketSource, SystemSource};
@@ -137,19 +137,19 @@ fn pool_cmd(g: &GlobalArgs, a: &PoolArgs, out: &mut dyn Write) -> Result<i32, Cl
         crit: a.crit,
     };
     let mut src = g.source().map_err(unknown)?;
-    let mut churn = pool::Churn::default();
+    let mut analyzer = crate::analysis::Analyzer::new(thresholds, a.top);
     let mut snap = src
         .snapshot()
         .map_err(|e| unknown(CliError::bad_input(e)))?;
     if a.sample > 0.0 && g.replay.is_none() {
-        churn.observe(&snap);
+        analyzer.observe(&snap);
         std::thread::sleep(std::time::Duration::from_secs_f64(a.sample));
         snap = src
             .snapshot()
             .map_err(|e| unknown(CliError::bad_input(e)))?;
     } else if g.replay.is_some() {
-        // A recording's frames are its own samples.
-        churn.observe(&snap);
+        // A recording's frames are its own samples: all but the last feed the
+        // churn history, the last is analysed.
         for _ in 1..src_frames_hint() {
             let next = src
                 .snapshot()
@@ -157,20 +157,19 @@ fn pool_cmd(g: &GlobalArgs, a: &PoolArgs, out: &mut dyn Write) -> Result<i32, Cl
             if next == snap {
                 break;
             }
+            analyzer.observe(&snap);
             snap = next;
-            churn.observe(&snap);
         }
     }
-    churn.observe(&snap);
     if let Some(hint) = crate::source::partial_hint(&snap) {
         eprintln!("porttop: note: {hint}");
     }
-    let report = pool::analyze_with_churn(&snap, thresholds, &churn, a.top);
-    let found = collisions::find_with(&snap, &crate::analysis::malware_lookup);
+    let an = analyzer.analyze(&snap);
+    let (report, found) = (&an.report, &an.collisions);
     if a.json {
-        output::pool_json(out, &report, &found, a.top).map_err(|e| unknown(e.into()))?;
+        output::pool_json(out, report, found, a.top).map_err(|e| unknown(e.into()))?;
     } else {
-        output::pool_text(out, &report, &found, a.top).map_err(|e| unknown(e.into()))?;
+        output::pool_text(out, report, found, a.top).map_err(|e| unknown(e.into()))?;
     }
     Ok(report.level.exit_code())
 }
