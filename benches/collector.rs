@@ -5,8 +5,8 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use porttop::analysis::{diff, pool};
 use porttop::filter::Filter;
 use porttop::model::{
-    records, snapshot_from_records, Endpoint, Family, PortRange, Process, Proto, Snapshot,
-    SockState, Socket,
+    snapshot_from_records, Endpoint, Family, PortRange, Process, Proto, Snapshot, SockState,
+    Socket, SocketRecord,
 };
 use porttop::source::{RangeConfig, SocketSource, SystemSource};
 use std::collections::BTreeMap;
@@ -69,7 +69,7 @@ fn fixture(n: u32, shift: u32) -> Snapshot {
 fn analysis(c: &mut Criterion) {
     let a = fixture(N, 0);
     let b = fixture(N, 400); // 1 % churn
-    let recs = records(&a, a.sockets.iter());
+    let recs: Vec<SocketRecord> = a.sockets.iter().map(|s| SocketRecord::new(&a, s)).collect();
     c.bench_function("snapshot_from_records 40k", |bch| {
         bch.iter(|| {
             snapshot_from_records(black_box(recs.clone()), a.range.clone(), "bench".into(), 0)

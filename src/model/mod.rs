@@ -2,7 +2,7 @@
 //! immutable `Snapshot` that the collector hands to every consumer. No I/O here.
 
 mod record;
-pub use record::{records, snapshot_from_records, ProcessRecord, SocketRecord};
+pub use record::{snapshot_from_records, ProcessRecord, SocketRecord};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -190,11 +190,6 @@ pub fn unmap(addr: IpAddr) -> IpAddr {
     }
 }
 
-/// True for 0.0.0.0 and ::.
-pub fn is_wildcard(addr: IpAddr) -> bool {
-    addr.is_unspecified()
-}
-
 /// The process that owns (holds a descriptor of) a socket.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Process {
@@ -248,10 +243,6 @@ pub struct SocketKey {
     pub remote: Option<Endpoint>,
     pub inode: u64,
 }
-
-/// Where the ephemeral range came from.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RangeSource(pub String);
 
 /// The ephemeral (dynamic) port range in force and the ports reserved from it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

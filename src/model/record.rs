@@ -79,14 +79,6 @@ impl SocketRecord {
     }
 }
 
-/// Records for the given sockets of a snapshot.
-pub fn records<'a>(
-    snap: &'a Snapshot,
-    sockets: impl Iterator<Item = &'a Socket>,
-) -> Vec<SocketRecord> {
-    sockets.map(|s| SocketRecord::new(snap, s)).collect()
-}
-
 /// Rebuilds a snapshot from records. Records of older versions without `processes`
 /// get one process per pid from `process`/`cmdline`.
 pub fn snapshot_from_records(

@@ -147,7 +147,7 @@ mod tests {
         let s = &snaps[0];
         assert_eq!(s.sockets.len(), 1);
         assert_eq!(s.owner(&s.sockets[0]).map(|p| p.name.as_str()), Some("srv"));
-        let back = crate::model::records(s, s.sockets.iter());
-        assert_eq!(back[0].cmdline.as_deref(), Some("srv -x"));
+        let back = crate::model::SocketRecord::new(s, &s.sockets[0]);
+        assert_eq!(back.cmdline.as_deref(), Some("srv -x"));
     }
 }

@@ -150,7 +150,7 @@ fn pool_cmd(g: &GlobalArgs, a: &PoolArgs, out: &mut dyn Write) -> Result<i32, Cl
     } else if g.replay.is_some() {
         // A recording's frames are its own samples: all but the last feed the
         // churn history, the last is analysed.
-        for _ in 1..src_frames_hint() {
+        for _ in 1..MAX_REPLAY_FRAMES {
             let next = src
                 .snapshot()
                 .map_err(|e| unknown(CliError::bad_input(e)))?;
@@ -191,9 +191,7 @@ fn record(g: &GlobalArgs, a: &super::RecordArgs, out: &mut dyn Write) -> Result<
 }
 
 /// At most this many frames of a recording are read by one-shot commands.
-fn src_frames_hint() -> usize {
-    10_000
-}
+const MAX_REPLAY_FRAMES: usize = 10_000;
 
 fn dashboard(cli: &Cli) -> Result<i32, CliError> {
     let d = &cli.dash;
