@@ -44,7 +44,7 @@ fn fixture(n: u32, shift: u32) -> Snapshot {
             uid: Some(1000),
             user: Some("bench".into()),
             inode: (!k.is_multiple_of(10)).then_some(100_000 + k as u64),
-            pids: vec![pid],
+            pids: [pid].into_iter().collect(),
         });
         processes.entry(pid).or_insert_with(|| {
             Arc::new(Process {
@@ -108,7 +108,10 @@ fn live(c: &mut Criterion) {
     g.sample_size(20);
     g.bench_function(name, |bch| bch.iter(|| src.snapshot().unwrap()));
     g.bench_function("netlink dump only", |bch| {
-        bch.iter(|| porttop::source::bare_dump().unwrap())
+        bch.iter(|| src.bare_dump().unwrap())
+    });
+    g.bench_function("netstat2 dump only (no pids)", |bch| {
+        bch.iter(|| porttop::source::netstat2_bare_dump().unwrap())
     });
     g.finish();
 }

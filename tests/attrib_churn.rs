@@ -18,7 +18,7 @@ fn on_port(s: &Snapshot, port: u16) -> Vec<(u64, Vec<u32>)> {
         .iter()
         .filter(|x| x.state != SockState::TimeWait && x.inode.is_some())
         .filter(|x| x.local.port == port || x.remote.as_ref().map(|r| r.port) == Some(port))
-        .map(|x| (x.inode.unwrap(), x.pids.clone()))
+        .map(|x| (x.inode.unwrap(), x.pids.to_vec()))
         .collect()
 }
 
@@ -113,7 +113,7 @@ fn churned_sockets_are_attributed_in_the_next_refresh() {
                 && s.inode.is_some()
         })
         .unwrap();
-    assert_eq!(s.pids, vec![me], "{:?}", src.attrib_stats());
+    assert_eq!(s.pids.to_vec(), vec![me], "{:?}", src.attrib_stats());
 
     // The child exits: its pid and sockets leave the cache.
     let lab_pid = lab.0.id();

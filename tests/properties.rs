@@ -64,7 +64,11 @@ fn socket() -> impl Strategy<Value = Socket> {
                 uid: Some(0),
                 user: Some("root".into()),
                 inode: (st != SockState::TimeWait).then_some(100 + inode),
-                pids: if pid == 0 { vec![] } else { vec![pid] },
+                pids: if pid == 0 {
+                    Default::default()
+                } else {
+                    [pid].into_iter().collect()
+                },
             }
         })
 }

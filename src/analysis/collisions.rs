@@ -270,7 +270,7 @@ fn collision(
             proto: s.proto,
             local: s.local,
             state: s.state,
-            pids: s.pids.clone(),
+            pids: s.pids.to_vec(),
             processes: s
                 .pids
                 .iter()

@@ -31,7 +31,7 @@ pub fn conn(proto: Proto, local: &str, remote: &str, state: SockState) -> Socket
         uid: None,
         user: None,
         inode: Some(1),
-        pids: Vec::new(),
+        pids: Default::default(),
     }
 }
 
@@ -60,7 +60,7 @@ pub fn listener(proto: Proto, local: &str) -> Socket {
         uid: None,
         user: None,
         inode: Some(1),
-        pids: Vec::new(),
+        pids: Default::default(),
     }
 }
 
@@ -72,7 +72,7 @@ pub trait SockExt {
 
 impl SockExt for Socket {
     fn pids(mut self, pids: &[u32]) -> Self {
-        self.pids = pids.to_vec();
+        self.pids = pids.iter().copied().collect();
         self
     }
     fn inode(mut self, inode: u64) -> Self {

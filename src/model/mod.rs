@@ -202,6 +202,10 @@ pub struct Process {
     pub cmdline: String,
 }
 
+/// The pids of one socket: almost always one, so held inline (no allocation per
+/// socket: a table has tens of thousands).
+pub type Pids = smallvec::SmallVec<[u32; 2]>;
+
 /// One socket of the table.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Socket {
@@ -219,7 +223,7 @@ pub struct Socket {
     /// Socket inode (Linux); 0 / None for TIME_WAIT and other orphaned sockets.
     pub inode: Option<u64>,
     /// Pids holding a descriptor of this socket, ascending; empty when unknown.
-    pub pids: Vec<u32>,
+    pub pids: Pids,
 }
 
 impl Socket {

@@ -61,7 +61,7 @@ impl SocketRecord {
             uid: s.uid,
             user: s.user.as_deref().map(str::to_string),
             inode: s.inode,
-            pids: s.pids.clone(),
+            pids: s.pids.to_vec(),
             process: procs.first().map(|p| p.name.clone()),
             cmdline: procs.first().map(|p| p.cmdline.clone()),
             ephemeral: snap.is_ephemeral(s),
@@ -130,7 +130,7 @@ pub fn snapshot_from_records(
             uid: r.uid,
             user: r.user.map(Arc::from),
             inode: r.inode,
-            pids,
+            pids: pids.into(),
         });
     }
     Snapshot {

@@ -23,7 +23,11 @@
 //! since their last listing (all of them on kernels that report no count), so a
 //! parent that handed a socket to a child and closed its copy loses it soon.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+
+/// A set of socket inodes (FxHash: inodes are small integers, and these sets
+/// hold every live socket, so SipHash would cost milliseconds per refresh).
+pub type InodeSet = HashSet<u64>;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -102,10 +106,10 @@ impl Attributor {
     pub fn new(proc_root: impl Into<PathBuf>) -> Self {
         Attributor {
             proc_root: proc_root.into(),
-            pids: HashMap::new(),
-            owners: HashMap::new(),
-            unattributable: HashSet::new(),
-            prev_live: HashSet::new(),
+            pids: HashMap::default(),
+            owners: HashMap::default(),
+            unattributable: HashSet::default(),
+            prev_live: HashSet::default(),
             replaced: Vec::new(),
             refreshes: 0,
             last: AttribStats::default(),
@@ -129,7 +133,13 @@ impl Attributor {
 
     /// Brings the cache up to date for the given live socket inodes.
     /// Errors only when `/proc` itself cannot be listed.
-    pub fn refresh(&mut self, live: &HashSet<u64>) -> std::io::Result<()> {
+    pub fn refresh(&mut self, live: InodeSet) -> std::io::Result<()> {
+        self.update(&live)?;
+        self.prev_live = live;
+        Ok(())
+    }
+
+    fn update(&mut self, live: &InodeSet) -> std::io::Result<()> {
         self.refreshes += 1;
         let mut stats = AttribStats::default();
         let current = list_pids(&self.proc_root)?;
@@ -249,7 +259,6 @@ impl Attributor {
         stats.unattributed = live.iter().filter(|i| !self.owners.contains_key(i)).count();
         stats.pids_unreadable = self.unreadable_pids();
         self.last = stats;
-        self.prev_live.clone_from(live);
         Ok(())
     }
 
@@ -285,7 +294,7 @@ impl Attributor {
     fn probe(
         &mut self,
         pid: u32,
-        live: &HashSet<u64>,
+        live: &InodeSet,
         unknown: &mut HashSet<u64>,
         stats: &mut AttribStats,
     ) {
@@ -366,7 +375,7 @@ impl Attributor {
     /// Lists `/proc/<pid>/fd`. With `live` (incremental), links are read only for fd
     /// numbers not cached or whose cached socket is no longer live; without, all.
     /// fds that disappeared are dropped either way.
-    fn rescan(&mut self, pid: u32, live: Option<&HashSet<u64>>, stats: &mut AttribStats) {
+    fn rescan(&mut self, pid: u32, live: Option<&InodeSet>, stats: &mut AttribStats) {
         let dir = self.proc_root.join(pid.to_string()).join("fd");
         stats.dirs_listed += 1;
         let rd = match fs::read_dir(&dir) {
@@ -392,7 +401,8 @@ impl Attributor {
             None => identity(&self.proc_root, pid),
         };
         let mut old = prev.fds;
-        let mut fds: HashMap<u32, u64> = HashMap::with_capacity(old.len());
+        let mut fds: HashMap<u32, u64> =
+            HashMap::with_capacity_and_hasher(old.len(), Default::default());
         let (mut max_fd, mut listed) = (0, 0);
         let mut others = Vec::new();
         let mut present = Vec::with_capacity(old.len() + 16);
@@ -476,7 +486,7 @@ pub fn parse_start_time(stat: &str) -> Option<u64> {
 }
 
 fn list_pids(root: &Path) -> std::io::Result<HashSet<u32>> {
-    let mut out = HashSet::new();
+    let mut out = HashSet::default();
     for ent in fs::read_dir(root)?.flatten() {
         if let Some(pid) = ent.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) {
             out.insert(pid);

@@ -2,13 +2,14 @@
 //! (`FixtureSource`). Everything above this module sees only `Snapshot`s.
 
 pub mod attrib;
+#[cfg(target_os = "linux")]
+mod diag;
 mod fixture;
-pub mod procnet;
 pub mod procs;
 mod system;
 
 pub use fixture::{parse_fixture, FixtureSource};
-pub use system::{bare_dump, SystemSource};
+pub use system::{netstat2_bare_dump, SystemSource};
 
 use crate::model::Snapshot;
 

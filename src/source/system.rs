@@ -1,11 +1,17 @@
-//! The live system: netstat2's socket dump (netlink on Linux) without its pid walk,
-//! plus our own incremental attribution (`attrib`) and process table (`procs`).
+//! The live system: on Linux our own sock_diag dump (`diag`) plus our incremental
+//! attribution (`attrib`); elsewhere netstat2's table with its pids. The process
+//! table (`procs`) is shared.
 
 use super::procs::ProcessTable;
 use super::{host_name, now_ms, RangeConfig, SocketSource, SourceError};
-use crate::model::{Endpoint, Family, PortRange, Proto, Snapshot, SockState, Socket};
-use netstat2::{AddressFamilyFlags, ProtocolFlags, ProtocolSocketInfo, TcpState};
+#[cfg(not(target_os = "linux"))]
+use crate::model::{Endpoint, Family, Proto, SockState};
+use crate::model::{PortRange, Snapshot, Socket};
+use netstat2::{AddressFamilyFlags, ProtocolFlags};
+#[cfg(not(target_os = "linux"))]
+use netstat2::{ProtocolSocketInfo, TcpState};
 use std::collections::{BTreeMap, HashSet};
+#[cfg(not(target_os = "linux"))]
 use std::net::IpAddr;
 
 pub struct SystemSource {
@@ -13,8 +19,13 @@ pub struct SystemSource {
     last_range: Option<PortRange>,
     #[cfg(target_os = "linux")]
     attrib: super::attrib::Attributor,
+    /// The netlink socket, opened on the first refresh and kept.
+    #[cfg(target_os = "linux")]
+    diag: Option<super::diag::Diag>,
     procs: ProcessTable,
     host: String,
+    /// Sockets in the last snapshot (the next one's starting capacity).
+    last_len: usize,
 }
 
 impl SystemSource {
@@ -24,8 +35,11 @@ impl SystemSource {
             last_range: None,
             #[cfg(target_os = "linux")]
             attrib: super::attrib::Attributor::default(),
+            #[cfg(target_os = "linux")]
+            diag: None,
             procs: ProcessTable::new(),
             host: host_name(),
+            last_len: 0,
         }
     }
 
@@ -46,6 +60,34 @@ impl SystemSource {
         Box::new(std::iter::empty())
     }
 
+    /// The whole TCP and UDP table, IPv4 and IPv6, calling `f` per socket.
+    #[cfg(target_os = "linux")]
+    fn dump_into(&mut self, f: impl FnMut(Socket)) -> Result<(), SourceError> {
+        let err = |e: std::io::Error| SourceError::Netlink(e.to_string());
+        let diag = match &mut self.diag {
+            Some(d) => d,
+            none => none.insert(super::diag::Diag::new().map_err(err)?),
+        };
+        diag.dump_all(f).map_err(err)?;
+        Ok(())
+    }
+
+    /// The floor every refresh pays: the socket dump alone, no conversion, no
+    /// attribution; returns the number of records. For benchmarks.
+    pub fn bare_dump(&mut self) -> Result<usize, SourceError> {
+        #[cfg(target_os = "linux")]
+        {
+            let mut n = 0;
+            self.dump_into(|_| n += 1)?;
+            Ok(n)
+        }
+        #[cfg(not(target_os = "linux"))]
+        netstat2_dump()?.try_fold(0, |n, si| {
+            si.map(|_| n + 1)
+                .map_err(|e| SourceError::Netlink(e.to_string()))
+        })
+    }
+
     fn range(&mut self) -> Result<PortRange, SourceError> {
         match self.range_cfg.resolve() {
             Ok(r) => {
@@ -58,6 +100,7 @@ impl SystemSource {
     }
 }
 
+#[cfg(not(target_os = "linux"))]
 fn state(s: TcpState) -> SockState {
     match s {
         TcpState::Established => SockState::Established,
@@ -75,6 +118,7 @@ fn state(s: TcpState) -> SockState {
     }
 }
 
+#[cfg(not(target_os = "linux"))]
 fn family(a: IpAddr) -> Family {
     match a {
         IpAddr::V4(_) => Family::Ipv4,
@@ -82,11 +126,9 @@ fn family(a: IpAddr) -> Family {
     }
 }
 
-/// Converts one netstat2 record (pids not attached).
-pub(crate) fn convert(si: netstat2::SocketInfo) -> Socket {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    let (uid, inode) = (Some(si.uid), Some(u64::from(si.inode)).filter(|i| *i != 0));
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+/// Converts one netstat2 record, with its pids (not Linux).
+#[cfg(not(target_os = "linux"))]
+fn convert(si: netstat2::SocketInfo) -> Socket {
     let (uid, inode) = (None, None);
     let pids = {
         let mut p = si.associated_pids.clone();
@@ -133,45 +175,62 @@ impl SocketSource for SystemSource {
     fn snapshot(&mut self) -> Result<Snapshot, SourceError> {
         let range = self.range()?;
         let taken_at_ms = now_ms();
-        let mut sockets = Vec::new();
-        for si in dump()? {
+        // Room for as many as last time and some growth: no re-copying of a
+        // 40,000-entry table while it fills.
+        let mut sockets = Vec::with_capacity(self.last_len + self.last_len / 8);
+        #[cfg(target_os = "linux")]
+        self.dump_into(|s| sockets.push(s))?;
+        #[cfg(not(target_os = "linux"))]
+        for si in netstat2_dump()? {
             let si = si.map_err(|e| SourceError::Netlink(e.to_string()))?;
             sockets.push(convert(si));
         }
-        // netstat2 gives UDP no peer: take connected UDP sockets' peers from
-        // /proc/net/udp{,6} (Linux), so clients are not mistaken for servers.
-        #[cfg(target_os = "linux")]
-        if sockets.iter().any(|s| s.proto == Proto::Udp) {
-            let peers = super::procnet::udp_peers();
-            for s in sockets.iter_mut().filter(|s| s.proto == Proto::Udp) {
-                if let Some(r) = s.inode.and_then(|i| peers.get(&i)) {
-                    s.remote = Some(*r);
-                    s.state = SockState::Established;
-                }
-            }
-        }
+        self.last_len = sockets.len();
 
         #[cfg(target_os = "linux")]
         let partial = {
-            let live: HashSet<u64> = sockets.iter().filter_map(|s| s.inode).collect();
-            self.attrib.refresh(&live).map_err(SourceError::Proc)?;
+            let mut live = super::attrib::InodeSet::default();
+            live.reserve(sockets.len());
+            live.extend(sockets.iter().filter_map(|s| s.inode));
+            self.attrib.refresh(live).map_err(SourceError::Proc)?;
             self.procs.forget(&self.attrib.replaced);
-            for s in sockets.iter_mut() {
-                if let Some(i) = s.inode {
-                    s.pids = self.attrib.owners(i).to_vec();
-                }
-            }
             self.attrib.last.unattributed > 0 && self.attrib.last.pids_unreadable > 0
         };
         #[cfg(not(target_os = "linux"))]
         let partial = false;
 
-        let mut wanted: Vec<u32> = sockets
-            .iter()
-            .flat_map(|s| s.pids.iter().copied())
-            .collect();
+        // One pass: owners (Linux), user names, and the set of pids to describe.
+        // Consecutive sockets mostly share owner and uid, so both are looked up
+        // only when they change.
+        let mut wanted = rustc_hash::FxHashSet::default();
+        let users = self.procs.users();
+        let mut last_user: Option<(u32, std::sync::Arc<str>)> = None;
+        let mut last_pid = None;
+        for s in sockets.iter_mut() {
+            #[cfg(target_os = "linux")]
+            if let Some(i) = s.inode {
+                s.pids = self.attrib.owners(i).iter().copied().collect();
+            }
+            for &p in &s.pids {
+                if last_pid != Some(p) {
+                    last_pid = Some(p);
+                    wanted.insert(p);
+                }
+            }
+            if let Some(uid) = s.uid {
+                let name = match &last_user {
+                    Some((u, n)) if *u == uid => n.clone(),
+                    _ => {
+                        let n = users.shared(uid);
+                        last_user = Some((uid, n.clone()));
+                        n
+                    }
+                };
+                s.user = Some(name);
+            }
+        }
+        let mut wanted: Vec<u32> = wanted.into_iter().collect();
         wanted.sort_unstable();
-        wanted.dedup();
         #[cfg(target_os = "linux")]
         let alive: HashSet<u32> = self.attrib.live_pids().collect();
         #[cfg(not(target_os = "linux"))]
@@ -181,12 +240,6 @@ impl SocketSource for SystemSource {
             .resolve(&wanted, &|p| alive.contains(&p))
             .into_iter()
             .collect();
-        let users = self.procs.users();
-        for s in sockets.iter_mut() {
-            if let Some(uid) = s.uid {
-                s.user = Some(users.shared(uid));
-            }
-        }
         Ok(Snapshot {
             taken_at_ms,
             host: self.host.clone(),
@@ -198,27 +251,28 @@ impl SocketSource for SystemSource {
     }
 }
 
-/// netstat2's TCP and UDP dump, IPv4 and IPv6; on Linux without its pid walk
-/// (attribution is ours, incremental).
-fn dump(
+/// netstat2's TCP and UDP table, IPv4 and IPv6, with pids (not Linux).
+#[cfg(not(target_os = "linux"))]
+fn netstat2_dump(
 ) -> Result<impl Iterator<Item = Result<netstat2::SocketInfo, netstat2::error::Error>>, SourceError>
 {
+    let af = AddressFamilyFlags::IPV4 | AddressFamilyFlags::IPV6;
+    let pf = ProtocolFlags::TCP | ProtocolFlags::UDP;
+    netstat2::iterate_sockets_info(af, pf).map_err(|e| SourceError::Netlink(e.to_string()))
+}
+
+/// netstat2's dump without pids, for the benchmark's reference row: what the
+/// refresh cost before `diag` replaced it on Linux. Returns the record count.
+pub fn netstat2_bare_dump() -> Result<usize, SourceError> {
     let af = AddressFamilyFlags::IPV4 | AddressFamilyFlags::IPV6;
     let pf = ProtocolFlags::TCP | ProtocolFlags::UDP;
     #[cfg(target_os = "linux")]
     let iter = netstat2::iterate_sockets_info_without_pids(af, pf);
     #[cfg(not(target_os = "linux"))]
     let iter = netstat2::iterate_sockets_info(af, pf);
-    iter.map_err(|e| SourceError::Netlink(e.to_string()))
-}
-
-/// The floor every refresh pays: netstat2's socket dump with no pids and no
-/// conversion; returns the number of records. For benchmarks.
-pub fn bare_dump() -> Result<usize, SourceError> {
-    let mut n = 0;
-    for si in dump()? {
-        si.map_err(|e| SourceError::Netlink(e.to_string()))?;
-        n += 1;
-    }
-    Ok(n)
+    iter.map_err(|e| SourceError::Netlink(e.to_string()))?
+        .try_fold(0, |n, si| {
+            si.map(|_| n + 1)
+                .map_err(|e| SourceError::Netlink(e.to_string()))
+        })
 }

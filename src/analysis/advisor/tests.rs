@@ -26,7 +26,7 @@ fn sock(proto: Proto, port: u16, state: SockState, pids: Vec<u32>) -> Socket {
         uid: Some(0),
         user: None,
         inode: Some(1),
-        pids,
+        pids: pids.into(),
     }
 }
 

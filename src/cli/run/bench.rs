@@ -3,7 +3,7 @@
 
 use super::CliError;
 use crate::cli::{BenchRefreshArgs, GlobalArgs};
-use crate::source::{bare_dump, SocketSource, SystemSource};
+use crate::source::{netstat2_bare_dump, SocketSource, SystemSource};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -44,43 +44,43 @@ pub fn refresh(g: &GlobalArgs, a: &BenchRefreshArgs, out: &mut dyn Write) -> Res
         snap.processes.len()
     )?;
     drop(snap);
-    let (mut dumps, mut snaps) = (Vec::new(), Vec::new());
+    // Three timings per round, in rotating order so none always sees the
+    // warmest cache: the bare dump, the full refresh, netstat2's dump.
+    let (mut dumps, mut snaps, mut ns2) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..a.iterations {
         std::thread::sleep(Duration::from_millis(a.interval_ms));
-        // Alternate which goes first so neither always sees the warmer cache.
-        let (d, s, n) = if i % 2 == 0 {
+        let mut t3 = [0.0; 3];
+        let mut n = 0;
+        for k in 0..3 {
+            let which = (i + k) % 3;
             let t = Instant::now();
-            bare_dump().map_err(CliError::bad_input)?;
-            let d = t.elapsed();
-            let t = Instant::now();
-            let n = src.snapshot().map_err(CliError::bad_input)?.sockets.len();
-            (d, t.elapsed(), n)
-        } else {
-            let t = Instant::now();
-            let n = src.snapshot().map_err(CliError::bad_input)?.sockets.len();
-            let s = t.elapsed();
-            let t = Instant::now();
-            bare_dump().map_err(CliError::bad_input)?;
-            (t.elapsed(), s, n)
-        };
+            match which {
+                0 => drop(src.bare_dump().map_err(CliError::bad_input)?),
+                1 => n = src.snapshot().map_err(CliError::bad_input)?.sockets.len(),
+                _ => drop(netstat2_bare_dump().map_err(CliError::bad_input)?),
+            }
+            t3[which] = ms(t.elapsed());
+        }
         let st = src.attrib_stats();
         writeln!(
             out,
-            "refresh {i} dump_ms {:.2} snapshot_ms {:.2} sockets {n} new_pids {} links_read {} full_walk {} unattributed {}",
-            ms(d),
-            ms(s),
+            "refresh {i} dump_ms {:.2} snapshot_ms {:.2} netstat2_dump_ms {:.2} sockets {n} new_pids {} links_read {} full_walk {} unattributed {}",
+            t3[0],
+            t3[1],
+            t3[2],
             st.pids_new,
             st.links_read,
             st.full_walk,
             st.unattributed
         )?;
-        dumps.push(ms(d));
-        snaps.push(ms(s));
+        dumps.push(t3[0]);
+        snaps.push(t3[1]);
+        ns2.push(t3[2]);
     }
-    let (d, s) = (median(&mut dumps), median(&mut snaps));
+    let (d, s, n2) = (median(&mut dumps), median(&mut snaps), median(&mut ns2));
     writeln!(
         out,
-        "median dump_ms {d:.2} snapshot_ms {s:.2} ratio {:.2} peak_rss_kb {}",
+        "median dump_ms {d:.2} snapshot_ms {s:.2} ratio {:.2} peak_rss_kb {} netstat2_dump_ms {n2:.2}",
         if d > 0.0 { s / d } else { 0.0 },
         peak_rss_kb().unwrap_or(0)
     )?;

@@ -1,0 +1,299 @@
+//! Linux socket dump over `NETLINK_SOCK_DIAG` (what `ss` reads), with the message
+//! types of `netlink-packet-sock-diag` — the crates netstat2 itself is built on.
+//!
+//! Why not netstat2's own iterator: it receives into an 8 KiB buffer, so the kernel
+//! fills ~4 KiB chunks and the dump takes one `recvmsg` and one resume of the hash
+//! walk per ~30 sockets; it parses every attribute of every message into a list we
+//! never read; it drops the peer of UDP sockets; and it walks the kernel's TCP
+//! table once per address family. Here one netlink socket lives as long as the
+//! source, receives into 64 KiB (the kernel then fills 32 KiB chunks), only the
+//! fixed 72-byte `inet_diag_msg` header is decoded, and TCP of both families comes
+//! from one walk (`dump_tcp`). Measured with `porttop bench-refresh` (medians of
+//! 20, interleaved, 45,000 loopback sockets): netstat2's dump 59 ms, this one 37 ms.
+
+use crate::model::{Endpoint, Family, Proto, SockState, Socket};
+use netlink_packet_core::{
+    NetlinkBuffer, NetlinkHeader, NetlinkMessage, NLM_F_DUMP, NLM_F_REQUEST,
+};
+use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP};
+use netlink_packet_sock_diag::inet::{
+    ExtensionFlags, InetRequest, InetResponseBuffer, InetResponseHeader, SocketId, StateFlags,
+};
+use netlink_packet_sock_diag::SockDiagMessage;
+use netlink_packet_utils::Parseable;
+use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket as NlSocket, SocketAddr};
+use std::io;
+
+/// Receive buffer: the kernel sizes its dump chunks after the largest buffer a
+/// reader offered, capped at 32 KiB; anything above that is headroom.
+const RECV_BUF: usize = 64 * 1024;
+
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+/// `SOCK_DIAG_BY_FAMILY`: the answer type of an `inet_diag_req_v2` dump.
+const SOCK_DIAG_BY_FAMILY: u16 = 20;
+/// The pre-v2 TCP dump request and answer type.
+const TCPDIAG_GETSOCK: u16 = 18;
+
+/// A netlink socket for sock_diag dumps, kept across refreshes.
+pub struct Diag {
+    sock: NlSocket,
+    buf: Vec<u8>,
+    seq: u32,
+}
+
+/// One socket as the kernel reports it: the decoded `inet_diag_msg` header.
+pub type Record = InetResponseHeader;
+
+impl Diag {
+    pub fn new() -> io::Result<Self> {
+        let mut sock = NlSocket::new(NETLINK_SOCK_DIAG)?;
+        sock.bind_auto()?;
+        sock.connect(&SocketAddr::new(0, 0))?;
+        Ok(Diag {
+            sock,
+            buf: vec![0; RECV_BUF],
+            seq: 0,
+        })
+    }
+
+    /// Dumps every socket of `proto` (TCP or UDP) and `family` in the kernel
+    /// states `states` (a bit per `TCP_*` state number; `StateFlags::all()` for
+    /// all), calling `f` per socket. A family or protocol the kernel has no
+    /// diag handler for (IPv6 disabled, udp_diag not available) dumps nothing.
+    pub fn dump(
+        &mut self,
+        proto: Proto,
+        family: Family,
+        states: StateFlags,
+        mut f: impl FnMut(&Record),
+    ) -> io::Result<()> {
+        self.seq = self.seq.wrapping_add(1);
+        let (fam, sock_id) = match family {
+            Family::Ipv4 => (AF_INET, SocketId::new_v4()),
+            Family::Ipv6 => (AF_INET6, SocketId::new_v6()),
+        };
+        let protocol = match proto {
+            Proto::Tcp => IPPROTO_TCP,
+            Proto::Udp => IPPROTO_UDP,
+        };
+        let mut hdr = NetlinkHeader::default();
+        hdr.flags = NLM_F_REQUEST | NLM_F_DUMP;
+        hdr.sequence_number = self.seq;
+        let mut req = NetlinkMessage::new(
+            hdr,
+            SockDiagMessage::InetRequest(InetRequest {
+                family: fam,
+                protocol,
+                extensions: ExtensionFlags::empty(),
+                states,
+                socket_id: sock_id,
+            })
+            .into(),
+        );
+        req.finalize();
+        let mut out = vec![0; req.buffer_len()];
+        req.serialize(&mut out);
+        self.sock.send(&out, 0)?;
+        self.receive(SOCK_DIAG_BY_FAMILY, &mut f)
+    }
+
+    /// Every TCP socket, IPv4 and IPv6, in one walk of the kernel's tables: the
+    /// older `inet_diag_req` request (`TCPDIAG_GETSOCK`), which the kernel serves
+    /// with the family left open, where the v2 request needs one walk per family.
+    pub fn dump_tcp(&mut self, states: StateFlags, mut f: impl FnMut(&Record)) -> io::Result<()> {
+        self.seq = self.seq.wrapping_add(1);
+        // nlmsghdr (16 bytes) + inet_diag_req (60 bytes: family, src_len, dst_len,
+        // ext, a 48-byte zeroed inet_diag_sockid, states, dbs); linux/inet_diag.h.
+        let mut out = [0u8; 76];
+        out[0..4].copy_from_slice(&76u32.to_ne_bytes());
+        out[4..6].copy_from_slice(&TCPDIAG_GETSOCK.to_ne_bytes());
+        out[6..8].copy_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+        out[8..12].copy_from_slice(&self.seq.to_ne_bytes());
+        out[16] = AF_INET;
+        out[68..72].copy_from_slice(&states.bits().to_ne_bytes());
+        self.sock.send(&out, 0)?;
+        self.receive(TCPDIAG_GETSOCK, &mut f)
+    }
+
+    /// The whole table: TCP (both families, one walk) and UDP (IPv4, IPv6), as
+    /// `Socket`s without pids.
+    pub fn dump_all(&mut self, mut f: impl FnMut(Socket)) -> io::Result<()> {
+        self.dump_tcp(StateFlags::all(), |r| f(to_socket(Proto::Tcp, r)))?;
+        for fam in [Family::Ipv4, Family::Ipv6] {
+            self.dump(Proto::Udp, fam, StateFlags::all(), |r| {
+                f(to_socket(Proto::Udp, r))
+            })?;
+        }
+        Ok(())
+    }
+
+    fn receive(&mut self, answer: u16, f: &mut impl FnMut(&Record)) -> io::Result<()> {
+        loop {
+            let n = self.sock.recv(&mut &mut self.buf[..], 0)?;
+            let mut chunk = &self.buf[..n];
+            while !chunk.is_empty() {
+                let msg = NetlinkBuffer::new_checked(chunk).map_err(bad)?;
+                let len = (msg.length() as usize).min(chunk.len());
+                // Left over from an earlier, interrupted dump: not ours.
+                if msg.sequence_number() != self.seq {
+                    chunk = &chunk[align(len).min(chunk.len())..];
+                    continue;
+                }
+                match msg.message_type() {
+                    NLMSG_DONE => return Ok(()),
+                    NLMSG_ERROR => {
+                        let p = msg.payload();
+                        let code = p
+                            .get(..4)
+                            .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+                            .unwrap_or(0);
+                        return match -code {
+                            0 => Ok(()),
+                            libc::ENOENT | libc::EAFNOSUPPORT | libc::EPROTONOSUPPORT => Ok(()),
+                            e => Err(io::Error::from_raw_os_error(e)),
+                        };
+                    }
+                    t if t == answer => {
+                        let b = InetResponseBuffer::new_checked(msg.payload()).map_err(bad)?;
+                        f(&InetResponseHeader::parse(&b).map_err(bad)?);
+                    }
+                    _ => {}
+                }
+                chunk = &chunk[align(len).min(chunk.len())..];
+            }
+        }
+    }
+}
+
+fn align(len: usize) -> usize {
+    (len + 3) & !3
+}
+
+fn bad(e: impl std::fmt::Display) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("bad sock_diag message: {e}"),
+    )
+}
+
+/// The kernel's `TCP_*` state numbers (include/net/tcp_states.h). UDP sockets
+/// are `TCP_ESTABLISHED` once connected and `TCP_CLOSE` otherwise, as ss shows.
+fn state(proto: Proto, s: u8) -> SockState {
+    match (proto, s) {
+        (Proto::Udp, 1) => SockState::Established,
+        (Proto::Udp, _) => SockState::Unconn,
+        (_, 1) => SockState::Established,
+        (_, 2) => SockState::SynSent,
+        (_, 3) => SockState::SynRecv,
+        (_, 4) => SockState::FinWait1,
+        (_, 5) => SockState::FinWait2,
+        (_, 6) => SockState::TimeWait,
+        (_, 7) => SockState::Close,
+        (_, 8) => SockState::CloseWait,
+        (_, 9) => SockState::LastAck,
+        (_, 10) => SockState::Listen,
+        (_, 11) => SockState::Closing,
+        _ => SockState::Unknown,
+    }
+}
+
+/// One kernel record as a `Socket` (no pids yet). Listeners and unconnected UDP
+/// sockets have no remote end.
+pub fn to_socket(proto: Proto, r: &Record) -> Socket {
+    let family = if r.family == AF_INET6 {
+        Family::Ipv6
+    } else {
+        Family::Ipv4
+    };
+    let id = &r.socket_id;
+    let st = state(proto, r.state);
+    let remote = match st {
+        SockState::Listen | SockState::Unconn => None,
+        _ => Some(Endpoint::new(id.destination_address, id.destination_port)),
+    };
+    Socket {
+        proto,
+        family,
+        local: Endpoint::new(id.source_address, id.source_port),
+        remote,
+        state: st,
+        uid: Some(r.uid),
+        user: None,
+        inode: Some(u64::from(r.inode)).filter(|i| *i != 0),
+        pids: Default::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{TcpListener, TcpStream, UdpSocket};
+
+    fn all(d: &mut Diag) -> Vec<Socket> {
+        let mut v = Vec::new();
+        d.dump_all(|s| v.push(s)).unwrap();
+        v
+    }
+
+    #[test]
+    fn sees_tcp_listener_connection_and_udp_peer() {
+        let Ok(mut d) = Diag::new() else {
+            eprintln!("skipped: no NETLINK_SOCK_DIAG here");
+            return;
+        };
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let u = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+        u.connect(peer.local_addr().unwrap()).unwrap();
+        // twice on one netlink socket: a reused socket keeps working
+        for _ in 0..2 {
+            let v = all(&mut d);
+            let lp = l.local_addr().unwrap().port();
+            assert!(v
+                .iter()
+                .any(|s| s.local.port == lp && s.state == SockState::Listen && s.remote.is_none()));
+            let cp = c.local_addr().unwrap().port();
+            // (other processes may use the same local port towards other peers)
+            let cs = v
+                .iter()
+                .find(|s| s.local.port == cp && s.remote.map(|r| r.port) == Some(lp))
+                .unwrap();
+            assert_eq!((cs.proto, cs.state), (Proto::Tcp, SockState::Established));
+            assert!(cs.inode.is_some());
+            let us = v
+                .iter()
+                .find(|s| s.proto == Proto::Udp && s.local.port == u.local_addr().unwrap().port())
+                .unwrap();
+            assert_eq!(us.state, SockState::Established);
+            assert_eq!(us.remote.unwrap().port, peer.local_addr().unwrap().port());
+            let ps = v
+                .iter()
+                .find(|s| {
+                    s.proto == Proto::Udp && s.local.port == peer.local_addr().unwrap().port()
+                })
+                .unwrap();
+            assert_eq!((ps.state, ps.remote), (SockState::Unconn, None));
+        }
+    }
+
+    #[test]
+    fn state_filter_only_returns_those_states() {
+        let Ok(mut d) = Diag::new() else {
+            eprintln!("skipped: no NETLINK_SOCK_DIAG here");
+            return;
+        };
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let _c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let mut v = Vec::new();
+        d.dump(Proto::Tcp, Family::Ipv4, StateFlags::LISTEN, |r| {
+            v.push(to_socket(Proto::Tcp, r))
+        })
+        .unwrap();
+        assert!(v.iter().all(|s| s.state == SockState::Listen));
+        assert!(v
+            .iter()
+            .any(|s| s.local.port == l.local_addr().unwrap().port()));
+    }
+}
