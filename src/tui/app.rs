@@ -2,7 +2,8 @@
 //! no terminal), so every behaviour is unit-tested. Side effects the runtime must
 //! perform (kill, interval change, pause, quit) come back as an `Effect`.
 
-use super::rows::{self, Col, DestGroup, Mark, ProcGroup, Row};
+use super::prep::{self, Listing, Prepared, Preparer, SharedSpec, ViewSpec};
+use super::rows::{Col, DestGroup, ProcGroup, Row};
 use crate::filter::Filter;
 use crate::model::{Snapshot, SockState};
 use std::sync::Arc;
@@ -37,7 +38,7 @@ impl View {
         }
     }
 
-    fn shows(self, r: &Row) -> bool {
+    pub(crate) fn shows(self, r: &Row) -> bool {
         match self {
             View::Listening => matches!(r.sock.state, SockState::Listen | SockState::Unconn),
             View::Established => r.sock.state == SockState::Established,
@@ -98,8 +99,10 @@ pub enum Action {
     /// Rows of the table area (for paging and scrolling).
     Viewport(usize),
     Snapshot(Arc<Snapshot>),
-    /// A snapshot analysed already (on the collector thread).
+    /// A snapshot analysed already.
     Analyzed(Arc<Snapshot>, Box<super::alerts::Alerts>),
+    /// A snapshot analysed, merged and listed already (on the collector thread).
+    Prepared(Box<Prepared>),
     SourceError(String),
     Status(String),
 }
@@ -118,8 +121,8 @@ const STEPS_MS: [u64; 8] = [250, 500, 1000, 2000, 3000, 5000, 10000, 30000];
 
 pub struct App {
     pub snap: Option<Arc<Snapshot>>,
-    pub rows: Vec<Row>,
-    next_id: u64,
+    /// Shared with the collector, which merges the next snapshot from them.
+    pub rows: Arc<Vec<Row>>,
     pub view: View,
     pub sort: Col,
     pub desc: bool,
@@ -144,15 +147,23 @@ pub struct App {
     pub alerts: super::alerts::Alerts,
     /// Analyses bare `Action::Snapshot`s (`Action::Analyzed` brings its own).
     pub analyzer: super::alerts::Analyzer,
+    /// Prepares bare and analysed snapshots given to `apply` (not `Prepared`).
+    prep: Preparer,
     state_counts: (usize, usize, usize, usize),
+    marked: usize,
+    /// Grows whenever view, sort or filter change.
+    spec_version: u64,
+    /// Where the collector reads the spec (None: no collector).
+    shared_spec: Option<SharedSpec>,
+    /// Rows replaced by the last snapshot, for the runtime to free elsewhere.
+    retired: Option<Arc<Vec<Row>>>,
 }
 
 impl App {
     pub fn new(filter: Filter, interval: Duration, keep_closed: u32, replay: bool) -> Self {
         App {
             snap: None,
-            rows: Vec::new(),
-            next_id: 0,
+            rows: Arc::new(Vec::new()),
             view: View::All,
             sort: Col::Proto,
             desc: false,
@@ -174,8 +185,36 @@ impl App {
             quit: false,
             alerts: Default::default(),
             analyzer: Default::default(),
+            prep: Preparer::new(keep_closed),
             state_counts: (0, 0, 0, 0),
+            marked: 0,
+            spec_version: 0,
+            shared_spec: None,
+            retired: None,
         }
+    }
+
+    /// What decides the table's content now.
+    pub fn spec(&self) -> ViewSpec {
+        ViewSpec {
+            view: self.view,
+            sort: self.sort,
+            desc: self.desc,
+            filter: self.filter.clone(),
+        }
+    }
+
+    /// The spec as the collector should see it, updated on every change.
+    pub fn share_spec(&mut self) -> SharedSpec {
+        let s = Arc::new(std::sync::Mutex::new((self.spec_version, self.spec())));
+        self.shared_spec = Some(Arc::clone(&s));
+        s
+    }
+
+    /// The rows the last snapshot replaced (the runtime frees them off the UI
+    /// thread).
+    pub fn take_retired(&mut self) -> Option<Arc<Vec<Row>>> {
+        self.retired.take()
     }
 
     /// Number of rows in the current view.
@@ -221,7 +260,6 @@ impl App {
     /// Recomputes the view's rows (filter, view, sort) and keeps the selection on
     /// the same row, at the same height on screen.
     fn rebuild(&mut self) {
-        let screen_line = self.selected.saturating_sub(self.offset);
         let empty = Snapshot {
             taken_at_ms: 0,
             host: String::new(),
@@ -231,26 +269,28 @@ impl App {
             processes: Default::default(),
         };
         let snap: &Snapshot = self.snap.as_deref().unwrap_or(&empty);
-        let filter = &self.filter;
-        let passing = self.rows.iter().filter(|r| filter.matches(snap, &r.sock));
-        match self.view {
-            View::Ephemeral => self.dests = rows::dest_groups(passing, snap.range.pool_size()),
-            View::Processes => self.procs = rows::proc_groups(passing),
-            view => {
-                let mut v: Vec<usize> = self
-                    .rows
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, r)| view.shows(r) && filter.matches(snap, &r.sock))
-                    .map(|(i, _)| i)
-                    .collect();
-                let (rows, col) = (&self.rows, self.sort);
-                v.sort_unstable_by(|a, b| rows::compare(&rows[*a], &rows[*b], col));
-                if self.desc {
-                    v.reverse();
-                }
-                self.visible = v;
+        let l = prep::listing(&self.rows, snap, &self.spec());
+        self.show(l);
+    }
+
+    /// The view, sort or filter changed: tell the collector, recompute here.
+    fn spec_changed(&mut self) {
+        self.spec_version += 1;
+        if let Some(shared) = &self.shared_spec {
+            if let Ok(mut g) = shared.lock() {
+                *g = (self.spec_version, self.spec());
             }
+        }
+        self.rebuild();
+    }
+
+    /// Shows a listing, keeping the selection on the same row at the same height.
+    fn show(&mut self, l: Listing) {
+        let screen_line = self.selected.saturating_sub(self.offset);
+        match l {
+            Listing::Sockets(v) => self.visible = v,
+            Listing::Dests(d) => self.dests = d,
+            Listing::Procs(p) => self.procs = p,
         }
         let len = self.len();
         let found = self
@@ -260,6 +300,22 @@ impl App {
         self.offset = self.selected.saturating_sub(screen_line);
         self.clamp_offset();
         self.sel_id = self.id_at(self.selected);
+    }
+
+    /// Installs a prepared refresh: pointer swaps, plus a new listing only when
+    /// the spec changed since the collector read it.
+    fn install(&mut self, p: Prepared) {
+        self.alerts = p.alerts;
+        self.state_counts = p.counts;
+        self.marked = p.marked;
+        self.retired = Some(std::mem::replace(&mut self.rows, p.rows));
+        self.snap = Some(p.snap);
+        self.error = None;
+        if p.version == self.spec_version {
+            self.show(p.listing);
+        } else {
+            self.rebuild();
+        }
     }
 
     fn clamp_offset(&mut self) {
@@ -286,7 +342,7 @@ impl App {
             self.selected = 0;
             self.offset = 0;
             self.sel_id = None;
-            self.rebuild();
+            self.spec_changed();
         }
     }
 
@@ -306,11 +362,11 @@ impl App {
             Action::View(v) => self.set_view(v),
             Action::SortNext => {
                 self.sort = self.sort.next();
-                self.rebuild();
+                self.spec_changed();
             }
             Action::SortReverse => {
                 self.desc = !self.desc;
-                self.rebuild();
+                self.spec_changed();
             }
             Action::TogglePause => {
                 self.paused = !self.paused;
@@ -356,7 +412,7 @@ impl App {
                             self.filter = f;
                             self.mode = Mode::Normal;
                             self.status = None;
-                            self.rebuild();
+                            self.spec_changed();
                         }
                         Err(e) => self.status = Some(format!("filter: {e}")),
                     }
@@ -367,7 +423,7 @@ impl App {
                     // Esc on an unchanged (or emptied) prompt clears the filter.
                     if t.trim().is_empty() || t.trim() == self.filter.to_string() {
                         self.filter = Filter::default();
-                        self.rebuild();
+                        self.spec_changed();
                     }
                 }
                 self.mode = Mode::Normal;
@@ -417,28 +473,16 @@ impl App {
                 if self.paused {
                     return None;
                 }
-                let first = self.snap.is_none();
-                self.alerts = *alerts;
-                // The rows take the sockets over; the app keeps the rest of the
-                // snapshot (range, processes, host, time).
-                let mut snap = Arc::try_unwrap(s).unwrap_or_else(|shared| (*shared).clone());
-                let sockets = std::mem::take(&mut snap.sockets);
-                self.state_counts = rows::count_states(&sockets);
-                let old = std::mem::take(&mut self.rows);
-                self.rows = rows::merge(
-                    old,
-                    sockets,
-                    &snap,
-                    first,
-                    self.keep_closed,
-                    &mut self.next_id,
-                );
-                for r in self.rows.iter_mut() {
-                    r.flagged = self.alerts.flagged(r.sock.proto, r.sock.local.port);
+                let snap = Arc::try_unwrap(s).unwrap_or_else(|shared| (*shared).clone());
+                let p = self
+                    .prep
+                    .prepare(snap, *alerts, &self.spec(), self.spec_version);
+                self.install(p);
+            }
+            Action::Prepared(p) => {
+                if !self.paused {
+                    self.install(*p);
                 }
-                self.snap = Some(Arc::new(snap));
-                self.error = None;
-                self.rebuild();
             }
             Action::SourceError(e) => self.error = Some(e),
             Action::Status(m) => self.status = Some(m),
@@ -455,7 +499,7 @@ impl App {
                         ..Filter::default()
                     };
                     self.set_view(View::All);
-                    self.rebuild();
+                    self.spec_changed();
                 }
             }
             View::Ephemeral => {
@@ -464,7 +508,7 @@ impl App {
                     if let Ok(f) = Filter::parse(&text) {
                         self.filter = f;
                         self.set_view(View::All);
-                        self.rebuild();
+                        self.spec_changed();
                     }
                 }
             }
@@ -512,7 +556,7 @@ impl App {
 
     /// Rows closed or changed since they were marked (for the status line).
     pub fn marked(&self) -> usize {
-        self.rows.iter().filter(|r| r.mark != Mark::None).count()
+        self.marked
     }
 }
 

@@ -1,5 +1,6 @@
 use super::*;
 use crate::model::{Proto, SockState};
+use crate::tui::rows::Mark;
 use crate::tui::test_fixture::{base, changed, ep, snap, sock, T0};
 
 fn app() -> App {
@@ -35,7 +36,7 @@ fn sorting_by_port_is_numeric_and_reversible() {
         ports(&a),
         vec![50000, 45000, 40101, 40100, 9000, 443, 80, 53]
     );
-    // Sorting 40,000 rows stays fast (keys are borrowed fields).
+    // 40,000 rows sort (the cost is measured in benches/collector.rs).
     let many: Vec<_> = (0..40_000u32)
         .map(|i| {
             let p = (i % 60000) as u16 + 1024;
@@ -49,10 +50,8 @@ fn sorting_by_port_is_numeric_and_reversible() {
             )
         })
         .collect();
-    let t = std::time::Instant::now();
     a.apply(Action::Snapshot(Arc::new(snap(many, T0 + 1000))));
     a.apply(Action::SortNext);
-    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
     assert_eq!(a.len(), 40_008);
 }
 
@@ -287,4 +286,72 @@ fn esc_closes_panes_before_quitting() {
     assert_eq!(a.apply(Action::Close), None);
     assert_eq!(a.mode, Mode::Normal);
     assert_eq!(a.apply(Action::Close), Some(Effect::Quit));
+}
+
+/// What the collector thread does: analyse, merge and list with its own
+/// `Preparer`, for the spec the app shares.
+fn prepared(
+    prep: &mut crate::tui::prep::Preparer,
+    spec: &crate::tui::prep::SharedSpec,
+    s: crate::model::Snapshot,
+) -> Action {
+    let alerts = crate::tui::alerts::Analyzer::default().analyze(&s);
+    let (version, view) = spec.lock().unwrap().clone();
+    Action::Prepared(Box::new(prep.prepare(s, alerts, &view, version)))
+}
+
+#[test]
+fn a_prepared_refresh_is_shown_as_listed_off_the_ui_thread() {
+    let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
+    a.apply(Action::Viewport(5));
+    let spec = a.share_spec();
+    let mut prep = crate::tui::prep::Preparer::new(2);
+    a.apply(prepared(&mut prep, &spec, base()));
+    let mut b = app();
+    assert_eq!(ports(&a), ports(&b), "same as preparing on the UI thread");
+    assert_eq!(a.counts(), b.counts());
+
+    a.apply(Action::Down);
+    a.apply(prepared(&mut prep, &spec, changed()));
+    b.apply(Action::Down);
+    b.apply(Action::Snapshot(Arc::new(changed())));
+    assert_eq!(ports(&a), ports(&b));
+    assert_eq!(
+        sel_port(&a),
+        sel_port(&b),
+        "the selection sticks to its row"
+    );
+    assert_eq!(a.marked(), b.marked());
+    assert!(a.marked() > 0);
+    // The rows the refresh replaced go back to the runtime (to be freed on the
+    // collector thread), not dropped here.
+    assert!(a.take_retired().is_some_and(|r| !r.is_empty()));
+    assert!(a.take_retired().is_none());
+}
+
+#[test]
+fn a_sort_change_during_a_refresh_is_not_lost() {
+    let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
+    a.apply(Action::Viewport(5));
+    let spec = a.share_spec();
+    let mut prep = crate::tui::prep::Preparer::new(2);
+    a.apply(prepared(&mut prep, &spec, base()));
+    // The collector lists the next refresh for the old sort order ...
+    let stale = prepared(&mut prep, &spec, changed());
+    // ... while the user sorts by port and filters.
+    while a.sort != Col::LocalPort {
+        a.apply(Action::SortNext);
+    }
+    a.apply(Action::SortReverse);
+    assert_eq!(
+        spec.lock().unwrap().1,
+        a.spec(),
+        "the collector sees the new spec"
+    );
+    a.apply(stale);
+    let p = ports(&a);
+    let mut want = p.clone();
+    want.sort_unstable_by(|x, y| y.cmp(x));
+    assert_eq!(p, want, "listed again for the new order: {p:?}");
+    assert!(p.contains(&41000), "and it is the new refresh");
 }

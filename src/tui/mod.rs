@@ -8,6 +8,7 @@
 pub mod alerts;
 pub mod app;
 pub mod keys;
+pub mod prep;
 pub mod rows;
 pub mod term;
 pub mod theme;
@@ -53,10 +54,12 @@ enum Event {
 enum Ctl {
     Interval(Duration),
     Pause(bool),
+    /// Rows the UI no longer shows: freed on the collector thread, not the UI's.
+    Free(#[allow(dead_code)] Arc<Vec<rows::Row>>),
     Quit,
 }
 
-type Slot = Arc<Mutex<Option<Result<(Snapshot, alerts::Alerts), String>>>>;
+type Slot = Arc<Mutex<Option<Result<Box<prep::Prepared>, String>>>>;
 
 /// Runs the dashboard until the user quits; returns the exit status.
 pub fn run(source: Box<dyn SocketSource>, opts: Options) -> Result<i32, String> {
@@ -80,10 +83,14 @@ pub fn run(source: Box<dyn SocketSource>, opts: Options) -> Result<i32, String> 
     let slot: Slot = Arc::new(Mutex::new(None));
     {
         let (slot, tx, interval) = (slot.clone(), tx.clone(), opts.interval);
-        let analyzer = alerts::Analyzer::new(opts.thresholds);
+        let work = Work {
+            analyzer: alerts::Analyzer::new(opts.thresholds),
+            prep: prep::Preparer::new(opts.keep_closed),
+            spec: app.share_spec(),
+        };
         std::thread::Builder::new()
             .name("collector".into())
-            .spawn(move || collector(source, analyzer, slot, tx, ctl_rx, interval))
+            .spawn(move || collector(source, work, slot, tx, ctl_rx, interval))
             .map_err(|e| e.to_string())?;
     }
     spawn_signals(tx.clone())?;
@@ -147,7 +154,7 @@ fn handle(ev: Event, app: &mut App, slot: &Slot, ctl: &Sender<Ctl>) -> Step {
         Event::Snapshot => {
             let taken = slot.lock().map(|mut g| g.take()).unwrap_or(None);
             taken.map(|r| match r {
-                Ok((s, a)) => Action::Analyzed(Arc::new(s), Box::new(a)),
+                Ok(p) => Action::Prepared(p),
                 Err(e) => Action::SourceError(e),
             })
         }
@@ -156,7 +163,11 @@ fn handle(ev: Event, app: &mut App, slot: &Slot, ctl: &Sender<Ctl>) -> Step {
     let Some(action) = action else {
         return Step::Ignored;
     };
-    match app.apply(action) {
+    let effect = app.apply(action);
+    if let Some(old) = app.take_retired() {
+        let _ = ctl.send(Ctl::Free(old));
+    }
+    match effect {
         Some(Effect::Quit) => return Step::Quit,
         Some(Effect::SetInterval(d)) => {
             let _ = ctl.send(Ctl::Interval(d));
@@ -196,9 +207,28 @@ fn kill(pid: u32) -> String {
     }
 }
 
+/// What the collector does to each snapshot before the UI sees it.
+struct Work {
+    analyzer: alerts::Analyzer,
+    prep: prep::Preparer,
+    spec: prep::SharedSpec,
+}
+
+impl Work {
+    fn run(&mut self, s: Snapshot) -> Box<prep::Prepared> {
+        let a = self.analyzer.analyze(&s);
+        let (version, spec) = match self.spec.lock() {
+            Ok(g) => (g.0, g.1.clone()),
+            // The UI thread panicked holding it: the dashboard is ending anyway.
+            Err(p) => (p.get_ref().0, p.get_ref().1.clone()),
+        };
+        Box::new(self.prep.prepare(s, a, &spec, version))
+    }
+}
+
 fn collector(
     mut source: Box<dyn SocketSource>,
-    mut analyzer: alerts::Analyzer,
+    mut work: Work,
     slot: Slot,
     events: Sender<Event>,
     ctl: Receiver<Ctl>,
@@ -212,10 +242,7 @@ fn collector(
             // (the churn rate needs them all, even those the UI skips).
             let r = source
                 .snapshot()
-                .map(|s| {
-                    let a = analyzer.analyze(&s);
-                    (s, a)
-                })
+                .map(|s| work.run(s))
                 .map_err(|e| e.to_string());
             let was_empty = match slot.lock() {
                 Ok(mut g) => {
@@ -241,6 +268,7 @@ fn collector(
                 Err(RecvTimeoutError::Timeout) => break,
                 Err(RecvTimeoutError::Disconnected) | Ok(Ctl::Quit) => return,
                 Ok(Ctl::Interval(d)) => interval = d,
+                Ok(Ctl::Free(rows)) => drop(rows),
                 Ok(Ctl::Pause(p)) => {
                     let resumed = paused && !p;
                     paused = p;

@@ -30,6 +30,10 @@ impl Mark {
     }
 }
 
+/// The owning processes of a row: one almost always, held inline (no allocation
+/// per row and refresh).
+pub type Owners = smallvec::SmallVec<[Arc<Process>; 1]>;
+
 /// One socket row of the table (live, or closed and kept visible for a while).
 #[derive(Clone, Debug)]
 pub struct Row {
@@ -37,7 +41,7 @@ pub struct Row {
     pub id: u64,
     pub sock: Socket,
     /// Owners in pid order (kept with the row, so closed rows still show them).
-    pub owners: Vec<Arc<Process>>,
+    pub owners: Owners,
     pub mark: Mark,
     /// Refreshes since the mark was set.
     pub age: u32,
@@ -71,11 +75,12 @@ fn tuple(s: &Socket) -> Tuple {
 }
 
 /// Merges the sockets of a snapshot (moved in, not copied: at 40,000 sockets a
-/// second copy is megabytes) into `old` rows; `snap` gives processes and range.
-/// `first` is true for the first snapshot (no marks then). Closed rows stay `keep`
-/// refreshes; New/Changed marks as long.
+/// second copy is megabytes) with the `old` rows, which are only read (the UI
+/// may still be showing them); `snap` gives processes and range. `first` is true
+/// for the first snapshot (no marks then). Closed rows stay `keep` refreshes;
+/// New/Changed marks as long.
 pub fn merge(
-    old: Vec<Row>,
+    old: &[Row],
     sockets: Vec<Socket>,
     snap: &Snapshot,
     first: bool,
@@ -97,7 +102,7 @@ pub fn merge(
     // Built on first need: a connection going ESTAB -> TIME-WAIT loses its inode and
     // keeps its 4-tuple (unique among live connections: one index per tuple).
     let mut by_tuple: Option<FxHashMap<Tuple, usize>> = None;
-    let mut old: Vec<Option<Row>> = old.into_iter().map(Some).collect();
+    let mut taken = vec![false; old.len()];
     let mut out = Vec::with_capacity(sockets.len() + 16);
     for s in sockets {
         let hit = match s.inode.filter(|i| *i != 0) {
@@ -106,10 +111,8 @@ pub fn merge(
                 let map = by_tuple.get_or_insert_with(|| {
                     let mut m = FxHashMap::with_capacity_and_hasher(old.len(), Default::default());
                     for (i, r) in old.iter().enumerate() {
-                        if let Some(r) = r.as_ref().filter(|r| r.mark != Mark::Closed) {
-                            if r.sock.remote.is_some() {
-                                m.entry(tuple(&r.sock)).or_insert(i);
-                            }
+                        if r.mark != Mark::Closed && r.sock.remote.is_some() {
+                            m.entry(tuple(&r.sock)).or_insert(i);
                         }
                     }
                     m
@@ -117,8 +120,11 @@ pub fn merge(
                 map.get(&tuple(&s)).copied()
             }
         };
-        let prev = hit.and_then(|i| old[i].take());
-        let (id, mark, age) = match &prev {
+        let prev = hit.filter(|i| !taken[*i]).map(|i| {
+            taken[i] = true;
+            &old[i]
+        });
+        let (id, mark, age) = match prev {
             Some(o) => {
                 if o.sock.state != s.state {
                     (o.id, Mark::Changed, 0)
@@ -144,7 +150,7 @@ pub fn merge(
                             .is_some_and(|q| Arc::ptr_eq(p, q))
                     }) =>
             {
-                o.owners
+                o.owners.clone()
             }
             _ => s
                 .pids
@@ -163,16 +169,20 @@ pub fn merge(
             sock: s,
         });
     }
-    for mut r in old.into_iter().flatten() {
+    for (r, _) in old.iter().zip(taken).filter(|(_, t)| !t) {
         if r.mark == Mark::Closed {
-            r.age += 1;
-            if r.age < keep {
-                out.push(r);
+            if r.age + 1 < keep {
+                out.push(Row {
+                    age: r.age + 1,
+                    ..r.clone()
+                });
             }
         } else if keep > 0 {
-            r.mark = Mark::Closed;
-            r.age = 0;
-            out.push(r);
+            out.push(Row {
+                mark: Mark::Closed,
+                age: 0,
+                ..r.clone()
+            });
         }
     }
     out
