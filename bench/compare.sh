@@ -9,7 +9,7 @@
 #   porttop list --json > /dev/null  (a fresh process: the cold cost)
 #   ss -tanp, ss -tan, netstat -tanp, lsof -nP -iTCP  (each only when installed)
 # plus `porttop bench-refresh`: K in-process steady-state refreshes (default 20) timed
-# against the bare netlink dump. Prints medians, ratios against `ss -tanp` and peak
+# against the bare netlink dump (and netstat2's dump, for reference). Prints medians, ratios against `ss -tanp` and peak
 # RSS. --smoke: N=200, R=2, K=3 (seconds; for CI). Builds the release binaries itself.
 set -euo pipefail
 
@@ -29,37 +29,11 @@ while [ $# -gt 0 ]; do
 done
 [ ${#NS[@]} -gt 0 ] || NS=(1000 10000 20000)
 
-TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-echo "building release binaries..." >&2
-(cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --release --quiet --bin porttop --bin loadlab)
-PORTTOP="$TARGET/release/porttop" LOADLAB="$TARGET/release/loadlab"
-
-WORK="$(mktemp -d)"
-LOAD_PIDS=()
-stop_load() {
-    for p in "${LOAD_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${LOAD_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    LOAD_PIDS=()
-}
-cleanup() {
-    stop_load
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# 2N fds (both ends of every connection) live in loadlab processes: raise the fd limit
-# when allowed (root with CAP_SYS_RESOURCE), else split the connections over several
-# processes that each stay below the limit.
+NAME=compare.sh
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 MAXN=0; for n in "${NS[@]}"; do [ "$n" -gt "$MAXN" ] && MAXN=$n; done
-NEED=$((2 * MAXN + 1000))
-if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$NEED" ]; then
-    ulimit -Hn "$NEED" 2>/dev/null || true
-    ulimit -n "$NEED" 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-fi
-LIMIT=$(ulimit -n); [ "$LIMIT" = unlimited ] && LIMIT=$NEED
-PER=$(((LIMIT - 200) / 2))
-[ "$PER" -ge 1 ] || { echo "compare.sh: fd limit $LIMIT is too low" >&2; exit 2; }
+fd_limit "$MAXN"
 
 HAVE_TIME=0; [ -x /usr/bin/time ] && HAVE_TIME=1
 TOOLS=(porttop "ss -tanp" "ss -tan" "netstat -tanp" "lsof -nP -iTCP")
@@ -70,8 +44,6 @@ for t in "${TOOLS[@]}"; do
     if command -v "${t%% *}" >/dev/null 2>&1 || [ "$t" = porttop ]; then RUN+=("$t")
     else echo "skipped: $t (not installed)" >&2; fi
 done
-
-median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 
 # time_one KEY CMD...: wall ms to $WORK/KEY.ms, peak RSS kB to $WORK/KEY.kb
 time_one() {
@@ -91,19 +63,7 @@ time_one() {
 printf '\n%s\n' "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r)"
 printf '%-7s %-8s %-34s %10s %10s %10s\n' N sockets tool "median ms" "vs ss -tanp" "peak RSS MB"
 for n in "${NS[@]}"; do
-    procs=$(((n + PER - 1) / PER)); left=$n
-    for j in $(seq 1 "$procs"); do
-        c=$((left / (procs - j + 1))); left=$((left - c))
-        "$LOADLAB" hold --conns "$c" --churn "$((CHURN / procs))" --seconds 900 \
-            >"$WORK/ready.$j" 2>"$WORK/load.$j.err" &
-        LOAD_PIDS+=($!)
-        for _ in $(seq 1 600); do
-            grep -q '^ready' "$WORK/ready.$j" 2>/dev/null && break
-            kill -0 "$!" 2>/dev/null || { cat "$WORK/load.$j.err" >&2; exit 1; }
-            sleep 0.1
-        done
-        grep -q '^ready' "$WORK/ready.$j" || { echo "compare.sh: loadlab not ready" >&2; exit 1; }
-    done
+    start_load "$n" "$CHURN"
     socks=$( (ss -tan 2>/dev/null || netstat -tan 2>/dev/null) | tail -n +2 | wc -l)
     rm -f "$WORK"/*.ms "$WORK"/*.kb
     for r in $(seq 1 "$REPS"); do
@@ -131,7 +91,8 @@ for n in "${NS[@]}"; do
     done
     out=$(timeout 300 "$PORTTOP" bench-refresh --iterations "$ITERS" --interval-ms 200)
     echo "$out" >"$WORK/refresh.log"
-    read -r d s rss < <(echo "$out" | awk '/^median/ {print $3, $5, $9}')
+    read -r d s rss n2 < <(echo "$out" | awk '/^median/ {print $3, $5, $9, $11}')
+    row "netstat2 dump, no pids (in-process)" "$n2" "-"
     row "netlink dump only (in-process)" "$d" "-"
     row "porttop refresh, warm (in-process)" "$s" "$(awk -v k="$rss" 'BEGIN{printf "%.1f", k/1024}')"
     awk -v s="$s" -v d="$d" -v n="$n" 'BEGIN{ if (d>0) printf "%-7s refresh / dump = %.2f\n", n, s/d }'

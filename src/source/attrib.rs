@@ -77,13 +77,16 @@ pub struct AttribStats {
     pub dirs_listed: usize,
     pub full_walk: bool,
     pub unattributed: usize,
+    /// Unknown sockets the kernel no longer had when looked up (closed since
+    /// the dump): no walk for them.
+    pub closed_meanwhile: usize,
 }
 
 /// The cache behind attribution. One lives as long as the `SystemSource`.
 pub struct Attributor {
     proc_root: PathBuf,
     pids: HashMap<u32, PidEntry>,
-    owners: HashMap<u64, Vec<u32>>,
+    owners: HashMap<u64, crate::model::Pids>,
     unattributable: HashSet<u64>,
     /// The live (TCP/UDP) inodes of the last refresh: an fd whose socket was live
     /// then and is gone now is where a new socket most likely sits. AF_UNIX and
@@ -128,18 +131,31 @@ impl Attributor {
 
     /// Owners of a socket inode, ascending (empty when unknown).
     pub fn owners(&self, inode: u64) -> &[u32] {
-        self.owners.get(&inode).map(Vec::as_slice).unwrap_or(&[])
+        self.owners.get(&inode).map(|v| v.as_slice()).unwrap_or(&[])
     }
 
     /// Brings the cache up to date for the given live socket inodes.
     /// Errors only when `/proc` itself cannot be listed.
-    pub fn refresh(&mut self, live: InodeSet) -> std::io::Result<()> {
-        self.update(&live)?;
+    /// `still_open(inode)` tells whether a socket of the dump still exists (a
+    /// kernel lookup); it is asked only about sockets no process was found
+    /// holding, before the full walk: a connection opened and closed again since
+    /// the dump leaves nothing in /proc to find, and on a busy server every
+    /// refresh has some.
+    pub fn refresh(
+        &mut self,
+        live: InodeSet,
+        still_open: impl FnMut(u64) -> bool,
+    ) -> std::io::Result<()> {
+        self.update(&live, still_open)?;
         self.prev_live = live;
         Ok(())
     }
 
-    fn update(&mut self, live: &InodeSet) -> std::io::Result<()> {
+    fn update(
+        &mut self,
+        live: &InodeSet,
+        mut still_open: impl FnMut(u64) -> bool,
+    ) -> std::io::Result<()> {
         self.refreshes += 1;
         let mut stats = AttribStats::default();
         let current = list_pids(&self.proc_root)?;
@@ -235,7 +251,13 @@ impl Attributor {
             }
         }
 
-        // 5. full walk of the processes that own no socket yet, when still unknown.
+        // 5. full walk of the processes that own no socket yet, when still unknown
+        //    and still open.
+        if !unknown.is_empty() {
+            let before = unknown.len();
+            unknown.retain(|i| still_open(*i));
+            stats.closed_meanwhile = before - unknown.len();
+        }
         if !unknown.is_empty() {
             stats.full_walk = true;
             let rest: Vec<u32> = self
@@ -310,6 +332,8 @@ impl Attributor {
             .collect();
         cands.append(&mut e.holes);
         cands.append(&mut e.others);
+        cands.sort_unstable();
+        cands.dedup();
         let mut path = self.proc_root.join(pid.to_string()).join("fd");
         let mut read = |fd: u32, stats: &mut AttribStats| {
             path.push(fd.to_string());
@@ -325,12 +349,11 @@ impl Attributor {
         while idx < cands.len() || misses_above < PROBE_ABOVE {
             let e = self.pids.get_mut(&pid).expect("probed pid exists");
             if unknown.is_empty() {
-                // Put back the candidates not looked at.
-                for fd in cands.drain(idx..) {
-                    if !e.fds.contains_key(&fd) {
-                        e.holes.push(fd);
-                    }
-                }
+                // Put back the candidates not looked at, also those still cached
+                // with a closed socket: by the next refresh their socket is no
+                // longer "live a refresh ago", so nothing else would bring them
+                // back, and the kernel hands freed fd numbers out first.
+                e.holes.extend(cands.drain(idx..));
                 break;
             }
             let (fd, above) = if idx < cands.len() {

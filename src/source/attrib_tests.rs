@@ -29,22 +29,27 @@ fn live(v: &[u64]) -> crate::source::attrib::InodeSet {
     v.iter().copied().collect()
 }
 
+/// The kernel lookup for tests where no socket closes behind attribution's back.
+fn all_open(_: u64) -> bool {
+    true
+}
+
 #[test]
 fn steady_state_reads_no_links_and_new_sockets_are_found_incrementally() {
     let d = fake_proc(&[(10, &[(3, 100), (4, 101)]), (20, &[(3, 200)]), (30, &[])]);
     let mut a = Attributor::new(d.path());
-    a.refresh(live(&[100, 101, 200])).unwrap();
+    a.refresh(live(&[100, 101, 200]), all_open).unwrap();
     assert_eq!(a.owners(100), &[10]);
     assert_eq!(a.owners(200), &[20]);
     assert_eq!(a.last.links_read, 3);
 
-    a.refresh(live(&[100, 101, 200])).unwrap();
+    a.refresh(live(&[100, 101, 200]), all_open).unwrap();
     assert_eq!(a.last.links_read, 0, "warm cache reads nothing");
     assert!(!a.last.full_walk);
 
     // pid 20 opens a new socket on fd 5: found by the incremental re-read.
     std::os::unix::fs::symlink("socket:[201]", d.path().join("20/fd/5")).unwrap();
-    a.refresh(live(&[100, 101, 200, 201])).unwrap();
+    a.refresh(live(&[100, 101, 200, 201]), all_open).unwrap();
     assert_eq!(a.owners(201), &[20]);
     assert_eq!(a.last.links_read, 0);
     assert_eq!(a.last.dirs_listed, 0, "found by probing, no listing");
@@ -56,15 +61,15 @@ fn steady_state_reads_no_links_and_new_sockets_are_found_incrementally() {
 fn a_new_process_is_scanned_and_a_vanished_one_forgotten() {
     let d = fake_proc(&[(10, &[(3, 100)])]);
     let mut a = Attributor::new(d.path());
-    a.refresh(live(&[100])).unwrap();
+    a.refresh(live(&[100]), all_open).unwrap();
     // fork: child 11 inherits fd 3.
     let fd = d.path().join("11/fd");
     fs::create_dir_all(&fd).unwrap();
     std::os::unix::fs::symlink("socket:[100]", fd.join("3")).unwrap();
-    a.refresh(live(&[100])).unwrap();
+    a.refresh(live(&[100]), all_open).unwrap();
     assert_eq!(a.owners(100), &[10, 11]);
     fs::remove_dir_all(d.path().join("10")).unwrap();
-    a.refresh(live(&[100])).unwrap();
+    a.refresh(live(&[100]), all_open).unwrap();
     assert_eq!(a.owners(100), &[11]);
     assert_eq!(a.live_pids().collect::<Vec<_>>(), vec![11]);
 }
@@ -73,11 +78,11 @@ fn a_new_process_is_scanned_and_a_vanished_one_forgotten() {
 fn reused_fd_number_is_caught_by_the_full_walk() {
     let d = fake_proc(&[(10, &[(3, 100)])]);
     let mut a = Attributor::new(d.path());
-    a.refresh(live(&[100])).unwrap();
+    a.refresh(live(&[100]), all_open).unwrap();
     // fd 3 closed and reopened as another socket between refreshes.
     fs::remove_file(d.path().join("10/fd/3")).unwrap();
     std::os::unix::fs::symlink("socket:[300]", d.path().join("10/fd/3")).unwrap();
-    a.refresh(live(&[300])).unwrap();
+    a.refresh(live(&[300]), all_open).unwrap();
     assert!(
         !a.last.full_walk,
         "the probe reads the fd whose socket closed"
@@ -88,13 +93,58 @@ fn reused_fd_number_is_caught_by_the_full_walk() {
 }
 
 #[test]
+fn a_freed_fd_the_probe_did_not_need_stays_a_candidate() {
+    let d = fake_proc(&[(10, &[(3, 100), (4, 101), (5, 102)])]);
+    let fd = |n: u32| d.path().join("10/fd").join(n.to_string());
+    let mut a = Attributor::new(d.path());
+    a.refresh(live(&[100, 101, 102]), all_open).unwrap();
+    // 101 and 102 close; a new socket takes the lowest free number, 4.
+    fs::remove_file(fd(4)).unwrap();
+    fs::remove_file(fd(5)).unwrap();
+    std::os::unix::fs::symlink("socket:[200]", fd(4)).unwrap();
+    a.refresh(live(&[100, 200]), all_open).unwrap();
+    assert_eq!(a.owners(200), &[10]);
+    // Next, one takes 5: its old socket closed two refreshes ago, and the probe
+    // above stopped before looking at it.
+    std::os::unix::fs::symlink("socket:[300]", fd(5)).unwrap();
+    a.refresh(live(&[100, 200, 300]), all_open).unwrap();
+    assert_eq!(a.owners(300), &[10], "found in the refresh after it opened");
+    assert!(!a.last.full_walk);
+    assert_eq!(a.last.dirs_listed, 0);
+}
+
+#[test]
+fn a_socket_closed_since_the_dump_causes_no_walk() {
+    let d = fake_proc(&[(10, &[(3, 100)]), (20, &[])]);
+    let mut a = Attributor::new(d.path());
+    a.refresh(live(&[100]), all_open).unwrap();
+    // 500 was in the dump, but its process closed it before attribution looked.
+    let mut asked = Vec::new();
+    a.refresh(live(&[100, 500]), |i| {
+        asked.push(i);
+        false
+    })
+    .unwrap();
+    assert_eq!(asked, vec![500]);
+    assert!(!a.last.full_walk);
+    assert_eq!(a.last.dirs_listed, 0);
+    assert_eq!(a.last.closed_meanwhile, 1);
+    assert_eq!(a.last.unattributed, 1, "still shown without a process");
+    // One the kernel still has is looked for everywhere, and found.
+    std::os::unix::fs::symlink("socket:[600]", d.path().join("20/fd/4")).unwrap();
+    a.refresh(live(&[100, 600]), |_| true).unwrap();
+    assert!(a.last.full_walk);
+    assert_eq!(a.owners(600), &[20]);
+}
+
+#[test]
 fn unattributable_inodes_do_not_cause_a_walk_every_refresh() {
     let d = fake_proc(&[(10, &[(3, 100)])]);
     let mut a = Attributor::new(d.path());
-    a.refresh(live(&[100, 999])).unwrap();
+    a.refresh(live(&[100, 999]), all_open).unwrap();
     assert!(a.last.full_walk);
     assert_eq!(a.last.unattributed, 1);
-    a.refresh(live(&[100, 999])).unwrap();
+    a.refresh(live(&[100, 999]), all_open).unwrap();
     assert!(!a.last.full_walk);
     assert_eq!(a.last.links_read, 0);
 }
@@ -103,18 +153,18 @@ fn unattributable_inodes_do_not_cause_a_walk_every_refresh() {
 fn a_process_starting_does_not_bring_back_the_walk_for_kernel_sockets() {
     let d = fake_proc(&[(10, &[(3, 100)]), (20, &[])]);
     let mut a = Attributor::new(d.path());
-    a.refresh(live(&[100, 999])).unwrap();
+    a.refresh(live(&[100, 999]), all_open).unwrap();
     assert!(a.last.full_walk);
     // A new process (no sockets) starts: 999 is still nobody's, and no walk runs.
     std::fs::create_dir_all(d.path().join("30/fd")).unwrap();
-    a.refresh(live(&[100, 999])).unwrap();
+    a.refresh(live(&[100, 999]), all_open).unwrap();
     assert_eq!(a.last.pids_new, 1);
     assert!(!a.last.full_walk, "{:?}", a.last);
     // A new process that does hold it is found by its own full scan.
     let fd = d.path().join("40/fd");
     std::fs::create_dir_all(&fd).unwrap();
     std::os::unix::fs::symlink("socket:[999]", fd.join("7")).unwrap();
-    a.refresh(live(&[100, 999])).unwrap();
+    a.refresh(live(&[100, 999]), all_open).unwrap();
     assert_eq!(a.owners(999), &[40]);
 }
 
@@ -125,9 +175,9 @@ fn unix_sockets_are_not_probed_for_a_new_tcp_socket() {
     fds.push((51, 100));
     let d = fake_proc(&[(10, &fds)]);
     let mut a = Attributor::new(d.path());
-    a.refresh(live(&[100])).unwrap();
+    a.refresh(live(&[100]), all_open).unwrap();
     std::os::unix::fs::symlink("socket:[101]", d.path().join("10/fd/52")).unwrap();
-    a.refresh(live(&[100, 101])).unwrap();
+    a.refresh(live(&[100, 101]), all_open).unwrap();
     assert_eq!(a.owners(101), &[10]);
     assert!(a.last.probes <= 4, "{:?}", a.last);
 }
@@ -146,13 +196,13 @@ fn a_reused_pid_is_forgotten_and_rescanned() {
     let stat = |t: u64| format!("10 (srv) S 1 10 10 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 {t} 0 0");
     std::fs::write(d.path().join("10/stat"), stat(500)).unwrap();
     let mut a = Attributor::new(d.path());
-    a.refresh(live(&[100])).unwrap();
+    a.refresh(live(&[100]), all_open).unwrap();
     assert_eq!(a.owners(100), &[10]);
     // Process 10 exits, another process gets pid 10 and opens socket 200 on fd 3.
     std::fs::remove_file(d.path().join("10/fd/3")).unwrap();
     std::os::unix::fs::symlink("socket:[200]", d.path().join("10/fd/3")).unwrap();
     std::fs::write(d.path().join("10/stat"), stat(900)).unwrap();
-    a.refresh(live(&[200])).unwrap();
+    a.refresh(live(&[200]), all_open).unwrap();
     assert_eq!(a.replaced, vec![10]);
     assert_eq!(a.owners(200), &[10]);
     assert!(a.owners(100).is_empty());

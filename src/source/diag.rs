@@ -68,26 +68,73 @@ impl Diag {
         states: StateFlags,
         mut f: impl FnMut(&Record),
     ) -> io::Result<()> {
+        let id = match family {
+            Family::Ipv4 => SocketId::new_v4(),
+            Family::Ipv6 => SocketId::new_v6(),
+        };
+        self.request(proto, family, states, id, true)?;
+        self.receive(SOCK_DIAG_BY_FAMILY, false, &mut f)
+    }
+
+    /// The inode `s` has now, looked up by its addresses and ports (one netlink
+    /// round trip, no dump): None when the kernel no longer has such a socket.
+    /// A socket closed since the dump has none or inode 0 (TIME-WAIT, orphaned).
+    pub fn inode_now(&mut self, s: &Socket) -> io::Result<Option<u64>> {
+        let remote = s.remote.unwrap_or(Endpoint::new(
+            match s.family {
+                Family::Ipv4 => std::net::Ipv4Addr::UNSPECIFIED.into(),
+                Family::Ipv6 => std::net::Ipv6Addr::UNSPECIFIED.into(),
+            },
+            0,
+        ));
+        // The kernel's UDP lookup takes the request's source as the packet's
+        // source, i.e. the remote end (net/ipv4/udp_diag.c, udp_dump_one).
+        let (src, dst) = match s.proto {
+            Proto::Tcp => (s.local, remote),
+            Proto::Udp => (remote, s.local),
+        };
+        let id = SocketId {
+            source_port: src.port,
+            destination_port: dst.port,
+            source_address: src.addr,
+            destination_address: dst.addr,
+            interface_id: 0,
+            cookie: [0xff; 8], // INET_DIAG_NOCOOKIE: match by addresses only
+        };
+        self.request(s.proto, s.family, StateFlags::all(), id, false)?;
+        let mut inode = None;
+        self.receive(SOCK_DIAG_BY_FAMILY, true, &mut |r: &Record| {
+            inode = Some(u64::from(r.inode))
+        })?;
+        Ok(inode)
+    }
+
+    fn request(
+        &mut self,
+        proto: Proto,
+        family: Family,
+        states: StateFlags,
+        socket_id: SocketId,
+        dump: bool,
+    ) -> io::Result<()> {
         self.seq = self.seq.wrapping_add(1);
-        let (fam, sock_id) = match family {
-            Family::Ipv4 => (AF_INET, SocketId::new_v4()),
-            Family::Ipv6 => (AF_INET6, SocketId::new_v6()),
-        };
-        let protocol = match proto {
-            Proto::Tcp => IPPROTO_TCP,
-            Proto::Udp => IPPROTO_UDP,
-        };
         let mut hdr = NetlinkHeader::default();
-        hdr.flags = NLM_F_REQUEST | NLM_F_DUMP;
+        hdr.flags = NLM_F_REQUEST | if dump { NLM_F_DUMP } else { 0 };
         hdr.sequence_number = self.seq;
         let mut req = NetlinkMessage::new(
             hdr,
             SockDiagMessage::InetRequest(InetRequest {
-                family: fam,
-                protocol,
+                family: match family {
+                    Family::Ipv4 => AF_INET,
+                    Family::Ipv6 => AF_INET6,
+                },
+                protocol: match proto {
+                    Proto::Tcp => IPPROTO_TCP,
+                    Proto::Udp => IPPROTO_UDP,
+                },
                 extensions: ExtensionFlags::empty(),
                 states,
-                socket_id: sock_id,
+                socket_id,
             })
             .into(),
         );
@@ -95,7 +142,7 @@ impl Diag {
         let mut out = vec![0; req.buffer_len()];
         req.serialize(&mut out);
         self.sock.send(&out, 0)?;
-        self.receive(SOCK_DIAG_BY_FAMILY, &mut f)
+        Ok(())
     }
 
     /// Every TCP socket, IPv4 and IPv6, in one walk of the kernel's tables: the
@@ -113,7 +160,7 @@ impl Diag {
         out[16] = AF_INET;
         out[68..72].copy_from_slice(&states.bits().to_ne_bytes());
         self.sock.send(&out, 0)?;
-        self.receive(TCPDIAG_GETSOCK, &mut f)
+        self.receive(TCPDIAG_GETSOCK, false, &mut f)
     }
 
     /// The whole table: TCP (both families, one walk) and UDP (IPv4, IPv6), as
@@ -128,7 +175,14 @@ impl Diag {
         Ok(())
     }
 
-    fn receive(&mut self, answer: u16, f: &mut impl FnMut(&Record)) -> io::Result<()> {
+    /// Reads answers to the last request up to its end (`single`: up to the
+    /// first record, the whole answer to an exact lookup).
+    fn receive(
+        &mut self,
+        answer: u16,
+        single: bool,
+        f: &mut impl FnMut(&Record),
+    ) -> io::Result<()> {
         loop {
             let n = self.sock.recv(&mut &mut self.buf[..], 0)?;
             let mut chunk = &self.buf[..n];
@@ -157,6 +211,9 @@ impl Diag {
                     t if t == answer => {
                         let b = InetResponseBuffer::new_checked(msg.payload()).map_err(bad)?;
                         f(&InetResponseHeader::parse(&b).map_err(bad)?);
+                        if single {
+                            return Ok(());
+                        }
                     }
                     _ => {}
                 }
@@ -295,5 +352,53 @@ mod tests {
         assert!(v
             .iter()
             .any(|s| s.local.port == l.local_addr().unwrap().port()));
+    }
+
+    #[test]
+    fn exact_lookup_tells_open_from_closed_sockets() {
+        let Ok(mut d) = Diag::new() else {
+            eprintln!("skipped: no NETLINK_SOCK_DIAG here");
+            return;
+        };
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (srv, _) = l.accept().unwrap();
+        let u = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let peer = UdpSocket::bind("[::1]:0").unwrap();
+        let u6 = UdpSocket::bind("[::1]:0").unwrap();
+        u6.connect(peer.local_addr().unwrap()).unwrap();
+        let find = |v: &[Socket], proto: Proto, port: u16, remote: Option<u16>| {
+            v.iter()
+                .find(|s| {
+                    s.proto == proto && s.local.port == port && s.remote.map(|r| r.port) == remote
+                })
+                .cloned()
+                .unwrap()
+        };
+        let v = all(&mut d);
+        let lp = l.local_addr().unwrap().port();
+        let cp = c.local_addr().unwrap().port();
+        let socks = [
+            find(&v, Proto::Tcp, lp, None),
+            find(&v, Proto::Tcp, cp, Some(lp)),
+            find(&v, Proto::Tcp, lp, Some(cp)),
+            find(&v, Proto::Udp, u.local_addr().unwrap().port(), None),
+            find(
+                &v,
+                Proto::Udp,
+                u6.local_addr().unwrap().port(),
+                Some(peer.local_addr().unwrap().port()),
+            ),
+        ];
+        for s in &socks {
+            assert_eq!(d.inode_now(s).unwrap(), s.inode, "{s:?}");
+        }
+        drop((l, c, srv, u, u6));
+        for s in &socks {
+            let now = d.inode_now(s).unwrap();
+            assert!(now.is_none() || now == Some(0), "{s:?} still has {now:?}");
+        }
+        // the socket still answers dumps afterwards
+        assert!(!all(&mut d).is_empty());
     }
 }

@@ -192,7 +192,19 @@ impl SocketSource for SystemSource {
             let mut live = super::attrib::InodeSet::default();
             live.reserve(sockets.len());
             live.extend(sockets.iter().filter_map(|s| s.inode));
-            self.attrib.refresh(live).map_err(SourceError::Proc)?;
+            // Asked only for sockets no process was found holding: one kernel
+            // lookup each instead of a walk of every process.
+            let (diag, socks) = (&mut self.diag, &sockets);
+            let still_open = |inode: u64| {
+                let s = socks.iter().find(|s| s.inode == Some(inode));
+                match (diag.as_mut(), s) {
+                    (Some(d), Some(s)) => d.inode_now(s).map_or(true, |now| now == Some(inode)),
+                    _ => true,
+                }
+            };
+            self.attrib
+                .refresh(live, still_open)
+                .map_err(SourceError::Proc)?;
             self.procs.forget(&self.attrib.replaced);
             self.attrib.last.unattributed > 0 && self.attrib.last.pids_unreadable > 0
         };
@@ -209,7 +221,7 @@ impl SocketSource for SystemSource {
         for s in sockets.iter_mut() {
             #[cfg(target_os = "linux")]
             if let Some(i) = s.inode {
-                s.pids = self.attrib.owners(i).iter().copied().collect();
+                s.pids = crate::model::Pids::from_slice(self.attrib.owners(i));
             }
             for &p in &s.pids {
                 if last_pid != Some(p) {

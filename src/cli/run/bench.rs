@@ -64,13 +64,14 @@ pub fn refresh(g: &GlobalArgs, a: &BenchRefreshArgs, out: &mut dyn Write) -> Res
         let st = src.attrib_stats();
         writeln!(
             out,
-            "refresh {i} dump_ms {:.2} snapshot_ms {:.2} netstat2_dump_ms {:.2} sockets {n} new_pids {} links_read {} full_walk {} unattributed {}",
+            "refresh {i} dump_ms {:.2} snapshot_ms {:.2} netstat2_dump_ms {:.2} sockets {n} new_pids {} links_read {} full_walk {} closed_meanwhile {} unattributed {}",
             t3[0],
             t3[1],
             t3[2],
             st.pids_new,
             st.links_read,
             st.full_walk,
+            st.closed_meanwhile,
             st.unattributed
         )?;
         dumps.push(t3[0]);
