@@ -203,6 +203,7 @@ pub fn run(
     src: Box<dyn SocketSource>,
     cfg: ServeConfig,
 ) -> std::io::Result<()> {
+    crate::source::tune_allocator();
     signal::install();
     let interval = cfg.interval.max(MIN_INTERVAL);
     let limits = cfg.limits;

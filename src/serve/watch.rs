@@ -159,6 +159,7 @@ pub fn run(
     cfg: &WatchConfig,
     out: &mut dyn Write,
 ) -> Result<(), crate::source::SourceError> {
+    crate::source::tune_allocator();
     signal::install();
     let start = Instant::now();
     let end = cfg.duration.map(|d| start + d);

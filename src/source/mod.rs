@@ -85,3 +85,20 @@ pub fn partial_hint(snap: &crate::model::Snapshot) -> Option<&'static str> {
         Some("sockets of other users show no process; run as root to see processes of other users")
     }
 }
+
+/// Allocator settings for the long-running commands (dashboard, serve, watch), called
+/// before their threads start. glibc: one arena, as the collector builds tables
+/// that another thread frees and per-thread arenas would each keep their own
+/// high-water mark; and a fixed mmap threshold of 1 MiB, so the large per-refresh
+/// vectors (megabytes at 40,000 sockets) are mapped and unmapped instead of
+/// fragmenting the heap: glibc's adaptive threshold moved them onto the heap and
+/// the dashboard's peak RSS at 46,000 sockets wandered between 59 and 86 MB; with
+/// the fixed threshold it stays at 39 MB (VmHWM, 30 s).
+pub fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only tunes the allocator; called before other threads start.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}

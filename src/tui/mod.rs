@@ -68,13 +68,7 @@ pub fn run(source: Box<dyn SocketSource>, opts: Options) -> Result<i32, String> 
             "the dashboard needs a terminal on stdout; use `porttop list` for plain output".into(),
         );
     }
-    // One malloc arena: the collector builds snapshots that the UI thread frees;
-    // per-thread arenas would each keep their own high-water mark (glibc).
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only tunes the allocator; called before other threads start.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 1);
-    }
+    crate::source::tune_allocator();
     let theme = theme::Theme::from_env(opts.no_color);
     let mut app = App::new(opts.filter, opts.interval, opts.keep_closed, opts.replay);
     app.analyzer = alerts::Analyzer::new(opts.thresholds);
