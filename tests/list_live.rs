@@ -221,3 +221,70 @@ fn bad_input_is_one_line_and_exit_2() {
     std::fs::write(&bad, "{ not json").unwrap();
     assert_one_line_error(&["list", "--replay", bad.to_str().unwrap()], 2);
 }
+
+#[test]
+fn a_filtered_list_reads_only_what_it_shows() {
+    use porttop::filter::Filter;
+    use porttop::source::{RangeConfig, SocketSource, SystemSource};
+    let _g = serial();
+    let l4 = listener_outside_range("127.0.0.1");
+    let l6 = listener_outside_range("::1");
+    let _c4 = connect_n(&l4, 3);
+    let _c6 = connect_n(&l6, 2);
+    let u4 = udp_outside_range("127.0.0.1");
+    let u6 = udp_outside_range("::1");
+    let u6b = udp_outside_range("::1");
+    u6.connect(u6b.local_addr().unwrap()).unwrap();
+    // a TIME-WAIT: the client closes first
+    let (c, s) = connect_n(&l4, 1).pop().unwrap();
+    drop(c);
+    drop(s);
+    let ports: BTreeSet<u16> = [&l4.local_addr(), &l6.local_addr()]
+        .iter()
+        .map(|a| a.as_ref().unwrap().port())
+        .chain([&u4, &u6, &u6b].map(|u| u.local_addr().unwrap().port()))
+        .collect();
+    let ours = |s: &porttop::model::Socket| {
+        ports.contains(&s.local.port) || s.remote.is_some_and(|r| ports.contains(&r.port))
+    };
+    let keys = |f: &Filter, snap: &porttop::model::Snapshot| -> BTreeSet<String> {
+        snap.sockets
+            .iter()
+            .filter(|s| ours(s) && f.matches(snap, s))
+            .map(|s| {
+                format!(
+                    "{} {:?} {:?} {:?} {:?}",
+                    s.proto, s.local, s.remote, s.state, s.pids
+                )
+            })
+            .collect()
+    };
+    for text in [
+        "listening",
+        "established tcp",
+        "udp",
+        "-6",
+        "-4 tcp listening",
+        "state:time-wait",
+        "state:unconn",
+        "state:estab udp",
+    ] {
+        let f = Filter::parse(text).unwrap();
+        let all = SystemSource::new(RangeConfig::default())
+            .snapshot()
+            .unwrap();
+        let scoped = SystemSource::new(RangeConfig::default())
+            .scoped(&f)
+            .snapshot()
+            .unwrap();
+        let want = keys(&f, &all);
+        assert!(!want.is_empty(), "{text}: the fixture has such sockets");
+        assert_eq!(keys(&f, &scoped), want, "{text}");
+        assert!(
+            scoped.sockets.len() < all.sockets.len(),
+            "{text}: the kernel was asked for less ({} of {})",
+            scoped.sockets.len(),
+            all.sockets.len()
+        );
+    }
+}

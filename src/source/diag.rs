@@ -163,14 +163,25 @@ impl Diag {
         self.receive(TCPDIAG_GETSOCK, false, &mut f)
     }
 
-    /// The whole table: TCP (both families, one walk) and UDP (IPv4, IPv6), as
-    /// `Socket`s without pids.
-    pub fn dump_all(&mut self, mut f: impl FnMut(Socket)) -> io::Result<()> {
-        self.dump_tcp(StateFlags::all(), |r| f(to_socket(Proto::Tcp, r)))?;
-        for fam in [Family::Ipv4, Family::Ipv6] {
-            self.dump(Proto::Udp, fam, StateFlags::all(), |r| {
-                f(to_socket(Proto::Udp, r))
-            })?;
+    /// The sockets `scope` asks for — by default the whole table: TCP (both
+    /// families in one walk) and UDP (IPv4, IPv6) — as `Socket`s without pids.
+    pub fn dump_all(&mut self, scope: &Scope, mut f: impl FnMut(Socket)) -> io::Result<()> {
+        let fams = [(Family::Ipv4, scope.v4), (Family::Ipv6, scope.v6)];
+        if scope.tcp != 0 {
+            let states = StateFlags::from_bits_truncate(scope.tcp);
+            if scope.v4 && scope.v6 {
+                self.dump_tcp(states, |r| f(to_socket(Proto::Tcp, r)))?;
+            } else {
+                for (fam, _) in fams.iter().filter(|(_, on)| *on) {
+                    self.dump(Proto::Tcp, *fam, states, |r| f(to_socket(Proto::Tcp, r)))?;
+                }
+            }
+        }
+        if scope.udp != 0 {
+            let states = StateFlags::from_bits_truncate(scope.udp);
+            for (fam, _) in fams.iter().filter(|(_, on)| *on) {
+                self.dump(Proto::Udp, *fam, states, |r| f(to_socket(Proto::Udp, r)))?;
+            }
         }
         Ok(())
     }
@@ -221,6 +232,84 @@ impl Diag {
             }
         }
     }
+}
+
+/// Which sockets a dump asks the kernel for: a mask of kernel state numbers per
+/// protocol (0: none of that protocol) and the address families. A one-shot
+/// `list` with a filter asks for no more than it shows: `list -l` on a host
+/// with 40,000 connections then dumps only the listeners (the kernel skips its
+/// table of connections entirely).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Scope {
+    pub tcp: u32,
+    pub udp: u32,
+    pub v4: bool,
+    pub v6: bool,
+}
+
+/// Every state (`TCP_ESTABLISHED` = 1 .. `TCP_CLOSING` = 11; the kernel adds
+/// request sockets, `TCP_NEW_SYN_RECV`, whenever SYN-RECV is asked for).
+const ALL_STATES: u32 = StateFlags::all().bits();
+
+impl Default for Scope {
+    fn default() -> Self {
+        Scope {
+            tcp: ALL_STATES,
+            udp: ALL_STATES,
+            v4: true,
+            v6: true,
+        }
+    }
+}
+
+impl Scope {
+    /// No more than `f` can show (the socket filter's protocols, families and
+    /// states; the rest of it is applied after).
+    pub fn of(f: &crate::filter::Filter) -> Scope {
+        let wants = |p: Proto| f.protos.is_empty() || f.protos.contains(&p);
+        let fam = |x: Family| f.families.is_empty() || f.families.contains(&x);
+        let (mut tcp, mut udp) = (ALL_STATES, ALL_STATES);
+        if !f.states.is_empty() {
+            tcp = f
+                .states
+                .iter()
+                .filter_map(|s| tcp_number(*s))
+                .fold(0, |m, n| m | 1 << n);
+            udp = f
+                .states
+                .iter()
+                .filter_map(|s| match s {
+                    SockState::Established => Some(1),
+                    SockState::Unconn => Some(7),
+                    _ => None,
+                })
+                .fold(0, |m, n| m | 1 << n);
+        }
+        Scope {
+            tcp: if wants(Proto::Tcp) { tcp } else { 0 },
+            udp: if wants(Proto::Udp) { udp } else { 0 },
+            v4: fam(Family::Ipv4),
+            v6: fam(Family::Ipv6),
+        }
+    }
+}
+
+/// The kernel's number of a TCP state (include/net/tcp_states.h).
+fn tcp_number(s: SockState) -> Option<u32> {
+    Some(match s {
+        SockState::Established => 1,
+        SockState::SynSent => 2,
+        SockState::SynRecv => 3,
+        SockState::FinWait1 => 4,
+        SockState::FinWait2 => 5,
+        SockState::TimeWait => 6,
+        SockState::Close => 7,
+        SockState::CloseWait => 8,
+        SockState::LastAck => 9,
+        SockState::Listen => 10,
+        SockState::Closing => 11,
+        SockState::Unconn | SockState::Unknown => return None,
+    })
 }
 
 fn align(len: usize) -> usize {
@@ -289,7 +378,7 @@ mod tests {
 
     fn all(d: &mut Diag) -> Vec<Socket> {
         let mut v = Vec::new();
-        d.dump_all(|s| v.push(s)).unwrap();
+        d.dump_all(&Scope::default(), |s| v.push(s)).unwrap();
         v
     }
 

@@ -22,6 +22,9 @@ pub struct SystemSource {
     /// The netlink socket, opened on the first refresh and kept.
     #[cfg(target_os = "linux")]
     diag: Option<super::diag::Diag>,
+    /// Which sockets to ask the kernel for (all, unless `scoped`).
+    #[cfg(target_os = "linux")]
+    scope: super::diag::Scope,
     procs: ProcessTable,
     host: String,
     /// Sockets in the last snapshot (the next one's starting capacity).
@@ -37,10 +40,25 @@ impl SystemSource {
             attrib: super::attrib::Attributor::default(),
             #[cfg(target_os = "linux")]
             diag: None,
+            #[cfg(target_os = "linux")]
+            scope: Default::default(),
             procs: ProcessTable::new(),
             host: host_name(),
             last_len: 0,
         }
+    }
+
+    /// Asks the OS only for sockets `f` can match by protocol, family and state
+    /// (Linux; elsewhere the whole table is read and filtered after). For
+    /// one-shot commands that show only what the filter passes.
+    pub fn scoped(mut self, f: &crate::filter::Filter) -> Self {
+        #[cfg(target_os = "linux")]
+        {
+            self.scope = super::diag::Scope::of(f);
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = f;
+        self
     }
 
     /// What the last refresh's attribution did (all zero off Linux).
@@ -68,7 +86,7 @@ impl SystemSource {
             Some(d) => d,
             none => none.insert(super::diag::Diag::new().map_err(err)?),
         };
-        diag.dump_all(f).map_err(err)?;
+        diag.dump_all(&self.scope, f).map_err(err)?;
         Ok(())
     }
 

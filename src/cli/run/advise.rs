@@ -9,7 +9,7 @@ use serde::Serialize;
 use std::io::{IsTerminal, Write};
 
 pub fn check(g: &GlobalArgs, a: &CheckArgs, out: &mut dyn Write) -> Result<i32, CliError> {
-    let snap = one_snapshot(g)?;
+    let snap = one_snapshot(g, None)?;
     let judgements: Vec<_> = a
         .ports
         .iter()
@@ -60,7 +60,7 @@ struct Suggestion {
 }
 
 pub fn suggest(g: &GlobalArgs, a: &SuggestArgs, out: &mut dyn Write) -> Result<i32, CliError> {
-    let snap = one_snapshot(g)?;
+    let snap = one_snapshot(g, None)?;
     let ports = advisor::suggest(
         usize::from(a.n),
         a.proto,

@@ -71,20 +71,39 @@ impl GlobalArgs {
     /// The source the command reads: a recording with `--replay`, else the system.
     /// Validates `--range`/`--reserved` up front so bad input fails before any work.
     pub fn source(&self) -> Result<Box<dyn SocketSource>, CliError> {
+        self.scoped_source(None)
+    }
+
+    /// `source`, reading from the system only what `scope` can match (for
+    /// commands that show nothing else).
+    pub fn scoped_source(
+        &self,
+        scope: Option<&crate::filter::Filter>,
+    ) -> Result<Box<dyn SocketSource>, CliError> {
         let cfg = self.range_config();
         let range = cfg.resolve().map_err(CliError::bad_input)?;
         match &self.replay {
             Some(p) => Ok(Box::new(
                 FixtureSource::open(p, range).map_err(CliError::bad_input)?,
             )),
-            None => Ok(Box::new(SystemSource::new(cfg))),
+            None => {
+                let src = SystemSource::new(cfg);
+                Ok(Box::new(match scope {
+                    Some(f) => src.scoped(f),
+                    None => src,
+                }))
+            }
         }
     }
 }
 
-/// Takes one snapshot and prints the one-time hint when attribution was partial.
-pub fn one_snapshot(g: &GlobalArgs) -> Result<Snapshot, CliError> {
-    let mut src = g.source()?;
+/// Takes one snapshot (of what `scope` can match, or everything) and prints the
+/// one-time hint when attribution was partial.
+pub fn one_snapshot(
+    g: &GlobalArgs,
+    scope: Option<&crate::filter::Filter>,
+) -> Result<Snapshot, CliError> {
+    let mut src = g.scoped_source(scope)?;
     let snap = src.snapshot().map_err(CliError::bad_input)?;
     if let Some(hint) = crate::source::partial_hint(&snap) {
         eprintln!("porttop: note: {hint}");
@@ -94,7 +113,7 @@ pub fn one_snapshot(g: &GlobalArgs) -> Result<Snapshot, CliError> {
 
 fn list(g: &GlobalArgs, a: &ListArgs, out: &mut dyn Write) -> Result<i32, CliError> {
     let filter = a.filter.to_filter().map_err(CliError::bad_input)?;
-    let snap = one_snapshot(g)?;
+    let snap = one_snapshot(g, Some(&filter))?;
     let mut rows: Vec<&Socket> = snap
         .sockets
         .iter()
@@ -112,7 +131,7 @@ fn list(g: &GlobalArgs, a: &ListArgs, out: &mut dyn Write) -> Result<i32, CliErr
 }
 
 fn range(g: &GlobalArgs, a: &RangeArgs, out: &mut dyn Write) -> Result<i32, CliError> {
-    let snap = one_snapshot(g)?;
+    let snap = one_snapshot(g, None)?;
     let summary = output::RangeSummary::new(&snap.range, Some(&snap));
     if a.json {
         output::range_json(out, &summary)?;
