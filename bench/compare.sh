@@ -8,6 +8,7 @@
 # (default 100), then times, R times each (default 5), in rotating order:
 #   porttop list --json > /dev/null  (a fresh process: the cold cost)
 #   ss -tanp, ss -tan, netstat -tanp, lsof -nP -iTCP  (each only when installed)
+#   porttop list --json -t -l, ss -tlnp  (listeners only, with processes)
 # plus `porttop bench-refresh`: K in-process steady-state refreshes (default 20) timed
 # against the bare netlink dump (and netstat2's dump, for reference). Prints medians, ratios against `ss -tanp` and peak
 # RSS. --smoke: N=200, R=2, K=3 (seconds; for CI). Builds the release binaries itself.
@@ -36,12 +37,13 @@ MAXN=0; for n in "${NS[@]}"; do [ "$n" -gt "$MAXN" ] && MAXN=$n; done
 fd_limit "$MAXN"
 
 HAVE_TIME=0; [ -x /usr/bin/time ] && HAVE_TIME=1
-TOOLS=(porttop "ss -tanp" "ss -tan" "netstat -tanp" "lsof -nP -iTCP")
+TOOLS=(porttop "ss -tanp" "ss -tan" "netstat -tanp" "lsof -nP -iTCP" porttop-l "ss -tlnp")
 declare -A CMD=([porttop]="$PORTTOP list --json" ["ss -tanp"]="ss -tanp" ["ss -tan"]="ss -tan"
-                ["netstat -tanp"]="netstat -tanp" ["lsof -nP -iTCP"]="lsof -nP -iTCP")
+                ["netstat -tanp"]="netstat -tanp" ["lsof -nP -iTCP"]="lsof -nP -iTCP"
+                [porttop-l]="$PORTTOP list --json --tcp --listening" ["ss -tlnp"]="ss -tlnp")
 RUN=()
 for t in "${TOOLS[@]}"; do
-    if command -v "${t%% *}" >/dev/null 2>&1 || [ "$t" = porttop ]; then RUN+=("$t")
+    if command -v "${t%% *}" >/dev/null 2>&1 || [ "${t%-l}" = porttop ]; then RUN+=("$t")
     else echo "skipped: $t (not installed)" >&2; fi
 done
 
@@ -87,6 +89,7 @@ for n in "${NS[@]}"; do
         kb=$( [ -s "$WORK/$key.kb" ] && median <"$WORK/$key.kb" || echo "")
         mb=$( [ -n "$kb" ] && awk -v k="$kb" 'BEGIN{printf "%.1f", k/1024}' || echo "n/a")
         label="$t"; [ "$t" = porttop ] && label="porttop list --json (cold)"
+        [ "$t" = porttop-l ] && label="porttop list --json -t -l (cold)"
         row "$label" "$ms" "$mb"
     done
     out=$(timeout 300 "$PORTTOP" bench-refresh --iterations "$ITERS" --interval-ms 200)

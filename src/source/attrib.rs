@@ -10,10 +10,14 @@
 //!    freed number is reused first), fd numbers found free on an earlier probe, and
 //!    the numbers just above the highest known fd. Listing a directory of 20,000 fds
 //!    (getdents) costs about as much as the whole netlink dump; a readlink costs
-//!    microseconds. Probing stops as soon as every unknown inode is found;
+//!    microseconds. Candidates are read in fd order and probing stops as soon as
+//!    every unknown inode is found; the candidates not read stay candidates;
 //! 4. if something is still unknown, re-lists the fd directories of socket owners
 //!    (reading links only for fd numbers not cached or whose socket closed);
-//! 5. then walks every readable process that owns no socket yet (a full walk);
+//! 5. asks the kernel (`still_open`, an exact sock_diag lookup) whether what is
+//!    still unknown exists: a connection opened and closed between the dump and
+//!    now leaves nothing in /proc, and on a busy server every refresh has some;
+//!    then walks every readable process that owns no socket yet (a full walk);
 //! 6. what that walk cannot find is remembered as unattributable (kernel sockets,
 //!    sockets of processes we may not read) so it does not trigger a walk every refresh.
 //!
@@ -24,12 +28,12 @@
 //! parent that handed a socket to a child and closed its copy loses it soon.
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::fs;
+use std::path::{Path, PathBuf};
 
 /// A set of socket inodes (FxHash: inodes are small integers, and these sets
 /// hold every live socket, so SipHash would cost milliseconds per refresh).
 pub type InodeSet = HashSet<u64>;
-use std::fs;
-use std::path::{Path, PathBuf};
 
 /// Refreshes between forced incremental re-reads of socket owners.
 const VERIFY_EVERY: u64 = 10;
