@@ -21,6 +21,11 @@
 //! 6. what that walk cannot find is remembered as unattributable (kernel sockets,
 //!    sockets of processes we may not read) so it does not trigger a walk every refresh.
 //!
+//! The dump is not atomic: a socket closed while it ran may be reported open, and a
+//! new socket opened on its fd number in the same window is then found by no probe
+//! (its fd still looks taken). It is found in the next refresh, when the old one
+//! is known closed; this refresh pays a full walk for it.
+//!
 //! Directories we may not read (other users' processes without root) are marked and
 //! never re-read while the pid lives. Every `VERIFY_EVERY`th refresh step 4 runs for
 //! socket owners whose fd count (`stat` of the fd directory, Linux >= 6.2) changed
@@ -92,10 +97,14 @@ pub struct Attributor {
     pids: HashMap<u32, PidEntry>,
     owners: HashMap<u64, crate::model::Pids>,
     unattributable: HashSet<u64>,
-    /// The live (TCP/UDP) inodes of the last refresh: an fd whose socket was live
-    /// then and is gone now is where a new socket most likely sits. AF_UNIX and
-    /// netlink sockets are never live, so they are never probe candidates.
+    /// The live (TCP/UDP) inodes of the last refresh, to tell which closed since.
     prev_live: HashSet<u64>,
+    /// Cached sockets that were live once and have closed since, while an fd in
+    /// the cache still points at them: those fds are where new sockets most likely
+    /// sit (the kernel hands out the lowest free number). Kept until the fd is
+    /// read again, however many refreshes that takes. AF_UNIX and netlink sockets
+    /// are never live, so never here and never probe candidates.
+    closed: HashSet<u64>,
     /// Pids found reused (or changed owner) in the last refresh: callers drop what
     /// they cached for them (process names).
     pub replaced: Vec<u32>,
@@ -117,6 +126,7 @@ impl Attributor {
             owners: HashMap::default(),
             unattributable: HashSet::default(),
             prev_live: HashSet::default(),
+            closed: HashSet::default(),
             replaced: Vec::new(),
             refreshes: 0,
             last: AttribStats::default(),
@@ -140,15 +150,15 @@ impl Attributor {
 
     /// Brings the cache up to date for the given live socket inodes.
     /// Errors only when `/proc` itself cannot be listed.
-    /// `still_open(inode)` tells whether a socket of the dump still exists (a
-    /// kernel lookup); it is asked only about sockets no process was found
-    /// holding, before the full walk: a connection opened and closed again since
-    /// the dump leaves nothing in /proc to find, and on a busy server every
-    /// refresh has some.
+    /// `still_open(inodes)` returns those of the given sockets of the dump that
+    /// still exist (kernel lookups); it is asked only about sockets no process
+    /// was found holding, before the full walk: a connection opened and closed
+    /// again since the dump leaves nothing in /proc to find, and on a busy server
+    /// every refresh has some.
     pub fn refresh(
         &mut self,
         live: InodeSet,
-        still_open: impl FnMut(u64) -> bool,
+        still_open: impl FnOnce(&InodeSet) -> InodeSet,
     ) -> std::io::Result<()> {
         self.update(&live, still_open)?;
         self.prev_live = live;
@@ -158,7 +168,7 @@ impl Attributor {
     fn update(
         &mut self,
         live: &InodeSet,
-        mut still_open: impl FnMut(u64) -> bool,
+        still_open: impl FnOnce(&InodeSet) -> InodeSet,
     ) -> std::io::Result<()> {
         self.refreshes += 1;
         let mut stats = AttribStats::default();
@@ -197,6 +207,16 @@ impl Attributor {
             }
         }
         self.unattributable.retain(|i| live.contains(i));
+        // Sockets closed since the last refresh whose fds the cache still holds
+        // (probe candidates until read; see `closed`).
+        for i in &self.prev_live {
+            if !live.contains(i) && self.owners.contains_key(i) {
+                self.closed.insert(*i);
+            }
+        }
+        let owners = &self.owners;
+        self.closed
+            .retain(|i| owners.contains_key(i) && !live.contains(i));
 
         // 2. scan new pids fully.
         let new: Vec<u32> = current
@@ -230,7 +250,7 @@ impl Attributor {
             if unknown.is_empty() {
                 break;
             }
-            self.probe(*pid, live, &mut unknown, &mut stats);
+            self.probe(*pid, &mut unknown, &mut stats);
         }
 
         // 4. re-list socket owners whose probe could not be exhaustive, and now and
@@ -258,9 +278,9 @@ impl Attributor {
         // 5. full walk of the processes that own no socket yet, when still unknown
         //    and still open.
         if !unknown.is_empty() {
-            let before = unknown.len();
-            unknown.retain(|i| still_open(*i));
-            stats.closed_meanwhile = before - unknown.len();
+            let open = still_open(&unknown);
+            stats.closed_meanwhile = unknown.len() - open.len();
+            unknown.retain(|i| open.contains(i));
         }
         if !unknown.is_empty() {
             stats.full_walk = true;
@@ -317,21 +337,15 @@ impl Attributor {
     /// Step 3 for one process: reads single fd links where new sockets can be
     /// (closed sockets' numbers, holes, non-socket fds, just above the highest fd)
     /// until `unknown` is empty or the candidates run out.
-    fn probe(
-        &mut self,
-        pid: u32,
-        live: &InodeSet,
-        unknown: &mut HashSet<u64>,
-        stats: &mut AttribStats,
-    ) {
+    fn probe(&mut self, pid: u32, unknown: &mut HashSet<u64>, stats: &mut AttribStats) {
         let Some(e) = self.pids.get_mut(&pid) else {
             return;
         };
-        let prev = &self.prev_live;
+        let closed = &self.closed;
         let mut cands: Vec<u32> = e
             .fds
             .iter()
-            .filter(|(_, i)| !live.contains(i) && prev.contains(i))
+            .filter(|(_, i)| closed.contains(i))
             .map(|(fd, _)| *fd)
             .collect();
         cands.append(&mut e.holes);
@@ -353,11 +367,14 @@ impl Attributor {
         while idx < cands.len() || misses_above < PROBE_ABOVE {
             let e = self.pids.get_mut(&pid).expect("probed pid exists");
             if unknown.is_empty() {
-                // Put back the candidates not looked at, also those still cached
-                // with a closed socket: by the next refresh their socket is no
-                // longer "live a refresh ago", so nothing else would bring them
-                // back, and the kernel hands freed fd numbers out first.
-                e.holes.extend(cands.drain(idx..));
+                // Put back the candidates not looked at (those still cached with a
+                // closed socket stay candidates through `closed`).
+                for fd in cands.drain(idx..) {
+                    if !e.fds.contains_key(&fd) {
+                        e.holes.push(fd);
+                    }
+                }
+                e.overflow |= e.holes.len() > MAX_HOLES;
                 break;
             }
             let (fd, above) = if idx < cands.len() {

@@ -25,13 +25,13 @@ fn fake_proc(layout: &[(u32, &[(u32, u64)])]) -> tempfile::TempDir {
     d
 }
 
-fn live(v: &[u64]) -> crate::source::attrib::InodeSet {
+fn live(v: &[u64]) -> InodeSet {
     v.iter().copied().collect()
 }
 
 /// The kernel lookup for tests where no socket closes behind attribution's back.
-fn all_open(_: u64) -> bool {
-    true
+fn all_open(unknown: &InodeSet) -> InodeSet {
+    unknown.clone()
 }
 
 #[test]
@@ -114,15 +114,34 @@ fn a_freed_fd_the_probe_did_not_need_stays_a_candidate() {
 }
 
 #[test]
+fn an_fd_freed_in_a_quiet_refresh_is_probed_later() {
+    let d = fake_proc(&[(10, &[(3, 100), (4, 101)])]);
+    let fd4 = d.path().join("10/fd/4");
+    let mut a = Attributor::new(d.path());
+    a.refresh(live(&[100, 101]), all_open).unwrap();
+    // 101 closes; nothing new, so nothing is probed in this refresh ...
+    fs::remove_file(&fd4).unwrap();
+    a.refresh(live(&[100]), all_open).unwrap();
+    assert_eq!(a.last.probes, 0);
+    a.refresh(live(&[100]), all_open).unwrap();
+    // ... and refreshes later a reconnect gets the freed number.
+    std::os::unix::fs::symlink("socket:[102]", &fd4).unwrap();
+    a.refresh(live(&[100, 102]), all_open).unwrap();
+    assert_eq!(a.owners(102), &[10], "found in the refresh after it opened");
+    assert!(!a.last.full_walk);
+    assert_eq!(a.last.dirs_listed, 0);
+}
+
+#[test]
 fn a_socket_closed_since_the_dump_causes_no_walk() {
     let d = fake_proc(&[(10, &[(3, 100)]), (20, &[])]);
     let mut a = Attributor::new(d.path());
     a.refresh(live(&[100]), all_open).unwrap();
     // 500 was in the dump, but its process closed it before attribution looked.
     let mut asked = Vec::new();
-    a.refresh(live(&[100, 500]), |i| {
-        asked.push(i);
-        false
+    a.refresh(live(&[100, 500]), |u| {
+        asked.extend(u.iter().copied());
+        InodeSet::default()
     })
     .unwrap();
     assert_eq!(asked, vec![500]);
@@ -132,7 +151,7 @@ fn a_socket_closed_since_the_dump_causes_no_walk() {
     assert_eq!(a.last.unattributed, 1, "still shown without a process");
     // One the kernel still has is looked for everywhere, and found.
     std::os::unix::fs::symlink("socket:[600]", d.path().join("20/fd/4")).unwrap();
-    a.refresh(live(&[100, 600]), |_| true).unwrap();
+    a.refresh(live(&[100, 600]), all_open).unwrap();
     assert!(a.last.full_walk);
     assert_eq!(a.owners(600), &[20]);
 }

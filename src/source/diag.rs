@@ -40,6 +40,9 @@ pub struct Diag {
     sock: NlSocket,
     buf: Vec<u8>,
     seq: u32,
+    /// The kernel takes the old one-walk TCP request (`dump_tcp`); cleared
+    /// when it refuses it.
+    compat_tcp: bool,
 }
 
 /// One socket as the kernel reports it: the decoded `inet_diag_msg` header.
@@ -54,6 +57,7 @@ impl Diag {
             sock,
             buf: vec![0; RECV_BUF],
             seq: 0,
+            compat_tcp: true,
         })
     }
 
@@ -73,13 +77,19 @@ impl Diag {
             Family::Ipv6 => SocketId::new_v6(),
         };
         self.request(proto, family, states, id, true)?;
-        self.receive(SOCK_DIAG_BY_FAMILY, false, &mut f)
+        match self.receive(SOCK_DIAG_BY_FAMILY, false, &mut f) {
+            // No handler for this family or protocol here (IPv6 off, no udp_diag).
+            Err(e) if missing(&e) => Ok(()),
+            r => r,
+        }
     }
 
-    /// The inode `s` has now, looked up by its addresses and ports (one netlink
-    /// round trip, no dump): None when the kernel no longer has such a socket.
-    /// A socket closed since the dump has none or inode 0 (TIME-WAIT, orphaned).
-    pub fn inode_now(&mut self, s: &Socket) -> io::Result<Option<u64>> {
+    /// The inode of the socket the kernel has now at `s`'s addresses and ports
+    /// (one netlink round trip, no dump; `ifindex`: the device it is bound to, 0
+    /// for none): None when it has none. A socket closed since the dump has none
+    /// or inode 0 (TIME-WAIT, orphaned); sockets sharing a port (SO_REUSEPORT)
+    /// may answer with a sibling's inode.
+    pub fn inode_now(&mut self, s: &Socket, ifindex: u32) -> io::Result<Option<u64>> {
         let remote = s.remote.unwrap_or(Endpoint::new(
             match s.family {
                 Family::Ipv4 => std::net::Ipv4Addr::UNSPECIFIED.into(),
@@ -98,15 +108,18 @@ impl Diag {
             destination_port: dst.port,
             source_address: src.addr,
             destination_address: dst.addr,
-            interface_id: 0,
+            interface_id: ifindex,
             cookie: [0xff; 8], // INET_DIAG_NOCOOKIE: match by addresses only
         };
         self.request(s.proto, s.family, StateFlags::all(), id, false)?;
         let mut inode = None;
-        self.receive(SOCK_DIAG_BY_FAMILY, true, &mut |r: &Record| {
+        match self.receive(SOCK_DIAG_BY_FAMILY, true, &mut |r: &Record| {
             inode = Some(u64::from(r.inode))
-        })?;
-        Ok(inode)
+        }) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+            Err(e) => Err(e),
+            Ok(()) => Ok(inode),
+        }
     }
 
     fn request(
@@ -164,30 +177,49 @@ impl Diag {
     }
 
     /// The sockets `scope` asks for — by default the whole table: TCP (both
-    /// families in one walk) and UDP (IPv4, IPv6) — as `Socket`s without pids.
-    pub fn dump_all(&mut self, scope: &Scope, mut f: impl FnMut(Socket)) -> io::Result<()> {
-        let fams = [(Family::Ipv4, scope.v4), (Family::Ipv6, scope.v6)];
+    /// families in one walk) and UDP (IPv4, IPv6) — as `Socket`s without pids,
+    /// each with the index of the device it is bound to (0: none).
+    pub fn dump_all(&mut self, scope: &Scope, mut f: impl FnMut(Socket, u32)) -> io::Result<()> {
+        let mut emit = |p: Proto, r: &Record| f(to_socket(p, r), r.socket_id.interface_id);
+        let fams: Vec<Family> = [(Family::Ipv4, scope.v4), (Family::Ipv6, scope.v6)]
+            .into_iter()
+            .filter_map(|(f, on)| on.then_some(f))
+            .collect();
         if scope.tcp != 0 {
             let states = StateFlags::from_bits_truncate(scope.tcp);
-            if scope.v4 && scope.v6 {
-                self.dump_tcp(states, |r| f(to_socket(Proto::Tcp, r)))?;
-            } else {
-                for (fam, _) in fams.iter().filter(|(_, on)| *on) {
-                    self.dump(Proto::Tcp, *fam, states, |r| f(to_socket(Proto::Tcp, r)))?;
+            let mut done = false;
+            if scope.v4 && scope.v6 && self.compat_tcp {
+                let mut got = 0usize;
+                match self.dump_tcp(states, |r| {
+                    got += 1;
+                    emit(Proto::Tcp, r)
+                }) {
+                    Ok(()) => done = true,
+                    // Refused before any record: a kernel without the old
+                    // request. One walk per family, from now on.
+                    Err(_) if got == 0 => self.compat_tcp = false,
+                    Err(e) => return Err(e),
+                }
+            }
+            if !done {
+                for fam in &fams {
+                    self.dump(Proto::Tcp, *fam, states, |r| emit(Proto::Tcp, r))?;
                 }
             }
         }
         if scope.udp != 0 {
             let states = StateFlags::from_bits_truncate(scope.udp);
-            for (fam, _) in fams.iter().filter(|(_, on)| *on) {
-                self.dump(Proto::Udp, *fam, states, |r| f(to_socket(Proto::Udp, r)))?;
+            for fam in &fams {
+                self.dump(Proto::Udp, *fam, states, |r| emit(Proto::Udp, r))?;
             }
         }
         Ok(())
     }
 
     /// Reads answers to the last request up to its end (`single`: up to the
-    /// first record, the whole answer to an exact lookup).
+    /// first record, the whole answer to an exact lookup). An error answer is an
+    /// `Err` with the kernel's errno. After any `Err` the socket may still have
+    /// a dump running (the kernel refuses the next one): drop it.
     fn receive(
         &mut self,
         answer: u16,
@@ -206,17 +238,17 @@ impl Diag {
                     continue;
                 }
                 match msg.message_type() {
-                    NLMSG_DONE => return Ok(()),
-                    NLMSG_ERROR => {
-                        let p = msg.payload();
-                        let code = p
+                    // Both carry an errno (negative; 0 for a plain end).
+                    t @ (NLMSG_DONE | NLMSG_ERROR) => {
+                        let code = msg
+                            .payload()
                             .get(..4)
                             .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
                             .unwrap_or(0);
-                        return match -code {
-                            0 => Ok(()),
-                            libc::ENOENT | libc::EAFNOSUPPORT | libc::EPROTONOSUPPORT => Ok(()),
-                            e => Err(io::Error::from_raw_os_error(e)),
+                        return match code {
+                            0 if t == NLMSG_DONE || single => Ok(()),
+                            0 => Err(io::Error::other("sock_diag: unexpected ack")),
+                            c => Err(io::Error::from_raw_os_error(-c)),
                         };
                     }
                     t if t == answer => {
@@ -269,7 +301,8 @@ impl Scope {
         let wants = |p: Proto| f.protos.is_empty() || f.protos.contains(&p);
         let fam = |x: Family| f.families.is_empty() || f.families.contains(&x);
         let (mut tcp, mut udp) = (ALL_STATES, ALL_STATES);
-        if !f.states.is_empty() {
+        // (a state porttop has no name for could be any kernel state)
+        if !f.states.is_empty() && !f.states.contains(&SockState::Unknown) {
             tcp = f
                 .states
                 .iter()
@@ -312,6 +345,14 @@ fn tcp_number(s: SockState) -> Option<u32> {
     })
 }
 
+/// The kernel has no sock_diag handler for what was asked.
+fn missing(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENOENT | libc::EAFNOSUPPORT | libc::EPROTONOSUPPORT)
+    )
+}
+
 fn align(len: usize) -> usize {
     (len + 3) & !3
 }
@@ -340,6 +381,8 @@ fn state(proto: Proto, s: u8) -> SockState {
         (_, 9) => SockState::LastAck,
         (_, 10) => SockState::Listen,
         (_, 11) => SockState::Closing,
+        // TCP_NEW_SYN_RECV: a connection request not yet accepted (ss: SYN-RECV)
+        (_, 12) => SockState::SynRecv,
         _ => SockState::Unknown,
     }
 }
@@ -378,7 +421,7 @@ mod tests {
 
     fn all(d: &mut Diag) -> Vec<Socket> {
         let mut v = Vec::new();
-        d.dump_all(&Scope::default(), |s| v.push(s)).unwrap();
+        d.dump_all(&Scope::default(), |s, _| v.push(s)).unwrap();
         v
     }
 
@@ -480,14 +523,47 @@ mod tests {
             ),
         ];
         for s in &socks {
-            assert_eq!(d.inode_now(s).unwrap(), s.inode, "{s:?}");
+            assert_eq!(d.inode_now(s, 0).unwrap(), s.inode, "{s:?}");
         }
         drop((l, c, srv, u, u6));
         for s in &socks {
-            let now = d.inode_now(s).unwrap();
+            let now = d.inode_now(s, 0).unwrap();
             assert!(now.is_none() || now == Some(0), "{s:?} still has {now:?}");
         }
         // the socket still answers dumps afterwards
         assert!(!all(&mut d).is_empty());
+    }
+
+    #[test]
+    fn per_family_tcp_dumps_see_what_the_one_walk_sees() {
+        let Ok(mut d) = Diag::new() else {
+            eprintln!("skipped: no NETLINK_SOCK_DIAG here");
+            return;
+        };
+        let l4 = TcpListener::bind("127.0.0.1:0").unwrap();
+        let l6 = TcpListener::bind("[::1]:0").unwrap();
+        let _c4 = TcpStream::connect(l4.local_addr().unwrap()).unwrap();
+        let _c6 = TcpStream::connect(l6.local_addr().unwrap()).unwrap();
+        let ports = [
+            l4.local_addr().unwrap().port(),
+            l6.local_addr().unwrap().port(),
+        ];
+        let ours = |d: &mut Diag| -> Vec<String> {
+            let mut v: Vec<String> = all(d)
+                .into_iter()
+                .filter(|s| {
+                    s.proto == Proto::Tcp
+                        && (ports.contains(&s.local.port)
+                            || s.remote.is_some_and(|r| ports.contains(&r.port)))
+                })
+                .map(|s| format!("{:?}", (s.family, s.local, s.remote, s.state, s.inode)))
+                .collect();
+            v.sort();
+            v
+        };
+        let one_walk = ours(&mut d);
+        assert_eq!(one_walk.len(), 6, "{one_walk:?}");
+        d.compat_tcp = false; // what a kernel refusing the old request gets
+        assert_eq!(ours(&mut d), one_walk);
     }
 }

@@ -78,16 +78,22 @@ impl SystemSource {
         Box::new(std::iter::empty())
     }
 
-    /// The whole TCP and UDP table, IPv4 and IPv6, calling `f` per socket.
+    /// The TCP and UDP sockets in `scope` (all, unless `scoped`), calling `f`
+    /// per socket with the index of the device it is bound to (0: none).
     #[cfg(target_os = "linux")]
-    fn dump_into(&mut self, f: impl FnMut(Socket)) -> Result<(), SourceError> {
+    fn dump_into(&mut self, f: impl FnMut(Socket, u32)) -> Result<(), SourceError> {
         let err = |e: std::io::Error| SourceError::Netlink(e.to_string());
         let diag = match &mut self.diag {
             Some(d) => d,
             none => none.insert(super::diag::Diag::new().map_err(err)?),
         };
-        diag.dump_all(&self.scope, f).map_err(err)?;
-        Ok(())
+        let r = diag.dump_all(&self.scope, f);
+        if r.is_err() {
+            // A dump cut short may still run in the kernel, which then refuses
+            // the next one on this socket: the next refresh opens a new one.
+            self.diag = None;
+        }
+        r.map_err(err)
     }
 
     /// The floor every refresh pays: the socket dump alone, no conversion, no
@@ -96,7 +102,7 @@ impl SystemSource {
         #[cfg(target_os = "linux")]
         {
             let mut n = 0;
-            self.dump_into(|_| n += 1)?;
+            self.dump_into(|_, _| n += 1)?;
             Ok(n)
         }
         #[cfg(not(target_os = "linux"))]
@@ -196,8 +202,17 @@ impl SocketSource for SystemSource {
         // Room for as many as last time and some growth: no re-copying of a
         // 40,000-entry table while it fills.
         let mut sockets = Vec::with_capacity(self.last_len + self.last_len / 8);
+        // Devices that sockets are bound to (rare: SO_BINDTODEVICE, VRFs, IPv6
+        // link-local), for exact lookups.
         #[cfg(target_os = "linux")]
-        self.dump_into(|s| sockets.push(s))?;
+        let mut bound: rustc_hash::FxHashMap<u64, u32> = Default::default();
+        #[cfg(target_os = "linux")]
+        self.dump_into(|s, ifindex| {
+            if let (Some(i), true) = (s.inode, ifindex != 0) {
+                bound.insert(i, ifindex);
+            }
+            sockets.push(s)
+        })?;
         #[cfg(not(target_os = "linux"))]
         for si in netstat2_dump()? {
             let si = si.map_err(|e| SourceError::Netlink(e.to_string()))?;
@@ -211,20 +226,35 @@ impl SocketSource for SystemSource {
             live.reserve(sockets.len());
             live.extend(sockets.iter().filter_map(|s| s.inode));
             // Asked only for sockets no process was found holding: one kernel
-            // lookup each instead of a walk of every process.
+            // lookup each instead of a walk of every process. Open unless the
+            // kernel has no socket at those addresses or one with inode 0
+            // (TIME-WAIT); a sibling's inode (SO_REUSEPORT) counts as open.
             let (diag, socks) = (&mut self.diag, &sockets);
-            let still_open = |inode: u64| {
-                let s = socks.iter().find(|s| s.inode == Some(inode));
-                match (diag.as_mut(), s) {
-                    (Some(d), Some(s)) => d.inode_now(s).map_or(true, |now| now == Some(inode)),
-                    _ => true,
+            let still_open = |unknown: &super::attrib::InodeSet| {
+                let mut open = super::attrib::InodeSet::default();
+                for s in socks
+                    .iter()
+                    .filter(|s| s.inode.is_some_and(|i| unknown.contains(&i)))
+                {
+                    let i = s.inode.unwrap_or(0);
+                    let ifindex = bound.get(&i).copied().unwrap_or(0);
+                    let gone = match diag.as_mut() {
+                        Some(d) => matches!(d.inode_now(s, ifindex), Ok(None | Some(0))),
+                        None => false,
+                    };
+                    if !gone {
+                        open.insert(i);
+                    }
                 }
+                open
             };
             self.attrib
                 .refresh(live, still_open)
                 .map_err(SourceError::Proc)?;
             self.procs.forget(&self.attrib.replaced);
-            self.attrib.last.unattributed > 0 && self.attrib.last.pids_unreadable > 0
+            // (sockets closed since the dump do not count: nobody holds them)
+            let st = &self.attrib.last;
+            st.unattributed > st.closed_meanwhile && st.pids_unreadable > 0
         };
         #[cfg(not(target_os = "linux"))]
         let partial = false;
