@@ -300,13 +300,24 @@ fn prepared(
     Action::Prepared(Box::new(prep.prepare(s, alerts, &view, version)))
 }
 
-#[test]
-fn a_prepared_refresh_is_shown_as_listed_off_the_ui_thread() {
+/// An app as the runtime sets it up: the spec shared with a collector's
+/// `Preparer`, which has prepared the base snapshot.
+fn with_collector() -> (
+    App,
+    crate::tui::prep::SharedSpec,
+    crate::tui::prep::Preparer,
+) {
     let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
     a.apply(Action::Viewport(5));
     let spec = a.share_spec();
     let mut prep = crate::tui::prep::Preparer::new(2);
     a.apply(prepared(&mut prep, &spec, base()));
+    (a, spec, prep)
+}
+
+#[test]
+fn a_prepared_refresh_is_shown_as_listed_off_the_ui_thread() {
+    let (mut a, spec, mut prep) = with_collector();
     let mut b = app();
     assert_eq!(ports(&a), ports(&b), "same as preparing on the UI thread");
     assert_eq!(a.counts(), b.counts());
@@ -331,11 +342,7 @@ fn a_prepared_refresh_is_shown_as_listed_off_the_ui_thread() {
 
 #[test]
 fn a_sort_change_during_a_refresh_is_not_lost() {
-    let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
-    a.apply(Action::Viewport(5));
-    let spec = a.share_spec();
-    let mut prep = crate::tui::prep::Preparer::new(2);
-    a.apply(prepared(&mut prep, &spec, base()));
+    let (mut a, spec, mut prep) = with_collector();
     // The collector lists the next refresh for the old sort order ...
     let stale = prepared(&mut prep, &spec, changed());
     // ... while the user sorts by port and filters.
