@@ -327,22 +327,10 @@ impl Scope {
     }
 }
 
-/// The kernel's number of a TCP state (include/net/tcp_states.h).
+/// The kernel's number of a TCP state.
 fn tcp_number(s: SockState) -> Option<u32> {
-    Some(match s {
-        SockState::Established => 1,
-        SockState::SynSent => 2,
-        SockState::SynRecv => 3,
-        SockState::FinWait1 => 4,
-        SockState::FinWait2 => 5,
-        SockState::TimeWait => 6,
-        SockState::Close => 7,
-        SockState::CloseWait => 8,
-        SockState::LastAck => 9,
-        SockState::Listen => 10,
-        SockState::Closing => 11,
-        SockState::Unconn | SockState::Unknown => return None,
-    })
+    let i = TCP_STATES.iter().position(|t| *t == s)?;
+    Some(i as u32 + 1)
 }
 
 /// The kernel has no sock_diag handler for what was asked.
@@ -364,26 +352,34 @@ fn bad(e: impl std::fmt::Display) -> io::Error {
     )
 }
 
-/// The kernel's `TCP_*` state numbers (include/net/tcp_states.h). UDP sockets
-/// are `TCP_ESTABLISHED` once connected and `TCP_CLOSE` otherwise, as ss shows.
+/// The kernel's TCP states by number, 1..=11 (include/net/tcp_states.h).
+const TCP_STATES: [SockState; 11] = [
+    SockState::Established,
+    SockState::SynSent,
+    SockState::SynRecv,
+    SockState::FinWait1,
+    SockState::FinWait2,
+    SockState::TimeWait,
+    SockState::Close,
+    SockState::CloseWait,
+    SockState::LastAck,
+    SockState::Listen,
+    SockState::Closing,
+];
+
+/// A kernel state number as porttop's state. UDP sockets are `TCP_ESTABLISHED`
+/// once connected and `TCP_CLOSE` otherwise, as ss shows.
 fn state(proto: Proto, s: u8) -> SockState {
     match (proto, s) {
         (Proto::Udp, 1) => SockState::Established,
         (Proto::Udp, _) => SockState::Unconn,
-        (_, 1) => SockState::Established,
-        (_, 2) => SockState::SynSent,
-        (_, 3) => SockState::SynRecv,
-        (_, 4) => SockState::FinWait1,
-        (_, 5) => SockState::FinWait2,
-        (_, 6) => SockState::TimeWait,
-        (_, 7) => SockState::Close,
-        (_, 8) => SockState::CloseWait,
-        (_, 9) => SockState::LastAck,
-        (_, 10) => SockState::Listen,
-        (_, 11) => SockState::Closing,
         // TCP_NEW_SYN_RECV: a connection request not yet accepted (ss: SYN-RECV)
         (_, 12) => SockState::SynRecv,
-        _ => SockState::Unknown,
+        (_, n) => n
+            .checked_sub(1)
+            .and_then(|i| TCP_STATES.get(usize::from(i)))
+            .copied()
+            .unwrap_or(SockState::Unknown),
     }
 }
 
@@ -562,5 +558,18 @@ mod tests {
         assert_eq!(one_walk.len(), 6, "{one_walk:?}");
         d.compat_tcp = false; // what a kernel refusing the old request gets
         assert_eq!(ours(&mut d), one_walk);
+    }
+
+    #[test]
+    fn kernel_state_numbers_round_trip() {
+        for n in 1..=11u8 {
+            assert_eq!(tcp_number(state(Proto::Tcp, n)), Some(u32::from(n)), "{n}");
+        }
+        assert_eq!(state(Proto::Tcp, 12), SockState::SynRecv);
+        assert_eq!(state(Proto::Tcp, 0), SockState::Unknown);
+        assert_eq!(state(Proto::Tcp, 99), SockState::Unknown);
+        assert_eq!(state(Proto::Udp, 7), SockState::Unconn);
+        assert_eq!(state(Proto::Udp, 1), SockState::Established);
+        assert_eq!(tcp_number(SockState::Unconn), None);
     }
 }
