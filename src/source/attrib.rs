@@ -8,7 +8,8 @@
 //!    sockets: it reads single links where a new socket most likely sits: fds whose
 //!    cached socket has closed (the kernel hands out the lowest free number, so a
 //!    freed number is reused first), fd numbers found free on an earlier probe, and
-//!    the numbers just above the highest known fd. Listing a directory of 20,000 fds
+//!    the numbers just above the highest known fd (numbers found free on the way
+//!    up are kept as candidates). Listing a directory of 20,000 fds
 //!    (getdents) costs about as much as the whole netlink dump; a readlink costs
 //!    microseconds. Candidates are read in fd order and probing stops as soon as
 //!    every unknown inode is found; the candidates not read stay candidates;
@@ -17,7 +18,9 @@
 //! 5. asks the kernel (`still_open`, an exact sock_diag lookup) whether what is
 //!    still unknown exists: a connection opened and closed between the dump and
 //!    now leaves nothing in /proc, and on a busy server every refresh has some;
-//!    then walks every readable process that owns no socket yet (a full walk);
+//!    for what does, re-reads socket owners' fds cached with a socket the dump
+//!    does not show (an AF_UNIX socket's number may now hold a TCP one), then
+//!    walks every readable process that owns no socket yet (a full walk);
 //! 6. what that walk cannot find is remembered as unattributable (kernel sockets,
 //!    sockets of processes we may not read) so it does not trigger a walk every refresh.
 //!
@@ -250,7 +253,7 @@ impl Attributor {
             if unknown.is_empty() {
                 break;
             }
-            self.probe(*pid, &mut unknown, &mut stats);
+            self.probe(*pid, &mut unknown, &mut stats, None);
         }
 
         // 4. re-list socket owners whose probe could not be exhaustive, and now and
@@ -275,12 +278,19 @@ impl Attributor {
             }
         }
 
-        // 5. full walk of the processes that own no socket yet, when still unknown
-        //    and still open.
+        // 5. for what is still unknown and still open: the socket owners' fds
+        //    cached with a socket not in the dump, then a full walk of the
+        //    processes that own no socket yet.
         if !unknown.is_empty() {
             let open = still_open(&unknown);
-            stats.closed_meanwhile = unknown.len() - open.len();
+            stats.closed_meanwhile = unknown.len().saturating_sub(open.len());
             unknown.retain(|i| open.contains(i));
+        }
+        for pid in &owners {
+            if unknown.is_empty() {
+                break;
+            }
+            self.probe(*pid, &mut unknown, &mut stats, Some(live));
         }
         if !unknown.is_empty() {
             stats.full_walk = true;
@@ -337,19 +347,39 @@ impl Attributor {
     /// Step 3 for one process: reads single fd links where new sockets can be
     /// (closed sockets' numbers, holes, non-socket fds, just above the highest fd)
     /// until `unknown` is empty or the candidates run out.
-    fn probe(&mut self, pid: u32, unknown: &mut HashSet<u64>, stats: &mut AttribStats) {
+    fn probe(
+        &mut self,
+        pid: u32,
+        unknown: &mut HashSet<u64>,
+        stats: &mut AttribStats,
+        stale: Option<&InodeSet>,
+    ) {
         let Some(e) = self.pids.get_mut(&pid) else {
             return;
         };
         let closed = &self.closed;
-        let mut cands: Vec<u32> = e
-            .fds
-            .iter()
-            .filter(|(_, i)| closed.contains(i))
-            .map(|(fd, _)| *fd)
-            .collect();
-        cands.append(&mut e.holes);
-        cands.append(&mut e.others);
+        let mut cands: Vec<u32> = match stale {
+            // Second pass: cached fds whose socket the dump does not show (never
+            // live: AF_UNIX, netlink, unbound; or held but gone from the tables),
+            // which a new socket may have replaced on the same number.
+            Some(live) => e
+                .fds
+                .iter()
+                .filter(|(_, i)| !live.contains(i) && !closed.contains(i))
+                .map(|(fd, _)| *fd)
+                .collect(),
+            None => {
+                let mut c: Vec<u32> = e
+                    .fds
+                    .iter()
+                    .filter(|(_, i)| closed.contains(i))
+                    .map(|(fd, _)| *fd)
+                    .collect();
+                c.append(&mut e.holes);
+                c.append(&mut e.others);
+                c
+            }
+        };
         cands.sort_unstable();
         cands.dedup();
         let mut path = self.proc_root.join(pid.to_string()).join("fd");
@@ -396,13 +426,22 @@ impl Attributor {
                 }
             }
             if above && r.is_some() {
+                // The numbers skipped on the way up are free: where the next
+                // sockets will go.
+                e.holes.extend(e.max_fd + 1..fd);
                 e.max_fd = fd;
                 misses_above = 0;
             }
             if e.holes.len() > MAX_HOLES || e.others.len() > MAX_HOLES {
                 e.overflow = true;
             }
-            if old != now {
+            if old == now {
+                // Still held, only gone from the kernel's tables (reset, or
+                // disconnected): no longer a closed socket's fd.
+                if let Some(o) = old {
+                    self.closed.remove(&o);
+                }
+            } else {
                 if let Some(o) = old {
                     if !e.fds.values().any(|x| *x == o) {
                         self.remove_owner(o, pid);

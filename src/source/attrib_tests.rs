@@ -133,6 +133,39 @@ fn an_fd_freed_in_a_quiet_refresh_is_probed_later() {
 }
 
 #[test]
+fn numbers_skipped_above_the_highest_fd_become_candidates() {
+    let d = fake_proc(&[(10, &[(3, 100)])]);
+    let fd = |n: u32| d.path().join("10/fd").join(n.to_string());
+    let mut a = Attributor::new(d.path());
+    a.refresh(live(&[100]), all_open).unwrap();
+    // Files took 4 and 5 and were closed again; a socket got 6.
+    std::os::unix::fs::symlink("socket:[200]", fd(6)).unwrap();
+    a.refresh(live(&[100, 200]), all_open).unwrap();
+    assert_eq!(a.owners(200), &[10]);
+    // The next socket gets 4.
+    std::os::unix::fs::symlink("socket:[300]", fd(4)).unwrap();
+    a.refresh(live(&[100, 200, 300]), all_open).unwrap();
+    assert_eq!(a.owners(300), &[10]);
+    assert!(!a.last.full_walk);
+    assert_eq!(a.last.dirs_listed, 0);
+}
+
+#[test]
+fn a_socket_on_the_number_of_a_never_listed_one_is_found() {
+    // fd 4: a socket the dump never shows (AF_UNIX, say).
+    let d = fake_proc(&[(10, &[(3, 100), (4, 555)])]);
+    let fd4 = d.path().join("10/fd/4");
+    let mut a = Attributor::new(d.path());
+    a.refresh(live(&[100]), all_open).unwrap();
+    fs::remove_file(&fd4).unwrap();
+    std::os::unix::fs::symlink("socket:[600]", &fd4).unwrap();
+    a.refresh(live(&[100, 600]), all_open).unwrap();
+    assert_eq!(a.owners(600), &[10]);
+    assert!(!a.last.full_walk);
+    assert_eq!(a.last.dirs_listed, 0);
+}
+
+#[test]
 fn a_socket_closed_since_the_dump_causes_no_walk() {
     let d = fake_proc(&[(10, &[(3, 100)]), (20, &[])]);
     let mut a = Attributor::new(d.path());

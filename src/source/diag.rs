@@ -195,9 +195,11 @@ impl Diag {
                     emit(Proto::Tcp, r)
                 }) {
                     Ok(()) => done = true,
-                    // Refused before any record: a kernel without the old
-                    // request. One walk per family, from now on.
-                    Err(_) if got == 0 => self.compat_tcp = false,
+                    // The kernel refused it before any record (a kernel without
+                    // the old request): one walk per family, from now on. Any
+                    // other failure may leave the dump running: the caller
+                    // drops this socket.
+                    Err(e) if got == 0 && refused(&e) => self.compat_tcp = false,
                     Err(e) => return Err(e),
                 }
             }
@@ -331,6 +333,11 @@ impl Scope {
 fn tcp_number(s: SockState) -> Option<u32> {
     let i = TCP_STATES.iter().position(|t| *t == s)?;
     Some(i as u32 + 1)
+}
+
+/// An errno a kernel answers a request it does not support with.
+fn refused(e: &io::Error) -> bool {
+    missing(e) || matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EOPNOTSUPP))
 }
 
 /// The kernel has no sock_diag handler for what was asked.
