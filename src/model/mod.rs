@@ -86,6 +86,8 @@ pub enum SockState {
 }
 
 impl SockState {
+    /// Every state; the TCP ones first, in the order of their numbers in the
+    /// Linux kernel (1 = ESTABLISHED .. 11 = CLOSING, include/net/tcp_states.h).
     pub const ALL: [SockState; 13] = [
         SockState::Established,
         SockState::SynSent,

@@ -217,9 +217,9 @@ impl Attributor {
                 self.closed.insert(*i);
             }
         }
-        let owners = &self.owners;
+        let cached = &self.owners;
         self.closed
-            .retain(|i| owners.contains_key(i) && !live.contains(i));
+            .retain(|i| cached.contains_key(i) && !live.contains(i));
 
         // 2. scan new pids fully.
         let new: Vec<u32> = current

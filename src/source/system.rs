@@ -106,10 +106,7 @@ impl SystemSource {
             Ok(n)
         }
         #[cfg(not(target_os = "linux"))]
-        netstat2_dump()?.try_fold(0, |n, si| {
-            si.map(|_| n + 1)
-                .map_err(|e| SourceError::Netlink(e.to_string()))
-        })
+        netstat2_bare_dump()
     }
 
     fn range(&mut self) -> Result<PortRange, SourceError> {
@@ -226,27 +223,11 @@ impl SocketSource for SystemSource {
             live.reserve(sockets.len());
             live.extend(sockets.iter().filter_map(|s| s.inode));
             // Asked only for sockets no process was found holding: one kernel
-            // lookup each instead of a walk of every process. Open unless the
-            // kernel has no socket at those addresses or one with inode 0
-            // (TIME-WAIT); a sibling's inode (SO_REUSEPORT) counts as open.
+            // lookup each instead of a walk of every process.
             let (diag, socks) = (&mut self.diag, &sockets);
-            let still_open = |unknown: &super::attrib::InodeSet| {
-                let mut open = super::attrib::InodeSet::default();
-                for s in socks
-                    .iter()
-                    .filter(|s| s.inode.is_some_and(|i| unknown.contains(&i)))
-                {
-                    let i = s.inode.unwrap_or(0);
-                    let ifindex = bound.get(&i).copied().unwrap_or(0);
-                    let gone = match diag.as_mut() {
-                        Some(d) => matches!(d.inode_now(s, ifindex), Ok(None | Some(0))),
-                        None => false,
-                    };
-                    if !gone {
-                        open.insert(i);
-                    }
-                }
-                open
+            let still_open = |unknown: &super::attrib::InodeSet| match diag.as_mut() {
+                Some(d) => d.still_open(socks, unknown, &bound),
+                None => unknown.clone(),
             };
             self.attrib
                 .refresh(live, still_open)
@@ -311,28 +292,25 @@ impl SocketSource for SystemSource {
     }
 }
 
-/// netstat2's TCP and UDP table, IPv4 and IPv6, with pids (not Linux).
-#[cfg(not(target_os = "linux"))]
+/// netstat2's TCP and UDP table, IPv4 and IPv6: with pids where it is the source
+/// (not Linux); on Linux without (only the benchmark's reference row reads it).
 fn netstat2_dump(
 ) -> Result<impl Iterator<Item = Result<netstat2::SocketInfo, netstat2::error::Error>>, SourceError>
 {
-    let af = AddressFamilyFlags::IPV4 | AddressFamilyFlags::IPV6;
-    let pf = ProtocolFlags::TCP | ProtocolFlags::UDP;
-    netstat2::iterate_sockets_info(af, pf).map_err(|e| SourceError::Netlink(e.to_string()))
-}
-
-/// netstat2's dump without pids, for the benchmark's reference row: what the
-/// refresh cost before `diag` replaced it on Linux. Returns the record count.
-pub fn netstat2_bare_dump() -> Result<usize, SourceError> {
     let af = AddressFamilyFlags::IPV4 | AddressFamilyFlags::IPV6;
     let pf = ProtocolFlags::TCP | ProtocolFlags::UDP;
     #[cfg(target_os = "linux")]
     let iter = netstat2::iterate_sockets_info_without_pids(af, pf);
     #[cfg(not(target_os = "linux"))]
     let iter = netstat2::iterate_sockets_info(af, pf);
-    iter.map_err(|e| SourceError::Netlink(e.to_string()))?
-        .try_fold(0, |n, si| {
-            si.map(|_| n + 1)
-                .map_err(|e| SourceError::Netlink(e.to_string()))
-        })
+    iter.map_err(|e| SourceError::Netlink(e.to_string()))
+}
+
+/// netstat2's dump, counted: the benchmark's reference row, what the refresh
+/// cost before `diag` replaced it on Linux.
+pub fn netstat2_bare_dump() -> Result<usize, SourceError> {
+    netstat2_dump()?.try_fold(0, |n, si| {
+        si.map(|_| n + 1)
+            .map_err(|e| SourceError::Netlink(e.to_string()))
+    })
 }

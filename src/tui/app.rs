@@ -498,8 +498,8 @@ impl App {
                         pid: Some(pid),
                         ..Filter::default()
                     };
+                    // (a grouped view: switching to All lists the rows once)
                     self.set_view(View::All);
-                    self.spec_changed();
                 }
             }
             View::Ephemeral => {
@@ -508,7 +508,6 @@ impl App {
                     if let Ok(f) = Filter::parse(&text) {
                         self.filter = f;
                         self.set_view(View::All);
-                        self.spec_changed();
                     }
                 }
             }

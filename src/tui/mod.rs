@@ -55,7 +55,7 @@ enum Ctl {
     Interval(Duration),
     Pause(bool),
     /// Rows the UI no longer shows: freed on the collector thread, not the UI's.
-    Free(#[allow(dead_code)] Arc<Vec<rows::Row>>),
+    Free(Arc<Vec<rows::Row>>),
     Quit,
 }
 
