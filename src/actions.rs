@@ -3,7 +3,7 @@
 //! for confirmation first; these functions only do the deed and report clearly.
 
 use crate::model::{format_ranges, merge_ranges};
-use crate::range::{parse_reserved_ports, LINUX_PROC_DIR};
+use crate::range::{parse_reserved_ports, read_sysfile, LINUX_PROC_DIR};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +15,15 @@ pub enum ActionError {
         path: String,
         err: std::io::Error,
         hint: &'static str,
+    },
+    #[error(
+        "{path} after writing is {got}, not the intended {wanted}; the kernel changed or \
+         refused part of the list: check it before relying on it"
+    )]
+    Verify {
+        path: String,
+        wanted: String,
+        got: String,
     },
     #[error("{0}")]
     Parse(#[from] crate::range::RangeError),
@@ -35,28 +44,67 @@ pub fn reserved_ports_file() -> PathBuf {
 
 /// The current list merged with `ports`: (old text, new text).
 pub fn plan_reserve(file: &Path, ports: &[u16]) -> Result<(String, String), ActionError> {
-    let old = std::fs::read_to_string(file).map_err(|err| ActionError::Read {
+    let old = read_list(file)?;
+    let mut list = parse_reserved_ports(&old)?;
+    list.extend(ports.iter().map(|p| (*p, *p)));
+    Ok((old, format_ranges(&merge_ranges(list))))
+}
+
+/// The file's text, trimmed, read whole in one read (see [`read_sysfile`]: a
+/// std read cuts a procfs list after 32 bytes, and writing that back loses ports).
+fn read_list(file: &Path) -> Result<String, ActionError> {
+    let bytes = read_sysfile(file).map_err(|err| ActionError::Read {
         path: file.display().to_string(),
         err,
     })?;
-    let mut list = parse_reserved_ports(&old)?;
-    list.extend(ports.iter().map(|p| (*p, *p)));
-    Ok((old.trim().to_string(), format_ranges(&merge_ranges(list))))
+    Ok(String::from_utf8_lossy(&bytes).trim().to_string())
 }
 
-/// Writes the merged list; never drops what was reserved before.
+/// Merges `ports` into the list the file holds now, writes it in one `write(2)`,
+/// reads it back and checks that the kernel holds exactly the union that was meant.
+/// Returns (old text, new text); never drops what was reserved before.
 pub fn reserve(file: &Path, ports: &[u16]) -> Result<(String, String), ActionError> {
     let (old, new) = plan_reserve(file, ports)?;
-    std::fs::write(file, format!("{new}\n")).map_err(|err| ActionError::Write {
+    write_list(file, format!("{new}\n").as_bytes()).map_err(|err| ActionError::Write {
         path: file.display().to_string(),
         hint: if err.kind() == std::io::ErrorKind::PermissionDenied {
-            " (run as root)"
+            " (run as root in this network namespace)"
         } else {
             ""
         },
         err,
     })?;
+    let got = read_list(file)?;
+    let same = parse_reserved_ports(&got)
+        .map(|l| format_ranges(&merge_ranges(l)) == new)
+        .unwrap_or(false);
+    if !same {
+        return Err(ActionError::Verify {
+            path: file.display().to_string(),
+            wanted: new,
+            got: if got.is_empty() {
+                "(empty)".into()
+            } else {
+                got
+            },
+        });
+    }
     Ok((old, new))
+}
+
+/// Writes the text through one open file, continuing after short writes. The kernel
+/// takes a long list in pieces: `proc_do_large_bitmap` (kernel/sysctl.c) parses at
+/// most a page per write(2), returns a short count cut at a number boundary, and
+/// ORs a write at a non-zero offset into the bitmap the first write replaced. So
+/// the rest must follow on the same file, at the offset reached (`write_all`);
+/// reopening, or one write of the whole text, would keep only the first page.
+fn write_list(file: &Path, text: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(file)?;
+    f.write_all(text)
 }
 
 /// Sends SIGTERM to `pid` (`name` is for the message).
@@ -107,6 +155,15 @@ mod tests {
         std::fs::write(&f, "x-y\n").unwrap();
         assert!(plan_reserve(&f, &[5]).is_err());
         assert!(plan_reserve(&d.path().join("missing"), &[5]).is_err());
+    }
+
+    #[test]
+    fn a_list_the_kernel_did_not_take_is_a_loud_error() {
+        // /dev/null takes the write and reads back empty, as a kernel that refused
+        // the list would.
+        let e = reserve(Path::new("/dev/null"), &[5]).unwrap_err();
+        assert!(matches!(e, ActionError::Verify { .. }), "{e}");
+        assert!(e.to_string().contains("not the intended 5"), "{e}");
     }
 
     #[test]

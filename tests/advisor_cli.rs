@@ -118,7 +118,8 @@ fn check_and_reserve_reject_bad_input() {
 
 #[test]
 fn reserve_refuses_without_a_terminal_and_dry_run_changes_nothing() {
-    let before = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_reserved_ports").unwrap();
+    let file = std::path::Path::new("/proc/sys/net/ipv4/ip_local_reserved_ports");
+    let before = porttop::range::read_sysfile(file).unwrap();
     let o = porttop()
         .args(["reserve", "45678"])
         .stdin(std::process::Stdio::null())
@@ -129,7 +130,7 @@ fn reserve_refuses_without_a_terminal_and_dry_run_changes_nothing() {
     let (code, out, _) = run(&["reserve", "45678", "--dry-run"]);
     assert_eq!(code, 0);
     assert!(out.contains("45678") && out.contains("dry run"), "{out}");
-    let after = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_reserved_ports").unwrap();
+    let after = porttop::range::read_sysfile(file).unwrap();
     assert_eq!(before, after);
 }
 
@@ -183,4 +184,76 @@ fn reserve_in_a_namespace_keeps_the_list_and_connect_never_gets_the_port() {
         ns.read("ip_local_reserved_ports"),
         "40010,40020-40022,40050"
     );
+}
+
+/// procfs answers a read that does not start at offset 0 with end-of-file, so a
+/// buffered read cut the list after 32 bytes and `reserve` wrote the cut list back
+/// (it lost 60000-60010 and reserved 6000). This runs on a real namespace's procfs
+/// file: a temp file does not behave that way.
+#[test]
+fn reserve_keeps_a_list_longer_than_one_small_read() {
+    let Some(ns) = Netns::create("reslong") else {
+        return;
+    };
+    ns.sysctl(
+        "ip_local_reserved_ports",
+        "1000-1010,40000-40100,50000,60000-60010",
+    );
+    let (code, out, err) = ns.porttop(&["reserve", "--yes", "9123"]);
+    assert_eq!(code, 0, "{out} {err}");
+    let want = "1000-1010,9123,40000-40100,50000,60000-60010";
+    assert_eq!(ns.read("ip_local_reserved_ports"), want);
+    assert!(
+        out.contains(&format!("net.ipv4.ip_local_reserved_ports = {want}'")),
+        "the sysctl.d line must carry the whole list: {out}"
+    );
+    // Ranges past the first 32 bytes are seen by every command.
+    ns.sysctl(
+        "ip_local_reserved_ports",
+        "40000-40009,40020-40029,40040-40049",
+    );
+    let (code, out, err) = ns.porttop(&["range", "--json"]);
+    assert_eq!(code, 0, "{out} {err}");
+    let (code, out, err) = ns.porttop(&["check", "--json", "40045/tcp"]);
+    let v: Vec<Value> = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out} {err}"));
+    let msg = finding(&v[0], "reserved")["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(!msg.contains("not reserved"), "code {code}: {msg}");
+}
+
+/// 10,000 reserved ports (every other port of 20000-39999, about 60 KB of text):
+/// `reserve` adds one port and keeps all of them; `range` counts all of them.
+#[test]
+fn reserve_keeps_ten_thousand_reserved_ports() {
+    let Some(ns) = Netns::create("res10k") else {
+        return;
+    };
+    let list: Vec<String> = (0..10_000).map(|i| (20_000 + 2 * i).to_string()).collect();
+    let list = list.join(",");
+    ns.sysctl("ip_local_reserved_ports", &list);
+    assert_eq!(
+        ns.read("ip_local_reserved_ports"),
+        list,
+        "the kernel took the list"
+    );
+    let (code, out, err) = ns.porttop(&["reserve", "--yes", "9123"]);
+    assert_eq!(code, 0, "{out} {err}");
+    assert_eq!(ns.read("ip_local_reserved_ports"), format!("9123,{list}"));
+    let (code, out, err) = ns.porttop(&["range", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let text = v.to_string();
+    assert!(
+        text.contains("39998"),
+        "the last reserved port is seen: {text:.400}"
+    );
+    let (_, out, err) = ns.porttop(&["check", "--json", "39998/tcp"]);
+    let v: Vec<Value> = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out} {err}"));
+    let msg = finding(&v[0], "reserved")["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(!msg.contains("not reserved"), "{msg}");
 }

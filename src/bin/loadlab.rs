@@ -156,16 +156,19 @@ fn localhost(port: u16) -> SocketAddr {
 }
 
 fn read_range() -> (u16, u16) {
-    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|t| {
-            let v: Vec<u16> = t
-                .split_whitespace()
-                .filter_map(|x| x.parse().ok())
-                .collect();
-            (v.len() == 2).then(|| (v[0], v[1]))
-        })
-        .unwrap_or((32768, 60999))
+    porttop::range::read_sysfile(std::path::Path::new(
+        "/proc/sys/net/ipv4/ip_local_port_range",
+    ))
+    .ok()
+    .map(|b| String::from_utf8_lossy(&b).into_owned())
+    .and_then(|t| {
+        let v: Vec<u16> = t
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        (v.len() == 2).then(|| (v[0], v[1]))
+    })
+    .unwrap_or((32768, 60999))
 }
 
 /// A listener on a free port below the ephemeral range (or on `port`).

@@ -107,7 +107,7 @@ pub fn detect() -> Result<PortRange, RangeError> {
 /// file is an error naming its path.
 pub fn detect_from(dir: &Path) -> Result<PortRange, RangeError> {
     let range_path = dir.join("ip_local_port_range");
-    let bytes = std::fs::read(&range_path).map_err(|e| read_error(&range_path, e))?;
+    let bytes = read_sysfile(&range_path).map_err(|e| read_error(&range_path, e))?;
     let text = String::from_utf8_lossy(&bytes);
     let (low, high) = parse_linux_port_range(&text).map_err(|e| in_file(&range_path, e))?;
     let reserved_path = dir.join("ip_local_reserved_ports");
@@ -126,11 +126,75 @@ pub fn detect_from(dir: &Path) -> Result<PortRange, RangeError> {
 /// The file's text (lossily decoded: the parsers reject anything odd), or None if it
 /// does not exist.
 fn read_text(path: &Path) -> Result<Option<String>, RangeError> {
-    match std::fs::read(path) {
+    match read_sysfile(path) {
         Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(read_error(path, e)),
     }
+}
+
+/// The largest procfs/sysfs file porttop reads. The longest is
+/// `ip_local_reserved_ports` with every other port reserved: 32,768 numbers of up to
+/// five digits and a comma each, about 190 KB.
+pub const SYSFILE_MAX: usize = 1 << 20;
+
+/// Reads a procfs or sysfs file whole, in **one** `read(2)` from offset 0.
+///
+/// Why not `std::fs::read`: procfs reports a size of 0, so std starts with a small
+/// probe read and goes on reading at the offset reached, and many sysctl handlers
+/// answer any read that does not start at offset 0 with end-of-file
+/// (`proc_do_large_bitmap` and `__do_proc_dointvec` in the kernel's
+/// `kernel/sysctl.c` return 0 when `*ppos != 0`). The second read then looks like
+/// the end of the file and the text is cut after 32 bytes: `ip_local_reserved_ports`
+/// lost its tail that way and `reserve` wrote the cut list back. A sysctl handler
+/// also fills at most the buffer it is given and drops the rest, so a read that
+/// fills the buffer is repeated from offset 0 with a larger one.
+pub fn read_sysfile(path: &Path) -> std::io::Result<Vec<u8>> {
+    let file = std::fs::File::open(path)?;
+    let mut cap = 64 * 1024;
+    loop {
+        let mut buf = vec![0u8; cap];
+        let n = read_at_start(&file, &mut buf)?;
+        if n < cap {
+            buf.truncate(n);
+            return Ok(buf);
+        }
+        if cap >= SYSFILE_MAX {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("larger than {} KiB", SYSFILE_MAX / 1024),
+            ));
+        }
+        cap = (cap * 4).min(SYSFILE_MAX);
+    }
+}
+
+/// One read from offset 0 (`pread(2)`), retried on EINTR.
+#[cfg(unix)]
+fn read_at_start(file: &std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    loop {
+        match file.read_at(buf, 0) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
+}
+
+/// Elsewhere there is no procfs; a plain whole-file read (tests use literal files).
+#[cfg(not(unix))]
+fn read_at_start(mut file: &std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    use std::io::Read;
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 fn read_error(path: &Path, err: std::io::Error) -> RangeError {

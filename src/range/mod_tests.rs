@@ -183,3 +183,17 @@ fn run_returns_stdout_and_reports_failures_on_one_line() {
     let e = run("/nonexistent/porttop-no-such-program", &[]).unwrap_err();
     assert!(matches!(e, RangeError::Command { .. }), "{e}");
 }
+
+#[test]
+fn read_sysfile_reads_files_larger_than_its_first_buffer() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("big");
+    let text: String = (0..40_000).map(|i| format!("{},", i + 1)).collect();
+    assert!(text.len() > 200_000);
+    std::fs::write(&f, &text).unwrap();
+    assert_eq!(super::read_sysfile(&f).unwrap(), text.as_bytes());
+    let huge = vec![b'1'; super::SYSFILE_MAX + 1];
+    std::fs::write(&f, &huge).unwrap();
+    let e = super::read_sysfile(&f).unwrap_err();
+    assert!(e.to_string().contains("larger than"), "{e}");
+}

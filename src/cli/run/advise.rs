@@ -176,7 +176,9 @@ pub fn reserve(g: &GlobalArgs, a: &ReserveArgs, out: &mut dyn Write) -> Result<i
             return Ok(1);
         }
     }
-    actions::reserve(&file, &a.ports).map_err(CliError::bad_input)?;
+    // The list is read again and merged at the moment of writing (another writer may
+    // have changed it since the prompt); the line for sysctl.d is what was written.
+    let (_, new) = actions::reserve(&file, &a.ports).map_err(CliError::bad_input)?;
     writeln!(out, "reserved. To keep it after a reboot:")?;
     writeln!(
         out,
