@@ -242,6 +242,7 @@ mod tests {
             user: Some("root".into()),
             inode: Some(1),
             pids: pid.into_iter().collect(),
+            time_wait_left_ms: None,
         };
         let mut processes = BTreeMap::new();
         for (pid, name) in [(10, "nginx"), (20, "curl")] {

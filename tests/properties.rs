@@ -69,6 +69,7 @@ fn socket() -> impl Strategy<Value = Socket> {
                 } else {
                     [pid].into_iter().collect()
                 },
+                time_wait_left_ms: None,
             }
         })
 }

@@ -3,7 +3,7 @@
 //! collisions with the malware lookup. The dashboard, `serve` and `pool` all use it.
 
 use super::collisions::{self, Collision};
-use super::pool::{self, Churn, PoolReport, Thresholds};
+use super::pool::{self, Churn, Level, PoolReport, Thresholds};
 use crate::model::Snapshot;
 
 /// What the analysis says about one snapshot.
@@ -20,6 +20,8 @@ pub struct Analyzer {
     thresholds: Thresholds,
     /// Destinations that get a projection.
     top: usize,
+    /// The level of the last analysis: levels clear lower than they raise.
+    level: Level,
 }
 
 impl Analyzer {
@@ -28,6 +30,7 @@ impl Analyzer {
             churn: Churn::default(),
             thresholds,
             top,
+            level: Level::Ok,
         }
     }
 
@@ -39,8 +42,11 @@ impl Analyzer {
     /// Observes the snapshot and analyses it.
     pub fn analyze(&mut self, snap: &Snapshot) -> Analysis {
         self.churn.observe(snap);
+        let report =
+            pool::analyze_with_churn(snap, self.thresholds, &self.churn, self.top, self.level);
+        self.level = report.level;
         Analysis {
-            report: pool::analyze_with_churn(snap, self.thresholds, &self.churn, self.top),
+            report,
             collisions: collisions::find_with(snap, &super::malware_lookup),
         }
     }

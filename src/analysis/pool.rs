@@ -25,13 +25,21 @@ use std::fmt;
 use std::net::IpAddr;
 
 mod churn;
-pub use churn::{project, Churn, DestProjection, Projection, DEFAULT_WINDOW_MS, TIME_WAIT_SECS};
+pub use churn::{
+    project, Ahead, Churn, DestProjection, Projection, DEFAULT_WINDOW_MS, TIME_WAIT_SECS,
+    TW_REUSE_DELAY_SECS,
+};
 
-/// Fractions of the pool at which the level becomes warn / critical (inclusive).
+/// When the level becomes warn / critical: fractions of the pool in use
+/// (inclusive), and how soon the projection says the pool runs out.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Thresholds {
     pub warn: f64,
     pub crit: f64,
+    /// Warn when a pool is projected to run out within this many seconds.
+    pub warn_within_secs: f64,
+    /// Critical when a pool is projected to run out within this many seconds.
+    pub crit_within_secs: f64,
 }
 
 impl Default for Thresholds {
@@ -39,15 +47,54 @@ impl Default for Thresholds {
         Thresholds {
             warn: 0.80,
             crit: 0.95,
+            warn_within_secs: 300.0,
+            crit_within_secs: 60.0,
         }
     }
 }
 
+/// How far below a threshold a level must fall before it clears (hysteresis, as
+/// monitoring alarms clear lower than they raise): 5 points of usage, and a
+/// projection half again as long as its window.
+pub const CLEAR_MARGIN: f64 = 0.05;
+pub const CLEAR_WINDOW_FACTOR: f64 = 1.5;
+
 impl Thresholds {
+    /// The level by usage alone, without history.
     pub fn level(&self, fraction: f64) -> Level {
-        if fraction >= self.crit {
+        self.usage_level(fraction, Level::Ok)
+    }
+
+    /// The level by usage, given the level before: a level only clears once the
+    /// fraction is [`CLEAR_MARGIN`] below the threshold that raised it.
+    pub fn usage_level(&self, fraction: f64, prev: Level) -> Level {
+        let margin = |l: Level| if prev >= l { CLEAR_MARGIN } else { 0.0 };
+        if fraction >= self.crit - margin(Level::Critical) {
             Level::Critical
-        } else if fraction >= self.warn {
+        } else if fraction >= self.warn - margin(Level::Warn) {
+            Level::Warn
+        } else {
+            Level::Ok
+        }
+    }
+
+    /// The level by a projected time to exhaustion (None: it does not run out),
+    /// given the level before (a level clears once the time is
+    /// [`CLEAR_WINDOW_FACTOR`] times its window).
+    pub fn projection_level(&self, secs: Option<f64>, prev: Level) -> Level {
+        let Some(secs) = secs else {
+            return Level::Ok;
+        };
+        let factor = |l: Level| {
+            if prev >= l {
+                CLEAR_WINDOW_FACTOR
+            } else {
+                1.0
+            }
+        };
+        if secs <= self.crit_within_secs * factor(Level::Critical) {
+            Level::Critical
+        } else if secs <= self.warn_within_secs * factor(Level::Warn) {
             Level::Warn
         } else {
             Level::Ok
@@ -55,9 +102,10 @@ impl Thresholds {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
+    #[default]
     Ok,
     Warn,
     Critical,
@@ -97,14 +145,62 @@ pub struct DestKey {
 }
 
 impl DestKey {
-    /// The destination of a socket that has a remote end and an ephemeral local port.
-    /// A remote of `0.0.0.0:0` / `[::]:0` (how some sources spell "none") is none.
-    pub fn of(s: &Socket, range: &PortRange) -> Option<DestKey> {
+    /// Whether connect() may reuse a TIME-WAIT port toward this destination under
+    /// `tcp_tw_reuse` (1: always, 2: when either end is loopback; the kernel's
+    /// `tcp_twsk_unique`, net/ipv4/tcp_ipv4.c, with TCP timestamps on, the default).
+    pub fn tw_reusable(&self, tw_reuse: Option<u8>) -> bool {
+        self.proto == Proto::Tcp
+            && match tw_reuse {
+                Some(1) => true,
+                Some(2) => self.local_addr.is_loopback() || self.remote.addr.is_loopback(),
+                _ => false,
+            }
+    }
+}
+
+/// The facts of one snapshot that decide which sockets are ephemeral allocations:
+/// the range, and the TCP ports listeners hold (a connection on a listener's port
+/// was accepted, not connected: its TIME-WAIT after the server closes first is no
+/// allocation from the pool, whatever its port).
+pub struct PoolView<'a> {
+    pub range: &'a PortRange,
+    listening: PortSet,
+}
+
+impl<'a> PoolView<'a> {
+    pub fn new(snap: &'a Snapshot) -> Self {
+        let mut listening = PortSet::new();
+        for s in &snap.sockets {
+            if s.proto == Proto::Tcp && s.state == SockState::Listen {
+                listening.insert(s.local.port);
+            }
+        }
+        PoolView {
+            range: &snap.range,
+            listening,
+        }
+    }
+
+    /// A connection on a TCP listener's port (the server side of an accepted
+    /// connection).
+    pub fn is_server_side(&self, s: &Socket) -> bool {
+        s.proto == Proto::Tcp
+            && s.state != SockState::Listen
+            && self.listening.contains(s.local.port)
+    }
+
+    /// The destination of a socket that has a remote end and an ephemeral local
+    /// port it was given by connect(). A remote of `0.0.0.0:0` / `[::]:0` (how some
+    /// sources spell "none") is none.
+    pub fn dest(&self, s: &Socket) -> Option<DestKey> {
         let remote = s.remote?;
         if remote.port == 0 && remote.addr.is_unspecified() {
             return None;
         }
-        if s.state == SockState::Listen || !range.is_ephemeral(s.local.port) {
+        if s.state == SockState::Listen
+            || !self.range.is_ephemeral(s.local.port)
+            || self.is_server_side(s)
+        {
             return None;
         }
         Some(DestKey {
@@ -141,7 +237,30 @@ pub struct DestUsage {
     pub key: DestKey,
     pub sockets: u32,
     pub time_wait: u32,
+    /// TIME-WAIT sockets connect() may reuse (`tcp_tw_reuse`, older than the
+    /// kernel's reuse delay): counted in `sockets`, not in `fraction`.
+    pub reusable_time_wait: u32,
+    /// Ports that block a new connect() here: (sockets - reusable) / pool.
     pub fraction: f64,
+    /// Seconds left of each blocking TIME-WAIT socket, ascending (unknown: the
+    /// whole TIME-WAIT length). Input of the projection; not serialised.
+    #[serde(skip)]
+    pub tw_left_secs: Vec<f64>,
+}
+
+impl DestUsage {
+    /// Sockets not in TIME-WAIT: they hold their port as long as they live.
+    pub fn live(&self) -> u32 {
+        self.sockets - self.time_wait
+    }
+}
+
+/// What raised the level: the share of the pool in use, or the projection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LevelBy {
+    Usage,
+    Projection,
 }
 
 /// What set the level.
@@ -170,9 +289,16 @@ pub struct PoolReport {
     pub destinations: Vec<DestUsage>,
     pub worst: Option<DestUsage>,
     pub level: Level,
-    /// The fraction that set the level: max(global, worst destination).
+    /// Whether usage or the projection set the level (usage on a tie).
+    pub level_by: LevelBy,
+    /// The fraction of the pool that drives: max(global, worst destination).
     pub fraction: f64,
     pub driver: Driver,
+    /// Seconds until the soonest projected exhaustion (global or a destination);
+    /// None when nothing is projected to run out or before two snapshots.
+    pub exhaustion_secs: Option<f64>,
+    /// The global pool's projection (None before two snapshots).
+    pub global_projection: Option<Projection>,
     /// Plain-language remarks (parity preference, what a global warning means...).
     pub notes: Vec<String>,
     /// Filled by [`analyze_with_churn`] for the top destinations.
@@ -209,6 +335,10 @@ impl PortSet {
             bits: vec![0; 1024],
             len: 0,
         }
+    }
+    fn contains(&self, port: u16) -> bool {
+        let (w, b) = (usize::from(port) / 64, port % 64);
+        self.bits[w] & (1 << b) != 0
     }
     fn insert(&mut self, port: u16) {
         let (w, b) = (usize::from(port) / 64, port % 64);
@@ -251,10 +381,18 @@ impl ProtoCount {
     }
 }
 
-#[derive(Default, Clone, Copy)]
+#[derive(Default, Clone)]
 struct DestCount {
     sockets: u32,
     time_wait: u32,
+    reusable: u32,
+    tw_left: Vec<f64>,
+}
+
+/// The TIME-WAIT length left of a socket, in seconds (unknown: all of it).
+fn tw_left_secs(s: &Socket) -> f64 {
+    s.time_wait_left_ms
+        .map_or(TIME_WAIT_SECS, |ms| f64::from(ms) / 1000.0)
 }
 
 /// Pool occupancy of a snapshot, without projections.
@@ -263,18 +401,28 @@ pub fn analyze(snap: &Snapshot, thresholds: Thresholds) -> PoolReport {
     let pool = safe_pool_size(range);
     let (mut tcp, mut udp) = (ProtoCount::default(), ProtoCount::default());
     let mut dests: HashMap<DestKey, DestCount> = HashMap::new();
+    let view = PoolView::new(snap);
     for s in &snap.sockets {
-        if !range.is_ephemeral(s.local.port) {
+        if !range.is_ephemeral(s.local.port) || view.is_server_side(s) {
             continue;
         }
         match s.proto {
             Proto::Tcp => tcp.add(s),
             Proto::Udp => udp.add(s),
         }
-        if let Some(k) = DestKey::of(s, range) {
+        if let Some(k) = view.dest(s) {
             let c = dests.entry(k).or_default();
             c.sockets += 1;
-            c.time_wait += u32::from(s.state == SockState::TimeWait);
+            if s.state == SockState::TimeWait {
+                c.time_wait += 1;
+                let left = tw_left_secs(s);
+                // Younger than the reuse delay, a TIME-WAIT blocks even with reuse.
+                if k.tw_reusable(range.tw_reuse) && left <= TIME_WAIT_SECS - TW_REUSE_DELAY_SECS {
+                    c.reusable += 1;
+                } else {
+                    c.tw_left.push(left);
+                }
+            }
         }
     }
     let tcp = tcp.usage(Proto::Tcp, pool);
@@ -287,14 +435,24 @@ pub fn analyze(snap: &Snapshot, thresholds: Thresholds) -> PoolReport {
 
     let mut destinations: Vec<DestUsage> = dests
         .into_iter()
-        .map(|(key, c)| DestUsage {
-            key,
-            sockets: c.sockets,
-            time_wait: c.time_wait,
-            fraction: fraction(c.sockets, pool),
+        .map(|(key, mut c)| {
+            c.tw_left.sort_by(f64::total_cmp);
+            DestUsage {
+                key,
+                sockets: c.sockets,
+                time_wait: c.time_wait,
+                reusable_time_wait: c.reusable,
+                fraction: fraction(c.sockets - c.reusable, pool),
+                tw_left_secs: c.tw_left,
+            }
         })
         .collect();
-    destinations.sort_by(|a, b| b.sockets.cmp(&a.sockets).then(a.key.cmp(&b.key)));
+    destinations.sort_by(|a, b| {
+        b.fraction
+            .total_cmp(&a.fraction)
+            .then(b.sockets.cmp(&a.sockets))
+            .then(a.key.cmp(&b.key))
+    });
     let worst = destinations.first().cloned();
 
     let (fraction, driver) = match &worst {
@@ -328,8 +486,11 @@ pub fn analyze(snap: &Snapshot, thresholds: Thresholds) -> PoolReport {
         destinations,
         worst,
         level,
+        level_by: LevelBy::Usage,
         fraction,
         driver,
+        exhaustion_secs: None,
+        global_projection: None,
         notes: Vec::new(),
         projections: Vec::new(),
     };
@@ -337,16 +498,61 @@ pub fn analyze(snap: &Snapshot, thresholds: Thresholds) -> PoolReport {
     r
 }
 
-/// [`analyze`] plus projections for the `top` busiest destinations. `churn` should
-/// have observed `snap` already.
+/// [`analyze`] plus projections (the global pool and the `top` most urgent
+/// destinations), and the level from both usage and projection, given the level
+/// before (hysteresis; `Level::Ok` for none). `churn` should have observed `snap`.
 pub fn analyze_with_churn(
     snap: &Snapshot,
     thresholds: Thresholds,
     churn: &Churn,
     top: usize,
+    prev: Level,
 ) -> PoolReport {
     let mut r = analyze(snap, thresholds);
-    r.projections = churn.projections(&r, top);
+    r.projections = churn.projections(&r, snap, top);
+    r.global_projection = churn.project_global(&r, snap);
+    if r.pool_size == 0 {
+        return r;
+    }
+    r.level = thresholds.usage_level(r.fraction, prev);
+    // The soonest exhaustion, and whose.
+    let mut soonest: Option<(f64, Driver)> = None;
+    let mut consider = |secs: f64, d: Driver| {
+        if soonest.as_ref().is_none_or(|(s, _)| secs < *s) {
+            soonest = Some((secs, d));
+        }
+    };
+    for p in &r.projections {
+        if let Projection::Exhausts { secs } = p.projection {
+            consider(secs, Driver::Destination(p.dest));
+        }
+    }
+    if let Some(Projection::Exhausts { secs }) = r.global_projection {
+        consider(
+            secs,
+            Driver::Global {
+                proto: r.global.proto,
+            },
+        );
+    }
+    if let Some((secs, driver)) = soonest {
+        r.exhaustion_secs = Some(secs);
+        let by_projection = thresholds.projection_level(Some(secs), prev);
+        if by_projection > r.level {
+            r.level = by_projection;
+            r.level_by = LevelBy::Projection;
+            r.fraction = match &driver {
+                Driver::Destination(k) => r
+                    .destinations
+                    .iter()
+                    .find(|d| d.key == *k)
+                    .map_or(r.fraction, |d| d.fraction),
+                Driver::Global { .. } => r.global.fraction,
+                Driver::EmptyPool => r.fraction,
+            };
+            r.driver = driver;
+        }
+    }
     r
 }
 

@@ -32,6 +32,7 @@ pub fn conn(proto: Proto, local: &str, remote: &str, state: SockState) -> Socket
         user: None,
         inode: Some(1),
         pids: Default::default(),
+        time_wait_left_ms: None,
     }
 }
 
@@ -61,6 +62,7 @@ pub fn listener(proto: Proto, local: &str) -> Socket {
         user: None,
         inode: Some(1),
         pids: Default::default(),
+        time_wait_left_ms: None,
     }
 }
 

@@ -10,7 +10,8 @@
 //!                                        two processes on one port via SO_REUSEPORT)
 //!                                        and connections that open and close each second
 //!   loadlab churn   [--rate R]           short-lived connections closed by the client:
-//!                                        TIME-WAIT piles up on one destination
+//!                                        TIME-WAIT piles up on one destination (the
+//!                                        first failed connect() prints `fail <unix ms>`)
 //!   loadlab exhaust [--set-range N]      ramps connections to one destination until
 //!                   [--step]             connect() fails with EADDRNOTAVAIL (--step:
 //!                                        wait for a line on stdin after each attempt)
@@ -149,6 +150,12 @@ fn running(deadline: Instant) -> bool {
 fn ready(v: String) {
     println!("ready {v}");
     let _ = std::io::stdout().flush();
+}
+
+fn unix_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis())
 }
 
 fn localhost(port: u16) -> SocketAddr {
@@ -434,13 +441,22 @@ fn churn(o: &Opts, deadline: Instant) -> R {
     ready(format!("{{\"listener\":{port},\"rate\":{}}}", o.rate));
     let start = Instant::now();
     let mut made: u64 = 0;
+    let mut failed = false;
     let max = u64::from(o.rate) * o.seconds;
     while running(deadline) && made < max {
         let due = (start.elapsed().as_secs_f64() * f64::from(o.rate)) as u64;
         while made < due.min(max) {
             match TcpStream::connect(localhost(port)) {
                 Ok(c) => drop(c),
-                Err(e) => eprintln!("connect #{made}: {e}"),
+                Err(e) => {
+                    eprintln!("connect #{made}: {e}");
+                    if !failed {
+                        // When the pool ran out, for lead-time measurements.
+                        failed = true;
+                        println!("fail {} #{made}: {e}", unix_ms());
+                        let _ = std::io::stdout().flush();
+                    }
+                }
             }
             made += 1;
         }

@@ -55,6 +55,8 @@ pub struct DashArgs {
     /// Critical at this % of the ephemeral pool
     #[arg(long, default_value = "95", value_parser = parse_percent, value_name = "PCT")]
     pub crit: f64,
+    #[command(flatten)]
+    pub within: WithinArgs,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -117,6 +119,8 @@ pub struct ServeArgs {
     /// Critical at this % of the pool
     #[arg(long, default_value = "95", value_parser = parse_percent, value_name = "PCT")]
     pub crit: f64,
+    #[command(flatten)]
+    pub within: WithinArgs,
 }
 
 #[derive(Args, Debug)]
@@ -141,6 +145,8 @@ pub struct WatchArgs {
     /// Critical at this % of the pool (pool_level events)
     #[arg(long, default_value = "95", value_parser = parse_percent, value_name = "PCT")]
     pub crit: f64,
+    #[command(flatten)]
+    pub within: WithinArgs,
 }
 
 /// `127.0.0.1:6996`, `[::1]:6996`, `0.0.0.0:6996`.
@@ -270,6 +276,8 @@ pub struct PoolArgs {
     /// Critical at this % of the pool
     #[arg(long, default_value = "95", value_parser = parse_percent, value_name = "PCT")]
     pub crit: f64,
+    #[command(flatten)]
+    pub within: WithinArgs,
     /// How many destinations to show
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub top: usize,
@@ -293,6 +301,53 @@ pub fn parse_percent(s: &str) -> Result<f64, String> {
 }
 
 /// Seconds with an optional unit: `1`, `1.5`, `500ms`, `2s`; at most an hour.
+/// The projection windows of the pool level (`--warn-within`, `--crit-within`).
+#[derive(Args, Debug, Clone, Copy, PartialEq)]
+pub struct WithinArgs {
+    /// Warn when a pool is projected to run out within this long (e.g. 5m, 90s)
+    #[arg(long, default_value = "5m", value_parser = parse_window, value_name = "DURATION")]
+    pub warn_within: f64,
+    /// Critical when a pool is projected to run out within this long (e.g. 1m)
+    #[arg(long, default_value = "1m", value_parser = parse_window, value_name = "DURATION")]
+    pub crit_within: f64,
+}
+
+impl WithinArgs {
+    /// The thresholds with these windows; `--crit-within` above `--warn-within`
+    /// is refused.
+    pub fn thresholds(
+        &self,
+        warn: f64,
+        crit: f64,
+    ) -> Result<crate::analysis::pool::Thresholds, String> {
+        if warn > crit {
+            return Err(format!(
+                "--warn {:.0}% is above --crit {:.0}%",
+                warn * 100.0,
+                crit * 100.0
+            ));
+        }
+        if self.crit_within > self.warn_within {
+            return Err(format!(
+                "--crit-within {} s is longer than --warn-within {} s",
+                self.crit_within, self.warn_within
+            ));
+        }
+        Ok(crate::analysis::pool::Thresholds {
+            warn,
+            crit,
+            warn_within_secs: self.warn_within,
+            crit_within_secs: self.crit_within,
+        })
+    }
+}
+
+/// A projection window: a duration of at most a day (0 turns that level's
+/// projection off).
+pub fn parse_window(s: &str) -> Result<f64, String> {
+    duration(s, 86_400.0)
+}
+
 pub fn parse_seconds(s: &str) -> Result<f64, String> {
     duration(s, 3600.0)
 }

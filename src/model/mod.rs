@@ -226,6 +226,10 @@ pub struct Socket {
     pub inode: Option<u64>,
     /// Pids holding a descriptor of this socket, ascending; empty when unknown.
     pub pids: Pids,
+    /// What is left of a TIME-WAIT socket's timer, in ms (sock_diag `idiag_expires`):
+    /// when its port comes back. None for other states and where unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_wait_left_ms: Option<u32>,
 }
 
 impl Socket {
@@ -259,6 +263,11 @@ pub struct PortRange {
     pub reserved: Vec<(u16, u16)>,
     /// Where the range came from, e.g. `/proc/sys/net/ipv4/ip_local_port_range`.
     pub source: String,
+    /// `net.ipv4.tcp_tw_reuse` of the namespace (0 off, 1 on, 2 loopback only, the
+    /// default since Linux 5.1): whether connect() may reuse a TIME-WAIT port toward
+    /// the same destination. None where unknown (other OS, old recordings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tw_reuse: Option<u8>,
 }
 
 impl PortRange {
@@ -268,6 +277,7 @@ impl PortRange {
             high,
             reserved: merge_ranges(reserved),
             source: source.into(),
+            tw_reuse: None,
         }
     }
 

@@ -131,6 +131,7 @@ pub fn snapshot_from_records(
             user: r.user.map(Arc::from),
             inode: r.inode,
             pids: pids.into(),
+            time_wait_left_ms: None,
         });
     }
     Snapshot {

@@ -7,7 +7,7 @@
 //! [`MAX_LISTENER_SERIES`] label sets (the total is a separate gauge).
 
 use crate::analysis::collisions::{Collision, CollisionKind};
-use crate::analysis::pool::{Level, PoolReport};
+use crate::analysis::pool::{DestKey, Level, LevelBy, PoolReport};
 use crate::model::{Proto, Snapshot, SockState};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -252,6 +252,28 @@ fn pool(e: &mut Exposition, r: &PoolReport) {
         let v = f64::from(u8::from(l == r.level));
         e.sample("porttop_pool_level", &[("level", l.as_str())], v);
     }
+    e.family(
+        "porttop_pool_level_driver",
+        g,
+        "What set the pool level, as a state set: usage (share of the pool in use) or \
+         projection (runs out within --warn-within / --crit-within)",
+    );
+    for (by, name) in [
+        (LevelBy::Usage, "usage"),
+        (LevelBy::Projection, "projection"),
+    ] {
+        let v = f64::from(u8::from(by == r.level_by));
+        e.sample("porttop_pool_level_driver", &[("by", name)], v);
+    }
+    if let Some(secs) = r.exhaustion_secs {
+        e.single(
+            "porttop_pool_exhaustion_seconds",
+            g,
+            "Seconds until the soonest projected exhaustion of the global pool or a \
+             destination (absent when none is projected to run out)",
+            secs,
+        );
+    }
 }
 
 fn destinations(e: &mut Exposition, r: &PoolReport, top: usize) {
@@ -272,17 +294,8 @@ fn destinations(e: &mut Exposition, r: &PoolReport, top: usize) {
     for (i, (name, help)) in fams.iter().enumerate() {
         e.family(name, Kind::Gauge, help);
         for d in r.destinations.iter().take(top) {
-            let (la, ra, rp) = (
-                d.key.local_addr.to_string(),
-                d.key.remote.addr.to_string(),
-                d.key.remote.port.to_string(),
-            );
-            let labels = [
-                ("proto", d.key.proto.as_str()),
-                ("local_addr", la.as_str()),
-                ("remote_addr", ra.as_str()),
-                ("remote_port", rp.as_str()),
-            ];
+            let [la, ra, rp] = dest_values(&d.key);
+            let labels = dest_labels(&d.key, [&la, &ra, &rp]);
             let v = match i {
                 0 => f64::from(d.sockets),
                 1 => f64::from(d.time_wait),
@@ -291,6 +304,38 @@ fn destinations(e: &mut Exposition, r: &PoolReport, top: usize) {
             e.sample(name, &labels, v);
         }
     }
+    e.family(
+        "porttop_destination_exhaustion_seconds",
+        Kind::Gauge,
+        "Seconds until a destination is projected to run out of ephemeral ports at its \
+         current rate, TIME-WAIT expiries and lifetimes counted (only those projected to)",
+    );
+    for p in r.projections.iter().take(top) {
+        let Some(secs) = p.projection.exhausts_in() else {
+            continue;
+        };
+        let [la, ra, rp] = dest_values(&p.dest);
+        let labels = dest_labels(&p.dest, [&la, &ra, &rp]);
+        e.sample("porttop_destination_exhaustion_seconds", &labels, secs);
+    }
+}
+
+/// A destination's label values: local address, remote address, remote port.
+fn dest_values(k: &DestKey) -> [String; 3] {
+    [
+        k.local_addr.to_string(),
+        k.remote.addr.to_string(),
+        k.remote.port.to_string(),
+    ]
+}
+
+fn dest_labels<'a>(k: &DestKey, v: [&'a str; 3]) -> [(&'static str, &'a str); 4] {
+    [
+        ("proto", k.proto.as_str()),
+        ("local_addr", v[0]),
+        ("remote_addr", v[1]),
+        ("remote_port", v[2]),
+    ]
 }
 
 fn collision_counts(e: &mut Exposition, found: &[Collision]) {

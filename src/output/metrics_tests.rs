@@ -84,7 +84,7 @@ fn sample_snapshot() -> crate::model::Snapshot {
         3,
         SockState::Established,
     ));
-    socks.push(listener(Proto::Tcp, "0.0.0.0:40050").pids(&[7]));
+    socks.push(listener(Proto::Tcp, "0.0.0.0:40090").pids(&[7]));
     socks.push(listener(Proto::Tcp, "0.0.0.0:8080").pids(&[7]));
     socks.push(listener(Proto::Udp, "0.0.0.0:5353").pids(&[8]));
     with_procs(

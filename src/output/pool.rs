@@ -35,10 +35,16 @@ pub fn pool_text(
 ) -> io::Result<()> {
     writeln!(
         out,
-        "level        {} ({} of the pool; {})",
+        "level        {} ({} of the pool; {}){}",
         r.level.as_str().to_uppercase(),
         pct(r.fraction),
-        driver_text(r)
+        driver_text(r),
+        match (r.level_by, r.exhaustion_secs) {
+            (crate::analysis::pool::LevelBy::Projection, Some(secs)) => {
+                format!(": by projection, runs out in ~{secs:.0} s")
+            }
+            _ => String::new(),
+        }
     )?;
     writeln!(
         out,
@@ -71,7 +77,11 @@ pub fn pool_text(
                     d.key.local_addr.to_string(),
                     d.key.remote.to_string(),
                     d.sockets.to_string(),
-                    d.time_wait.to_string(),
+                    if d.reusable_time_wait > 0 {
+                        format!("{} ({} reusable)", d.time_wait, d.reusable_time_wait)
+                    } else {
+                        d.time_wait.to_string()
+                    },
                     pct(d.fraction),
                 ]
             })
@@ -99,6 +109,17 @@ pub fn pool_text(
         .collect();
     if with_data.is_empty() && !r.destinations.is_empty() {
         writeln!(out, "projection   needs two snapshots (--sample SECS)")?;
+    }
+    if let Some(g) = r
+        .global_projection
+        .as_ref()
+        .filter(|g| **g != Projection::NoData)
+    {
+        writeln!(
+            out,
+            "projection   {}",
+            g.sentence(&format!("the global {} pool", r.global.proto))
+        )?;
     }
     for p in with_data {
         writeln!(out, "projection   {p}")?;

@@ -115,12 +115,15 @@ pub fn detect_from(dir: &Path) -> Result<PortRange, RangeError> {
         Some(text) => parse_reserved_ports(&text).map_err(|e| in_file(&reserved_path, e))?,
         None => Vec::new(),
     };
-    Ok(PortRange::new(
-        low,
-        high,
-        reserved,
-        range_path.display().to_string(),
-    ))
+    let mut range = PortRange::new(low, high, reserved, range_path.display().to_string());
+    // Optional: a missing or odd file leaves it unknown (the analysis then assumes
+    // TIME-WAIT blocks, the conservative reading).
+    range.tw_reuse = read_text(&dir.join("tcp_tw_reuse"))
+        .ok()
+        .flatten()
+        .and_then(|t| t.trim().parse::<u8>().ok())
+        .filter(|v| *v <= 2);
+    Ok(range)
 }
 
 /// The file's text (lossily decoded: the parsers reject anything odd), or None if it
@@ -308,8 +311,12 @@ pub fn resolve_with(
     let mut out = match (range, &reserved) {
         (Some((low, high)), Some(_)) => PortRange::new(low, high, Vec::new(), "--range"),
         (Some((low, high)), None) => {
-            let kept = detect().map(|d| d.reserved).unwrap_or_default();
-            PortRange::new(low, high, kept, "--range")
+            let (kept, tw_reuse) = detect()
+                .map(|d| (d.reserved, d.tw_reuse))
+                .unwrap_or_default();
+            let mut r = PortRange::new(low, high, kept, "--range");
+            r.tw_reuse = tw_reuse;
+            r
         }
         (None, _) => detect()?,
     };

@@ -8,9 +8,10 @@
 //! and `event`; socket events carry the `list --json` record fields.
 
 use super::signal;
-use crate::analysis::collisions::{self, Collision, CollisionKind};
+use crate::analysis::collisions::{Collision, CollisionKind};
 use crate::analysis::diff::diff;
 use crate::analysis::pool::{self, Level, Thresholds};
+use crate::analysis::Analyzer;
 use crate::filter::Filter;
 use crate::model::{Proto, Snapshot, SockState, SocketRecord};
 use crate::source::SocketSource;
@@ -44,6 +45,11 @@ pub enum EventKind {
         level: Level,
         fraction: f64,
         driver: String,
+        /// `usage` or `projection`: what raised the level.
+        level_by: pool::LevelBy,
+        /// Seconds until the soonest projected exhaustion, when one is projected.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        exhaustion_secs: Option<f64>,
     },
     CollisionStart(CollisionInfo),
     CollisionEnd(CollisionInfo),
@@ -63,18 +69,29 @@ pub struct Seen {
     /// The fraction that set the level, and what drove it (for pool_level events).
     pub fraction: f64,
     pub driver: String,
+    pub level_by: pool::LevelBy,
+    pub exhaustion_secs: Option<f64>,
     pub collisions: BTreeMap<(CollisionKind, Proto, u16), CollisionInfo>,
 }
 
 impl Seen {
+    /// One snapshot on its own (no projection: that needs a history).
     pub fn new(snap: Snapshot, thresholds: Thresholds) -> Self {
-        let report = pool::analyze(&snap, thresholds);
-        let found = collisions::find_with(&snap, &crate::analysis::malware_lookup);
+        Seen::analyze(snap, &mut Analyzer::new(thresholds, 0))
+    }
+
+    /// The next snapshot of a stream, through the stream's analyzer (rates,
+    /// projection and the level's hysteresis need the history).
+    pub fn analyze(snap: Snapshot, analyzer: &mut Analyzer) -> Self {
+        let an = analyzer.analyze(&snap);
+        let report = &an.report;
         Seen {
             level: report.level,
             fraction: report.fraction,
-            driver: crate::output::driver_text(&report),
-            collisions: collision_map(&found),
+            driver: crate::output::driver_text(report),
+            level_by: report.level_by,
+            exhaustion_secs: report.exhaustion_secs,
+            collisions: collision_map(&an.collisions),
             snap,
         }
     }
@@ -125,6 +142,8 @@ pub fn events(old: &Seen, new: &Seen, filter: &Filter) -> Vec<Event> {
             level: new.level,
             fraction: new.fraction,
             driver: new.driver.clone(),
+            level_by: new.level_by,
+            exhaustion_secs: new.exhaustion_secs,
         });
     }
     for (k, c) in &old.collisions {
@@ -139,6 +158,9 @@ pub fn events(old: &Seen, new: &Seen, filter: &Filter) -> Vec<Event> {
     }
     out
 }
+
+/// How many destinations get a projection in `watch`.
+const WATCH_TOP: usize = 10;
 
 #[derive(Clone, Debug)]
 pub struct WatchConfig {
@@ -163,7 +185,9 @@ pub fn run(
     signal::install();
     let start = Instant::now();
     let end = cfg.duration.map(|d| start + d);
-    let mut prev = Seen::new(src.snapshot()?, cfg.thresholds);
+    // Projections for the busiest destinations: the level follows them too.
+    let mut analyzer = Analyzer::new(cfg.thresholds, WATCH_TOP);
+    let mut prev = Seen::analyze(src.snapshot()?, &mut analyzer);
     let mut written = 0u64;
     if cfg.count == Some(0) {
         return Ok(());
@@ -185,7 +209,7 @@ pub fn run(
                 continue;
             }
         };
-        let cur = Seen::new(snap, cfg.thresholds);
+        let cur = Seen::analyze(snap, &mut analyzer);
         for ev in events(&prev, &cur, &cfg.filter) {
             match write_line(out, &ev) {
                 Ok(()) => {}

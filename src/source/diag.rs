@@ -47,8 +47,20 @@ pub struct Diag {
     compat_tcp: bool,
 }
 
-/// One socket as the kernel reports it: the decoded `inet_diag_msg` header.
-pub type Record = InetResponseHeader;
+/// One socket as the kernel reports it: the decoded `inet_diag_msg` header, and
+/// its `idiag_expires` (ms left of the socket's timer), which the crate's header
+/// drops for TIME-WAIT sockets (`Timer::TimeWait` carries no time).
+pub struct Record {
+    pub header: InetResponseHeader,
+    pub expires_ms: u32,
+}
+
+impl std::ops::Deref for Record {
+    type Target = InetResponseHeader;
+    fn deref(&self) -> &InetResponseHeader {
+        &self.header
+    }
+}
 
 impl Diag {
     pub fn new() -> io::Result<Self> {
@@ -280,7 +292,10 @@ impl Diag {
                     }
                     t if t == answer => {
                         let b = InetResponseBuffer::new_checked(msg.payload()).map_err(bad)?;
-                        f(&InetResponseHeader::parse(&b).map_err(bad)?);
+                        f(&Record {
+                            header: InetResponseHeader::parse(&b).map_err(bad)?,
+                            expires_ms: b.expires(),
+                        });
                         if single {
                             return Ok(());
                         }
@@ -429,6 +444,9 @@ pub fn to_socket(proto: Proto, r: &Record) -> Socket {
         user: None,
         inode: Some(u64::from(r.inode)).filter(|i| *i != 0),
         pids: Default::default(),
+        // net/ipv4/inet_diag.c, inet_twsk_diag_fill: idiag_timer 3 and
+        // idiag_expires = the ms left until the TIME-WAIT socket is freed.
+        time_wait_left_ms: (st == SockState::TimeWait).then_some(r.expires_ms),
     }
 }
 

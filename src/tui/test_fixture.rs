@@ -32,6 +32,7 @@ pub fn sock(
         user: Some("alice".into()),
         inode: (inode != 0).then_some(inode),
         pids: pid.into_iter().collect(),
+        time_wait_left_ms: None,
     }
 }
 

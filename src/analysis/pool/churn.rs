@@ -1,29 +1,50 @@
-//! Churn: how fast new outbound sockets appear per destination, and where that leads.
+//! Churn: how fast new outbound sockets appear per destination, how long they
+//! live, and where that leads.
 //!
 //! A pure state machine fed with snapshots; time is `taken_at_ms`, never the clock.
 //! A socket is new when its `SocketKey` was not in the previous snapshot, except an
 //! orphan (inode 0: TIME-WAIT, FIN-WAIT-2) whose (proto, local, remote) was there:
 //! that is the same connection after close, and counting it would count every
-//! connection twice.
+//! connection twice. A live socket that is gone from the next snapshot closed: its
+//! lifetime (first seen to gone) is a sample; one first seen already closed lived
+//! less than an interval.
+//!
+//! Rates and lifetimes are sums over a sliding window of intervals (default 30 s),
+//! so one slow or busy interval moves them little; they use what has been seen
+//! when less than a window has passed, so the first projection comes after two
+//! snapshots.
 
-use super::{DestKey, DestUsage, PoolReport};
+use super::{DestKey, DestUsage, PoolReport, PoolView};
 use crate::analysis::diff::{tuple, Tuple};
-use crate::model::{Snapshot, SocketKey};
+use crate::model::{Snapshot, SockState, SocketKey};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 
-/// How long a TIME-WAIT socket holds its port on Linux (TCP_TIMEWAIT_LEN).
+/// How long a TIME-WAIT socket holds its port on Linux (TCP_TIMEWAIT_LEN,
+/// include/net/tcp.h).
 pub const TIME_WAIT_SECS: f64 = 60.0;
-/// Default sliding window for the rate.
-pub const DEFAULT_WINDOW_MS: u64 = 10_000;
+/// How old a TIME-WAIT socket must be before connect() may reuse its port under
+/// `tcp_tw_reuse` (`tcp_twsk_unique`: one second after its last timestamp; the
+/// `tcp_tw_reuse_delay` sysctl of Linux 6.15+ defaults to 1000 ms).
+pub const TW_REUSE_DELAY_SECS: f64 = 1.0;
+/// Default sliding window for rates and lifetimes.
+pub const DEFAULT_WINDOW_MS: u64 = 30_000;
 
-/// New sockets per destination between two consecutive snapshots.
+/// What happened per destination between two consecutive snapshots.
 #[derive(Debug)]
 struct Interval {
     start_ms: u64,
     end_ms: u64,
     new: Vec<(DestKey, u32)>,
+    /// (destination, closes seen, sum of their lifetimes in seconds).
+    closes: Vec<(DestKey, u32, f64)>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Lives {
+    n: u64,
+    secs: f64,
 }
 
 #[derive(Debug)]
@@ -32,8 +53,12 @@ pub struct Churn {
     last_ms: Option<u64>,
     prev_keys: HashSet<SocketKey>,
     prev_tuples: HashSet<Tuple>,
+    /// Live outbound sockets: destination and when first seen (None: already
+    /// there at the baseline, age unknown).
+    born: HashMap<SocketKey, (DestKey, Option<u64>)>,
     intervals: VecDeque<Interval>,
     totals: HashMap<DestKey, u64>,
+    lives: HashMap<DestKey, Lives>,
 }
 
 impl Default for Churn {
@@ -50,8 +75,10 @@ impl Churn {
             last_ms: None,
             prev_keys: HashSet::new(),
             prev_tuples: HashSet::new(),
+            born: HashMap::new(),
             intervals: VecDeque::new(),
             totals: HashMap::new(),
+            lives: HashMap::new(),
         }
     }
 
@@ -60,35 +87,80 @@ impl Churn {
     /// last is ignored.
     pub fn observe(&mut self, snap: &Snapshot) {
         let now = snap.taken_at_ms;
+        let view = PoolView::new(snap);
+        let mut born = HashMap::with_capacity(self.born.len());
         match self.last_ms {
             Some(last) if now == last => return,
             Some(last) if now > last => {
+                let mid = last + (now - last) / 2;
                 let mut counts: HashMap<DestKey, u32> = HashMap::new();
+                let mut closes: HashMap<DestKey, (u32, f64)> = HashMap::new();
                 for s in &snap.sockets {
-                    let seen = self.prev_keys.contains(&s.key())
+                    let Some(k) = view.dest(s) else {
+                        continue;
+                    };
+                    let key = s.key();
+                    let seen = self.prev_keys.contains(&key)
                         || (s.inode.unwrap_or(0) == 0 && self.prev_tuples.contains(&tuple(s)));
-                    if seen {
+                    let live = s.state != SockState::TimeWait;
+                    if !seen {
+                        *counts.entry(k).or_default() += 1;
+                        if !live {
+                            // Opened and closed between the snapshots.
+                            let c = closes.entry(k).or_default();
+                            c.0 += 1;
+                            c.1 += (now - last) as f64 / 2000.0;
+                        }
+                    }
+                    if live {
+                        let first = match self.born.get(&key) {
+                            Some(&(_, first)) => first,
+                            None if seen => None,
+                            None => Some(mid),
+                        };
+                        born.insert(key, (k, first));
+                    }
+                }
+                for (key, (k, first)) in &self.born {
+                    if born.contains_key(key) {
                         continue;
                     }
-                    if let Some(k) = DestKey::of(s, &snap.range) {
-                        *counts.entry(k).or_default() += 1;
+                    if let Some(first) = first {
+                        let c = closes.entry(*k).or_default();
+                        c.0 += 1;
+                        c.1 += mid.saturating_sub(*first) as f64 / 1000.0;
                     }
                 }
                 for (k, n) in &counts {
                     *self.totals.entry(*k).or_default() += u64::from(*n);
                 }
+                for (k, (n, secs)) in &closes {
+                    let l = self.lives.entry(*k).or_default();
+                    l.n += u64::from(*n);
+                    l.secs += secs;
+                }
                 self.intervals.push_back(Interval {
                     start_ms: last,
                     end_ms: now,
                     new: counts.into_iter().collect(),
+                    closes: closes.into_iter().map(|(k, (n, s))| (k, n, s)).collect(),
                 });
                 self.expire(now);
             }
             _ => {
                 self.intervals.clear();
                 self.totals.clear();
+                self.lives.clear();
+                for s in &snap.sockets {
+                    if s.state != SockState::TimeWait {
+                        if let Some(k) = view.dest(s) {
+                            born.insert(s.key(), (k, None));
+                        }
+                    }
+                }
             }
         }
+        self.born = born;
         self.last_ms = Some(now);
         self.prev_keys = snap.sockets.iter().map(|s| s.key()).collect();
         self.prev_tuples = snap.sockets.iter().map(tuple).collect();
@@ -98,13 +170,23 @@ impl Churn {
     fn expire(&mut self, now: u64) {
         let from = now.saturating_sub(self.window_ms);
         while self.intervals.len() > 1 && self.intervals[0].start_ms < from {
-            if let Some(old) = self.intervals.pop_front() {
-                for (k, n) in old.new {
-                    if let Some(t) = self.totals.get_mut(&k) {
-                        *t -= u64::from(n);
-                        if *t == 0 {
-                            self.totals.remove(&k);
-                        }
+            let Some(old) = self.intervals.pop_front() else {
+                break;
+            };
+            for (k, n) in old.new {
+                if let Some(t) = self.totals.get_mut(&k) {
+                    *t -= u64::from(n);
+                    if *t == 0 {
+                        self.totals.remove(&k);
+                    }
+                }
+            }
+            for (k, n, secs) in old.closes {
+                if let Some(l) = self.lives.get_mut(&k) {
+                    l.n -= u64::from(n);
+                    l.secs -= secs;
+                    if l.n == 0 {
+                        self.lives.remove(&k);
                     }
                 }
             }
@@ -138,32 +220,129 @@ impl Churn {
         v
     }
 
+    /// Mean lifetime (open to close, seconds) of the connections toward `key` that
+    /// closed in the window; else of every destination's; None when none closed
+    /// (then new connections are taken to stay).
+    pub fn lifetime(&self, key: &DestKey) -> Option<f64> {
+        if let Some(l) = self.lives.get(key).filter(|l| l.n > 0) {
+            return Some((l.secs / l.n as f64).max(0.0));
+        }
+        self.mean_lifetime()
+    }
+
+    fn mean_lifetime(&self) -> Option<f64> {
+        let (n, secs) = self
+            .lives
+            .values()
+            .fold((0u64, 0.0), |(n, s), l| (n + l.n, s + l.secs));
+        (n > 0).then(|| (secs / n as f64).max(0.0))
+    }
+
     /// Projection for one destination of a report with pool size `pool`.
-    pub fn project(&self, d: &DestUsage, pool: u32) -> DestProjection {
+    pub fn project(&self, d: &DestUsage, pool: u32, tw_reuse: Option<u8>) -> DestProjection {
         let rate = self.rate(&d.key);
+        let lifetime = self.lifetime(&d.key);
         let projection = match rate {
             None => Projection::NoData,
-            Some(r) => project(r, d.sockets, d.sockets - d.time_wait, pool),
+            Some(r) => project(&Ahead {
+                pool,
+                live: d.live(),
+                tw_left_secs: &d.tw_left_secs,
+                rate: r,
+                lifetime,
+                tw_hold_secs: if d.key.tw_reusable(tw_reuse) {
+                    TW_REUSE_DELAY_SECS
+                } else {
+                    TIME_WAIT_SECS
+                },
+            }),
         };
         DestProjection {
             dest: d.key,
             rate_per_sec: rate,
+            lifetime_secs: lifetime,
             projection,
         }
     }
 
-    /// Projections for the `top` busiest destinations of `report`.
-    pub fn projections(&self, report: &PoolReport, top: usize) -> Vec<DestProjection> {
-        report
+    /// Projections for the `top` most urgent destinations of `report` (soonest
+    /// exhaustion first, then the busiest), chosen among the busiest `top` and
+    /// every destination with new sockets in the window.
+    pub fn projections(
+        &self,
+        report: &PoolReport,
+        snap: &Snapshot,
+        top: usize,
+    ) -> Vec<DestProjection> {
+        if top == 0 {
+            return Vec::new();
+        }
+        let mut v: Vec<(usize, DestProjection)> = report
             .destinations
             .iter()
-            .take(top)
-            .map(|d| self.project(d, report.pool_size))
-            .collect()
+            .enumerate()
+            .filter(|(i, d)| *i < top || self.totals.contains_key(&d.key))
+            .map(|(i, d)| (i, self.project(d, report.pool_size, snap.range.tw_reuse)))
+            .collect();
+        v.sort_by(|(ia, a), (ib, b)| {
+            a.projection
+                .urgency()
+                .total_cmp(&b.projection.urgency())
+                .then(ia.cmp(ib))
+        });
+        v.truncate(top);
+        v.into_iter().map(|(_, p)| p).collect()
+    }
+
+    /// The global pool's projection: every destination's new sockets against the
+    /// distinct ports in use (TIME-WAIT blocks bind(0) whatever `tcp_tw_reuse`
+    /// says). None before two snapshots.
+    pub fn project_global(&self, report: &PoolReport, snap: &Snapshot) -> Option<Projection> {
+        let span = self.span_secs()?;
+        let proto = report.global.proto;
+        let rate = self
+            .totals
+            .iter()
+            .filter(|(k, _)| k.proto == proto)
+            .map(|(_, n)| *n)
+            .sum::<u64>() as f64
+            / span;
+        let view = PoolView::new(snap);
+        let mut tw: Vec<f64> = snap
+            .sockets
+            .iter()
+            .filter(|s| {
+                s.proto == proto
+                    && s.state == SockState::TimeWait
+                    && snap.range.is_ephemeral(s.local.port)
+                    && !view.is_server_side(s)
+            })
+            .map(super::tw_left_secs)
+            .collect();
+        tw.sort_by(f64::total_cmp);
+        let in_use = report.global.ports_in_use;
+        let tw_ports = report
+            .global
+            .by_state
+            .get(&SockState::TimeWait)
+            .copied()
+            .unwrap_or(0)
+            .min(in_use);
+        // A port may hold several TIME-WAIT sockets (toward different
+        // destinations): count each port once, the latest to expire.
+        let skip = tw.len().saturating_sub(tw_ports as usize);
+        Some(project(&Ahead {
+            pool: report.pool_size,
+            live: in_use - tw_ports,
+            tw_left_secs: &tw[skip..],
+            rate,
+            lifetime: self.mean_lifetime(),
+            tw_hold_secs: TIME_WAIT_SECS,
+        }))
     }
 }
 
-/// Where a destination is heading at its current rate of new sockets.
+/// Where a pool is heading at its current rate of new sockets.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Projection {
@@ -175,25 +354,82 @@ pub enum Projection {
     NoData,
 }
 
-/// The arithmetic: steady state ≈ rate × TIME-WAIT lifetime + sockets not in
-/// TIME-WAIT (they hold their port for as long as they live). If that reaches the
-/// pool, time to exhaustion ≈ (pool − current) / rate, where current counts every
-/// socket of the destination, TIME-WAIT included.
-pub fn project(rate_per_sec: f64, current: u32, not_time_wait: u32, pool: u32) -> Projection {
-    if current >= pool {
+/// The inputs of a projection for one pool.
+#[derive(Clone, Debug)]
+pub struct Ahead<'a> {
+    pub pool: u32,
+    /// Sockets not in TIME-WAIT: each holds its port until it closes, then for its
+    /// TIME-WAIT.
+    pub live: u32,
+    /// Seconds left of each blocking TIME-WAIT socket, ascending: the kernel frees
+    /// the port then (sock_diag `idiag_expires`).
+    pub tw_left_secs: &'a [f64],
+    /// New sockets per second.
+    pub rate: f64,
+    /// Mean lifetime of a connection; None: connections are taken to stay.
+    pub lifetime: Option<f64>,
+    /// How long a closed connection keeps blocking: the TIME-WAIT length, or the
+    /// reuse delay where `tcp_tw_reuse` lets connect() take the port back.
+    pub tw_hold_secs: f64,
+}
+
+/// The arithmetic. A new connection holds a port for `hold = lifetime + tw_hold`;
+/// the live ones for at most as long; each TIME-WAIT until the kernel frees it.
+/// Occupancy `t` seconds ahead = live (until `hold`) + TIME-WAITs not yet freed +
+/// `rate × min(t, hold)`; it runs out at the first `t` where that reaches the
+/// pool, else settles at `rate × hold` (+ live when connections stay).
+pub fn project(a: &Ahead) -> Projection {
+    let pool = f64::from(a.pool);
+    let rate = if a.rate.is_finite() {
+        a.rate.max(0.0)
+    } else {
+        0.0
+    };
+    let hold = a.lifetime.map(|l| l.max(0.0) + a.tw_hold_secs);
+    let tw = a.tw_left_secs;
+    if a.pool == 0 || u64::from(a.live) + tw.len() as u64 >= u64::from(a.pool) {
         return Projection::Exhausts { secs: 0.0 };
     }
-    let rate = rate_per_sec.max(0.0);
-    let steady = rate * TIME_WAIT_SECS + f64::from(not_time_wait);
-    if steady >= f64::from(pool) && rate > 0.0 {
-        Projection::Exhausts {
-            secs: f64::from(pool - current) / rate,
+    let arrivals = |t: f64| rate * hold.map_or(t, |h| t.min(h));
+    let live_at = |t: f64| {
+        if hold.is_some_and(|h| t >= h) {
+            0.0
+        } else {
+            f64::from(a.live)
         }
-    } else {
-        Projection::Steady {
-            expected: steady.round() as u32,
-            pool,
+    };
+    // Breakpoints: each TIME-WAIT's end, and `hold` (arrivals level off, the live
+    // sockets are gone).
+    let mut cuts: Vec<f64> = tw.iter().copied().filter(|t| *t > 0.0).collect();
+    cuts.extend(hold);
+    cuts.push(f64::INFINITY);
+    cuts.sort_by(f64::total_cmp);
+    let mut from = 0.0;
+    for to in cuts {
+        if to <= from {
+            continue;
         }
+        // Constant over [from, to): TIME-WAITs that end after `from`.
+        let waiting = (tw.len() - tw.partition_point(|t| *t <= from)) as f64;
+        let base = live_at(from) + waiting;
+        if base + arrivals(from) >= pool {
+            return Projection::Exhausts { secs: from };
+        }
+        if rate > 0.0 {
+            let t = (pool - base) / rate;
+            if t < hold.map_or(to, |h| to.min(h)) {
+                return Projection::Exhausts { secs: t.max(from) };
+            }
+        }
+        from = to;
+    }
+    let expected = match hold {
+        Some(h) => rate * h,
+        None => f64::from(a.live),
+    };
+    Projection::Steady {
+        expected: expected.round().min(f64::from(u32::MAX)) as u32,
+        pool: a.pool,
     }
 }
 
@@ -227,6 +463,19 @@ impl Projection {
             Projection::NoData => format!("{subject}: not enough data for a projection yet"),
         }
     }
+
+    /// Seconds to exhaustion, None when it does not run out (or no data).
+    pub fn exhausts_in(&self) -> Option<f64> {
+        match *self {
+            Projection::Exhausts { secs } => Some(secs),
+            _ => None,
+        }
+    }
+
+    /// A sort key: sooner exhaustion first, then the rest.
+    fn urgency(&self) -> f64 {
+        self.exhausts_in().unwrap_or(f64::INFINITY)
+    }
 }
 
 impl fmt::Display for Projection {
@@ -241,6 +490,8 @@ pub struct DestProjection {
     pub dest: DestKey,
     /// New sockets per second over the window; None before two snapshots.
     pub rate_per_sec: Option<f64>,
+    /// Mean lifetime of its connections that closed in the window (seconds).
+    pub lifetime_secs: Option<f64>,
     pub projection: Projection,
 }
 
@@ -263,7 +514,8 @@ mod tests {
 
     fn key() -> DestKey {
         let s = tcp("10.0.0.2:40000", "10.0.0.5:443", Established);
-        DestKey::of(&s, &range100()).unwrap()
+        let snap = at(0, vec![s.clone()]);
+        PoolView::new(&snap).dest(&s).unwrap()
     }
 
     #[test]
@@ -353,35 +605,100 @@ mod tests {
         assert_eq!(c.rate(&key()), None, "same timestamp is ignored");
     }
 
+    /// A projection with `live` sockets, `tw` TIME-WAITs of 60 s left (None: the
+    /// given seconds left each), TIME-WAIT hold 60 s.
+    fn ahead(rate: f64, live: u32, tw: &[f64], pool: u32, lifetime: Option<f64>) -> Projection {
+        project(&Ahead {
+            pool,
+            live,
+            tw_left_secs: tw,
+            rate,
+            lifetime,
+            tw_hold_secs: TIME_WAIT_SECS,
+        })
+    }
+
     #[test]
-    fn projection_exhausts_when_steady_state_reaches_the_pool() {
-        // steady = 20 * 60 + 100 = 1300 >= 1000; (1000 - 200) / 20 = 40 s.
-        let p = project(20.0, 200, 100, 1000);
+    fn projection_exhausts_when_arrivals_outpace_releases() {
+        // 100 live + 100 TIME-WAIT (60 s left), 20/s that stay: 200 + 20 t = 1000.
+        let p = ahead(20.0, 100, &[60.0; 100], 1000, None);
         assert_eq!(p, Projection::Exhausts { secs: 40.0 });
         assert_eq!(p.to_string(), "at this rate, the pool runs out in ~40 s");
     }
 
     #[test]
-    fn projection_is_steady_below_the_pool() {
-        // steady = 10 * 60 + 100 = 700 < 1000.
-        let p = project(10.0, 200, 100, 1000);
+    fn projection_is_steady_when_connections_close_and_time_wait_ends() {
+        // Lifetime 0: each new socket holds 60 s of TIME-WAIT: 10 x 60 = 600 < 1000.
+        let p = ahead(10.0, 100, &[60.0; 100], 1000, Some(0.0));
         assert_eq!(
             p,
             Projection::Steady {
-                expected: 700,
+                expected: 600,
                 pool: 1000
             }
         );
         assert_eq!(
             p.sentence("10.0.0.5:443"),
-            "at this rate, 10.0.0.5:443 will not run out: steady state ≈ 700 of 1000 ports (70.0 %)"
+            "at this rate, 10.0.0.5:443 will not run out: steady state ≈ 600 of 1000 ports (60.0 %)"
+        );
+        // Connections that are never seen to close accumulate: (1000 - 100) / 10
+        // once the TIME-WAITs are gone.
+        assert_eq!(
+            ahead(10.0, 100, &[60.0; 100], 1000, None),
+            Projection::Exhausts { secs: 90.0 }
+        );
+    }
+
+    #[test]
+    fn known_time_wait_expiries_push_exhaustion_out() {
+        // 900 TIME-WAITs that end in 3 s, 20/s new, lifetime 0 (hold 60 s): without
+        // the expiries (1000 - 900) / 20 = 5 s; with them, 20 t = 1000 at 50 s.
+        assert_eq!(
+            ahead(20.0, 0, &[60.0; 900], 1000, Some(0.0)),
+            Projection::Exhausts { secs: 5.0 }
+        );
+        assert_eq!(
+            ahead(20.0, 0, &[3.0; 900], 1000, Some(0.0)),
+            Projection::Exhausts { secs: 50.0 }
+        );
+    }
+
+    #[test]
+    fn lifetime_and_time_wait_make_the_steady_state() {
+        // 10/s x (30 s + 60 s) = 900 of 1000: fine; 10/s x (45 + 60) = 1050: not.
+        assert_eq!(
+            ahead(10.0, 0, &[], 1000, Some(30.0)),
+            Projection::Steady {
+                expected: 900,
+                pool: 1000
+            }
+        );
+        assert!(matches!(
+            ahead(10.0, 0, &[], 1000, Some(45.0)),
+            Projection::Exhausts { .. }
+        ));
+        // Under tcp_tw_reuse a closed connection blocks for the reuse delay only.
+        let reuse = project(&Ahead {
+            pool: 1000,
+            live: 0,
+            tw_left_secs: &[],
+            rate: 20.0,
+            lifetime: Some(0.0),
+            tw_hold_secs: TW_REUSE_DELAY_SECS,
+        });
+        assert_eq!(
+            reuse,
+            Projection::Steady {
+                expected: 20,
+                pool: 1000
+            }
         );
     }
 
     #[test]
     fn projection_at_zero_rate_is_the_current_live_sockets() {
         assert_eq!(
-            project(0.0, 900, 300, 1000),
+            ahead(0.0, 300, &[60.0; 600], 1000, None),
             Projection::Steady {
                 expected: 300,
                 pool: 1000
@@ -391,20 +708,28 @@ mod tests {
 
     #[test]
     fn projection_of_a_full_or_empty_pool_is_exhausted_now() {
+        let full = ahead(1.0, 0, &[60.0; 1000], 1000, None);
+        assert_eq!(full, Projection::Exhausts { secs: 0.0 });
         assert_eq!(
-            project(1.0, 1000, 0, 1000),
+            ahead(0.0, 0, &[], 0, None),
             Projection::Exhausts { secs: 0.0 }
         );
-        assert_eq!(project(0.0, 0, 0, 0), Projection::Exhausts { secs: 0.0 });
-        assert!(project(1.0, 1000, 0, 1000)
-            .to_string()
-            .contains("no free ephemeral port"));
+        assert!(full.to_string().contains("no free ephemeral port"));
+        // Nonsense rates do not panic or produce NaN.
+        assert_eq!(
+            ahead(f64::NAN, 5, &[], 10, None),
+            Projection::Steady {
+                expected: 5,
+                pool: 10
+            }
+        );
     }
 
     #[test]
     fn long_times_to_exhaustion_read_in_minutes_and_hours() {
-        // 1000 live sockets, 1/s more: (1000 - 0) / 1 s.
-        assert!(project(1.0, 0, 1000, 1000).to_string().ends_with("~17 min"));
+        assert!(ahead(1.0, 0, &[], 1000, None)
+            .to_string()
+            .ends_with("~17 min"));
         assert!(Projection::Exhausts { secs: 600.0 }
             .to_string()
             .ends_with("~10 min"));
@@ -415,6 +740,29 @@ mod tests {
             .to_string()
             .ends_with("under a second"));
         assert!(Projection::NoData.to_string().contains("not enough data"));
+    }
+
+    #[test]
+    fn lifetimes_come_from_observed_closes() {
+        let mut c = Churn::default();
+        c.observe(&at(0, Vec::new()));
+        // 10 new at 1 s (born at the midpoint, 0.5 s)...
+        c.observe(&at(
+            1000,
+            many("10.0.0.2", "10.0.0.5:443", 40000, 10, Established),
+        ));
+        assert_eq!(c.lifetime(&key()), None, "none closed yet");
+        // ...gone by 11 s (closed at the midpoint, 6 s): 5.5 s each.
+        c.observe(&at(11_000, Vec::new()));
+        assert_eq!(c.lifetime(&key()), Some(5.5));
+        // Opened and closed between two snapshots: half the interval.
+        let mut c = Churn::default();
+        c.observe(&at(0, Vec::new()));
+        c.observe(&at(
+            2000,
+            many("10.0.0.2", "10.0.0.5:443", 40000, 4, TimeWait),
+        ));
+        assert_eq!(c.lifetime(&key()), Some(1.0));
     }
 
     #[test]

@@ -121,6 +121,7 @@ fn custom_thresholds_apply() {
     let t = Thresholds {
         warn: 0.5,
         crit: 0.6,
+        ..Thresholds::default()
     };
     assert_eq!(analyze(&snap, t).level, Level::Warn);
 }
@@ -200,6 +201,7 @@ fn a_malformed_range_with_low_above_high_is_an_empty_pool_not_a_panic() {
         high: 40000,
         reserved: Vec::new(),
         source: "t".into(),
+        tw_reuse: None,
     };
     let r = report(range, Vec::new());
     assert_eq!((r.pool_size, r.level), (0, Level::Critical));
@@ -279,7 +281,7 @@ fn analyze_with_churn_projects_the_busiest_destination() {
     v.extend(many("10.0.0.2", "10.0.0.5:443", 40100, 100, TimeWait));
     let s = snap(10_000, range, v);
     churn.observe(&s);
-    let r = analyze_with_churn(&s, Thresholds::default(), &churn, 5);
+    let r = analyze_with_churn(&s, Thresholds::default(), &churn, 5, Level::Ok);
     assert_eq!(r.projections.len(), 1);
     assert_eq!(r.projections[0].rate_per_sec, Some(20.0));
     // steady = 20 * 60 + 100 = 1300 >= 1000: (1000 - 200) / 20 = 40 s.
@@ -291,4 +293,193 @@ fn analyze_with_churn_projects_the_busiest_destination() {
         r.projections[0].to_string(),
         "at this rate, 10.0.0.5:443 runs out in ~40 s"
     );
+}
+
+#[test]
+fn the_projection_raises_the_level_before_usage_does() {
+    let range = range1000();
+    let mut churn = Churn::default();
+    churn.observe(&snap(0, range.clone(), Vec::new()));
+    // 20/s toward one destination, all still open: 200 of 1000 (20 %) in use,
+    // runs out in (1000 - 200) / 20 = 40 s: within the 60 s critical window.
+    let s = snap(
+        10_000,
+        range,
+        many("10.0.0.2", "10.0.0.5:443", 40000, 200, Established),
+    );
+    churn.observe(&s);
+    let r = analyze_with_churn(&s, Thresholds::default(), &churn, 5, Level::Ok);
+    assert_eq!(r.level, Level::Critical, "{r:#?}");
+    assert_eq!(r.level_by, LevelBy::Projection);
+    assert_eq!(r.exhaustion_secs, Some(40.0));
+    assert!(matches!(r.driver, Driver::Destination(k) if k.remote.port == 443));
+    // With a 30 s critical window it is only a warning (5 min warn window).
+    let t = Thresholds {
+        crit_within_secs: 30.0,
+        ..Thresholds::default()
+    };
+    let r = analyze_with_churn(&s, t, &churn, 5, Level::Ok);
+    assert_eq!((r.level, r.level_by), (Level::Warn, LevelBy::Projection));
+    // Without projections (one snapshot) usage alone decides.
+    let r = analyze(&s, Thresholds::default());
+    assert_eq!((r.level, r.level_by), (Level::Ok, LevelBy::Usage));
+}
+
+#[test]
+fn levels_clear_lower_than_they_raise() {
+    let t = Thresholds::default();
+    assert_eq!(t.usage_level(0.81, Level::Ok), Level::Warn);
+    assert_eq!(t.usage_level(0.78, Level::Ok), Level::Ok);
+    assert_eq!(
+        t.usage_level(0.78, Level::Warn),
+        Level::Warn,
+        "within 5 points"
+    );
+    assert_eq!(t.usage_level(0.74, Level::Warn), Level::Ok);
+    assert_eq!(t.usage_level(0.92, Level::Critical), Level::Critical);
+    assert_eq!(t.usage_level(0.89, Level::Critical), Level::Warn);
+    assert_eq!(t.projection_level(Some(80.0), Level::Ok), Level::Warn);
+    assert_eq!(
+        t.projection_level(Some(80.0), Level::Critical),
+        Level::Critical
+    );
+    assert_eq!(
+        t.projection_level(Some(100.0), Level::Critical),
+        Level::Warn
+    );
+    assert_eq!(t.projection_level(Some(400.0), Level::Warn), Level::Warn);
+    assert_eq!(t.projection_level(Some(500.0), Level::Warn), Level::Ok);
+    assert_eq!(t.projection_level(None, Level::Critical), Level::Ok);
+}
+
+#[test]
+fn server_side_time_wait_on_a_listener_port_is_not_a_destination() {
+    // A listener inside the range that closes first: its TIME-WAITs have the
+    // listener's port as the local one and one client port each.
+    let mut v = vec![listener(Proto::Tcp, "0.0.0.0:40050")];
+    for p in 0..20u16 {
+        v.push(tcp(
+            "127.0.0.1:40050",
+            &format!("127.0.0.1:{}", 50_000 + p),
+            TimeWait,
+        ));
+    }
+    v.push(tcp("127.0.0.1:40050", "127.0.0.1:51000", Established).inode(77));
+    let r = report(range100(), v);
+    assert!(r.destinations.is_empty(), "{:#?}", r.destinations);
+    assert_eq!(r.tcp.ports_in_use, 1, "the listener's port only");
+}
+
+/// A TIME-WAIT `left_ms` from its end; from 127.0.0.1 toward loopback, else from
+/// 10.0.0.2.
+fn tw_left(local_port: u16, remote: &str, left_ms: u32) -> Socket {
+    let local = if remote.starts_with("127.") {
+        "127.0.0.1"
+    } else {
+        "10.0.0.2"
+    };
+    let mut s = tcp(&format!("{local}:{local_port}"), remote, TimeWait);
+    s.time_wait_left_ms = Some(left_ms);
+    s
+}
+
+#[test]
+fn reusable_time_wait_does_not_block_a_destination() {
+    let mut range = range100();
+    let mut v: Vec<Socket> = (0..50)
+        .map(|i| tw_left(40000 + i, "127.0.0.1:9000", 30_000))
+        .collect();
+    // Younger than the reuse delay: still blocks.
+    v.push(tw_left(40060, "127.0.0.1:9000", 59_500));
+    v.extend((0..50).map(|i| tw_left(40000 + i, "10.0.0.5:443", 30_000)));
+    for (reuse, loopback_blocking, remote_blocking) in [
+        (None, 51, 50),
+        (Some(0), 51, 50),
+        (Some(2), 1, 50),
+        (Some(1), 1, 0),
+    ] {
+        range.tw_reuse = reuse;
+        let r = report(range.clone(), v.clone());
+        let d = |port: u16| {
+            r.destinations
+                .iter()
+                .find(|d| d.key.remote.port == port)
+                .unwrap()
+        };
+        assert_eq!(d(9000).sockets, 51);
+        assert_eq!(
+            d(9000).sockets - d(9000).reusable_time_wait,
+            loopback_blocking,
+            "{reuse:?}"
+        );
+        assert_eq!(
+            d(443).sockets - d(443).reusable_time_wait,
+            remote_blocking,
+            "{reuse:?}"
+        );
+    }
+}
+
+/// A churn simulation: `rate` connections a second toward one destination, each
+/// closed by the client at once (a TIME-WAIT of 60 s, with the kernel's
+/// `left` time), snapshots every second; the level at each second.
+fn churn_levels(rate: u32, pool: u16, secs: u32) -> Vec<(u32, Level, LevelBy)> {
+    let range = PortRange::new(40000, 40000 + pool - 1, Vec::new(), "t");
+    let mut a = crate::analysis::Analyzer::new(Thresholds::default(), 5);
+    let mut out = Vec::new();
+    let mut made: Vec<(u32, u16)> = Vec::new(); // (created at ms, local port)
+    let mut next_port = 0u32;
+    for t in 0..=secs {
+        let now_ms = t * 1000;
+        if t > 0 {
+            for i in 0..rate {
+                let at = now_ms - 1000 + i * 1000 / rate;
+                made.push((at, 40000 + (next_port % u32::from(pool)) as u16));
+                next_port += 1;
+            }
+        }
+        made.retain(|(at, _)| now_ms - at < 60_000);
+        if made.len() > usize::from(pool) {
+            break; // exhausted: connect() fails now
+        }
+        let sockets = made
+            .iter()
+            .map(|(at, port)| tw_left(*port, "10.0.0.5:443", 60_000 - (now_ms - at)))
+            .collect();
+        let r = a
+            .analyze(&snap(u64::from(now_ms), range.clone(), sockets))
+            .report;
+        out.push((t, r.level, r.level_by));
+    }
+    out
+}
+
+#[test]
+fn a_fill_that_exhausts_in_50_s_warns_30_s_and_goes_critical_10_s_ahead() {
+    // 20/s into 1000 ports with 60 s TIME-WAIT: the 1001st connect fails at 50 s.
+    let levels = churn_levels(20, 1000, 60);
+    let fail_at = levels.last().unwrap().0 + 1;
+    assert!((49..=51).contains(&fail_at), "{fail_at}");
+    let first = |l: Level| levels.iter().find(|(_, lv, _)| *lv >= l).map(|x| x.0);
+    let warn = first(Level::Warn).expect("never warned");
+    let crit = first(Level::Critical).expect("never critical");
+    assert!(
+        fail_at - warn >= 30,
+        "warned only {} s ahead",
+        fail_at - warn
+    );
+    assert!(
+        fail_at - crit >= 10,
+        "critical only {} s ahead",
+        fail_at - crit
+    );
+}
+
+#[test]
+fn a_churn_that_settles_at_60_percent_never_alarms() {
+    // 10/s with 60 s TIME-WAIT settles at 600 of 1000.
+    let levels = churn_levels(10, 1000, 150);
+    assert_eq!(levels.len(), 151, "never exhausted");
+    let alarms: Vec<_> = levels.iter().filter(|(_, l, _)| *l != Level::Ok).collect();
+    assert!(alarms.is_empty(), "false alarms: {alarms:?}");
 }

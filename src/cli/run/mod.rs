@@ -5,7 +5,6 @@ use super::{Cli, Command, GlobalArgs, ListArgs, PoolArgs, RangeArgs};
 mod advise;
 mod bench;
 mod serve;
-use crate::analysis::pool;
 use crate::model::{Snapshot, Socket};
 use crate::output;
 use crate::source::{FixtureSource, RangeConfig, SocketSource, SystemSource};
@@ -144,17 +143,10 @@ fn range(g: &GlobalArgs, a: &RangeArgs, out: &mut dyn Write) -> Result<i32, CliE
 fn pool_cmd(g: &GlobalArgs, a: &PoolArgs, out: &mut dyn Write) -> Result<i32, CliError> {
     // Bad input and errors are 3 here: 2 means critical (Nagios UNKNOWN is 3).
     let unknown = |e: CliError| CliError { code: 3, ..e };
-    if a.warn > a.crit {
-        return Err(unknown(CliError::bad_input(format!(
-            "--warn {:.0}% is above --crit {:.0}%",
-            a.warn * 100.0,
-            a.crit * 100.0
-        ))));
-    }
-    let thresholds = pool::Thresholds {
-        warn: a.warn,
-        crit: a.crit,
-    };
+    let thresholds = a
+        .within
+        .thresholds(a.warn, a.crit)
+        .map_err(|e| unknown(CliError::bad_input(e)))?;
     let mut src = g.source().map_err(unknown)?;
     let mut analyzer = crate::analysis::Analyzer::new(thresholds, a.top);
     let mut snap = src
@@ -222,14 +214,11 @@ fn dashboard(cli: &Cli) -> Result<i32, CliError> {
         keep_closed: d.keep_closed,
         no_color: d.no_color,
         replay: cli.global.replay.is_some(),
-        thresholds: pool::Thresholds {
-            warn: d.warn,
-            crit: d.crit,
-        },
+        thresholds: d
+            .within
+            .thresholds(d.warn, d.crit)
+            .map_err(CliError::bad_input)?,
     };
-    if d.warn > d.crit {
-        return Err(CliError::bad_input("--warn is above --crit"));
-    }
     crate::tui::run(source, opts).map_err(CliError::bad_input)
 }
 

@@ -1,28 +1,19 @@
 //! `serve` and `watch`: build the source and the config, hand over to `crate::serve`.
 
 use super::CliError;
-use crate::analysis::pool::Thresholds;
 use crate::cli::{GlobalArgs, ServeArgs, WatchArgs};
 use crate::serve::{self, watch, ServeConfig};
 use std::io::Write;
 use std::time::Duration;
 
-fn thresholds(warn: f64, crit: f64) -> Result<Thresholds, CliError> {
-    if warn > crit {
-        return Err(CliError::bad_input(format!(
-            "--warn {:.0}% is above --crit {:.0}%",
-            warn * 100.0,
-            crit * 100.0
-        )));
-    }
-    Ok(Thresholds { warn, crit })
-}
-
 pub fn serve(g: &GlobalArgs, a: &ServeArgs) -> Result<i32, CliError> {
     let cfg = ServeConfig {
         interval: a.interval,
         top: usize::from(a.top),
-        thresholds: thresholds(a.warn, a.crit)?,
+        thresholds: a
+            .within
+            .thresholds(a.warn, a.crit)
+            .map_err(CliError::bad_input)?,
         limits: serve::http::Limits::default(),
     };
     let src = g.source()?;
@@ -50,7 +41,10 @@ pub fn watch(g: &GlobalArgs, a: &WatchArgs, out: &mut dyn Write) -> Result<i32, 
         count: a.count,
         duration: a.duration.map(Duration::from_secs_f64),
         filter: a.filter.to_filter().map_err(CliError::bad_input)?,
-        thresholds: thresholds(a.warn, a.crit)?,
+        thresholds: a
+            .within
+            .thresholds(a.warn, a.crit)
+            .map_err(CliError::bad_input)?,
     };
     let mut src = g.source()?;
     watch::run(src.as_mut(), &cfg, out).map_err(CliError::bad_input)?;
