@@ -437,7 +437,8 @@ impl App {
                     Action::PageUp => self.help_scroll.saturating_sub(page),
                     _ => self.help_scroll + page,
                 }
-                .min(super::ui::help_lines());
+                // (the screen clamps again to what its columns show)
+                .min(super::ui::help_lines().saturating_sub(page));
                 return None;
             }
             (Mode::Columns(i), Action::Up | Action::Down) => {
