@@ -1,6 +1,7 @@
 //! Drives the real dashboard in tmux: a listener of this test shows up, the `/`
 //! filter narrows the table, help opens and closes, `q` and SIGTERM both leave the
-//! alternate screen, and NO_COLOR shows the mark column. Skips without tmux.
+//! alternate screen, NO_COLOR shows the mark column; Esc never quits, mouse
+//! clicks, OSC 52 copy and `w` work in a real terminal. Skips without tmux.
 
 mod common;
 use common::tmux::Tmux;
@@ -191,4 +192,130 @@ fn terminal_is_restored_after_q_ctrl_c_sigterm_sighup_and_a_panic() {
             assert!(s.contains("rc=101"), "{s}");
         }
     }
+}
+
+/// The column (1-based, as the terminal counts) where `needle` starts on line `y`.
+fn col_of(screen: &str, needle: &str) -> Option<(usize, usize)> {
+    screen
+        .lines()
+        .enumerate()
+        .find_map(|(y, l)| l.find(needle).map(|i| (l[..i].chars().count() + 1, y + 1)))
+}
+
+/// An SGR mouse report (xterm's mode 1006) of a left press and release at (x, y),
+/// typed into the pane as a terminal would send it.
+fn click(t: &Tmux, x: usize, y: usize) {
+    t.keys(&["-l", &format!("\u{1b}[<0;{x};{y}M\u{1b}[<0;{x};{y}m")]);
+}
+
+/// Esc over a real terminal closes things and never quits; clicks select, sort
+/// and switch views; `m` turns the pane's mouse reporting off and on; `y` puts
+/// the row on the clipboard through OSC 52 (tmux keeps it as a paste buffer).
+#[test]
+fn esc_mouse_and_osc52_in_tmux() {
+    if !common::have("tmux") {
+        eprintln!("SKIP: tmux is not installed; the keys test did not run");
+        return;
+    }
+    let l = common::listener_outside_range("127.0.0.1");
+    let port = l.local_addr().expect("addr").port();
+    let port_s = format!(" {port} ");
+    let t = Tmux::new("keys");
+    t.start(
+        120,
+        40,
+        &porttop_cmd("", &format!("-t -l --port {port} --interval 250ms")),
+    );
+    t.cmd(&["set", "-g", "set-clipboard", "on"]);
+    t.wait("the listener's row", 10, |s| {
+        body(s).iter().any(|r| r.contains(&port_s))
+    });
+    assert_eq!(
+        t.cmd(&["display", "-p", "-t", "t", "#{mouse_any_flag}"])
+            .trim(),
+        "1"
+    );
+
+    // y: OSC 52 with the selected row.
+    t.keys(&["y"]);
+    t.wait("the copy message", 5, |s| s.contains("copied (OSC 52)"));
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let buf = loop {
+        let b = t.cmd(&["show-buffer"]);
+        if b.contains(&port.to_string()) || std::time::Instant::now() > end {
+            break b;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(
+        buf.contains(&format!("127.0.0.1:{port}")) && buf.contains("LISTEN"),
+        "clipboard: {buf:?}"
+    );
+
+    // Esc: help closes; on the table it clears the filter; then it only says q.
+    t.keys(&["?"]);
+    t.wait("help", 5, |s| {
+        s.contains("Legend") || s.contains("previous view")
+    });
+    t.keys(&["Escape"]);
+    t.wait("help closed", 5, |s| s.contains("PROTO"));
+    t.keys(&["Escape"]);
+    t.wait("the filter cleared", 5, |s| s.contains("filter cleared"));
+    t.keys(&["Escape"]);
+    t.keys(&["Escape"]);
+    let s = t.wait("Esc says q quits", 5, |s| s.contains("q quits"));
+    assert!(
+        !s.contains("PORTTOP_EXITED"),
+        "Esc quit the dashboard:\n{s}"
+    );
+    assert_eq!(t.alternate_on(), "1");
+
+    // Mouse: a click on a tab switches view; on a title sorts by it.
+    let s = t.screen();
+    let (x, y) = col_of(&s, "5 Processes").expect("tab");
+    click(&t, x + 1, y);
+    let s = t.wait("the Processes view", 5, |s| s.contains("EPH PORTS"));
+    let (x, y) = col_of(&s, "PROCESS").expect("PROCESS title");
+    click(&t, x + 1, y);
+    let s = t.wait("sorted by PROCESS", 5, |s| s.contains("PROCESS▲"));
+    // A click on the second body row selects it (status `2/N`; this test's
+    // listener and the sockets without a process make at least two groups).
+    let (_, ty) = col_of(&s, "PROCESS▲").expect("title");
+    click(&t, 3, ty + 2);
+    t.wait("row 2 selected", 5, |s| {
+        s.lines()
+            .any(|l| l.contains("  2/") || l.trim_start().starts_with("2/"))
+    });
+
+    // m: mouse reporting off for the pane (text selection), then on again.
+    t.keys(&["m"]);
+    t.wait("mouse off", 5, |s| s.contains("mouse off"));
+    assert_eq!(
+        t.cmd(&["display", "-p", "-t", "t", "#{mouse_any_flag}"])
+            .trim(),
+        "0"
+    );
+    t.keys(&["m"]);
+    t.wait("mouse on", 5, |s| s.contains("mouse on"));
+    assert_eq!(
+        t.cmd(&["display", "-p", "-t", "t", "#{mouse_any_flag}"])
+            .trim(),
+        "1"
+    );
+
+    // w: the view saved as JSON to the path typed, which the status line shows.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("procs.json");
+    let path_s = path.to_str().expect("utf-8 temp path");
+    t.keys(&["w", "C-u"]);
+    t.keys(&["-l", path_s]);
+    t.keys(&["Enter"]);
+    t.wait("the saved message", 5, |s| {
+        s.contains("saved ") && s.contains("procs.json")
+    });
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("saved file")).expect("JSON");
+    assert!(saved.as_array().is_some_and(|a| !a.is_empty()), "{saved}");
+    t.keys(&["q"]);
+    t.wait("the shell after q", 5, |s| s.contains("PORTTOP_EXITED"));
 }

@@ -98,6 +98,14 @@ impl Alerts {
     }
 
     /// The projection of the busiest destination, if any.
+    /// The destination the warning names (the part a narrow header shortens).
+    pub fn warning_subject(&self) -> Option<String> {
+        match &self.report.as_ref()?.driver {
+            pool::Driver::Destination(k) => Some(k.remote.to_string()),
+            _ => None,
+        }
+    }
+
     pub fn projection_of_worst(&self) -> Option<&pool::DestProjection> {
         self.report.as_ref()?.projections.first()
     }

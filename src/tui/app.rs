@@ -2,8 +2,10 @@
 //! no terminal), so every behaviour is unit-tested. Side effects the runtime must
 //! perform (kill, interval change, pause, quit) come back as an `Effect`.
 
+use super::keys::{hint, Ctx};
+use super::line::{self, Edit, LineEdit};
 use super::prep::{self, Listing, Prepared, Preparer, SharedSpec, ViewSpec};
-use super::rows::{Col, DestGroup, ProcGroup, Row};
+use super::rows::{Col, Counts, DestCol, DestGroup, ProcCol, ProcGroup, Row, SortKey};
 use crate::filter::Filter;
 use crate::model::{Snapshot, SockState};
 use std::sync::Arc;
@@ -49,6 +51,23 @@ impl View {
     pub fn grouped(self) -> bool {
         matches!(self, View::Ephemeral | View::Processes)
     }
+
+    /// The view `step` places away along the tabs (wrapping).
+    fn step(self, step: isize) -> View {
+        let n = View::ALL.len() as isize;
+        let i = View::ALL.iter().position(|v| *v == self).unwrap_or(0) as isize;
+        View::ALL[(i + step).rem_euclid(n) as usize]
+    }
+}
+
+/// Where Back returns from a group's sockets: the group list as it was.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Drill {
+    pub view: View,
+    pub filter: Filter,
+    selected: usize,
+    offset: usize,
+    sel_id: Option<u64>,
 }
 
 /// What is on top of the table.
@@ -56,9 +75,13 @@ impl View {
 pub enum Mode {
     Normal,
     /// The `/` prompt with its text being edited.
-    Filter(String),
+    Filter(LineEdit),
+    /// The `w` prompt: the file to save the view to.
+    Save(LineEdit),
     Details,
     Help,
+    /// The column chooser, its cursor on `Col::ALL[i]`.
+    Columns(usize),
     Confirm {
         pid: u32,
         name: String,
@@ -75,17 +98,39 @@ pub enum Action {
     Home,
     End,
     NextView,
+    PrevView,
     View(View),
     SortNext,
     SortReverse,
+    /// Sort by age: the latest new, changed or closed rows first.
+    SortAge,
+    /// Sort by this column (a click on its title); again: reverse.
+    SortBy(SortKey),
+    /// Select row `i` of the view (a click).
+    Select(usize),
+    /// Back from a group's sockets to the group list.
+    Back,
+    Redraw,
+    /// Open the column chooser / show or hide the column under its cursor.
+    Columns,
+    ToggleColumn,
+    ToggleMouse,
+    /// Copy the selected row to the clipboard (OSC 52).
+    Copy,
+    /// Open the save prompt.
+    Save,
     TogglePause,
     Slower,
     Faster,
     OpenFilter,
+    /// A character typed into the prompt (`/` filter or `w` save).
     FilterInput(char),
     FilterBackspace,
+    /// Any other edit of the prompt's line.
+    Edit(Edit),
+    /// Enter in the prompt: apply the filter, or save.
     FilterSubmit,
-    /// Esc in the prompt: cancel the edit, or clear the filter if nothing was typed.
+    /// Esc in the prompt: close it; the active filter stays.
     FilterCancel,
     /// Enter: details of the selected socket (or drill into a group).
     Open,
@@ -93,7 +138,8 @@ pub enum Action {
     ConfirmYes,
     ConfirmNo,
     Help,
-    /// Esc outside the prompt: close the pane/dialog on top.
+    /// Esc outside the prompt: close the innermost thing (pane, dialog, a
+    /// group's sockets, then the filter). Never quits.
     Close,
     Quit,
     /// Rows of the table area (for paging and scrolling).
@@ -113,6 +159,18 @@ pub enum Effect {
     SetInterval(Duration),
     SetPaused(bool),
     Kill(u32),
+    /// Clear the terminal and draw everything again (Ctrl-L).
+    Redraw,
+    /// Turn mouse capture on or off.
+    Mouse(bool),
+    /// Put this text on the clipboard (OSC 52).
+    Copy(String),
+    /// Write `data` to a new file at `path` (never over an existing one).
+    Save {
+        path: String,
+        data: Vec<u8>,
+        rows: usize,
+    },
     Quit,
 }
 
@@ -126,8 +184,20 @@ pub struct App {
     pub view: View,
     pub sort: Col,
     pub desc: bool,
+    pub dest_sort: (DestCol, bool),
+    pub proc_sort: (ProcCol, bool),
     pub filter: Filter,
     pub mode: Mode,
+    /// Filters applied at the prompt, newest first.
+    pub history: Vec<String>,
+    /// Set while showing a group's sockets (Back returns there).
+    pub drill: Option<Drill>,
+    /// Socket-table columns the user hid (column chooser).
+    pub hidden: Vec<Col>,
+    /// Mouse capture on (`m` turns it off so the terminal can select text).
+    pub mouse: bool,
+    /// First line of the help shown.
+    pub help_scroll: usize,
     /// Socket views: indices into `rows`, filtered and sorted.
     pub visible: Vec<usize>,
     pub dests: Vec<DestGroup>,
@@ -149,7 +219,7 @@ pub struct App {
     pub analyzer: super::alerts::Analyzer,
     /// Prepares bare and analysed snapshots given to `apply` (not `Prepared`).
     prep: Preparer,
-    state_counts: (usize, usize, usize, usize),
+    state_counts: Counts,
     marked: usize,
     /// Grows whenever view, sort or filter change.
     spec_version: u64,
@@ -167,8 +237,15 @@ impl App {
             view: View::All,
             sort: Col::Proto,
             desc: false,
+            dest_sort: (DestCol::Ports, true),
+            proc_sort: (ProcCol::Sockets, true),
             filter,
             mode: Mode::Normal,
+            history: Vec::new(),
+            drill: None,
+            hidden: Vec::new(),
+            mouse: true,
+            help_scroll: 0,
             visible: Vec::new(),
             dests: Vec::new(),
             procs: Vec::new(),
@@ -186,7 +263,7 @@ impl App {
             alerts: Default::default(),
             analyzer: Default::default(),
             prep: Preparer::new(keep_closed),
-            state_counts: (0, 0, 0, 0),
+            state_counts: Counts::default(),
             marked: 0,
             spec_version: 0,
             shared_spec: None,
@@ -200,6 +277,8 @@ impl App {
             view: self.view,
             sort: self.sort,
             desc: self.desc,
+            dest_sort: self.dest_sort,
+            proc_sort: self.proc_sort,
             filter: self.filter.clone(),
         }
     }
@@ -348,6 +427,32 @@ impl App {
 
     /// Applies one action; returns a side effect for the runtime, if any.
     pub fn apply(&mut self, a: Action) -> Option<Effect> {
+        // Moving keys scroll the help and move the chooser's cursor there.
+        match (&self.mode, &a) {
+            (Mode::Help, Action::Up | Action::Down | Action::PageUp | Action::PageDown) => {
+                let page = self.page.max(1);
+                self.help_scroll = match a {
+                    Action::Up => self.help_scroll.saturating_sub(1),
+                    Action::Down => self.help_scroll + 1,
+                    Action::PageUp => self.help_scroll.saturating_sub(page),
+                    _ => self.help_scroll + page,
+                }
+                // (the screen clamps again to what its columns show)
+                .min(super::ui::help_lines().saturating_sub(page));
+                return None;
+            }
+            (Mode::Columns(i), Action::Up | Action::Down) => {
+                let n = Col::ALL.len();
+                let i = if a == Action::Up {
+                    (i + n - 1) % n
+                } else {
+                    (i + 1) % n
+                };
+                self.mode = Mode::Columns(i);
+                return None;
+            }
+            _ => {}
+        }
         match a {
             Action::Up => self.select(self.selected.saturating_sub(1)),
             Action::Down => self.select(self.selected.saturating_add(1)),
@@ -355,18 +460,70 @@ impl App {
             Action::PageDown => self.select(self.selected.saturating_add(self.page.max(1))),
             Action::Home => self.select(0),
             Action::End => self.select(usize::MAX),
-            Action::NextView => {
-                let i = View::ALL.iter().position(|v| *v == self.view).unwrap_or(0);
-                self.set_view(View::ALL[(i + 1) % View::ALL.len()]);
-            }
+            Action::NextView => self.set_view(self.view.step(1)),
+            Action::PrevView => self.set_view(self.view.step(-1)),
             Action::View(v) => self.set_view(v),
-            Action::SortNext => {
-                self.sort = self.sort.next();
+            Action::SortNext => self.sort_next(),
+            Action::SortReverse => {
+                match self.view {
+                    View::Ephemeral => self.dest_sort.1 = !self.dest_sort.1,
+                    View::Processes => self.proc_sort.1 = !self.proc_sort.1,
+                    _ => self.desc = !self.desc,
+                }
                 self.spec_changed();
             }
-            Action::SortReverse => {
-                self.desc = !self.desc;
-                self.spec_changed();
+            Action::SortAge => {
+                if self.view.grouped() {
+                    self.status = Some("the age sort is for socket views (1-3)".into());
+                } else {
+                    self.sort = Col::Age;
+                    self.desc = false;
+                    self.spec_changed();
+                }
+            }
+            Action::SortBy(k) => self.sort_by(k),
+            Action::Select(i) => self.select(i),
+            Action::Back => {
+                if !self.back() {
+                    self.status = Some("not in a group's sockets: nothing to go back to".into());
+                }
+            }
+            Action::Redraw => return Some(Effect::Redraw),
+            Action::Columns => self.mode = Mode::Columns(0),
+            Action::ToggleColumn => {
+                if let Mode::Columns(i) = self.mode {
+                    let c = Col::ALL[i.min(Col::ALL.len() - 1)];
+                    if let Some(p) = self.hidden.iter().position(|h| *h == c) {
+                        self.hidden.remove(p);
+                    } else if self.hidden.len() + 1 < Col::ALL.len() {
+                        self.hidden.push(c);
+                    }
+                }
+            }
+            Action::ToggleMouse => {
+                self.mouse = !self.mouse;
+                self.status = Some(if self.mouse {
+                    "mouse on".into()
+                } else {
+                    format!(
+                        "mouse off: the terminal selects text; {} turns it back on",
+                        hint(&Action::ToggleMouse, Ctx::Table)
+                    )
+                });
+                return Some(Effect::Mouse(self.mouse));
+            }
+            Action::Copy => {
+                let Some(text) = self.row_text() else {
+                    self.status = Some("nothing selected to copy".into());
+                    return None;
+                };
+                self.status = Some(format!("copied (OSC 52): {text}"));
+                return Some(Effect::Copy(text));
+            }
+            Action::Save => {
+                let at = self.snap.as_ref().map_or(0, |s| s.taken_at_ms / 1000);
+                let name = format!("porttop-{}-{at}.csv", self.view.title().to_lowercase());
+                self.mode = Mode::Save(LineEdit::new(name));
             }
             Action::TogglePause => {
                 self.paused = !self.paused;
@@ -393,22 +550,25 @@ impl App {
                 if !t.is_empty() {
                     t.push(' ');
                 }
-                self.mode = Mode::Filter(t);
+                self.mode = Mode::Filter(LineEdit::new(t));
             }
             Action::FilterInput(c) => {
-                if let Mode::Filter(t) = &mut self.mode {
-                    t.push(c);
+                if let Mode::Filter(l) | Mode::Save(l) = &mut self.mode {
+                    l.insert(c);
                 }
             }
-            Action::FilterBackspace => {
-                if let Mode::Filter(t) = &mut self.mode {
-                    t.pop();
-                }
-            }
-            Action::FilterSubmit => {
-                if let Mode::Filter(t) = &self.mode {
-                    match Filter::parse(t) {
+            Action::FilterBackspace => return self.apply(Action::Edit(Edit::Backspace)),
+            Action::Edit(e) => match &mut self.mode {
+                Mode::Filter(l) => l.apply(e, &self.history),
+                Mode::Save(l) => l.apply(e, &[]),
+                _ => {}
+            },
+            Action::FilterSubmit => match &self.mode {
+                Mode::Filter(l) => {
+                    let t = l.text.clone();
+                    match Filter::parse(&t) {
                         Ok(f) => {
+                            line::remember(&mut self.history, &t);
                             self.filter = f;
                             self.mode = Mode::Normal;
                             self.status = None;
@@ -417,19 +577,36 @@ impl App {
                         Err(e) => self.status = Some(format!("filter: {e}")),
                     }
                 }
-            }
-            Action::FilterCancel => {
-                if let Mode::Filter(t) = &self.mode {
-                    // Esc on an unchanged (or emptied) prompt clears the filter.
-                    if t.trim().is_empty() || t.trim() == self.filter.to_string() {
-                        self.filter = Filter::default();
-                        self.spec_changed();
+                Mode::Save(l) => {
+                    let path = l.text.trim().to_string();
+                    match self.export(&path) {
+                        Ok((data, rows)) => {
+                            self.mode = Mode::Normal;
+                            self.status = None;
+                            return Some(Effect::Save { path, data, rows });
+                        }
+                        Err(e) => self.status = Some(format!("save: {e}")),
                     }
                 }
+                _ => {}
+            },
+            Action::FilterCancel => {
                 self.mode = Mode::Normal;
                 self.status = None;
             }
-            Action::Open => self.open(),
+            Action::Open => {
+                let back = self.view.grouped().then(|| Drill {
+                    view: self.view,
+                    filter: self.filter.clone(),
+                    selected: self.selected,
+                    offset: self.offset,
+                    sel_id: self.sel_id,
+                });
+                self.open();
+                if let Some(d) = back.filter(|d| d.view != self.view) {
+                    self.drill = Some(d);
+                }
+            }
             Action::Kill => self.ask_kill(),
             Action::ConfirmYes => {
                 if let Mode::Confirm { pid, .. } = self.mode {
@@ -447,15 +624,24 @@ impl App {
                 self.mode = if self.mode == Mode::Help {
                     Mode::Normal
                 } else {
+                    self.help_scroll = 0;
                     Mode::Help
                 }
             }
             Action::Close => {
-                if self.mode == Mode::Normal {
-                    self.quit = true;
-                    return Some(Effect::Quit);
+                if self.mode != Mode::Normal {
+                    self.mode = Mode::Normal;
+                } else if self.back() {
+                } else if !self.filter.is_empty() {
+                    self.filter = Filter::default();
+                    self.status = Some("filter cleared".into());
+                    self.spec_changed();
+                } else {
+                    self.status = Some(format!(
+                        "{} quits (Esc never does)",
+                        hint(&Action::Quit, Ctx::Table)
+                    ));
                 }
-                self.mode = Mode::Normal;
             }
             Action::Quit => {
                 self.quit = true;
@@ -519,6 +705,150 @@ impl App {
         }
     }
 
+    /// Returns from a group's sockets to the group list as it was.
+    fn back(&mut self) -> bool {
+        let Some(d) = self.drill.take() else {
+            return false;
+        };
+        self.filter = d.filter;
+        self.view = d.view;
+        self.selected = d.selected;
+        self.offset = d.offset;
+        self.sel_id = d.sel_id;
+        self.spec_changed();
+        true
+    }
+
+    /// The sort of the current view.
+    pub fn sort_key(&self) -> (SortKey, bool) {
+        match self.view {
+            View::Ephemeral => (SortKey::Dest(self.dest_sort.0), self.dest_sort.1),
+            View::Processes => (SortKey::Proc(self.proc_sort.0), self.proc_sort.1),
+            _ => (SortKey::Sock(self.sort), self.desc),
+        }
+    }
+
+    fn sort_next(&mut self) {
+        let next = match self.sort_key().0 {
+            SortKey::Dest(c) => {
+                let i = DestCol::ALL.iter().position(|x| *x == c).unwrap_or(0);
+                SortKey::Dest(DestCol::ALL[(i + 1) % DestCol::ALL.len()])
+            }
+            SortKey::Proc(c) => {
+                let i = ProcCol::ALL.iter().position(|x| *x == c).unwrap_or(0);
+                SortKey::Proc(ProcCol::ALL[(i + 1) % ProcCol::ALL.len()])
+            }
+            SortKey::Sock(c) => {
+                self.sort = c.next();
+                return self.spec_changed();
+            }
+        };
+        self.set_sort(next, None);
+    }
+
+    /// Sorts by `k`; the same column again reverses.
+    fn sort_by(&mut self, k: SortKey) {
+        let (cur, desc) = self.sort_key();
+        if cur == k {
+            self.set_sort(k, Some(!desc));
+        } else {
+            self.set_sort(k, None);
+        }
+    }
+
+    /// `desc` None: the column's natural direction (counts largest first).
+    fn set_sort(&mut self, k: SortKey, desc: Option<bool>) {
+        match k {
+            SortKey::Sock(c) => {
+                self.sort = c;
+                self.desc = desc.unwrap_or(false);
+            }
+            SortKey::Dest(c) => self.dest_sort = (c, desc.unwrap_or(c.numeric())),
+            SortKey::Proc(c) => self.proc_sort = (c, desc.unwrap_or(c.numeric())),
+        }
+        self.spec_changed();
+    }
+
+    /// The selected row as one line of text (for the clipboard).
+    pub fn row_text(&self) -> Option<String> {
+        match self.view {
+            View::Ephemeral => self.dests.get(self.selected).map(|d| {
+                format!(
+                    "{} -> {} ports {} time-wait {} pool {:.1}%",
+                    d.local, d.remote, d.ports, d.time_wait, d.pct
+                )
+            }),
+            View::Processes => self.procs.get(self.selected).map(|p| {
+                format!(
+                    "pid {} {} user {} sockets {} listen {} estab {} other {} ephemeral {}",
+                    p.pid.map_or_else(|| "-".into(), |p| p.to_string()),
+                    p.name,
+                    p.user,
+                    p.total(),
+                    p.listening,
+                    p.established,
+                    p.other,
+                    p.ephemeral
+                )
+            }),
+            _ => self.selected_row().map(|r| {
+                let s = &r.sock;
+                format!(
+                    "{} {} {} {} pid {} {} user {}",
+                    s.proto,
+                    s.local,
+                    s.remote.map_or_else(|| "*".into(), |e| e.to_string()),
+                    s.state,
+                    s.pids.first().map_or_else(|| "-".into(), u32::to_string),
+                    r.owner().map_or("-", |p| p.name.as_str()),
+                    s.user.as_deref().unwrap_or("-")
+                )
+            }),
+        }
+    }
+
+    /// The current view, in its order, as CSV or JSON (by the name's ending).
+    fn export(&self, path: &str) -> Result<(Vec<u8>, usize), String> {
+        let json = if path.ends_with(".json") {
+            true
+        } else if path.ends_with(".csv") {
+            false
+        } else {
+            return Err("the file name must end in .csv or .json".into());
+        };
+        if path.ends_with('/') || path.rsplit('/').next().is_some_and(|n| n.starts_with('.')) {
+            return Err("give a file name ending in .csv or .json".into());
+        }
+        let snap = self.snap.as_deref().ok_or("no snapshot yet")?;
+        let mut out = Vec::new();
+        let err = |e: std::io::Error| e.to_string();
+        let rows = match self.view {
+            View::Ephemeral => {
+                super::export::dests(&mut out, &self.dests, json).map_err(err)?;
+                self.dests.len()
+            }
+            View::Processes => {
+                super::export::procs(&mut out, &self.procs, json).map_err(err)?;
+                self.procs.len()
+            }
+            _ => {
+                let socks: Vec<&crate::model::Socket> = self
+                    .visible
+                    .iter()
+                    .filter_map(|i| self.rows.get(*i))
+                    .map(|r| &r.sock)
+                    .collect();
+                if json {
+                    crate::output::list_json(&mut out, snap, &socks).map_err(err)?;
+                } else {
+                    crate::output::list_csv(&mut out, snap, &socks, true).map_err(err)?;
+                }
+                socks.len()
+            }
+        };
+        Ok((out, rows))
+    }
+
     fn ask_kill(&mut self) {
         if self.replay {
             self.status = Some("killing is disabled in --replay mode".into());
@@ -547,9 +877,8 @@ impl App {
         }
     }
 
-    /// Counts by state for the header: (LISTEN, ESTAB, TIME-WAIT, other) of the
-    /// latest snapshot.
-    pub fn counts(&self) -> (usize, usize, usize, usize) {
+    /// Counts by state of the latest snapshot, for the header.
+    pub fn counts(&self) -> Counts {
         self.state_counts
     }
 

@@ -1,6 +1,6 @@
 use super::*;
 use crate::model::{Proto, SockState};
-use crate::tui::rows::Mark;
+use crate::tui::rows::{DestCol, Mark, ProcCol, SortKey};
 use crate::tui::test_fixture::{base, changed, ep, snap, sock, T0};
 
 fn app() -> App {
@@ -179,13 +179,13 @@ fn filter_prompt_applies_rejects_bad_input_and_clears() {
     assert_eq!(
         a.filter.to_string(),
         "port:443",
-        "Esc after an edit only cancels it"
+        "Esc in the prompt only closes it"
     );
-    a.apply(Action::OpenFilter);
-    a.apply(Action::FilterCancel);
+    assert_eq!(a.mode, Mode::Normal);
+    a.apply(Action::Close);
     assert!(
         a.filter.is_empty(),
-        "Esc on the unchanged prompt clears the filter"
+        "Esc on the table then clears the filter"
     );
     assert_eq!(a.len(), 8);
 }
@@ -278,14 +278,265 @@ fn interval_steps_and_kill_confirmation() {
     assert!(r.status.as_deref().unwrap_or("").contains("--replay"));
 }
 
+/// Applies the action of each key, as the runtime does.
+fn press(a: &mut App, keys: &[(KeyCode, KeyModifiers)]) -> Vec<Option<Effect>> {
+    keys.iter()
+        .map(|(c, m)| {
+            let ev = KeyEvent::new(*c, *m);
+            crate::tui::keys::action_for(&ev, &a.mode).and_then(|act| a.apply(act))
+        })
+        .collect()
+}
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+const ESC: (KeyCode, KeyModifiers) = (KeyCode::Esc, KeyModifiers::NONE);
+
+fn k(c: char) -> (KeyCode, KeyModifiers) {
+    (KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+fn typed(a: &mut App, s: &str) {
+    let keys: Vec<_> = s.chars().map(k).collect();
+    press(a, &keys);
+}
+
 #[test]
-fn esc_closes_panes_before_quitting() {
+fn esc_closes_the_innermost_thing_and_never_quits() {
     let mut a = app();
-    a.apply(Action::Open);
-    assert_eq!(a.mode, Mode::Details);
-    assert_eq!(a.apply(Action::Close), None);
-    assert_eq!(a.mode, Mode::Normal);
-    assert_eq!(a.apply(Action::Close), Some(Effect::Quit));
+    // Help, then the details pane, then the kill dialog: Esc closes each.
+    for open in ['?', '\n', 'K'] {
+        let key = if open == '\n' {
+            (KeyCode::Enter, KeyModifiers::NONE)
+        } else {
+            k(open)
+        };
+        press(&mut a, &[key]);
+        assert_ne!(a.mode, Mode::Normal, "{open:?} opens something");
+        assert_eq!(press(&mut a, &[ESC]), [None]);
+        assert_eq!(a.mode, Mode::Normal, "Esc closes what {open:?} opened");
+    }
+    // Ephemeral view, drill into a group with a filter active, Esc steps back out.
+    press(&mut a, &[k('/')]);
+    typed(&mut a, "tcp");
+    press(&mut a, &[(KeyCode::Enter, KeyModifiers::NONE), k('4')]);
+    assert_eq!((a.view, a.dests.len()), (View::Ephemeral, 2));
+    press(&mut a, &[k('j')]);
+    let group = a.dests[1].remote;
+    press(&mut a, &[(KeyCode::Enter, KeyModifiers::NONE)]);
+    assert_eq!(a.view, View::All, "a group's sockets");
+    assert!(a.drill.is_some());
+    press(&mut a, &[k('/')]);
+    assert!(matches!(a.mode, Mode::Filter(_)));
+    press(&mut a, &[ESC]);
+    assert_eq!(
+        (a.mode.clone(), a.view),
+        (Mode::Normal, View::All),
+        "first the prompt"
+    );
+    press(&mut a, &[ESC]);
+    assert_eq!(a.view, View::Ephemeral, "then back to the group list");
+    assert_eq!(a.dests[a.selected].remote, group, "on the same group");
+    assert_eq!(a.filter.to_string(), "tcp", "with its filter");
+    press(&mut a, &[ESC]);
+    assert!(a.filter.is_empty(), "then the filter");
+    assert_eq!(press(&mut a, &[ESC, ESC]), [None, None], "never quits");
+    assert!(!a.quit);
+    assert!(a.status.as_deref().unwrap_or("").contains("q quits"));
+    // q in the help closes the help; q on the table and Ctrl-C anywhere quit.
+    press(&mut a, &[k('?'), k('q')]);
+    assert_eq!((a.mode.clone(), a.quit), (Mode::Normal, false));
+    let ctrl_c = (KeyCode::Char('c'), KeyModifiers::CONTROL);
+    press(&mut a, &[k('?')]);
+    assert_eq!(press(&mut a, &[ctrl_c]), [Some(Effect::Quit)]);
+    let mut b = app();
+    assert_eq!(press(&mut b, &[k('q')]), [Some(Effect::Quit)]);
+}
+
+#[test]
+fn shift_tab_goes_back_ctrl_l_redraws_and_backspace_leaves_a_drill_down() {
+    let mut a = app();
+    let back_tab = (KeyCode::BackTab, KeyModifiers::SHIFT);
+    press(&mut a, &[back_tab]);
+    assert_eq!(a.view, View::Processes, "wraps to the last tab");
+    press(&mut a, &[back_tab]);
+    assert_eq!(a.view, View::Ephemeral);
+    press(&mut a, &[(KeyCode::Tab, KeyModifiers::NONE)]);
+    assert_eq!(a.view, View::Processes);
+    assert_eq!(
+        press(&mut a, &[(KeyCode::Char('l'), KeyModifiers::CONTROL)]),
+        [Some(Effect::Redraw)]
+    );
+    let i = a.procs.iter().position(|p| p.pid == Some(300)).unwrap_or(0);
+    a.apply(Action::Select(i));
+    press(&mut a, &[(KeyCode::Enter, KeyModifiers::NONE)]);
+    assert_eq!((a.view, a.len()), (View::All, 2));
+    press(&mut a, &[(KeyCode::Backspace, KeyModifiers::NONE)]);
+    assert_eq!(a.view, View::Processes);
+    assert_eq!(a.procs[a.selected].pid, Some(300), "the same process again");
+    assert!(a.filter.is_empty());
+    press(&mut a, &[(KeyCode::Backspace, KeyModifiers::NONE)]);
+    assert_eq!(a.view, View::Processes, "nothing more to go back to");
+    assert!(a
+        .status
+        .as_deref()
+        .unwrap_or("")
+        .contains("nothing to go back"));
+}
+
+#[test]
+fn the_filter_prompt_edits_like_a_shell_line_with_history() {
+    use KeyCode::*;
+    let n = KeyModifiers::NONE;
+    let ctrl = KeyModifiers::CONTROL;
+    let mut a = app();
+    press(&mut a, &[k('/')]);
+    typed(&mut a, "port:443 proc:ngin");
+    // Home, a word in front; End; Ctrl-W drops the last word; Ctrl-U all.
+    press(&mut a, &[(Home, n)]);
+    typed(&mut a, "tcp ");
+    press(&mut a, &[(End, n), (Char('w'), ctrl)]);
+    let text = |a: &App| match &a.mode {
+        Mode::Filter(l) => l.text.clone(),
+        _ => String::from("<closed>"),
+    };
+    assert_eq!(text(&a), "tcp port:443 ");
+    press(&mut a, &[(Left, n), (Left, n), (Backspace, n)]);
+    typed(&mut a, "5");
+    assert_eq!(text(&a), "tcp port:453 ");
+    press(&mut a, &[(Right, n), (Backspace, n), (Enter, n)]);
+    assert_eq!(a.filter.to_string(), "tcp port:45");
+    press(&mut a, &[k('/'), (Char('u'), ctrl)]);
+    assert_eq!(text(&a), "");
+    typed(&mut a, "udp");
+    press(&mut a, &[(Enter, n)]);
+    // History: Up brings the older filters back, Down returns to the draft.
+    press(&mut a, &[k('/'), (Char('u'), ctrl)]);
+    typed(&mut a, "x");
+    press(&mut a, &[(Up, n)]);
+    assert_eq!(text(&a), "udp");
+    press(&mut a, &[(Up, n)]);
+    assert_eq!(text(&a), "tcp port:45");
+    press(&mut a, &[(Down, n), (Down, n)]);
+    assert_eq!(text(&a), "x");
+    press(&mut a, &[(Up, n), (Enter, n)]);
+    assert_eq!(a.filter.to_string(), "udp");
+}
+
+#[test]
+fn every_view_sorts_by_any_column_and_by_age() {
+    let mut a = app();
+    // Ephemeral: busiest first, then by TIME-WAIT, then by destination.
+    a.apply(Action::View(View::Ephemeral));
+    assert_eq!(a.dests[0].ports, 2);
+    a.apply(Action::SortBy(SortKey::Dest(DestCol::Destination)));
+    let remotes: Vec<_> = a.dests.iter().map(|d| d.remote.to_string()).collect();
+    assert_eq!(remotes, ["10.0.0.5:443", "[2001:db8::2]:8080"]);
+    a.apply(Action::SortBy(SortKey::Dest(DestCol::Destination)));
+    let remotes: Vec<_> = a.dests.iter().map(|d| d.remote.to_string()).collect();
+    assert_eq!(
+        remotes,
+        ["[2001:db8::2]:8080", "10.0.0.5:443"],
+        "again: reversed"
+    );
+    a.apply(Action::SortNext);
+    assert_eq!(a.sort_key().0, SortKey::Dest(DestCol::Local));
+    // Processes: by name, by ephemeral ports (largest first).
+    a.apply(Action::View(View::Processes));
+    a.apply(Action::SortBy(SortKey::Proc(ProcCol::Process)));
+    let names: Vec<_> = a.procs.iter().map(|p| p.name.clone()).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+    a.apply(Action::SortBy(SortKey::Proc(ProcCol::Ephemeral)));
+    assert_eq!(
+        a.procs[0].ephemeral,
+        a.procs.iter().map(|p| p.ephemeral).max().unwrap_or(0)
+    );
+    a.apply(Action::SortReverse);
+    assert_eq!(a.procs[0].ephemeral, 0);
+    // Age: new, changed and closed rows of the last refresh first.
+    a.apply(Action::View(View::All));
+    a.apply(Action::Snapshot(Arc::new(changed())));
+    a.apply(Action::SortAge);
+    let marks: Vec<Mark> = a.visible.iter().take(3).map(|i| a.rows[*i].mark).collect();
+    assert!(marks.iter().all(|m| *m != Mark::None), "{marks:?}");
+    assert_eq!(a.rows[a.visible[3]].mark, Mark::None);
+}
+
+#[test]
+fn the_column_chooser_hides_and_shows_columns() {
+    let mut a = app();
+    press(&mut a, &[k('c')]);
+    assert_eq!(a.mode, Mode::Columns(0));
+    press(&mut a, &[k('j'), k(' ')]);
+    assert_eq!(a.hidden, [Col::LocalAddr]);
+    press(&mut a, &[k(' ')]);
+    assert!(a.hidden.is_empty());
+    press(&mut a, &[k(' '), ESC]);
+    assert_eq!(
+        (a.hidden.clone(), a.mode.clone()),
+        (vec![Col::LocalAddr], Mode::Normal)
+    );
+}
+
+#[test]
+fn y_copies_the_row_m_toggles_the_mouse_and_w_saves_the_view() {
+    let mut a = app();
+    a.apply(Action::Home);
+    let copied = press(&mut a, &[k('y')]);
+    assert_eq!(
+        copied,
+        [Some(Effect::Copy(
+            "tcp 0.0.0.0:80 * LISTEN pid 100 nginx user alice".into()
+        ))]
+    );
+    assert_eq!(press(&mut a, &[k('m')]), [Some(Effect::Mouse(false))]);
+    assert!(!a.mouse);
+    assert_eq!(press(&mut a, &[k('m')]), [Some(Effect::Mouse(true))]);
+    // w: a prompt with a file name; the ending picks the format.
+    press(&mut a, &[k('w')]);
+    let Mode::Save(l) = &a.mode else {
+        panic!("save prompt: {:?}", a.mode)
+    };
+    assert!(
+        l.text.starts_with("porttop-all-") && l.text.ends_with(".csv"),
+        "{}",
+        l.text
+    );
+    let eff = press(&mut a, &[(KeyCode::Enter, KeyModifiers::NONE)]);
+    let Some(Some(Effect::Save { path, data, rows })) = eff.into_iter().next() else {
+        panic!("no save effect")
+    };
+    assert!(path.ends_with(".csv"));
+    assert_eq!(rows, 8);
+    let csv = String::from_utf8(data).unwrap_or_default();
+    assert_eq!(csv.lines().count(), 9, "{csv}");
+    assert!(csv.starts_with("proto,family,local_addr"));
+    // JSON of the Processes view.
+    press(
+        &mut a,
+        &[k('5'), k('w'), (KeyCode::Char('u'), KeyModifiers::CONTROL)],
+    );
+    typed(&mut a, "procs.json");
+    let eff = press(&mut a, &[(KeyCode::Enter, KeyModifiers::NONE)]);
+    let Some(Some(Effect::Save { data, rows, .. })) = eff.into_iter().next() else {
+        panic!("no save effect")
+    };
+    let v: serde_json::Value = serde_json::from_slice(&data).expect("json");
+    assert_eq!(v.as_array().map(Vec::len), Some(rows));
+    assert!(v[0]["name"].is_string());
+    // A name without .csv/.json: the prompt stays and says why.
+    press(
+        &mut a,
+        &[k('w'), (KeyCode::Char('u'), KeyModifiers::CONTROL)],
+    );
+    typed(&mut a, "view.txt");
+    assert_eq!(
+        press(&mut a, &[(KeyCode::Enter, KeyModifiers::NONE)]),
+        [None]
+    );
+    assert!(matches!(a.mode, Mode::Save(_)));
+    assert!(a.status.as_deref().unwrap_or("").contains(".csv or .json"));
 }
 
 /// What the collector thread does: analyse, merge and list with its own

@@ -1,7 +1,10 @@
-//! The one key table: `action_for` reads it to handle keys and the help screen
-//! reads it to list them, so the two cannot disagree.
+//! The one key table: `action_for` reads it to handle keys, the help screen
+//! reads it to list them, and `hint` names a key from it for the status line,
+//! so the three cannot disagree. Labels are derived from the bindings (gitui's
+//! `get_hint` idea), never typed twice.
 
 use super::app::{Action, Mode, View};
+use super::line::Edit;
 use ratatui::crossterm::event::{KeyCode as C, KeyEvent, KeyEventKind, KeyModifiers as M};
 
 /// Where a binding applies.
@@ -9,23 +12,39 @@ use ratatui::crossterm::event::{KeyCode as C, KeyEvent, KeyEventKind, KeyModifie
 pub enum Ctx {
     /// The table, nothing on top.
     Table,
-    /// The `/` filter prompt (other printable keys are typed into it).
+    /// A prompt: `/` filter or `w` save (other printable keys are typed into it).
     Prompt,
     /// The kill confirmation dialog.
     Confirm,
-    /// The details pane or the help screen.
-    Pane,
+    /// The details pane.
+    Details,
+    /// The help screen.
+    Help,
+    /// The column chooser.
+    Columns,
     /// Everywhere.
     Any,
 }
 
 impl Ctx {
+    pub const ALL: [Ctx; 7] = [
+        Ctx::Table,
+        Ctx::Prompt,
+        Ctx::Details,
+        Ctx::Help,
+        Ctx::Columns,
+        Ctx::Confirm,
+        Ctx::Any,
+    ];
+
     pub fn title(self) -> &'static str {
         match self {
             Ctx::Table => "Table",
-            Ctx::Prompt => "Filter prompt",
+            Ctx::Prompt => "Prompt (/ filter, w save)",
             Ctx::Confirm => "Kill dialog",
-            Ctx::Pane => "Details / help",
+            Ctx::Details => "Details pane",
+            Ctx::Help => "Help",
+            Ctx::Columns => "Column chooser",
             Ctx::Any => "Anywhere",
         }
     }
@@ -34,258 +53,107 @@ impl Ctx {
         match self {
             Ctx::Any => true,
             Ctx::Table => *mode == Mode::Normal,
-            Ctx::Prompt => matches!(mode, Mode::Filter(_)),
+            Ctx::Prompt => matches!(mode, Mode::Filter(_) | Mode::Save(_)),
             Ctx::Confirm => matches!(mode, Mode::Confirm { .. }),
-            Ctx::Pane => matches!(mode, Mode::Details | Mode::Help),
+            Ctx::Details => *mode == Mode::Details,
+            Ctx::Help => *mode == Mode::Help,
+            Ctx::Columns => matches!(mode, Mode::Columns(_)),
         }
     }
 }
 
 pub struct Binding {
     pub keys: &'static [(C, M)],
-    /// How the help screen names the keys.
-    pub label: &'static str,
     pub ctx: Ctx,
     pub action: Action,
     pub desc: &'static str,
 }
 
 const N: M = M::NONE;
+const CT: M = M::CONTROL;
 const SH: M = M::SHIFT;
 
-const fn b(
-    keys: &'static [(C, M)],
-    label: &'static str,
-    ctx: Ctx,
-    action: Action,
-    desc: &'static str,
-) -> Binding {
+const fn b(keys: &'static [(C, M)], ctx: Ctx, action: Action, desc: &'static str) -> Binding {
     Binding {
         keys,
-        label,
         ctx,
         action,
         desc,
     }
 }
 
-/// Every key of the dashboard. First match (in order) wins.
+use Action as A;
+use Ctx::{Any, Columns, Confirm, Details, Help, Prompt, Table};
+
+/// Every key of the dashboard, one line each. First match (in order) wins.
+/// Characters match whatever Shift the terminal reports (`G` is `G`).
+#[rustfmt::skip]
 pub const KEYS: &[Binding] = &[
-    b(
-        &[(C::Char('c'), M::CONTROL)],
-        "Ctrl-C",
-        Ctx::Any,
-        Action::Quit,
-        "quit",
-    ),
+    b(&[(C::Char('c'), CT)], Any, A::Quit, "quit"),
+    b(&[(C::Char('l'), CT)], Any, A::Redraw, "redraw the screen"),
     // Prompt
-    b(
-        &[(C::Enter, N)],
-        "Enter",
-        Ctx::Prompt,
-        Action::FilterSubmit,
-        "apply the filter",
-    ),
-    b(
-        &[(C::Esc, N)],
-        "Esc",
-        Ctx::Prompt,
-        Action::FilterCancel,
-        "cancel (unchanged: clear)",
-    ),
-    b(
-        &[(C::Backspace, N)],
-        "Backspace",
-        Ctx::Prompt,
-        Action::FilterBackspace,
-        "delete a character",
-    ),
-    // Confirm
-    b(
-        &[(C::Char('y'), N), (C::Char('Y'), SH)],
-        "y",
-        Ctx::Confirm,
-        Action::ConfirmYes,
-        "send SIGTERM",
-    ),
-    b(
-        &[(C::Char('n'), N), (C::Char('N'), SH), (C::Esc, N)],
-        "n Esc",
-        Ctx::Confirm,
-        Action::ConfirmNo,
-        "do not kill",
-    ),
-    // Panes
-    b(
-        &[(C::Esc, N), (C::Enter, N)],
-        "Esc Enter",
-        Ctx::Pane,
-        Action::Close,
-        "close the pane",
-    ),
-    b(
-        &[(C::Char('?'), N), (C::Char('?'), SH)],
-        "?",
-        Ctx::Pane,
-        Action::Help,
-        "toggle help",
-    ),
-    b(&[(C::Char('q'), N)], "q", Ctx::Pane, Action::Quit, "quit"),
+    b(&[(C::Enter, N)], Prompt, A::FilterSubmit, "apply the filter / save"),
+    b(&[(C::Esc, N)], Prompt, A::FilterCancel, "close the prompt (the filter stays)"),
+    b(&[(C::Left, N), (C::Char('b'), CT)], Prompt, A::Edit(Edit::Left), "cursor left"),
+    b(&[(C::Right, N), (C::Char('f'), CT)], Prompt, A::Edit(Edit::Right), "cursor right"),
+    b(&[(C::Home, N), (C::Char('a'), CT)], Prompt, A::Edit(Edit::Home), "start of the line"),
+    b(&[(C::End, N), (C::Char('e'), CT)], Prompt, A::Edit(Edit::End), "end of the line"),
+    b(&[(C::Backspace, N), (C::Char('h'), CT)], Prompt, A::FilterBackspace, "delete before the cursor"),
+    b(&[(C::Delete, N), (C::Char('d'), CT)], Prompt, A::Edit(Edit::Delete), "delete under the cursor"),
+    b(&[(C::Char('u'), CT)], Prompt, A::Edit(Edit::KillToStart), "delete to the start"),
+    b(&[(C::Char('k'), CT)], Prompt, A::Edit(Edit::KillToEnd), "delete to the end"),
+    b(&[(C::Char('w'), CT)], Prompt, A::Edit(Edit::KillWord), "delete the word before"),
+    b(&[(C::Up, N), (C::Char('p'), CT)], Prompt, A::Edit(Edit::HistPrev), "older filter (history)"),
+    b(&[(C::Down, N), (C::Char('n'), CT)], Prompt, A::Edit(Edit::HistNext), "newer filter (history)"),
+    // Kill dialog
+    b(&[(C::Char('y'), N)], Confirm, A::ConfirmYes, "send SIGTERM"),
+    b(&[(C::Char('n'), N), (C::Esc, N), (C::Char('q'), N)], Confirm, A::ConfirmNo, "do not kill"),
+    // Details
+    b(&[(C::Esc, N), (C::Enter, N), (C::Char('q'), N)], Details, A::Close, "close the pane"),
+    b(&[(C::Char('y'), N)], Details, A::Copy, "copy the row (OSC 52)"),
+    b(&[(C::Char('K'), N)], Details, A::Kill, "SIGTERM the owning process"),
+    // Help
+    b(&[(C::Esc, N), (C::Char('q'), N), (C::Char('?'), N), (C::Enter, N)], Help, A::Close, "close the help"),
+    b(&[(C::Up, N), (C::Char('k'), N)], Help, A::Up, "scroll up"),
+    b(&[(C::Down, N), (C::Char('j'), N)], Help, A::Down, "scroll down"),
+    b(&[(C::PageUp, N)], Help, A::PageUp, "page up"),
+    b(&[(C::PageDown, N), (C::Char(' '), N)], Help, A::PageDown, "page down"),
+    // Column chooser
+    b(&[(C::Esc, N), (C::Char('q'), N), (C::Char('c'), N)], Columns, A::Close, "close the chooser"),
+    b(&[(C::Up, N), (C::Char('k'), N)], Columns, A::Up, "previous column"),
+    b(&[(C::Down, N), (C::Char('j'), N)], Columns, A::Down, "next column"),
+    b(&[(C::Char(' '), N), (C::Enter, N)], Columns, A::ToggleColumn, "show / hide the column"),
     // Table
-    b(
-        &[(C::Up, N), (C::Char('k'), N)],
-        "Up k",
-        Ctx::Table,
-        Action::Up,
-        "previous row",
-    ),
-    b(
-        &[(C::Down, N), (C::Char('j'), N)],
-        "Down j",
-        Ctx::Table,
-        Action::Down,
-        "next row",
-    ),
-    b(
-        &[(C::PageUp, N)],
-        "PgUp",
-        Ctx::Table,
-        Action::PageUp,
-        "page up",
-    ),
-    b(
-        &[(C::PageDown, N)],
-        "PgDn",
-        Ctx::Table,
-        Action::PageDown,
-        "page down",
-    ),
-    b(
-        &[(C::Home, N), (C::Char('g'), N)],
-        "Home g",
-        Ctx::Table,
-        Action::Home,
-        "first row",
-    ),
-    b(
-        &[(C::End, N), (C::Char('G'), SH), (C::Char('G'), N)],
-        "End G",
-        Ctx::Table,
-        Action::End,
-        "last row",
-    ),
-    b(
-        &[(C::Tab, N)],
-        "Tab",
-        Ctx::Table,
-        Action::NextView,
-        "next view",
-    ),
-    b(
-        &[(C::Char('1'), N)],
-        "1",
-        Ctx::Table,
-        Action::View(View::All),
-        "view: all sockets",
-    ),
-    b(
-        &[(C::Char('2'), N)],
-        "2",
-        Ctx::Table,
-        Action::View(View::Listening),
-        "view: listening",
-    ),
-    b(
-        &[(C::Char('3'), N)],
-        "3",
-        Ctx::Table,
-        Action::View(View::Established),
-        "view: established",
-    ),
-    b(
-        &[(C::Char('4'), N)],
-        "4",
-        Ctx::Table,
-        Action::View(View::Ephemeral),
-        "view: by destination",
-    ),
-    b(
-        &[(C::Char('5'), N)],
-        "5",
-        Ctx::Table,
-        Action::View(View::Processes),
-        "view: by process",
-    ),
-    b(
-        &[(C::Char('s'), N)],
-        "s",
-        Ctx::Table,
-        Action::SortNext,
-        "sort by the next column",
-    ),
-    b(
-        &[(C::Char('S'), SH), (C::Char('S'), N)],
-        "S",
-        Ctx::Table,
-        Action::SortReverse,
-        "reverse the sort",
-    ),
-    b(
-        &[(C::Char('/'), N)],
-        "/",
-        Ctx::Table,
-        Action::OpenFilter,
-        "filter (see Filter words)",
-    ),
-    b(
-        &[(C::Enter, N)],
-        "Enter",
-        Ctx::Table,
-        Action::Open,
-        "details / a group's sockets",
-    ),
-    b(
-        &[(C::Char('K'), SH), (C::Char('K'), N)],
-        "K",
-        Ctx::Table,
-        Action::Kill,
-        "SIGTERM the owning process",
-    ),
-    b(
-        &[(C::Char('p'), N), (C::Char(' '), N)],
-        "p Space",
-        Ctx::Table,
-        Action::TogglePause,
-        "pause / resume refreshing",
-    ),
-    b(
-        &[(C::Char('+'), N), (C::Char('+'), SH), (C::Char('='), N)],
-        "+",
-        Ctx::Table,
-        Action::Slower,
-        "longer refresh interval",
-    ),
-    b(
-        &[(C::Char('-'), N)],
-        "-",
-        Ctx::Table,
-        Action::Faster,
-        "shorter refresh interval",
-    ),
-    b(
-        &[(C::Char('?'), N), (C::Char('?'), SH)],
-        "?",
-        Ctx::Table,
-        Action::Help,
-        "help (this screen)",
-    ),
-    b(
-        &[(C::Char('q'), N), (C::Esc, N)],
-        "q Esc",
-        Ctx::Table,
-        Action::Close,
-        "quit",
-    ),
+    b(&[(C::Up, N), (C::Char('k'), N)], Table, A::Up, "previous row"),
+    b(&[(C::Down, N), (C::Char('j'), N)], Table, A::Down, "next row"),
+    b(&[(C::PageUp, N)], Table, A::PageUp, "page up"),
+    b(&[(C::PageDown, N)], Table, A::PageDown, "page down"),
+    b(&[(C::Home, N), (C::Char('g'), N)], Table, A::Home, "first row"),
+    b(&[(C::End, N), (C::Char('G'), N)], Table, A::End, "last row"),
+    b(&[(C::Tab, N)], Table, A::NextView, "next view"),
+    b(&[(C::BackTab, N), (C::BackTab, SH)], Table, A::PrevView, "previous view"),
+    b(&[(C::Char('1'), N)], Table, A::View(View::All), "view: All"),
+    b(&[(C::Char('2'), N)], Table, A::View(View::Listening), "view: Listening"),
+    b(&[(C::Char('3'), N)], Table, A::View(View::Established), "view: Established"),
+    b(&[(C::Char('4'), N)], Table, A::View(View::Ephemeral), "view: Ephemeral (by destination)"),
+    b(&[(C::Char('5'), N)], Table, A::View(View::Processes), "view: Processes"),
+    b(&[(C::Enter, N)], Table, A::Open, "details / a group's sockets"),
+    b(&[(C::Backspace, N), (C::Left, N)], Table, A::Back, "back from a group's sockets"),
+    b(&[(C::Esc, N)], Table, A::Close, "back, then clear the filter (never quits)"),
+    b(&[(C::Char('s'), N)], Table, A::SortNext, "sort by the next column"),
+    b(&[(C::Char('S'), N)], Table, A::SortReverse, "reverse the sort"),
+    b(&[(C::Char('a'), N)], Table, A::SortAge, "sort by age (latest change first)"),
+    b(&[(C::Char('/'), N)], Table, A::OpenFilter, "filter (see Filter words)"),
+    b(&[(C::Char('c'), N)], Table, A::Columns, "choose columns"),
+    b(&[(C::Char('K'), N)], Table, A::Kill, "SIGTERM the owning process"),
+    b(&[(C::Char('y'), N)], Table, A::Copy, "copy the row (OSC 52)"),
+    b(&[(C::Char('w'), N)], Table, A::Save, "save the view (.csv / .json)"),
+    b(&[(C::Char('m'), N)], Table, A::ToggleMouse, "mouse on / off (off: select text)"),
+    b(&[(C::Char('p'), N), (C::Char(' '), N)], Table, A::TogglePause, "pause / resume refreshing"),
+    b(&[(C::Char('+'), N), (C::Char('='), N)], Table, A::Slower, "longer refresh interval"),
+    b(&[(C::Char('-'), N)], Table, A::Faster, "shorter refresh interval"),
+    b(&[(C::Char('?'), N), (C::F(1), N)], Table, A::Help, "help (this screen)"),
+    b(&[(C::Char('q'), N)], Table, A::Quit, "quit"),
 ];
 
 /// The action a key press means in this mode (None: ignored).
@@ -293,14 +161,23 @@ pub fn action_for(ev: &KeyEvent, mode: &Mode) -> Option<Action> {
     if ev.kind == KeyEventKind::Release {
         return None;
     }
-    let mods = ev.modifiers & (M::CONTROL | M::ALT | M::SHIFT);
+    let mut mods = ev.modifiers & (M::CONTROL | M::ALT | M::SHIFT);
+    // A character carries its own case: terminals differ in reporting Shift.
+    if matches!(ev.code, C::Char(_)) {
+        mods.remove(M::SHIFT);
+    }
+    let code = match ev.code {
+        // Ctrl-letters arrive lower-case from most terminals, upper from some.
+        C::Char(c) if mods.contains(M::CONTROL) => C::Char(c.to_ascii_lowercase()),
+        c => c,
+    };
     for bind in KEYS.iter().filter(|b| b.ctx.applies(mode)) {
-        if bind.keys.iter().any(|(c, m)| *c == ev.code && *m == mods) {
+        if bind.keys.iter().any(|(c, m)| *c == code && *m == mods) {
             return Some(bind.action.clone());
         }
     }
-    // In the prompt, any other printable character is typed.
-    if let (Mode::Filter(_), C::Char(c)) = (mode, ev.code) {
+    // In a prompt, any other printable character is typed.
+    if let (Mode::Filter(_) | Mode::Save(_), C::Char(c)) = (mode, ev.code) {
         if !mods.intersects(M::CONTROL | M::ALT) {
             return Some(Action::FilterInput(c));
         }
@@ -308,45 +185,188 @@ pub fn action_for(ev: &KeyEvent, mode: &Mode) -> Option<Action> {
     None
 }
 
+/// How a key is written on screen: `q`, `Ctrl-C`, `Shift-Tab`, `PgDn`.
+pub fn key_name(code: C, mods: M) -> String {
+    let base = match code {
+        C::Char(' ') => "Space".to_string(),
+        C::Char(c) if mods.contains(M::CONTROL) => c.to_ascii_uppercase().to_string(),
+        C::Char(c) => c.to_string(),
+        C::Up => "Up".into(),
+        C::Down => "Down".into(),
+        C::Left => "Left".into(),
+        C::Right => "Right".into(),
+        C::PageUp => "PgUp".into(),
+        C::PageDown => "PgDn".into(),
+        C::Home => "Home".into(),
+        C::End => "End".into(),
+        C::Tab => "Tab".into(),
+        C::BackTab => return "Shift-Tab".into(),
+        C::Enter => "Enter".into(),
+        C::Esc => "Esc".into(),
+        C::Backspace => "Bksp".into(),
+        C::Delete => "Del".into(),
+        C::F(n) => format!("F{n}"),
+        other => format!("{other:?}"),
+    };
+    let mut s = String::new();
+    if mods.contains(M::CONTROL) {
+        s.push_str("Ctrl-");
+    }
+    if mods.contains(M::ALT) {
+        s.push_str("Alt-");
+    }
+    s + &base
+}
+
+impl Binding {
+    /// Every key of the binding, as the help shows them (`Up k`).
+    pub fn label(&self) -> String {
+        let mut names: Vec<String> = Vec::new();
+        for (c, m) in self.keys {
+            let n = key_name(*c, *m);
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+        names.join(" ")
+    }
+}
+
+/// The first key bound to `action` in `ctx` (for hints like "? help").
+pub fn hint(action: &Action, ctx: Ctx) -> String {
+    KEYS.iter()
+        .find(|b| b.ctx == ctx && b.action == *action)
+        .and_then(|b| b.keys.first())
+        .map_or_else(|| "?".into(), |(c, m)| key_name(*c, *m))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tui::line::LineEdit;
 
     fn key(c: C, m: M) -> KeyEvent {
         KeyEvent::new(c, m)
     }
 
+    fn prompt() -> Mode {
+        Mode::Filter(LineEdit::default())
+    }
+
     #[test]
     fn same_key_means_different_things_by_context() {
         let q = key(C::Char('q'), N);
-        assert_eq!(action_for(&q, &Mode::Normal), Some(Action::Close));
-        assert_eq!(action_for(&q, &Mode::Help), Some(Action::Quit));
-        assert_eq!(
-            action_for(&q, &Mode::Filter(String::new())),
-            Some(Action::FilterInput('q'))
-        );
+        assert_eq!(action_for(&q, &Mode::Normal), Some(Action::Quit));
+        assert_eq!(action_for(&q, &Mode::Help), Some(Action::Close));
+        assert_eq!(action_for(&q, &prompt()), Some(Action::FilterInput('q')));
         let esc = key(C::Esc, N);
         assert_eq!(action_for(&esc, &Mode::Details), Some(Action::Close));
-        assert_eq!(
-            action_for(&esc, &Mode::Filter("x".into())),
-            Some(Action::FilterCancel)
-        );
+        assert_eq!(action_for(&esc, &prompt()), Some(Action::FilterCancel));
         let ctrl_c = key(C::Char('c'), M::CONTROL);
-        assert_eq!(
-            action_for(&ctrl_c, &Mode::Filter(String::new())),
-            Some(Action::Quit)
-        );
+        assert_eq!(action_for(&ctrl_c, &prompt()), Some(Action::Quit));
         assert_eq!(
             action_for(&key(C::Char('S'), SH), &Mode::Normal),
             Some(Action::SortReverse)
+        );
+        assert_eq!(
+            action_for(&key(C::Char('G'), N), &Mode::Normal),
+            Some(Action::End)
         );
         assert_eq!(action_for(&key(C::Char('x'), N), &Mode::Normal), None);
     }
 
     #[test]
-    fn every_binding_has_keys_and_a_description() {
+    fn esc_never_quits_anywhere() {
+        let esc = key(C::Esc, N);
+        for mode in [
+            Mode::Normal,
+            Mode::Help,
+            Mode::Details,
+            Mode::Columns(0),
+            prompt(),
+            Mode::Save(LineEdit::default()),
+            Mode::Confirm {
+                pid: 1,
+                name: "x".into(),
+            },
+        ] {
+            assert_ne!(action_for(&esc, &mode), Some(Action::Quit), "{mode:?}");
+            assert!(action_for(&esc, &mode).is_some(), "{mode:?}");
+        }
+    }
+
+    #[test]
+    fn shift_tab_ctrl_l_and_the_back_key() {
+        assert_eq!(
+            action_for(&key(C::BackTab, SH), &Mode::Normal),
+            Some(Action::PrevView)
+        );
+        assert_eq!(
+            action_for(&key(C::Char('l'), M::CONTROL), &Mode::Help),
+            Some(Action::Redraw)
+        );
+        assert_eq!(
+            action_for(&key(C::Char('L'), M::CONTROL | SH), &Mode::Normal),
+            Some(Action::Redraw)
+        );
+        assert_eq!(
+            action_for(&key(C::Backspace, N), &Mode::Normal),
+            Some(Action::Back)
+        );
+    }
+
+    #[test]
+    fn the_prompt_edits_like_a_shell_line() {
+        for (c, m, e) in [
+            (C::Left, N, Edit::Left),
+            (C::Right, N, Edit::Right),
+            (C::Home, N, Edit::Home),
+            (C::End, N, Edit::End),
+            (C::Char('a'), CT, Edit::Home),
+            (C::Char('e'), CT, Edit::End),
+            (C::Char('u'), CT, Edit::KillToStart),
+            (C::Char('w'), CT, Edit::KillWord),
+            (C::Up, N, Edit::HistPrev),
+            (C::Down, N, Edit::HistNext),
+        ] {
+            assert_eq!(action_for(&key(c, m), &prompt()), Some(Action::Edit(e)));
+        }
+    }
+
+    #[test]
+    fn labels_come_from_the_bindings() {
+        let label = |a: Action, ctx: Ctx| {
+            KEYS.iter()
+                .find(|b| b.action == a && b.ctx == ctx)
+                .map(Binding::label)
+        };
+        assert_eq!(label(Action::Up, Ctx::Table).as_deref(), Some("Up k"));
+        assert_eq!(label(Action::Quit, Ctx::Any).as_deref(), Some("Ctrl-C"));
+        assert_eq!(
+            label(Action::PrevView, Ctx::Table).as_deref(),
+            Some("Shift-Tab")
+        );
+        assert_eq!(hint(&Action::Help, Ctx::Table), "?");
+        assert_eq!(hint(&Action::OpenFilter, Ctx::Table), "/");
+    }
+
+    #[test]
+    fn every_binding_has_keys_and_a_description_and_no_key_is_bound_twice() {
         for b in KEYS {
-            assert!(!b.keys.is_empty() && !b.desc.is_empty() && !b.label.is_empty());
+            assert!(!b.keys.is_empty() && !b.desc.is_empty());
+        }
+        for (i, a) in KEYS.iter().enumerate() {
+            for b in &KEYS[i + 1..] {
+                let shared = a.ctx == b.ctx || a.ctx == Ctx::Any || b.ctx == Ctx::Any;
+                for k in a.keys {
+                    assert!(
+                        !(shared && b.keys.contains(k)),
+                        "{k:?} is bound to both {:?} and {:?}",
+                        a.action,
+                        b.action
+                    );
+                }
+            }
         }
     }
 }

@@ -7,7 +7,9 @@
 
 pub mod alerts;
 pub mod app;
+mod export;
 pub mod keys;
+pub mod line;
 pub mod prep;
 pub mod rows;
 pub mod term;
@@ -21,7 +23,7 @@ use crate::filter::Filter;
 use crate::model::Snapshot;
 use crate::source::SocketSource;
 use app::{Action, App, Effect};
-use ratatui::crossterm::event::{self, Event as CEvent, KeyEvent, MouseEventKind};
+use ratatui::crossterm::event::{self, Event as CEvent, KeyEvent, MouseButton, MouseEventKind};
 use std::io::IsTerminal;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
@@ -42,6 +44,8 @@ pub struct Options {
 enum Event {
     Key(KeyEvent),
     Wheel(bool),
+    /// A left click at (column, row).
+    Click(u16, u16),
     Resize(u16),
     /// A snapshot (or an error) is waiting in the slot.
     Snapshot,
@@ -111,7 +115,8 @@ fn ui_loop(
     slot: &Slot,
     ctl: &Sender<Ctl>,
 ) -> std::io::Result<Option<i32>> {
-    terminal.draw(|f| ui::draw(f, app, theme))?;
+    let mut hits = ui::Hits::default();
+    terminal.draw(|f| hits = ui::draw(f, app, theme))?;
     while let Ok(first) = rx.recv() {
         // Handle everything already queued, then draw once.
         let mut dirty = false;
@@ -120,7 +125,7 @@ fn ui_loop(
             if let Event::Signal(n) = ev {
                 return Ok(Some(n));
             }
-            match handle(ev, app, slot, ctl) {
+            match handle(ev, app, &hits, slot, ctl, terminal) {
                 Step::Quit => return Ok(None),
                 Step::Redraw => dirty = true,
                 Step::Ignored => {}
@@ -128,7 +133,7 @@ fn ui_loop(
             next = rx.try_recv().ok();
         }
         if dirty {
-            terminal.draw(|f| ui::draw(f, app, theme))?;
+            terminal.draw(|f| hits = ui::draw(f, app, theme))?;
         }
     }
     Ok(None)
@@ -140,10 +145,20 @@ enum Step {
     Ignored,
 }
 
-fn handle(ev: Event, app: &mut App, slot: &Slot, ctl: &Sender<Ctl>) -> Step {
+fn handle(
+    ev: Event,
+    app: &mut App,
+    hits: &ui::Hits,
+    slot: &Slot,
+    ctl: &Sender<Ctl>,
+    terminal: &mut term::Term,
+) -> Step {
     let action = match ev {
         Event::Key(k) => keys::action_for(&k, &app.mode),
         Event::Wheel(up) => Some(if up { Action::Up } else { Action::Down }),
+        // Clicks act on the table and tabs only while nothing is on top.
+        Event::Click(x, y) if app.mode == app::Mode::Normal => hits.click(x, y),
+        Event::Click(..) => None,
         Event::Resize(h) => Some(Action::Viewport(ui::viewport_rows(h))),
         Event::Snapshot => {
             let taken = slot.lock().map(|mut g| g.take()).unwrap_or(None);
@@ -173,9 +188,77 @@ fn handle(ev: Event, app: &mut App, slot: &Slot, ctl: &Sender<Ctl>) -> Step {
             let msg = kill(pid);
             app.apply(Action::Status(msg));
         }
+        Some(Effect::Redraw) => {
+            let _ = terminal.clear();
+        }
+        Some(Effect::Mouse(on)) => term::set_mouse(on),
+        Some(Effect::Copy(text)) => {
+            use std::io::Write;
+            let _ = std::io::stdout().write_all(osc52(&text).as_bytes());
+            let _ = std::io::stdout().flush();
+        }
+        Some(Effect::Save { path, data, rows }) => {
+            app.apply(Action::Status(save(&path, &data, rows)));
+        }
         None => {}
     }
     Step::Redraw
+}
+
+/// The OSC 52 sequence that puts `text` on the terminal's clipboard (xterm's
+/// "Manipulate Selection Data"; tmux passes it on with `set-clipboard on`).
+pub fn osc52(text: &str) -> String {
+    format!("\x1b]52;c;{}\x07", base64(text.as_bytes()))
+}
+
+/// Standard base64 (RFC 4648 section 4, with padding).
+fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(T[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Writes a saved view to a new file; returns the message for the status line.
+/// An existing file (or a symlink there) is never overwritten: the dashboard
+/// often runs as root.
+fn save(path: &str, data: &[u8], rows: usize) -> String {
+    use std::io::Write;
+    let p = std::path::Path::new(path);
+    let shown = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().map_or_else(|_| p.to_path_buf(), |d| d.join(p))
+    };
+    let r = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&shown)
+        .and_then(|mut f| f.write_all(data));
+    match r {
+        Ok(()) => format!("saved {rows} rows to {}", shown.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            format!(
+                "not saved: {} exists (w again, another name)",
+                shown.display()
+            )
+        }
+        Err(e) => format!("not saved: {}: {e}", shown.display()),
+    }
 }
 
 /// Sends SIGTERM; returns the message for the status line.
@@ -284,6 +367,7 @@ fn spawn_input(tx: Sender<Event>) -> Result<(), String> {
                 Ok(CEvent::Mouse(m)) => match m.kind {
                     MouseEventKind::ScrollUp => Event::Wheel(true),
                     MouseEventKind::ScrollDown => Event::Wheel(false),
+                    MouseEventKind::Down(MouseButton::Left) => Event::Click(m.column, m.row),
                     _ => continue,
                 },
                 Ok(CEvent::Resize(_, h)) => Event::Resize(h),
@@ -321,4 +405,41 @@ fn spawn_signals(tx: Sender<Event>) -> Result<(), String> {
         })
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc_4648_test_vectors() {
+        // RFC 4648 section 10.
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(i.as_bytes()), o);
+        }
+        assert_eq!(osc52("hi"), "\x1b]52;c;aGk=\x07");
+    }
+
+    #[test]
+    fn save_writes_a_new_file_and_never_overwrites() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("v.csv");
+        let p = p.to_str().expect("utf-8 path");
+        let msg = save(p, b"a,b\n", 1);
+        assert_eq!(msg, format!("saved 1 rows to {p}"));
+        assert_eq!(std::fs::read(p).expect("read"), b"a,b\n");
+        let msg = save(p, b"other", 1);
+        assert!(msg.contains("exists"), "{msg}");
+        assert_eq!(std::fs::read(p).expect("read"), b"a,b\n", "not overwritten");
+        let msg = save(&format!("{p}/nope.csv"), b"x", 1);
+        assert!(msg.starts_with("not saved: "), "{msg}");
+    }
 }

@@ -8,7 +8,7 @@
 
 use super::alerts::Alerts;
 use super::app::View;
-use super::rows::{self, Col, DestGroup, Mark, ProcGroup, Row};
+use super::rows::{self, Col, Counts, DestCol, DestGroup, Mark, ProcCol, ProcGroup, Row};
 use crate::filter::Filter;
 use crate::model::Snapshot;
 use std::sync::{Arc, Mutex};
@@ -19,6 +19,10 @@ pub struct ViewSpec {
     pub view: View,
     pub sort: Col,
     pub desc: bool,
+    /// The Ephemeral view's sort (busiest first by default).
+    pub dest_sort: (DestCol, bool),
+    /// The Processes view's sort (most sockets first by default).
+    pub proc_sort: (ProcCol, bool),
     pub filter: Filter,
 }
 
@@ -40,8 +44,16 @@ pub fn listing(rows: &[Row], snap: &Snapshot, spec: &ViewSpec) -> Listing {
     let filter = &spec.filter;
     let passing = rows.iter().filter(|r| filter.matches(snap, &r.sock));
     match spec.view {
-        View::Ephemeral => Listing::Dests(rows::dest_groups(passing, snap.range.pool_size())),
-        View::Processes => Listing::Procs(rows::proc_groups(passing)),
+        View::Ephemeral => {
+            let mut d = rows::dest_groups(passing, snap.range.pool_size());
+            rows::sort_dests(&mut d, spec.dest_sort.0, spec.dest_sort.1);
+            Listing::Dests(d)
+        }
+        View::Processes => {
+            let mut p = rows::proc_groups(passing);
+            rows::sort_procs(&mut p, spec.proc_sort.0, spec.proc_sort.1);
+            Listing::Procs(p)
+        }
         view => {
             let mut v: Vec<usize> = rows
                 .iter()
@@ -65,8 +77,8 @@ pub struct Prepared {
     pub snap: Arc<Snapshot>,
     pub alerts: Alerts,
     pub rows: Arc<Vec<Row>>,
-    /// (LISTEN, ESTAB, TIME-WAIT, other) of the snapshot.
-    pub counts: (usize, usize, usize, usize),
+    /// Sockets by state in the snapshot.
+    pub counts: Counts,
     /// Rows with a change mark.
     pub marked: usize,
     /// The spec version `listing` was computed for.

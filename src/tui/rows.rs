@@ -45,6 +45,9 @@ pub struct Row {
     pub mark: Mark,
     /// Refreshes since the mark was set.
     pub age: u32,
+    /// Snapshot time (ms) of the row's latest change: first seen, state changed
+    /// or closed. The age sort puts the latest first.
+    pub since_ms: u64,
     /// Local port is in the ephemeral pool.
     pub ephemeral: bool,
     /// Local port is reserved (ip_local_reserved_ports).
@@ -124,19 +127,20 @@ pub fn merge(
             taken[i] = true;
             &old[i]
         });
-        let (id, mark, age) = match prev {
+        let now = snap.taken_at_ms;
+        let (id, mark, age, since_ms) = match prev {
             Some(o) => {
                 if o.sock.state != s.state {
-                    (o.id, Mark::Changed, 0)
+                    (o.id, Mark::Changed, 0, now)
                 } else if o.mark != Mark::None && o.age + 1 < keep {
-                    (o.id, o.mark, o.age + 1)
+                    (o.id, o.mark, o.age + 1, o.since_ms)
                 } else {
-                    (o.id, Mark::None, 0)
+                    (o.id, Mark::None, 0, o.since_ms)
                 }
             }
             None => {
                 *next_id += 1;
-                (*next_id, if first { Mark::None } else { Mark::New }, 0)
+                (*next_id, if first { Mark::None } else { Mark::New }, 0, now)
             }
         };
         // Reuse the row's owners when they are the very same processes.
@@ -163,6 +167,7 @@ pub fn merge(
             owners,
             mark,
             age,
+            since_ms,
             ephemeral: snap.range.is_ephemeral(s.local.port),
             reserved: snap.range.is_reserved(s.local.port),
             flagged: false,
@@ -181,6 +186,7 @@ pub fn merge(
             out.push(Row {
                 mark: Mark::Closed,
                 age: 0,
+                since_ms: snap.taken_at_ms,
                 ..r.clone()
             });
         }
@@ -200,10 +206,12 @@ pub enum Col {
     Pid,
     Process,
     User,
+    /// Time since the row's latest change (first seen, state change, close).
+    Age,
 }
 
 impl Col {
-    pub const ALL: [Col; 9] = [
+    pub const ALL: [Col; 10] = [
         Col::Proto,
         Col::LocalAddr,
         Col::LocalPort,
@@ -213,6 +221,7 @@ impl Col {
         Col::Pid,
         Col::Process,
         Col::User,
+        Col::Age,
     ];
 
     pub fn title(self) -> &'static str {
@@ -226,6 +235,7 @@ impl Col {
             Col::Pid => "PID",
             Col::Process => "PROCESS",
             Col::User => "USER",
+            Col::Age => "AGE",
         }
     }
 
@@ -255,6 +265,8 @@ pub fn compare(a: &Row, b: &Row, col: Col) -> Ordering {
         Col::Pid => a.sock.pids.first().cmp(&b.sock.pids.first()),
         Col::Process => owner_name(a).cmp(&owner_name(b)),
         Col::User => a.sock.user.cmp(&b.sock.user),
+        // Latest change first; among equals the row seen last.
+        Col::Age => return b.since_ms.cmp(&a.since_ms).then(b.id.cmp(&a.id)),
     };
     primary
         .then(a.sock.proto.cmp(&b.sock.proto))
@@ -265,7 +277,7 @@ pub fn compare(a: &Row, b: &Row, col: Col) -> Ordering {
 
 /// One destination of the Ephemeral view: outbound connections from `local` to
 /// `remote` that hold ephemeral ports.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct DestGroup {
     pub remote: Endpoint,
     pub local: IpAddr,
@@ -276,7 +288,7 @@ pub struct DestGroup {
 }
 
 /// One process of the Processes view (`pid` None: sockets without a known owner).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct ProcGroup {
     pub pid: Option<u32>,
     pub name: String,
@@ -384,16 +396,165 @@ pub fn service_name(port: u16, proto: Proto) -> Option<String> {
     crate::ports::service_name(port, proto).map(str::to_string)
 }
 
-/// (LISTEN, ESTAB, TIME-WAIT, other).
-pub fn count_states(sockets: &[Socket]) -> (usize, usize, usize, usize) {
-    let mut c = (0, 0, 0, 0);
+/// Sockets by state for the header. CLOSE-WAIT has its own count: sockets the
+/// peer closed and the local program did not are how a descriptor leak shows
+/// first (RFC 9293 3.3.2: CLOSE-WAIT waits for the local user's close).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub listen: usize,
+    pub established: usize,
+    pub time_wait: usize,
+    pub close_wait: usize,
+    pub other: usize,
+}
+
+impl Counts {
+    pub fn total(&self) -> usize {
+        self.listen + self.established + self.time_wait + self.close_wait + self.other
+    }
+}
+
+pub fn count_states(sockets: &[Socket]) -> Counts {
+    let mut c = Counts::default();
     for k in sockets {
         match k.state {
-            SockState::Listen => c.0 += 1,
-            SockState::Established => c.1 += 1,
-            SockState::TimeWait => c.2 += 1,
-            _ => c.3 += 1,
+            SockState::Listen => c.listen += 1,
+            SockState::Established => c.established += 1,
+            SockState::TimeWait => c.time_wait += 1,
+            SockState::CloseWait => c.close_wait += 1,
+            _ => c.other += 1,
         }
     }
     c
+}
+
+/// Columns of the Ephemeral view, in header order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DestCol {
+    Destination,
+    Local,
+    Ports,
+    TimeWait,
+    Pool,
+}
+
+impl DestCol {
+    pub const ALL: [DestCol; 5] = [
+        DestCol::Destination,
+        DestCol::Local,
+        DestCol::Ports,
+        DestCol::TimeWait,
+        DestCol::Pool,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            DestCol::Destination => "DESTINATION",
+            DestCol::Local => "LOCAL ADDR",
+            DestCol::Ports => "PORTS",
+            DestCol::TimeWait => "TIME-WAIT",
+            DestCol::Pool => "% POOL",
+        }
+    }
+
+    /// Counts sort largest first when chosen.
+    pub fn numeric(self) -> bool {
+        !matches!(self, DestCol::Destination | DestCol::Local)
+    }
+}
+
+/// Columns of the Processes view, in header order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcCol {
+    Pid,
+    Process,
+    User,
+    Sockets,
+    Listen,
+    Established,
+    Other,
+    Ephemeral,
+}
+
+impl ProcCol {
+    pub const ALL: [ProcCol; 8] = [
+        ProcCol::Pid,
+        ProcCol::Process,
+        ProcCol::User,
+        ProcCol::Sockets,
+        ProcCol::Listen,
+        ProcCol::Established,
+        ProcCol::Other,
+        ProcCol::Ephemeral,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            ProcCol::Pid => "PID",
+            ProcCol::Process => "PROCESS",
+            ProcCol::User => "USER",
+            ProcCol::Sockets => "SOCKETS",
+            ProcCol::Listen => "LISTEN",
+            ProcCol::Established => "ESTAB",
+            ProcCol::Other => "OTHER",
+            ProcCol::Ephemeral => "EPH PORTS",
+        }
+    }
+
+    pub fn numeric(self) -> bool {
+        !matches!(self, ProcCol::Pid | ProcCol::Process | ProcCol::User)
+    }
+}
+
+/// A sort of any view: the column and whether it is descending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortKey {
+    Sock(Col),
+    Dest(DestCol),
+    Proc(ProcCol),
+}
+
+/// Sorts destination groups by `col` (ties: busiest, then address order).
+pub fn sort_dests(v: &mut [DestGroup], col: DestCol, desc: bool) {
+    v.sort_by(|a, b| {
+        let o = match col {
+            DestCol::Destination => a.remote.cmp(&b.remote),
+            DestCol::Local => a.local.cmp(&b.local),
+            DestCol::Ports | DestCol::Pool => a.ports.cmp(&b.ports),
+            DestCol::TimeWait => a.time_wait.cmp(&b.time_wait),
+        };
+        let o = if desc { o.reverse() } else { o };
+        o.then(b.ports.cmp(&a.ports))
+            .then(a.remote.cmp(&b.remote))
+            .then(a.local.cmp(&b.local))
+    });
+}
+
+/// Sorts process groups by `col` (ties: most sockets, then pid).
+pub fn sort_procs(v: &mut [ProcGroup], col: ProcCol, desc: bool) {
+    v.sort_by(|a, b| {
+        let o = match col {
+            ProcCol::Pid => a.pid.cmp(&b.pid),
+            ProcCol::Process => a.name.cmp(&b.name),
+            ProcCol::User => a.user.cmp(&b.user),
+            ProcCol::Sockets => a.total().cmp(&b.total()),
+            ProcCol::Listen => a.listening.cmp(&b.listening),
+            ProcCol::Established => a.established.cmp(&b.established),
+            ProcCol::Other => a.other.cmp(&b.other),
+            ProcCol::Ephemeral => a.ephemeral.cmp(&b.ephemeral),
+        };
+        let o = if desc { o.reverse() } else { o };
+        o.then(b.total().cmp(&a.total())).then(a.pid.cmp(&b.pid))
+    });
+}
+
+/// `0s`, `59s`, `12m`, `5h`, `3d`: the AGE column.
+pub fn fmt_age(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m", s / 60),
+        3600..=86_399 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
 }

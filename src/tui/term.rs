@@ -32,6 +32,15 @@ pub fn restore() {
     );
 }
 
+/// Turns mouse capture on or off (off: the terminal selects text itself).
+pub fn set_mouse(on: bool) {
+    let _ = if on {
+        execute!(io::stdout(), EnableMouseCapture)
+    } else {
+        execute!(io::stdout(), DisableMouseCapture)
+    };
+}
+
 /// Owns the terminal state; dropping it restores the terminal.
 pub struct Guard {
     _private: (),

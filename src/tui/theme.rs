@@ -101,6 +101,11 @@ impl Theme {
         self.fg(c)
     }
 
+    /// The prompt's cursor cell (reverse video works without colours too).
+    pub fn cursor(&self) -> Style {
+        Style::default().add_modifier(Modifier::REVERSED)
+    }
+
     pub fn warn(&self) -> Style {
         self.fg(Color::Yellow).add_modifier(Modifier::BOLD)
     }

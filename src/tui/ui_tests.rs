@@ -2,6 +2,7 @@ use super::*;
 use crate::filter::Filter;
 use crate::model::{Proto, SockState};
 use crate::tui::app::{Action, App, View};
+use crate::tui::rows::{Col, ProcCol, SortKey};
 use crate::tui::test_fixture::{base, changed, ep, sock};
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
@@ -19,10 +20,16 @@ fn marked_app() -> App {
 }
 
 fn render(app: &mut App, theme: &Theme, w: u16, h: u16) -> Buffer {
+    render_hits(app, theme, w, h).0
+}
+
+/// The screen and where its clickable parts are.
+fn render_hits(app: &mut App, theme: &Theme, w: u16, h: u16) -> (Buffer, Hits) {
     app.apply(Action::Viewport(viewport_rows(h)));
     let mut t = Terminal::new(TestBackend::new(w, h)).expect("test backend");
-    t.draw(|f| draw(f, app, theme)).expect("draw");
-    t.backend().buffer().clone()
+    let mut hits = Hits::default();
+    t.draw(|f| hits = draw(f, app, theme)).expect("draw");
+    (t.backend().buffer().clone(), hits)
 }
 
 fn text(b: &Buffer) -> String {
@@ -30,11 +37,18 @@ fn text(b: &Buffer) -> String {
     b.content
         .chunks(w)
         .map(|row| {
-            row.iter()
-                .map(|c| c.symbol())
-                .collect::<String>()
-                .trim_end()
-                .to_string()
+            // A wide character's second cell is not a character of its own.
+            let mut skip = 0;
+            let mut line = String::new();
+            for c in row {
+                if skip > 0 {
+                    skip -= 1;
+                    continue;
+                }
+                line.push_str(c.symbol());
+                skip = unicode_width::UnicodeWidthStr::width(c.symbol()).saturating_sub(1);
+            }
+            line.trim_end().to_string()
         })
         .collect::<Vec<_>>()
         .join("\n")
@@ -55,9 +69,9 @@ fn all_view_120x30_color() {
     let fg = |needle: &str| b[(2, line_of(&b, needle))].fg;
     assert_eq!(fg("41000"), Color::Green, "new row");
     assert_eq!(fg("FIN-WAIT-1"), Color::Yellow, "changed row");
-    assert_eq!(fg("0.0.0.0    80"), Color::Red, "closed row");
+    assert_eq!(fg("0.0.0.0     80 "), Color::Red, "closed row");
     assert_eq!(
-        fg("127.0.0.1  45000"),
+        fg("127.0.0.1   45000"),
         Color::Magenta,
         "listener on an ephemeral port"
     );
@@ -107,8 +121,12 @@ fn help_is_generated_from_the_key_table() {
     let b = render(&mut a, &Theme::mono(), 120, 30);
     insta::assert_snapshot!("help_120x30", text(&b));
     let t = text(&b);
-    for k in crate::tui::keys::KEYS {
+    let table = crate::tui::keys::KEYS
+        .iter()
+        .filter(|k| k.ctx == crate::tui::keys::Ctx::Table);
+    for k in table {
         assert!(t.contains(k.desc), "help lists {}", k.desc);
+        assert!(t.contains(&k.label()), "with its keys {}", k.label());
     }
 }
 
@@ -188,4 +206,292 @@ fn header_warns_at_85_percent_of_one_destination_and_lists_collisions() {
     );
     let y = line_of(&b, "WARNING ");
     assert_eq!(b[(0, y)].fg, Color::Yellow);
+}
+
+/// A table with long IPv6 addresses, a long and a wide (CJK) process name and
+/// sockets in CLOSE-WAIT.
+fn crowded_app() -> App {
+    use crate::model::Process;
+    let mut s = base();
+    for (i, (name, local, remote)) in [
+        (
+            "数据库服务数据库服务数据库",
+            "2001:db8:aaaa:bbbb:cccc:dddd:eeee:1",
+            "2001:db8:ffff:eeee:dddd:cccc:bbbb:2",
+        ),
+        (
+            "a-very-long-process-name-indeed",
+            "fd00:1234:5678:9abc:def0:1234:5678:9abc",
+            "10.0.0.9",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let pid = 500 + i as u32;
+        s.processes.insert(
+            pid,
+            Arc::new(Process {
+                pid,
+                name: name.into(),
+                uid: Some(1000),
+                user: Some("alice".into()),
+                cmdline: name.into(),
+            }),
+        );
+        s.sockets.push(sock(
+            Proto::Tcp,
+            ep(local, 41000 + i as u16),
+            Some(ep(remote, 5432)),
+            SockState::CloseWait,
+            900 + i as u64,
+            Some(pid),
+        ));
+    }
+    let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
+    a.apply(Action::Snapshot(Arc::new(s)));
+    a
+}
+
+fn line_width(l: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(l)
+}
+
+#[test]
+fn at_80_columns_pid_stays_ipv6_shortens_in_the_middle_and_cuts_end_in_ellipsis() {
+    let mut a = crowded_app();
+    let b = render(&mut a, &Theme::mono(), 80, 24);
+    insta::assert_snapshot!("crowded_80x24_mono", text(&b));
+    let t = text(&b);
+    for l in t.lines() {
+        assert!(line_width(l) <= 80, "{l}");
+    }
+    let titles = t.lines().find(|l| l.contains("PROT")).unwrap_or("");
+    assert!(titles.contains("PID"), "{titles}");
+    assert!(
+        t.contains("CLOSE-WAIT 2"),
+        "header counts CLOSE-WAIT by itself"
+    );
+    // The IPv6 addresses keep both ends; the long name is cut with `…`.
+    let row = t.lines().find(|l| l.contains("41001")).unwrap_or("");
+    assert!(row.contains("fd00:") && row.contains("…"), "{row}");
+    assert!(row.contains("9abc "), "the end of the address stays: {row}");
+    assert!(row.contains("a-very-lo") && row.contains('…'), "{row}");
+    // A wide (CJK) process name is cut by display width, with `…`.
+    let row = t.lines().find(|l| l.contains("41000")).unwrap_or("");
+    assert!(row.contains("数据库") && row.ends_with('…'), "{row}");
+    assert!(line_width(row) <= 80, "{row}");
+    // Wide enough, nothing is cut at all.
+    let b = render(&mut a, &Theme::mono(), 180, 30);
+    let t = text(&b);
+    assert!(t.contains("2001:db8:ffff:eeee:dddd:cccc:bbbb:2"), "{t}");
+    assert!(
+        t.contains("a-very-long-process-nam…"),
+        "names wider than 24 cut: {t}"
+    );
+}
+
+#[test]
+fn columns_do_not_shift_when_the_sort_arrow_moves() {
+    let mut a = marked_app();
+    let starts = |a: &mut App| -> Vec<usize> {
+        let b = render(a, &Theme::color(), 120, 30);
+        let t = text(&b);
+        let l = t
+            .lines()
+            .find(|l| l.contains("PROTO"))
+            .unwrap_or("")
+            .to_string();
+        [
+            "PROTO",
+            "LOCAL ADDR",
+            "LOCAL PORT",
+            "REMOTE ADDR",
+            "STATE",
+            "PID",
+            "USER",
+        ]
+        .iter()
+        .map(|w| l.find(w).map_or(usize::MAX, |i| l[..i].chars().count()))
+        .collect()
+    };
+    let before = starts(&mut a);
+    for _ in 0..3 {
+        a.apply(Action::SortNext);
+    }
+    assert_eq!(starts(&mut a), before);
+    a.apply(Action::SortReverse);
+    assert_eq!(starts(&mut a), before);
+}
+
+#[test]
+fn the_projection_time_is_never_cut_and_the_gauge_keeps_its_width() {
+    use crate::model::PortRange;
+    let at = |n: u16, ms: u64| {
+        let socks: Vec<_> = (0..n)
+            .map(|i| {
+                sock(
+                    Proto::Tcp,
+                    ep("2001:db8::1", 40000 + i),
+                    Some(ep("2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff", 12000)),
+                    SockState::Established,
+                    u64::from(i) + 10,
+                    Some(200),
+                )
+            })
+            .collect();
+        let mut s = crate::tui::test_fixture::snap(socks, ms);
+        s.range = PortRange::new(40000, 40099, vec![], "test");
+        s
+    };
+    let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
+    a.apply(Action::Snapshot(Arc::new(at(82, 1_000))));
+    a.apply(Action::Snapshot(Arc::new(at(85, 2_000))));
+    let full = a.alerts.warning().unwrap_or_default();
+    let when = full.rsplit(": ").next().unwrap_or("").to_string();
+    assert!(when.contains(" s"), "a projection in seconds: {full}");
+    for w in [40u16, 60, 80, 120] {
+        let b = render(&mut a, &Theme::mono(), w, 24);
+        let t = text(&b);
+        let warn = t.lines().find(|l| l.contains("ports in ~")).unwrap_or("");
+        // Critical by projection here (3/s, 15 ports left), else a warning.
+        assert!(
+            warn.starts_with("WARN") || warn.starts_with("CRIT"),
+            "{w} columns: {warn:?}"
+        );
+        assert!(
+            warn.ends_with(&when),
+            "{w} columns: {warn:?} ends with {when:?}"
+        );
+        let pool = t.lines().find(|l| l.starts_with("pool [")).unwrap_or("");
+        let bar = pool
+            .split_once('[')
+            .and_then(|(_, r)| r.split_once(']'))
+            .map_or(0, |(bar, _)| bar.chars().count());
+        assert!(bar >= 10, "{w} columns: gauge {bar} wide: {pool}");
+        for l in t.lines() {
+            assert!(line_width(l) <= usize::from(w), "{l}");
+        }
+    }
+    // The ok-level projection at 80 columns ends whole too.
+    let mut a = marked_app();
+    let b = render(&mut a, &Theme::mono(), 80, 24);
+    let t = text(&b);
+    let l = t
+        .lines()
+        .find(|l| l.starts_with("at this rate"))
+        .unwrap_or("");
+    assert!(l.ends_with("~7.8 h"), "{l}");
+}
+
+#[test]
+fn clicks_select_rows_sort_by_titles_and_switch_views() {
+    let mut a = marked_app();
+    let (b, hits) = render_hits(&mut a, &Theme::color(), 120, 30);
+    let t = text(&b);
+    let find = |needle: &str| -> (u16, u16) {
+        let y = line_of(&b, needle);
+        let l = t.lines().nth(usize::from(y)).unwrap_or("");
+        let x = l.find(needle).map_or(0, |i| l[..i].chars().count());
+        (u16::try_from(x).unwrap_or(0) + 1, y)
+    };
+    let (x, y) = find("LOCAL PORT");
+    let click = |a: &mut App, hits: &Hits, x: u16, y: u16| {
+        if let Some(act) = hits.click(x, y) {
+            a.apply(act);
+        }
+    };
+    click(&mut a, &hits, x, y);
+    assert_eq!((a.sort, a.desc), (Col::LocalPort, false));
+    click(&mut a, &hits, x, y);
+    assert_eq!((a.sort, a.desc), (Col::LocalPort, true), "again: reversed");
+    let (b, hits) = render_hits(&mut a, &Theme::color(), 120, 30);
+    let body_y = line_of(&b, "LOCAL PORT") + 1;
+    click(&mut a, &hits, 3, body_y + 2);
+    assert_eq!(a.selected, 2);
+    let (x, y) = find("5 Processes");
+    click(&mut a, &hits, x, y);
+    assert_eq!(a.view, View::Processes);
+    let (b, hits) = render_hits(&mut a, &Theme::color(), 120, 30);
+    let t = text(&b);
+    let y = line_of(&b, "EPH PORTS");
+    let l = t.lines().nth(usize::from(y)).unwrap_or("");
+    let x = u16::try_from(l.find("PROCESS").unwrap_or(0)).unwrap_or(0);
+    click(&mut a, &hits, x, y);
+    assert_eq!(a.sort_key(), (SortKey::Proc(ProcCol::Process), false));
+    let names: Vec<_> = a.procs.iter().map(|p| p.name.clone()).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+}
+
+#[test]
+fn help_has_a_legend_tab_names_and_scrolls_at_80x24() {
+    let mut a = marked_app();
+    a.apply(Action::Help);
+    let b = render(&mut a, &Theme::mono(), 80, 24);
+    insta::assert_snapshot!("help_80x24", text(&b));
+    let mut seen = text(&b);
+    for _ in 0..10 {
+        a.apply(Action::PageDown);
+        seen.push_str(&text(&render(&mut a, &Theme::mono(), 80, 24)));
+    }
+    for want in [
+        "Legend",
+        "+ ~ -",
+        " E ",
+        " e ",
+        "Mouse",
+        "a title: sort",
+        "Filter words",
+        "Shift-Tab",
+        "Ctrl-W",
+    ] {
+        assert!(seen.contains(want), "help shows {want:?}");
+    }
+    for v in View::ALL {
+        assert!(
+            seen.contains(&format!("view: {}", v.title())),
+            "{}",
+            v.title()
+        );
+    }
+    for k in crate::tui::keys::KEYS {
+        assert!(seen.contains(k.desc), "help lists {}", k.desc);
+    }
+}
+
+#[test]
+fn the_prompt_shows_its_cursor_and_the_chooser_hides_columns() {
+    let mut a = marked_app();
+    a.apply(Action::OpenFilter);
+    for c in "port:443".chars() {
+        a.apply(Action::FilterInput(c));
+    }
+    a.apply(Action::Edit(crate::tui::line::Edit::Home));
+    let b = render(&mut a, &Theme::mono(), 80, 24);
+    let y = b.area.height - 1;
+    assert_eq!(b[(1, y)].symbol(), "p");
+    assert!(
+        b[(1, y)].modifier.contains(Modifier::REVERSED),
+        "cursor on 'p'"
+    );
+    assert!(!b[(2, y)].modifier.contains(Modifier::REVERSED));
+    a.apply(Action::FilterCancel);
+    a.apply(Action::Columns);
+    a.apply(Action::Down);
+    a.apply(Action::ToggleColumn);
+    let b = render(&mut a, &Theme::mono(), 120, 30);
+    let t = text(&b);
+    assert!(
+        t.contains("[ ] LOCAL ADDR") && t.contains("[x] PROTO"),
+        "{t}"
+    );
+    a.apply(Action::Close);
+    let t = text(&render(&mut a, &Theme::mono(), 120, 30));
+    let titles = t.lines().find(|l| l.contains("PROTO")).unwrap_or("");
+    assert!(
+        !titles.contains("LOCAL ADDR") && titles.contains("LOCAL PORT"),
+        "{titles}"
+    );
 }

@@ -1,7 +1,7 @@
 //! Header: host, time, interval/paused, counts by state, the ephemeral range and
 //! the pool gauge, and the view tabs.
 
-use super::clock;
+use super::{clock, fit_line, shorten_middle, width};
 use crate::analysis::pool::Level;
 use crate::output::collision_kind;
 use crate::tui::app::{App, View};
@@ -11,7 +11,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+/// Draws the header; returns the tab line's y and each tab's [x0, x1).
+pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) -> (u16, Vec<(u16, u16, View)>) {
+    let w = usize::from(area.width);
     let mut lines: Vec<Line> = Vec::with_capacity(5);
     let every = if app.paused {
         Span::styled("PAUSED", theme.warn())
@@ -43,11 +45,21 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ));
     }
     lines.push(Line::from(l1));
-    let (listen, estab, tw, other) = app.counts();
-    lines.push(Line::from(format!(
-        "LISTEN {listen}  ESTAB {estab}  TIME-WAIT {tw}  other {other}  total {}",
-        listen + estab + tw + other
-    )));
+    let c = app.counts();
+    // CLOSE-WAIT by itself: a program that does not close its sockets shows here.
+    let cw_style = if c.close_wait > 0 {
+        theme.warn()
+    } else {
+        ratatui::style::Style::default()
+    };
+    lines.push(Line::from(vec![
+        Span::raw(format!(
+            "LISTEN {}  ESTAB {}  TIME-WAIT {}  ",
+            c.listen, c.established, c.time_wait
+        )),
+        Span::styled(format!("CLOSE-WAIT {}", c.close_wait), cw_style),
+        Span::raw(format!("  other {}  total {}", c.other, c.total())),
+    ]));
     match &app.snap {
         Some(s) => {
             let r = &s.range;
@@ -61,7 +73,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 r.reserved_in_range()
             )));
             lines.push(pool_line(app, area.width, theme));
-            lines.push(alert_line(app, theme));
+            lines.push(alert_line(app, w, theme));
             lines.push(collision_line(app, theme));
         }
         None => {
@@ -71,6 +83,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         }
     }
     let mut tabs = Vec::new();
+    let mut hits = Vec::new();
+    let mut x = area.x;
     for (i, v) in View::ALL.iter().enumerate() {
         let text = format!(" {} {} ", i + 1, v.title());
         let style = if *v == app.view {
@@ -78,12 +92,21 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         } else {
             theme.dim()
         };
+        let tw = u16::try_from(width(&text)).unwrap_or(u16::MAX);
+        hits.push((x, x.saturating_add(tw), *v));
+        x = x.saturating_add(tw + 1);
         tabs.push(Span::styled(text, style));
         tabs.push(Span::raw(" "));
     }
+    let tab_y = area.y + u16::try_from(lines.len()).unwrap_or(0);
     lines.push(Line::from(tabs));
+    let lines: Vec<Line> = lines.into_iter().map(|l| fit_line(l, w)).collect();
     f.render_widget(Paragraph::new(lines), area);
+    (tab_y, hits)
 }
+
+/// The gauge is never narrower than this, whatever else the line holds.
+const GAUGE_MIN: usize = 10;
 
 /// `pool [#####.....] 85.0% WARN  worst 127.0.0.1:12000 85/100 (TW 0)`: the
 /// larger of the global and the worst destination's use; the bar as wide as the
@@ -102,9 +125,13 @@ fn pool_line(app: &App, width: u16, theme: &Theme) -> Line<'static> {
         None => format!("  {}/{} ports in use", r.global.ports_in_use, r.pool_size),
     };
     let label = format!(" {pct:.1}% {level}");
-    let bar_w = usize::from(width)
+    let avail = usize::from(width);
+    let bar_w = avail
         .saturating_sub(label.chars().count() + worst.chars().count() + 8)
-        .clamp(0, 40);
+        .clamp(GAUGE_MIN, 40);
+    // What is left after the gauge goes to `worst`, shortened in its middle.
+    let room = avail.saturating_sub(bar_w + 7 + label.chars().count());
+    let worst = shorten_middle(&worst, room);
     let filled = (((pct / 100.0) * bar_w as f64).ceil() as usize).min(bar_w);
     let style = match r.level {
         Level::Ok => theme.gauge(pct),
@@ -122,19 +149,51 @@ fn pool_line(app: &App, width: u16, theme: &Theme) -> Line<'static> {
 
 /// The warning with its projection at warn/critical; otherwise the worst
 /// destination's projection (or nothing to say).
-fn alert_line(app: &App, theme: &Theme) -> Line<'static> {
-    if let Some(w) = app.alerts.warning() {
+/// The line says when: if it is too wide, the destination in it is shortened
+/// (in its middle), never the time at the end.
+fn alert_line(app: &App, w: usize, theme: &Theme) -> Line<'static> {
+    if let Some(text) = app.alerts.warning() {
         let style = match app.alerts.level() {
             Level::Critical => theme.error(),
             _ => theme.warn(),
         };
-        return Line::from(Span::styled(w, style));
+        let subject = app.alerts.warning_subject();
+        return Line::from(Span::styled(keep_tail(text, subject, w), style));
     }
     match app.alerts.projection_of_worst() {
         Some(p) if p.projection != crate::analysis::pool::Projection::NoData => {
-            Line::from(Span::styled(p.to_string(), theme.dim()))
+            let subject = Some(p.dest.remote.to_string());
+            Line::from(Span::styled(
+                keep_tail(p.to_string(), subject, w),
+                theme.dim(),
+            ))
         }
         _ => Line::from(Span::styled("pool ok", theme.dim())),
+    }
+}
+
+/// `text` in `w` columns: first the `subject` within it is shortened in the
+/// middle; then the sentence is cut before its last clause, which says when.
+fn keep_tail(text: String, subject: Option<String>, w: usize) -> String {
+    let over = width(&text).saturating_sub(w);
+    if over == 0 {
+        return text;
+    }
+    let mut text = text;
+    if let Some(sub) = subject.filter(|s| text.contains(s.as_str())) {
+        let short = shorten_middle(&sub, width(&sub).saturating_sub(over).max(7));
+        text = text.replacen(&sub, &short, 1);
+    }
+    if width(&text) <= w {
+        return text;
+    }
+    // Still too wide: cut the start, keep the last clause (when) whole.
+    match text.rsplit_once(": ") {
+        Some((head, clause)) if width(clause) + 4 <= w => {
+            let head = super::fit(head, w - width(clause) - 2);
+            format!("{head}: {clause}")
+        }
+        _ => format!("…{}", super::tail_of(&text, w.saturating_sub(1))),
     }
 }
 

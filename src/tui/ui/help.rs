@@ -1,54 +1,123 @@
-//! The help screen, generated from the key table that handles keys.
+//! The help screen, generated from the key table that handles keys, with the
+//! views (named as the tabs are), a legend and the filter words. It flows into
+//! as many columns as the terminal is wide and scrolls when still too long.
 
-use crate::tui::keys::{Ctx, KEYS};
+use super::fit_line;
+use crate::tui::app::{Action, View};
+use crate::tui::keys::{hint, Ctx, KEYS};
 use crate::tui::theme::Theme;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
 
-fn lines(ctxs: &[Ctx], theme: &Theme) -> Vec<Line<'static>> {
+const COL_W: u16 = 46;
+
+fn lines(theme: &Theme) -> Vec<Line<'static>> {
     let mut out = Vec::new();
-    for ctx in ctxs {
-        if ctxs.len() > 1 {
-            out.push(Line::styled(ctx.title(), theme.title()));
-        }
-        for b in KEYS.iter().filter(|b| b.ctx == *ctx) {
+    for ctx in Ctx::ALL {
+        out.push(Line::styled(ctx.title(), theme.title()));
+        for b in KEYS.iter().filter(|b| b.ctx == ctx) {
             out.push(Line::from(vec![
-                Span::styled(format!(" {:<10}", b.label), theme.title()),
+                Span::styled(format!(" {:<13} ", b.label()), theme.title()),
                 Span::raw(b.desc),
             ]));
         }
     }
-    out
-}
-
-pub fn draw(f: &mut Frame, area: Rect, theme: &Theme) {
-    f.render_widget(Clear, area);
-    let [left, right] =
-        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
-    let table = Paragraph::new(lines(&[Ctx::Table], theme)).block(
-        Block::default()
-            .borders(Borders::ALL)
-            .title(" keys: table (Esc closes) "),
-    );
-    let mut other = lines(&[Ctx::Prompt, Ctx::Confirm, Ctx::Pane, Ctx::Any], theme);
-    other.push(Line::styled("Filter words", theme.title()));
+    out.push(Line::styled("Views (the tabs)", theme.title()));
+    let views: Vec<String> = View::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, v)| format!("{} {}", i + 1, v.title()))
+        .collect();
+    out.push(Line::from(format!(" {}", views[..3].join("  "))));
+    out.push(Line::from(format!(" {}", views[3..].join("  "))));
+    out.push(Line::styled("Legend", theme.title()));
+    let legend: [(&str, String); 9] = [
+        ("green", "new row".into()),
+        ("yellow", "state changed".into()),
+        ("red", "closed (kept --keep-closed refreshes)".into()),
+        ("magenta", "listener on an ephemeral port".into()),
+        ("+ ~ -", "the same without colours (NO_COLOR)".into()),
+        ("E", "listener on an ephemeral port (risk)".into()),
+        ("e", "connection from an ephemeral port".into()),
+        ("gauge", "pool use; yellow warn, red critical".into()),
+        ("▲ ▼ (^ v)", "sort column and direction".into()),
+    ];
+    for (k, v) in legend {
+        out.push(Line::from(vec![
+            Span::styled(format!(" {k:<13} "), theme.title()),
+            Span::raw(v),
+        ]));
+    }
+    out.push(Line::styled("Mouse", theme.title()));
+    for t in [
+        " click a row: select it; a title: sort by it".to_string(),
+        " (again: reverse); a tab: that view".to_string(),
+        " wheel: scroll".to_string(),
+        format!(
+            " {}: mouse off, so the terminal selects text",
+            hint(&Action::ToggleMouse, Ctx::Table)
+        ),
+    ] {
+        out.push(Line::from(t));
+    }
+    out.push(Line::styled("Filter words", theme.title()));
     for t in [
         " tcp udp -4 -6 listening established ephemeral",
         " state:S[,S] port:N pid:N proc:NAME user:NAME",
         " bare words match address, port, process, user",
     ] {
-        other.push(Line::from(t));
+        out.push(Line::from(t));
     }
-    // The filter words are prose: let them wrap in narrow terminals.
-    let other = Paragraph::new(other)
-        .wrap(ratatui::widgets::Wrap { trim: false })
-        .block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" keys: other "),
-        );
-    f.render_widget(table, left);
-    f.render_widget(other, right);
+    out
+}
+
+/// How many lines the help has.
+pub fn line_count() -> usize {
+    lines(&Theme::mono()).len()
+}
+
+pub fn draw(f: &mut Frame, area: Rect, scroll: usize, theme: &Theme) {
+    f.render_widget(Clear, area);
+    let all = lines(theme);
+    let title = format!(
+        " help: {} closes, {} scrolls ",
+        hint(&Action::Close, Ctx::Help),
+        crate::tui::keys::KEYS
+            .iter()
+            .find(|b| b.ctx == Ctx::Help && b.action == Action::Down)
+            .map_or_else(String::new, |b| b.label())
+    );
+    let block = Block::default().borders(Borders::ALL).title(title);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let ncols = usize::from((inner.width / COL_W).clamp(1, 3));
+    let col_h = usize::from(inner.height).max(1);
+    let fits = ncols * col_h;
+    let max_scroll = all.len().saturating_sub(fits);
+    let start = scroll.min(max_scroll);
+    let shown: Vec<Line> = all.into_iter().skip(start).take(fits).collect();
+    let areas = Layout::horizontal(vec![Constraint::Ratio(1, ncols as u32); ncols]).split(inner);
+    for (i, chunk) in shown.chunks(col_h).enumerate() {
+        if let Some(a) = areas.get(i) {
+            let w = usize::from(a.width.saturating_sub(1));
+            let ls: Vec<Line> = chunk.iter().cloned().map(|l| fit_line(l, w)).collect();
+            f.render_widget(Paragraph::new(ls), *a);
+        }
+    }
+    if max_scroll > 0 {
+        let more = if start < max_scroll {
+            " more ↓ "
+        } else {
+            " end "
+        };
+        let r = Rect {
+            x: area.x + area.width.saturating_sub(10),
+            y: area.y + area.height.saturating_sub(1),
+            width: 8.min(area.width),
+            height: 1,
+        };
+        f.render_widget(Line::styled(more, theme.dim()), r);
+    }
 }

@@ -7,12 +7,15 @@ mod header;
 mod help;
 mod table;
 
-use super::app::{App, Mode};
+use super::app::{Action, App, Mode, View};
+use super::keys::{hint, Ctx};
+use super::rows::{Col, SortKey};
 use super::theme::Theme;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// Below this the dashboard shows "terminal too small" instead.
 pub const MIN_W: u16 = 40;
@@ -24,7 +27,76 @@ pub fn viewport_rows(h: u16) -> usize {
     usize::from(h.saturating_sub(HEADER_H + 1 + 1)).max(1)
 }
 
-pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
+/// Lines of the help screen (the most it can scroll).
+pub fn help_lines() -> usize {
+    help::line_count()
+}
+
+/// One clickable line: its y and the [x0, x1) spans on it with their meaning.
+type Spans<T> = Option<(u16, Vec<(u16, u16, T)>)>;
+
+/// Where things are on the screen just drawn, for mouse clicks.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Hits {
+    /// The tab line: (y, [x0, x1) per view).
+    tabs: Spans<View>,
+    /// The table's title line: (y, [x0, x1) per sortable column).
+    titles: Spans<SortKey>,
+    /// Body rows: first y, and the view's row indices shown from there.
+    body: Option<(u16, usize, usize)>,
+}
+
+impl Hits {
+    /// Records a table drawn in `area` with these column widths (spacing 1).
+    fn table(
+        &mut self,
+        area: Rect,
+        widths: &[usize],
+        keys: &[Option<SortKey>],
+        start: usize,
+        end: usize,
+    ) {
+        let mut x = usize::from(area.x);
+        let mut cols = Vec::new();
+        for (w, k) in widths.iter().zip(keys) {
+            let x0 = u16::try_from(x).unwrap_or(u16::MAX);
+            let x1 = u16::try_from(x + w).unwrap_or(u16::MAX);
+            if let Some(k) = k {
+                cols.push((x0, x1, *k));
+            }
+            x += w + 1;
+        }
+        self.titles = Some((area.y, cols));
+        self.body = Some((area.y.saturating_add(1), start, end));
+    }
+
+    /// What a left click at (x, y) means.
+    pub fn click(&self, x: u16, y: u16) -> Option<Action> {
+        if let Some((ty, tabs)) = &self.tabs {
+            if y == *ty {
+                return tabs
+                    .iter()
+                    .find(|(a, b, _)| (*a..*b).contains(&x))
+                    .map(|(_, _, v)| Action::View(*v));
+            }
+        }
+        if let Some((ty, cols)) = &self.titles {
+            if y == *ty {
+                return cols
+                    .iter()
+                    .find(|(a, b, _)| (*a..*b).contains(&x))
+                    .map(|(_, _, k)| Action::SortBy(*k));
+            }
+        }
+        let (y0, start, end) = self.body?;
+        let i = start + usize::from(y.checked_sub(y0)?);
+        (i < end).then_some(Action::Select(i))
+    }
+}
+
+/// Draws the screen; returns where its clickable parts are.
+pub fn draw(f: &mut Frame, app: &App, theme: &Theme) -> Hits {
+    let mut hits = Hits::default();
     // A hidden trigger for the test that proves the panic hook restores the
     // terminal: a panic inside a render, once data is on screen.
     static PANIC: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
@@ -42,7 +114,7 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
             Paragraph::new(msg).wrap(ratatui::widgets::Wrap { trim: true }),
             area,
         );
-        return;
+        return hits;
     }
     let [head, body, status] = Layout::vertical([
         Constraint::Length(HEADER_H),
@@ -50,27 +122,41 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
         Constraint::Length(1),
     ])
     .areas(area);
-    header::draw(f, head, app, theme);
-    table::draw(f, body, app, theme);
+    hits.tabs = Some(header::draw(f, head, app, theme));
+    table::draw(f, body, app, theme, &mut hits);
     draw_status(f, status, app, theme);
     match &app.mode {
         Mode::Details => details::draw(f, body, app, theme),
-        Mode::Help => help::draw(f, area, theme),
+        Mode::Help => help::draw(f, area, app.help_scroll, theme),
         Mode::Confirm { pid, name } => dialogs::confirm(f, body, *pid, name, theme),
+        Mode::Columns(i) => dialogs::columns(f, body, *i, &app.hidden, theme),
         _ => {}
     }
+    hits
 }
 
 fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let line = if let Mode::Filter(text) = &app.mode {
+    let prompt = match &app.mode {
+        Mode::Filter(l) => Some(("/", l)),
+        Mode::Save(l) => Some(("save to (.csv/.json): ", l)),
+        _ => None,
+    };
+    let line = if let Some((label, l)) = prompt {
+        // The error (if any) gets up to half the line; the text scrolls so the
+        // cursor stays visible in the rest.
+        let err = app.status.as_deref().map(|s| format!("   {s}"));
+        let avail = usize::from(area.width);
+        let err_w = err.as_deref().map_or(0, |e| width(e).min(avail / 2));
+        let text_w = avail.saturating_sub(width(label) + err_w).max(1);
+        let (before, under, after) = l.window(text_w);
         let mut spans = vec![
-            Span::styled("/", theme.title()),
-            Span::raw(text.clone()),
-            Span::styled("_", theme.dim()),
+            Span::styled(label, theme.title()),
+            Span::raw(before),
+            Span::styled(under.to_string(), theme.cursor()),
+            Span::raw(after),
         ];
-        if let Some(s) = &app.status {
-            spans.push(Span::raw("   "));
-            spans.push(Span::styled(s.clone(), theme.error()));
+        if let Some(e) = err {
+            spans.push(Span::styled(fit(&e, err_w), theme.error()));
         }
         Line::from(spans)
     } else {
@@ -85,11 +171,25 @@ fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             spans.push(Span::styled("filter: ", theme.title()));
             spans.push(Span::raw(format!("{}  ", app.filter)));
         }
+        if app.drill.is_some() {
+            spans.push(Span::styled(
+                format!("{} back  ", hint(&Action::Back, Ctx::Table)),
+                theme.title(),
+            ));
+        }
         spans.push(Span::styled(
             format!("{}/{}  ", (app.selected + 1).min(app.len()), app.len()),
             theme.dim(),
         ));
-        spans.push(Span::styled("? help  / filter  q quit", theme.dim()));
+        spans.push(Span::styled(
+            format!(
+                "{} help  {} filter  {} quit",
+                hint(&Action::Help, Ctx::Table),
+                hint(&Action::OpenFilter, Ctx::Table),
+                hint(&Action::Quit, Ctx::Table)
+            ),
+            theme.dim(),
+        ));
         Line::from(spans)
     };
     f.render_widget(Paragraph::new(line), area);
@@ -107,17 +207,88 @@ pub(crate) fn centered(r: Rect, w: u16, h: u16) -> Rect {
     }
 }
 
-/// Cuts `s` to `w` columns, ending with `…` when cut.
+/// Display width of `s` in terminal columns (a CJK character takes two).
+pub(crate) fn width(s: &str) -> usize {
+    UnicodeWidthStr::width(s)
+}
+
+/// The longest start of `s` that fits in `w` columns.
+fn head(s: &str, w: usize) -> String {
+    let mut used = 0;
+    s.chars()
+        .take_while(|c| {
+            used += c.width().unwrap_or(0);
+            used <= w
+        })
+        .collect()
+}
+
+/// The longest end of `s` that fits in `w` columns.
+pub(crate) fn tail_of(s: &str, w: usize) -> String {
+    let mut used = 0;
+    let mut v: Vec<char> = s
+        .chars()
+        .rev()
+        .take_while(|c| {
+            used += c.width().unwrap_or(0);
+            used <= w
+        })
+        .collect();
+    v.reverse();
+    v.into_iter().collect()
+}
+
+/// Cuts `s` to `w` display columns, ending with `…` when cut.
 pub(crate) fn fit(s: &str, w: usize) -> String {
-    if s.chars().count() <= w {
+    if width(s) <= w {
         return s.to_string();
     }
     if w == 0 {
         return String::new();
     }
-    let mut out: String = s.chars().take(w.saturating_sub(1)).collect();
-    out.push('…');
-    out
+    head(s, w - 1) + "…"
+}
+
+/// Cuts `s` to `w` columns in the middle (`2001:db8:…:2`, `[fe80::…]:443`):
+/// both ends of an address say the most, and a port at the end stays.
+pub(crate) fn shorten_middle(s: &str, w: usize) -> String {
+    if width(s) <= w {
+        return s.to_string();
+    }
+    if w < 3 {
+        return fit(s, w);
+    }
+    let keep = w - 1;
+    // A trailing `:port` of `[v6]:port` is kept whole.
+    let right = (keep / 2).max(s.rfind("]:").map_or(0, |i| width(&s[i..])));
+    let right = right.min(keep.saturating_sub(1));
+    head(s, keep - right) + "…" + &tail_of(s, right)
+}
+
+/// A line cut to `w` columns with `…` (styles kept): the header's lines.
+pub(crate) fn fit_line(line: Line<'static>, w: usize) -> Line<'static> {
+    if line.width() <= w {
+        return line;
+    }
+    let mut out = Vec::new();
+    let mut left = w.saturating_sub(1);
+    for span in line.spans {
+        let sw = width(&span.content);
+        if sw <= left {
+            left -= sw;
+            out.push(span);
+        } else {
+            let cut = head(&span.content, left);
+            out.push(Span::styled(cut + "…", span.style));
+            break;
+        }
+    }
+    Line::from(out)
+}
+
+/// The socket columns for the chooser.
+pub(crate) fn chooser_cols() -> &'static [Col] {
+    &Col::ALL
 }
 
 /// `HH:MM:SS UTC` of a snapshot time (UTC so recordings look the same anywhere).

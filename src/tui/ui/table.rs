@@ -1,9 +1,13 @@
-//! The socket table (columns drop by priority as the terminal narrows) and the
-//! two grouped views. Only rows on screen are turned into strings.
+//! The socket table and the two grouped views. Columns give way by priority as
+//! the terminal narrows (bandwhich's declarative cut-offs): titles shorten and
+//! addresses shrink (IPv6 in the middle) first, then AGE, USER, PROCESS and the
+//! rest go, PID last. Widths are display widths. Every sortable title keeps a
+//! cell for the sort arrow, so columns never shift when the sort moves. Only
+//! rows on screen are turned into strings.
 
-use super::fit;
+use super::{fit, shorten_middle, width, Hits};
 use crate::tui::app::{App, View};
-use crate::tui::rows::{Col, Row as SockRow};
+use crate::tui::rows::{fmt_age, Col, DestCol, ProcCol, Row as SockRow, SortKey};
 use crate::tui::theme::Theme;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Line;
@@ -20,15 +24,15 @@ enum C {
 
 struct Spec {
     c: C,
-    title: String,
+    title: &'static str,
     width: usize,
 }
 
-pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hits) {
     match app.view {
-        View::Ephemeral => draw_dests(f, area, app, theme),
-        View::Processes => draw_procs(f, area, app, theme),
-        _ => draw_sockets(f, area, app, theme),
+        View::Ephemeral => draw_dests(f, area, app, theme, hits),
+        View::Processes => draw_procs(f, area, app, theme, hits),
+        _ => draw_sockets(f, area, app, theme, hits),
     }
 }
 
@@ -42,7 +46,7 @@ fn addr(r: &SockRow, remote: bool) -> String {
     }
 }
 
-fn cell(r: &SockRow, c: C) -> String {
+fn cell(app: &App, r: &SockRow, c: C) -> String {
     match c {
         C::Mark => r.mark.symbol().into(),
         C::Eph => match (r.ephemeral, r.collision()) {
@@ -67,108 +71,141 @@ fn cell(r: &SockRow, c: C) -> String {
                 .map_or_else(|| "-".into(), u32::to_string),
             Col::Process => r.owner().map_or_else(|| "-".into(), |p| p.name.clone()),
             Col::User => r.sock.user.as_deref().unwrap_or("-").to_string(),
+            Col::Age => {
+                let now = app.snap.as_ref().map_or(r.since_ms, |s| s.taken_at_ms);
+                fmt_age(now.saturating_sub(r.since_ms))
+            }
         },
     }
 }
 
-/// Column layout for `width`: drop USER, then PID, then shorten titles and
-/// addresses, then the process name.
-fn layout(app: &App, rows: &[&SockRow], width: usize, theme: &Theme) -> Vec<Spec> {
-    let max_len = |f: &dyn Fn(&SockRow) -> String, min: usize| {
+/// A cell cut to its column: addresses in the middle (both ends of an IPv6
+/// address say the most), other text at the end, with `…`.
+fn fit_cell(s: &str, c: C, w: usize) -> String {
+    match c {
+        C::Sort(Col::LocalAddr | Col::RemoteAddr) => shorten_middle(s, w),
+        _ => fit(s, w),
+    }
+}
+
+fn short_title(c: C) -> Option<&'static str> {
+    Some(match c {
+        C::Sort(Col::LocalAddr) => "LOCAL",
+        C::Sort(Col::RemoteAddr) => "REMOTE",
+        C::Sort(Col::LocalPort) => "LPORT",
+        C::Sort(Col::RemotePort) => "RPORT",
+        C::Sort(Col::Proto) => "PROT",
+        C::Sort(Col::Process) => "PROC",
+        _ => return None,
+    })
+}
+
+/// What a column needs for its title: the title and a cell for the arrow.
+fn title_w(s: &Spec) -> usize {
+    width(s.title) + usize::from(matches!(s.c, C::Sort(_)))
+}
+
+fn total(v: &[Spec]) -> usize {
+    v.iter().map(|s| s.width.max(title_w(s))).sum::<usize>() + v.len().saturating_sub(1)
+}
+
+/// Column layout for `avail` columns.
+fn layout(app: &App, rows: &[&SockRow], avail: usize, theme: &Theme) -> Vec<Spec> {
+    let max_w = |c: C, min: usize, max: usize| {
         rows.iter()
-            .map(|r| f(r).chars().count())
+            .map(|r| width(&cell(app, r, c)))
             .max()
             .unwrap_or(0)
-            .max(min)
+            .clamp(min, max)
     };
-    let la = max_len(&|r| addr(r, false), 9).min(39);
-    let ra = max_len(&|r| addr(r, true), 9).min(39);
-    let pr = max_len(&|r| cell(r, C::Sort(Col::Process)), 7).min(24);
-    let us = max_len(&|r| cell(r, C::Sort(Col::User)), 4).min(12);
     let mut specs: Vec<Spec> = Vec::new();
     if !theme.color {
         specs.push(Spec {
             c: C::Mark,
-            title: " ".into(),
+            title: " ",
             width: 1,
         });
     }
     for col in Col::ALL {
-        let w = match col {
-            Col::Proto => 5,
-            Col::LocalAddr => la,
-            Col::LocalPort => 5,
-            Col::RemoteAddr => ra,
-            Col::RemotePort => 5,
-            Col::State => 10,
-            Col::Pid => 7,
-            Col::Process => pr,
-            Col::User => us,
-        };
-        specs.push(Spec {
-            c: C::Sort(col),
-            title: col.title().into(),
-            width: w,
-        });
+        if !app.hidden.contains(&col) {
+            let c = C::Sort(col);
+            let w = match col {
+                Col::Proto => 4,
+                Col::LocalAddr | Col::RemoteAddr => max_w(c, 6, 39),
+                Col::LocalPort | Col::RemotePort => 5,
+                Col::State => 10,
+                Col::Pid => 7,
+                Col::Process => max_w(c, 4, 24),
+                Col::User => max_w(c, 4, 12),
+                Col::Age => 4,
+            };
+            specs.push(Spec {
+                c,
+                title: col.title(),
+                width: w,
+            });
+        }
         if col == Col::LocalPort {
             specs.push(Spec {
                 c: C::Eph,
-                title: "E".into(),
+                title: "E",
                 width: 1,
             });
         }
     }
-    let title_w = |s: &Spec| s.title.chars().count() + usize::from(s.c == C::Sort(app.sort));
-    let total = |v: &[Spec]| -> usize {
-        v.iter().map(|s| s.width.max(title_w(s))).sum::<usize>() + v.len().saturating_sub(1)
-    };
-    for drop in [Col::User, Col::Pid] {
-        if total(&specs) > width {
-            specs.retain(|s| s.c != C::Sort(drop));
-        }
+    if total(&specs) <= avail {
+        return specs;
     }
-    if total(&specs) > width {
-        for s in specs.iter_mut() {
-            let short = match s.c {
-                C::Sort(Col::LocalAddr) => "LOCAL",
-                C::Sort(Col::RemoteAddr) => "REMOTE",
-                C::Sort(Col::LocalPort) => "LPORT",
-                C::Sort(Col::RemotePort) => "RPORT",
-                C::Sort(Col::Proto) => "PROT",
-                _ => continue,
-            };
-            s.title = short.into();
-        }
-        if let Some(s) = specs.iter_mut().find(|s| s.c == C::Sort(Col::Proto)) {
-            s.width = 4;
-        }
-    }
-    // Shrink the widest of addresses and process, one column at a time.
-    while total(&specs) > width {
-        let victim = specs
-            .iter_mut()
-            .filter(|s| {
-                matches!(
-                    s.c,
-                    C::Sort(Col::LocalAddr | Col::RemoteAddr | Col::Process)
-                ) && s.width > 6
-            })
-            .max_by_key(|s| s.width);
-        match victim {
-            Some(s) => s.width -= 1,
-            None => break,
-        }
-    }
+    // 1. Short titles.
     for s in specs.iter_mut() {
-        s.width = s.width.max(title_w(s));
-        if s.c == C::Sort(app.sort) {
-            s.title.push_str(theme.arrow(app.desc));
+        if let Some(t) = short_title(s.c) {
+            s.title = t;
         }
     }
+    // 2. Shrink addresses (an IPv4 address keeps its 15) and the process name.
+    let shrink = |specs: &mut Vec<Spec>, addr_min: usize, proc_min: usize| {
+        while total(specs) > avail {
+            let victim = specs
+                .iter_mut()
+                .filter(|s| match s.c {
+                    C::Sort(Col::LocalAddr | Col::RemoteAddr) => s.width > addr_min,
+                    C::Sort(Col::Process) => s.width > proc_min,
+                    _ => false,
+                })
+                .max_by_key(|s| s.width);
+            match victim {
+                Some(s) => s.width -= 1,
+                None => break,
+            }
+        }
+    };
+    shrink(&mut specs, 15, 10);
+    // 3. Drop columns by priority, shrinking further on the way; PID stays.
+    let drops = [
+        Col::Age,
+        Col::User,
+        Col::Proto,
+        Col::Process,
+        Col::RemotePort,
+        Col::State,
+    ];
+    for (i, drop) in drops.iter().enumerate() {
+        if total(&specs) <= avail {
+            break;
+        }
+        if i == 2 {
+            shrink(&mut specs, 9, 7);
+            if total(&specs) <= avail {
+                break;
+            }
+        }
+        specs.retain(|s| s.c != C::Sort(*drop));
+    }
+    shrink(&mut specs, 6, 4);
     specs
 }
 
-fn draw_sockets(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+fn draw_sockets(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hits) {
     let body_h = usize::from(area.height.saturating_sub(1));
     let end = app.offset.saturating_add(body_h).min(app.visible.len());
     let start = app.offset.min(end);
@@ -177,12 +214,26 @@ fn draw_sockets(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .filter_map(|i| app.rows.get(*i))
         .collect();
     let specs = layout(app, &shown, usize::from(area.width), theme);
-    let header = Row::new(specs.iter().map(|s| s.title.clone())).style(theme.table_header());
+    let widths: Vec<usize> = specs.iter().map(|s| s.width.max(title_w(s))).collect();
+    let keys: Vec<Option<SortKey>> = specs
+        .iter()
+        .map(|s| match s.c {
+            C::Sort(c) => Some(SortKey::Sock(c)),
+            _ => None,
+        })
+        .collect();
+    let titles: Vec<&str> = specs.iter().map(|s| s.title).collect();
+    let header = header_row(&titles, &keys, app, theme);
+    hits.table(area, &widths, &keys, start, end);
     let rows: Vec<Row> = shown
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            let cells: Vec<String> = specs.iter().map(|s| fit(&cell(r, s.c), s.width)).collect();
+            let cells: Vec<String> = specs
+                .iter()
+                .zip(&widths)
+                .map(|(s, w)| fit_cell(&cell(app, r, s.c), s.c, *w))
+                .collect();
             let style = if start + i == app.selected {
                 theme.row(r).patch(theme.selected())
             } else {
@@ -191,17 +242,14 @@ fn draw_sockets(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Row::new(cells).style(style)
         })
         .collect();
-    let widths: Vec<Constraint> = specs
-        .iter()
-        .map(|s| Constraint::Length(u16::try_from(s.width).unwrap_or(u16::MAX)))
-        .collect();
+    let constraints = lengths(&widths);
     if shown.is_empty() {
         let msg = if app.snap.is_none() {
             "waiting for the first snapshot…"
         } else {
-            "no sockets match (Esc clears the filter: / then Esc)"
+            "no sockets match (Esc clears the filter)"
         };
-        let t = Table::new(Vec::<Row>::new(), widths).header(header);
+        let t = Table::new(Vec::<Row>::new(), constraints).header(header);
         f.render_widget(t, area);
         let below = Rect {
             y: area.y.saturating_add(1),
@@ -211,7 +259,27 @@ fn draw_sockets(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         f.render_widget(Line::styled(msg, theme.dim()), below);
         return;
     }
-    f.render_widget(Table::new(rows, widths).header(header), area);
+    f.render_widget(Table::new(rows, constraints).header(header), area);
+}
+
+fn lengths(widths: &[usize]) -> Vec<Constraint> {
+    widths
+        .iter()
+        .map(|w| Constraint::Length(u16::try_from(*w).unwrap_or(u16::MAX)))
+        .collect()
+}
+
+/// Titles, the sorted one with its arrow (in the cell kept for it).
+fn header_row(titles: &[&str], keys: &[Option<SortKey>], app: &App, theme: &Theme) -> Row<'static> {
+    let (sorted, desc) = app.sort_key();
+    Row::new(titles.iter().zip(keys).map(|(t, k)| {
+        if *k == Some(sorted) {
+            format!("{t}{}", theme.arrow(desc))
+        } else {
+            t.to_string()
+        }
+    }))
+    .style(theme.table_header())
 }
 
 fn window<T>(v: &[T], app: &App, area: Rect) -> (usize, usize) {
@@ -220,18 +288,44 @@ fn window<T>(v: &[T], app: &App, area: Rect) -> (usize, usize) {
     (app.offset.min(end), end)
 }
 
-fn simple_table(
+/// A grouped view's table: fixed widths (at least title + arrow), the first
+/// column cut in the middle (it is an address or a pid).
+#[allow(clippy::too_many_arguments)]
+fn group_table(
     f: &mut Frame,
     area: Rect,
+    app: &App,
     titles: &[&str],
-    widths: &[u16],
+    keys: &[SortKey],
+    min_widths: &[usize],
     rows: Vec<(bool, Vec<String>)>,
+    range: (usize, usize),
     theme: &Theme,
+    hits: &mut Hits,
 ) {
-    let header = Row::new(titles.iter().map(|t| t.to_string())).style(theme.table_header());
+    let widths: Vec<usize> = titles
+        .iter()
+        .zip(min_widths)
+        .map(|(t, w)| (*w).max(width(t) + 1))
+        .collect();
+    let keys: Vec<Option<SortKey>> = keys.iter().copied().map(Some).collect();
+    let header = header_row(titles, &keys, app, theme);
+    hits.table(area, &widths, &keys, range.0, range.1);
     let rows: Vec<Row> = rows
         .into_iter()
         .map(|(sel, cells)| {
+            let cells: Vec<String> = cells
+                .iter()
+                .zip(&widths)
+                .enumerate()
+                .map(|(i, (c, w))| {
+                    if i == 0 {
+                        shorten_middle(c, *w)
+                    } else {
+                        fit(c, *w)
+                    }
+                })
+                .collect();
             let r = Row::new(cells);
             if sel {
                 r.style(theme.selected())
@@ -240,11 +334,10 @@ fn simple_table(
             }
         })
         .collect();
-    let widths: Vec<Constraint> = widths.iter().map(|w| Constraint::Length(*w)).collect();
-    f.render_widget(Table::new(rows, widths).header(header), area);
+    f.render_widget(Table::new(rows, lengths(&widths)).header(header), area);
 }
 
-fn draw_dests(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+fn draw_dests(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hits) {
     let (start, end) = window(&app.dests, app, area);
     let rows = app.dests[start..end]
         .iter()
@@ -262,17 +355,23 @@ fn draw_dests(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             )
         })
         .collect();
-    simple_table(
+    let titles: Vec<&str> = DestCol::ALL.iter().map(|c| c.title()).collect();
+    let keys: Vec<SortKey> = DestCol::ALL.iter().map(|c| SortKey::Dest(*c)).collect();
+    group_table(
         f,
         area,
-        &["DESTINATION", "LOCAL ADDR", "PORTS", "TIME-WAIT", "% POOL"],
+        app,
+        &titles,
+        &keys,
         &[30, 22, 7, 9, 7],
         rows,
+        (start, end),
         theme,
+        hits,
     );
 }
 
-fn draw_procs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+fn draw_procs(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hits) {
     let (start, end) = window(&app.procs, app, area);
     let rows = app.procs[start..end]
         .iter()
@@ -284,6 +383,7 @@ fn draw_procs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     p.pid.map_or_else(|| "-".into(), |p| p.to_string()),
                     p.name.clone(),
                     p.user.clone(),
+                    p.total().to_string(),
                     p.listening.to_string(),
                     p.established.to_string(),
                     p.other.to_string(),
@@ -292,20 +392,18 @@ fn draw_procs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             )
         })
         .collect();
-    simple_table(
+    let titles: Vec<&str> = ProcCol::ALL.iter().map(|c| c.title()).collect();
+    let keys: Vec<SortKey> = ProcCol::ALL.iter().map(|c| SortKey::Proc(*c)).collect();
+    group_table(
         f,
         area,
-        &[
-            "PID",
-            "PROCESS",
-            "USER",
-            "LISTEN",
-            "ESTAB",
-            "OTHER",
-            "EPH PORTS",
-        ],
-        &[7, 20, 10, 6, 6, 6, 9],
+        app,
+        &titles,
+        &keys,
+        &[7, 16, 10, 6, 6, 6, 6, 9],
         rows,
+        (start, end),
         theme,
+        hits,
     );
 }

@@ -1,0 +1,58 @@
+//! `w` in the grouped views: the Ephemeral and Processes tables as CSV or JSON
+//! (the socket views reuse `porttop list`'s `--csv` and `--json` writers).
+
+use super::rows::{DestGroup, ProcGroup};
+use crate::output::csv_field;
+use std::io::{self, Write};
+
+fn json_array<T: serde::Serialize>(out: &mut dyn Write, items: &[T]) -> io::Result<()> {
+    out.write_all(b"[")?;
+    for (i, x) in items.iter().enumerate() {
+        out.write_all(if i == 0 { b"\n" } else { b",\n" })?;
+        serde_json::to_writer(&mut *out, x)?;
+    }
+    out.write_all(b"\n]\n")
+}
+
+pub fn dests(out: &mut dyn Write, v: &[DestGroup], json: bool) -> io::Result<()> {
+    if json {
+        return json_array(out, v);
+    }
+    writeln!(
+        out,
+        "remote_addr,remote_port,local_addr,ports,time_wait,pool_percent"
+    )?;
+    for d in v {
+        writeln!(
+            out,
+            "{},{},{},{},{},{:.1}",
+            d.remote.addr, d.remote.port, d.local, d.ports, d.time_wait, d.pct
+        )?;
+    }
+    Ok(())
+}
+
+pub fn procs(out: &mut dyn Write, v: &[ProcGroup], json: bool) -> io::Result<()> {
+    if json {
+        return json_array(out, v);
+    }
+    writeln!(
+        out,
+        "pid,process,user,sockets,listening,established,other,ephemeral_ports"
+    )?;
+    for p in v {
+        writeln!(
+            out,
+            "{},{},{},{},{},{},{},{}",
+            p.pid.map(|p| p.to_string()).unwrap_or_default(),
+            csv_field(&p.name),
+            csv_field(&p.user),
+            p.total(),
+            p.listening,
+            p.established,
+            p.other,
+            p.ephemeral
+        )?;
+    }
+    Ok(())
+}
