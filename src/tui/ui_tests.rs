@@ -495,3 +495,40 @@ fn the_prompt_shows_its_cursor_and_the_chooser_hides_columns() {
         "{titles}"
     );
 }
+
+#[test]
+fn critical_is_red_even_when_the_projection_raised_it_at_low_usage() {
+    use crate::model::PortRange;
+    use ratatui::style::Color;
+    let at = |n: u16, ms: u64| {
+        let socks: Vec<_> = (0..n)
+            .map(|i| {
+                sock(
+                    Proto::Tcp,
+                    ep("10.0.0.1", 40000 + i),
+                    Some(ep("10.0.0.2", 443)),
+                    SockState::Established,
+                    u64::from(i) + 10,
+                    Some(200),
+                )
+            })
+            .collect();
+        let mut s = crate::tui::test_fixture::snap(socks, ms);
+        s.range = PortRange::new(40000, 40999, vec![], "test");
+        s
+    };
+    // 100 new connections a second that stay: 200 of 1000 in use (20 %), the
+    // pool runs out in 8 s: critical by projection.
+    let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
+    a.apply(Action::Snapshot(Arc::new(at(100, 1_000))));
+    a.apply(Action::Snapshot(Arc::new(at(200, 2_000))));
+    assert_eq!(a.alerts.level(), crate::analysis::pool::Level::Critical);
+    let b = render(&mut a, &Theme::color(), 120, 30);
+    let y = line_of(&b, "pool [");
+    let t = text(&b);
+    let line = t.lines().nth(usize::from(y)).unwrap_or("");
+    assert!(line.contains("CRITICAL"), "{line}");
+    let x = u16::try_from(line.find("CRITICAL").unwrap_or(0)).unwrap_or(0);
+    assert_eq!(b[(x, y)].fg, Color::Red, "{line}");
+    assert_eq!(b[(6, y)].fg, Color::Red, "the gauge's bar: {line}");
+}

@@ -133,9 +133,12 @@ fn pool_line(app: &App, width: u16, theme: &Theme) -> Line<'static> {
     let room = avail.saturating_sub(bar_w + 7 + label.chars().count());
     let worst = shorten_middle(&worst, room);
     let filled = (((pct / 100.0) * bar_w as f64).ceil() as usize).min(bar_w);
+    // The level's colour (red at critical, whatever the usage: the projection
+    // may have raised it), the usage colour while ok.
     let style = match r.level {
         Level::Ok => theme.gauge(pct),
-        _ => theme.warn(),
+        Level::Warn => theme.warn(),
+        Level::Critical => theme.error(),
     };
     Line::from(vec![
         Span::raw("pool ["),
