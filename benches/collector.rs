@@ -62,6 +62,7 @@ fn fixture(n: u32, shift: u32) -> Snapshot {
         host: "bench".into(),
         range: PortRange::new(32768, 60999, vec![], "bench"),
         partial: false,
+        counters: None,
         sockets,
         processes,
     }

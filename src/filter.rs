@@ -262,6 +262,7 @@ mod tests {
             host: "h".into(),
             range: PortRange::new(32768, 60999, vec![(40000, 40000)], "t"),
             partial: false,
+            counters: None,
             processes,
             sockets: vec![
                 sock(

@@ -288,3 +288,19 @@ fn a_filtered_list_reads_only_what_it_shows() {
         );
     }
 }
+
+/// Snapshots carry the kernel's TCP counters of the namespace (they feed the
+/// global rate and the dashboard's failure line).
+#[test]
+fn snapshots_carry_the_kernels_tcp_counters() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let _c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (code, out, err) = common::run(&["record", "-n", "1"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(
+        v["counters"]["active_opens"].as_u64().unwrap_or(0) > 0,
+        "{}",
+        v["counters"]
+    );
+}

@@ -88,6 +88,7 @@ fn snapshot() -> impl Strategy<Value = Snapshot> {
                 host: "h".into(),
                 range: PortRange::new(40000, 40000 + size, vec![(40003, 40003 + reserved)], "t"),
                 partial: false,
+                counters: None,
                 sockets,
                 processes: BTreeMap::new(),
             }

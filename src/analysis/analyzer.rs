@@ -11,10 +11,19 @@ use crate::model::Snapshot;
 pub struct Analysis {
     pub report: PoolReport,
     pub collisions: Vec<Collision>,
+    /// The kernel's failure counters that rose since the previous snapshot:
+    /// (kernel name, increase). ActiveOpens is not a failure and not listed.
+    pub kernel_moves: Vec<(&'static str, u64)>,
+    /// The pool's use (the level's fraction) at the last snapshots, oldest first:
+    /// at most [`HISTORY_LEN`].
+    pub history: Vec<f64>,
 }
 
+/// How many snapshots of pool use the history keeps: ten minutes at the
+/// dashboard's default interval of a second.
+pub const HISTORY_LEN: usize = 600;
+
 /// Keeps what needs history (the churn rates) across snapshots.
-#[derive(Default)]
 pub struct Analyzer {
     churn: Churn,
     thresholds: Thresholds,
@@ -22,6 +31,14 @@ pub struct Analyzer {
     top: usize,
     /// The level of the last analysis: levels clear lower than they raise.
     level: Level,
+    last_counters: Option<crate::model::KernelCounters>,
+    history: std::collections::VecDeque<f64>,
+}
+
+impl Default for Analyzer {
+    fn default() -> Self {
+        Analyzer::new(Thresholds::default(), 0)
+    }
 }
 
 impl Analyzer {
@@ -31,6 +48,8 @@ impl Analyzer {
             thresholds,
             top,
             level: Level::Ok,
+            last_counters: None,
+            history: Default::default(),
         }
     }
 
@@ -45,9 +64,28 @@ impl Analyzer {
         let report =
             pool::analyze_with_churn(snap, self.thresholds, &self.churn, self.top, self.level);
         self.level = report.level;
+        let kernel_moves = match (&self.last_counters, &snap.counters) {
+            (Some(a), Some(b)) => a
+                .named()
+                .iter()
+                .zip(b.named())
+                .filter(|((n, _), _)| *n != "ActiveOpens")
+                .filter_map(|((n, x), (_, y))| {
+                    y.checked_sub(*x).filter(|d| *d > 0).map(|d| (*n, d))
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        self.last_counters = snap.counters;
+        if self.history.len() == HISTORY_LEN {
+            self.history.pop_front();
+        }
+        self.history.push_back(report.fraction);
         Analysis {
             report,
             collisions: collisions::find_with(snap, &super::malware_lookup),
+            kernel_moves,
+            history: self.history.iter().copied().collect(),
         }
     }
 }

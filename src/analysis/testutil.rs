@@ -98,6 +98,7 @@ pub fn snap(taken_at_ms: u64, range: PortRange, sockets: Vec<Socket>) -> Snapsho
         host: "test".into(),
         range,
         partial: false,
+        counters: None,
         sockets,
         processes: BTreeMap::new(),
     }

@@ -386,6 +386,60 @@ pub struct Snapshot {
     pub sockets: Vec<Socket>,
     /// Owning processes by pid.
     pub processes: BTreeMap<u32, Arc<Process>>,
+    /// The kernel's TCP counters of the namespace when the snapshot was taken
+    /// (`/proc/net/snmp`, `/proc/net/netstat`); None where unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counters: Option<KernelCounters>,
+}
+
+/// The kernel's own TCP counters (cumulative since boot or namespace creation),
+/// under their `/proc/net/snmp` (`Tcp:`) and `/proc/net/netstat` (`TcpExt:`) names.
+/// A counter the kernel does not report is 0.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KernelCounters {
+    /// connect() calls that sent a SYN (Tcp ActiveOpens): every outbound
+    /// connection, however short.
+    pub active_opens: u64,
+    /// Connections that failed before ESTABLISHED (Tcp AttemptFails).
+    pub attempt_fails: u64,
+    /// Established connections reset (Tcp EstabResets).
+    pub estab_resets: u64,
+    /// TIME-WAIT sockets not created because tcp_max_tw_buckets was reached
+    /// (TcpExt TCPTimeWaitOverflow).
+    pub time_wait_overflow: u64,
+    /// SYNs dropped because an accept queue was full (TcpExt ListenOverflows).
+    pub listen_overflows: u64,
+    /// SYNs dropped at a listener for any reason (TcpExt ListenDrops).
+    pub listen_drops: u64,
+}
+
+impl KernelCounters {
+    /// (kernel name, value) of every counter, in a fixed order.
+    pub fn named(&self) -> [(&'static str, u64); 6] {
+        [
+            ("ActiveOpens", self.active_opens),
+            ("AttemptFails", self.attempt_fails),
+            ("EstabResets", self.estab_resets),
+            ("TCPTimeWaitOverflow", self.time_wait_overflow),
+            ("ListenOverflows", self.listen_overflows),
+            ("ListenDrops", self.listen_drops),
+        ]
+    }
+
+    /// Sets a counter by its kernel name (`prefix` is `Tcp` or `TcpExt`); other
+    /// names are ignored.
+    pub fn set(&mut self, prefix: &str, name: &str, value: u64) {
+        let slot = match (prefix, name) {
+            ("Tcp", "ActiveOpens") => &mut self.active_opens,
+            ("Tcp", "AttemptFails") => &mut self.attempt_fails,
+            ("Tcp", "EstabResets") => &mut self.estab_resets,
+            ("TcpExt", "TCPTimeWaitOverflow") => &mut self.time_wait_overflow,
+            ("TcpExt", "ListenOverflows") => &mut self.listen_overflows,
+            ("TcpExt", "ListenDrops") => &mut self.listen_drops,
+            _ => return,
+        };
+        *slot = value;
+    }
 }
 
 impl Snapshot {

@@ -139,6 +139,7 @@ pub fn snapshot_from_records(
         host,
         range,
         partial: false,
+        counters: None,
         sockets,
         processes,
     }

@@ -134,6 +134,7 @@ pub fn render_snapshot(
     destinations(&mut e, report, top);
     collision_counts(&mut e, collisions);
     listeners(&mut e, snap);
+    kernel(&mut e, snap);
     e.single(
         "porttop_snapshot_partial",
         Kind::Gauge,
@@ -141,6 +142,23 @@ pub fn render_snapshot(
         f64::from(u8::from(snap.partial)),
     );
     e.text
+}
+
+/// The kernel's own TCP counters, as counters (absent where unknown).
+fn kernel(e: &mut Exposition, snap: &Snapshot) {
+    let Some(c) = &snap.counters else {
+        return;
+    };
+    e.family(
+        "porttop_kernel_tcp_total",
+        Kind::Counter,
+        "The kernel's TCP counters of this namespace by their /proc/net/snmp and \
+         /proc/net/netstat names: ActiveOpens (connect()s), AttemptFails, EstabResets, \
+         TCPTimeWaitOverflow, ListenOverflows, ListenDrops",
+    );
+    for (name, v) in c.named() {
+        e.sample("porttop_kernel_tcp_total", &[("counter", name)], v as f64);
+    }
 }
 
 fn sockets(e: &mut Exposition, snap: &Snapshot) {

@@ -216,3 +216,24 @@ fn values_are_spelled_like_prometheus() {
     assert_eq!(format_value(f64::NEG_INFINITY), "-Inf");
     assert_eq!(format_value(1_700_000_000.123), "1700000000.123");
 }
+
+#[test]
+fn kernel_counters_are_exported_as_counters() {
+    let mut s = sample_snapshot();
+    s.counters = Some(crate::model::KernelCounters {
+        active_opens: 100,
+        listen_drops: 7,
+        ..Default::default()
+    });
+    let p = parse(&render(&s, 10));
+    assert_eq!(p.types["porttop_kernel_tcp_total"], "counter");
+    assert_eq!(
+        p.value("porttop_kernel_tcp_total", r#"counter="ActiveOpens""#),
+        100.0
+    );
+    assert_eq!(
+        p.value("porttop_kernel_tcp_total", r#"counter="ListenDrops""#),
+        7.0
+    );
+    assert!(!render(&sample_snapshot(), 10).contains("porttop_kernel_tcp_total"));
+}

@@ -2,6 +2,7 @@
 //! (`FixtureSource`). Everything above this module sees only `Snapshot`s.
 
 pub mod attrib;
+pub mod counters;
 #[cfg(target_os = "linux")]
 mod diag;
 mod fixture;

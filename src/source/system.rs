@@ -281,6 +281,10 @@ impl SocketSource for SystemSource {
             .resolve(&wanted, &|p| alive.contains(&p))
             .into_iter()
             .collect();
+        #[cfg(target_os = "linux")]
+        let counters = super::counters::read(std::path::Path::new("/proc/net"));
+        #[cfg(not(target_os = "linux"))]
+        let counters = None;
         Ok(Snapshot {
             taken_at_ms,
             host: self.host.clone(),
@@ -288,6 +292,7 @@ impl SocketSource for SystemSource {
             partial,
             sockets,
             processes,
+            counters,
         })
     }
 }

@@ -28,7 +28,12 @@ impl Analyzer {
     }
 
     pub fn analyze(&mut self, snap: &Snapshot) -> Alerts {
-        let crate::analysis::Analysis { report, collisions } = self.0.analyze(snap);
+        let crate::analysis::Analysis {
+            report,
+            collisions,
+            kernel_moves,
+            history,
+        } = self.0.analyze(snap);
         let flagged = collisions
             .iter()
             .filter(|c| {
@@ -40,6 +45,8 @@ impl Analyzer {
             report: Some(report),
             collisions,
             flagged,
+            kernel_moves,
+            history,
         }
     }
 }
@@ -51,6 +58,10 @@ pub struct Alerts {
     pub collisions: Vec<Collision>,
     /// (proto, port) of listeners in a shared-port or malware-port collision.
     flagged: HashSet<(Proto, u16)>,
+    /// Kernel failure counters that rose since the last snapshot.
+    pub kernel_moves: Vec<(&'static str, u64)>,
+    /// Pool use at the last snapshots, oldest first (the header's sparkline).
+    pub history: Vec<f64>,
 }
 
 impl Alerts {

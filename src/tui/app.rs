@@ -344,6 +344,7 @@ impl App {
             host: String::new(),
             range: crate::model::PortRange::linux_default(),
             partial: false,
+            counters: None,
             sockets: Vec::new(),
             processes: Default::default(),
         };

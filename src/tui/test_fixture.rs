@@ -60,6 +60,7 @@ pub fn snap(sockets: Vec<Socket>, at: u64) -> Snapshot {
         host: "testhost".into(),
         range: PortRange::new(32768, 60999, vec![(40000, 40009)], "test"),
         partial: false,
+        counters: None,
         sockets,
         processes,
     }

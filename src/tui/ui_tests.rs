@@ -532,3 +532,51 @@ fn critical_is_red_even_when_the_projection_raised_it_at_low_usage() {
     assert_eq!(b[(x, y)].fg, Color::Red, "{line}");
     assert_eq!(b[(6, y)].fg, Color::Red, "the gauge's bar: {line}");
 }
+
+#[test]
+fn the_header_shows_kernel_failures_that_moved_and_a_history_of_pool_use() {
+    use crate::model::{KernelCounters, PortRange};
+    let at = |n: u16, ms: u64, fails: u64| {
+        let socks: Vec<_> = (0..n)
+            .map(|i| {
+                sock(
+                    Proto::Tcp,
+                    ep("10.0.0.1", 40000 + i),
+                    Some(ep("10.0.0.2", 443)),
+                    SockState::Established,
+                    u64::from(i) + 10,
+                    Some(200),
+                )
+            })
+            .collect();
+        let mut s = crate::tui::test_fixture::snap(socks, ms);
+        s.range = PortRange::new(40000, 40999, vec![], "test");
+        s.counters = Some(KernelCounters {
+            attempt_fails: fails,
+            ..Default::default()
+        });
+        s
+    };
+    let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
+    for (i, n) in [10u16, 10, 50, 100].iter().enumerate() {
+        let fails = if i == 3 { 12 } else { 5 };
+        a.apply(Action::Snapshot(Arc::new(at(
+            *n,
+            1_000 * (i as u64 + 1),
+            fails,
+        ))));
+    }
+    let t = text(&render(&mut a, &Theme::color(), 120, 30));
+    assert!(t.contains("kernel: AttemptFails +7"), "{t}");
+    let pool = t.lines().find(|l| l.starts_with("pool [")).unwrap_or("");
+    assert!(
+        pool.contains(" ▂▂▅█ "),
+        "history 10, 10, 50, 100 sockets: {pool}"
+    );
+    let t = text(&render(&mut a, &Theme::mono(), 120, 30));
+    let pool = t.lines().find(|l| l.starts_with("pool [")).unwrap_or("");
+    assert!(pool.contains(" ..=# "), "ASCII without colours: {pool}");
+    // At 80 columns the gauge keeps the room.
+    let t = text(&render(&mut a, &Theme::color(), 80, 24));
+    assert!(!t.contains('█'), "{t}");
+}

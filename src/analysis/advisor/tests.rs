@@ -50,6 +50,7 @@ fn snap(sockets: Vec<Socket>) -> Snapshot {
         host: "test".to_string(),
         range: range(),
         partial: false,
+        counters: None,
         sockets,
         processes,
     }

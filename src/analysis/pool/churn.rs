@@ -16,7 +16,7 @@
 
 use super::{DestKey, DestUsage, PoolReport, PoolView};
 use crate::analysis::diff::{tuple, Tuple};
-use crate::model::{Snapshot, SockState, SocketKey};
+use crate::model::{KernelCounters, Proto, Snapshot, SockState, SocketKey};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
@@ -39,6 +39,9 @@ struct Interval {
     new: Vec<(DestKey, u32)>,
     /// (destination, closes seen, sum of their lifetimes in seconds).
     closes: Vec<(DestKey, u32, f64)>,
+    /// connect()s the kernel counted in the interval (Tcp ActiveOpens), when both
+    /// snapshots carry the counters.
+    opens: Option<u64>,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -59,6 +62,7 @@ pub struct Churn {
     intervals: VecDeque<Interval>,
     totals: HashMap<DestKey, u64>,
     lives: HashMap<DestKey, Lives>,
+    last_counters: Option<KernelCounters>,
 }
 
 impl Default for Churn {
@@ -79,6 +83,7 @@ impl Churn {
             intervals: VecDeque::new(),
             totals: HashMap::new(),
             lives: HashMap::new(),
+            last_counters: None,
         }
     }
 
@@ -144,6 +149,10 @@ impl Churn {
                     end_ms: now,
                     new: counts.into_iter().collect(),
                     closes: closes.into_iter().map(|(k, (n, s))| (k, n, s)).collect(),
+                    opens: match (&self.last_counters, &snap.counters) {
+                        (Some(a), Some(b)) => b.active_opens.checked_sub(a.active_opens),
+                        _ => None,
+                    },
                 });
                 self.expire(now);
             }
@@ -161,6 +170,7 @@ impl Churn {
             }
         }
         self.born = born;
+        self.last_counters = snap.counters;
         self.last_ms = Some(now);
         self.prev_keys = snap.sockets.iter().map(|s| s.key()).collect();
         self.prev_tuples = snap.sockets.iter().map(tuple).collect();
@@ -218,6 +228,15 @@ impl Churn {
             .collect();
         v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         v
+    }
+
+    /// connect()s per second over the window by the kernel's own count (Tcp
+    /// ActiveOpens: exact even for connections shorter than an interval); None
+    /// unless every interval of the window has it.
+    pub fn opens_rate(&self) -> Option<f64> {
+        let span = self.span_secs()?;
+        let n: Option<u64> = self.intervals.iter().map(|i| i.opens).sum();
+        Some(n? as f64 / span)
     }
 
     /// Mean lifetime (open to close, seconds) of the connections toward `key` that
@@ -300,13 +319,19 @@ impl Churn {
     pub fn project_global(&self, report: &PoolReport, snap: &Snapshot) -> Option<Projection> {
         let span = self.span_secs()?;
         let proto = report.global.proto;
-        let rate = self
+        let seen = self
             .totals
             .iter()
             .filter(|(k, _)| k.proto == proto)
             .map(|(_, n)| *n)
             .sum::<u64>() as f64
             / span;
+        // The kernel counts every TCP connect(), also those that opened and closed
+        // unseen between two snapshots (server-closed, reset: no TIME-WAIT here).
+        let rate = match (proto, self.opens_rate()) {
+            (Proto::Tcp, Some(k)) => seen.max(k),
+            _ => seen,
+        };
         let view = PoolView::new(snap);
         let mut tw: Vec<f64> = snap
             .sockets

@@ -483,3 +483,32 @@ fn a_churn_that_settles_at_60_percent_never_alarms() {
     let alarms: Vec<_> = levels.iter().filter(|(_, l, _)| *l != Level::Ok).collect();
     assert!(alarms.is_empty(), "false alarms: {alarms:?}");
 }
+
+#[test]
+fn the_kernels_connect_count_drives_the_global_rate_and_failures_are_reported() {
+    use crate::model::KernelCounters;
+    let range = range1000();
+    let mut a = crate::analysis::Analyzer::new(Thresholds::default(), 5);
+    let with = |ms: u64, opens: u64, fails: u64| {
+        let mut s = snap(ms, range.clone(), Vec::new());
+        s.counters = Some(KernelCounters {
+            active_opens: opens,
+            attempt_fails: fails,
+            ..Default::default()
+        });
+        s
+    };
+    let first = a.analyze(&with(0, 1000, 5));
+    assert!(first.kernel_moves.is_empty());
+    // 500 connect()s in 10 s that left no socket behind (reset, server-closed):
+    // the dump saw nothing, the kernel counted them.
+    let an = a.analyze(&with(10_000, 1500, 8));
+    assert_eq!(an.kernel_moves, vec![("AttemptFails", 3)]);
+    assert_eq!(an.history.len(), 2);
+    // 50/s taken to stay (no close seen): 1000 ports in 20 s. Without the
+    // kernel's count the rate would be 0.
+    assert_eq!(
+        an.report.global_projection,
+        Some(Projection::Exhausts { secs: 20.0 })
+    );
+}

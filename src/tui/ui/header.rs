@@ -59,6 +59,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) -> (u16, Vec<(u
         )),
         Span::styled(format!("CLOSE-WAIT {}", c.close_wait), cw_style),
         Span::raw(format!("  other {}  total {}", c.other, c.total())),
+        Span::styled(kernel_moves(app), theme.error()),
     ]));
     match &app.snap {
         Some(s) => {
@@ -124,8 +125,14 @@ fn pool_line(app: &App, width: u16, theme: &Theme) -> Line<'static> {
         ),
         None => format!("  {}/{} ports in use", r.global.ports_in_use, r.pool_size),
     };
-    let label = format!(" {pct:.1}% {level}");
     let avail = usize::from(width);
+    // The last ten minutes of pool use, where the line has room for them.
+    let spark = if avail >= 100 {
+        sparkline(&app.alerts.history, SPARK_W, theme.color)
+    } else {
+        String::new()
+    };
+    let label = format!(" {pct:.1}% {level}{spark}");
     let bar_w = avail
         .saturating_sub(label.chars().count() + worst.chars().count() + 8)
         .clamp(GAUGE_MIN, 40);
@@ -148,6 +155,48 @@ fn pool_line(app: &App, width: u16, theme: &Theme) -> Line<'static> {
         Span::styled(label, style),
         Span::raw(worst),
     ])
+}
+
+/// Width of the header's history sparkline.
+const SPARK_W: usize = 20;
+
+/// ` ▁▂▅▇` (ASCII ` .:-=+*#` without colours): `v` in at most `w` cells, each the
+/// largest value of its share, scaled to the largest of all (at least 1 %); empty
+/// before two values.
+pub fn sparkline(v: &[f64], w: usize, unicode: bool) -> String {
+    const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    const ASCII: [char; 8] = [' ', '.', ':', '-', '=', '+', '*', '#'];
+    if v.len() < 2 || w == 0 {
+        return String::new();
+    }
+    let per = v.len().div_ceil(w);
+    let cells: Vec<f64> = v
+        .chunks(per)
+        .map(|c| c.iter().copied().fold(0.0, f64::max))
+        .collect();
+    let top = cells.iter().copied().fold(0.01, f64::max);
+    let ramp = if unicode { BLOCKS } else { ASCII };
+    let mut out = String::from(" ");
+    for c in cells {
+        let i = ((c / top) * 7.0).round().clamp(0.0, 7.0) as usize;
+        out.push(ramp[i]);
+    }
+    out
+}
+
+/// `  kernel: AttemptFails +3 ListenDrops +12`: the failure counters that rose
+/// since the last refresh (empty when none did).
+fn kernel_moves(app: &App) -> String {
+    if app.alerts.kernel_moves.is_empty() {
+        return String::new();
+    }
+    let moved: Vec<String> = app
+        .alerts
+        .kernel_moves
+        .iter()
+        .map(|(n, d)| format!("{n} +{d}"))
+        .collect();
+    format!("  kernel: {}", moved.join(" "))
 }
 
 /// The warning with its projection at warn/critical; otherwise the worst
