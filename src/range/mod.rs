@@ -172,25 +172,6 @@ fn detect_sysctl() -> Result<PortRange, RangeError> {
     ))
 }
 
-/// Windows: the dynamic range from netsh, and the excluded ranges as the reserved
-/// list. Old systems without `show excludedportrange` get an empty list, said so in
-/// the source.
-#[cfg_attr(not(windows), allow(dead_code))]
-fn detect_netsh() -> Result<PortRange, RangeError> {
-    const DYNAMIC: &[&str] = &["int", "ipv4", "show", "dynamicport", "tcp"];
-    const EXCLUDED: &[&str] = &["int", "ipv4", "show", "excludedportrange", "protocol=tcp"];
-    let (low, high) = parse_netsh_dynamicport(&run("netsh", DYNAMIC)?)?;
-    let mut source = "netsh int ipv4 show dynamicport tcp".to_string();
-    let reserved = match run("netsh", EXCLUDED) {
-        Ok(text) => parse_netsh_excluded(&text)?,
-        Err(_) => {
-            source.push_str(" (excluded port ranges unavailable)");
-            Vec::new()
-        }
-    };
-    Ok(PortRange::new(low, high, reserved, source))
-}
-
 /// Runs a command and returns its stdout (lossily decoded: netsh prints in the OEM
 /// code page, and the parsers only need digits and punctuation).
 #[cfg_attr(

@@ -447,38 +447,101 @@ pub fn in_force(
     Ok(InForce { low, high, source })
 }
 
-/// Windows detection: netsh's dynamic range and excluded ranges, next to
-/// MaxUserPort read with `reg query`, with the source saying which is in force.
-#[cfg(windows)]
-pub(super) fn detect() -> Result<crate::model::PortRange, RangeError> {
-    let reg = super::run("reg", &["query", TCPIP_PARAMETERS, "/v", "MaxUserPort"]);
-    // `reg query` exits 1 when the value is not defined.
-    let max_user_port = match reg {
+/// Runs a command and returns its stdout: [`super::run`] on a real host, literal
+/// text in tests.
+pub type Runner<'a> = &'a dyn Fn(&str, &[&str]) -> Result<String, RangeError>;
+
+const REG_MAXUSERPORT: &[&str] = &["query", TCPIP_PARAMETERS, "/v", "MaxUserPort"];
+const REG_RESERVED: &[&str] = &["query", TCPIP_PARAMETERS, "/v", "ReservedPorts"];
+const NETSH_DYNAMIC: &[&str] = &["int", "ipv4", "show", "dynamicport", "tcp"];
+const NETSH_EXCLUDED: &[&str] = &["int", "ipv4", "show", "excludedportrange", "protocol=tcp"];
+
+/// Windows detection, with the commands run by `run`: MaxUserPort by `reg query`
+/// next to `netsh int ipv4 show dynamicport tcp`, and [`in_force`] says which one
+/// holds. The reserved list is netsh's excluded ranges where netsh has them
+/// (Vista and later), else the `ReservedPorts` registry value (Microsoft KB
+/// 812873). A value that is not defined (`reg query` exits 1) counts as absent;
+/// a value that is there but malformed is an error.
+pub fn detect_with(run: Runner) -> Result<crate::model::PortRange, RangeError> {
+    let max_user_port = match run("reg", REG_MAXUSERPORT) {
         Ok(text) => parse_reg_query_dword(&text, "MaxUserPort")?,
         Err(_) => None,
     };
-    match super::detect_netsh() {
-        Ok(mut r) => {
-            let f = in_force(Some((r.low, r.high)), max_user_port)?;
-            if r.source.ends_with("(excluded port ranges unavailable)") {
-                r.source = format!("{} (excluded port ranges unavailable)", f.source);
-            } else {
-                r.source = f.source;
+    // 2000 / XP / 2003 have no `netsh int ipv4`: netsh fails, or answers without
+    // the two numbers.
+    let netsh = match run("netsh", NETSH_DYNAMIC) {
+        Ok(text) if !super::parse::has_colon_number(&text) => None,
+        Ok(text) => Some(super::parse_netsh_dynamicport(&text)?),
+        Err(RangeError::Command { .. }) => None,
+        Err(e) => return Err(e),
+    };
+    let f = in_force(netsh, max_user_port)?;
+    let mut source = f.source;
+    let reserved = if netsh.is_some() {
+        match run("netsh", NETSH_EXCLUDED) {
+            Ok(text) => super::parse_netsh_excluded(&text)?,
+            Err(_) => {
+                source.push_str(" (excluded port ranges unavailable)");
+                Vec::new()
             }
-            Ok(r)
         }
-        // No `netsh int ipv4 ... dynamicport`: 2000 / XP / 2003.
-        Err(RangeError::Command { .. }) => {
-            let f = in_force(None, max_user_port)?;
-            Ok(crate::model::PortRange::new(
-                f.low,
-                f.high,
-                Vec::new(),
-                f.source,
-            ))
+    } else {
+        match run("reg", REG_RESERVED) {
+            Ok(text) => parse_reg_query_reserved(&text)?,
+            Err(_) => Vec::new(),
         }
-        Err(e) => Err(e),
+    };
+    Ok(crate::model::PortRange::new(
+        f.low, f.high, reserved, source,
+    ))
+}
+
+/// `reg query ... /v ReservedPorts`: a REG_MULTI_SZ of `LO-HI` items, which `reg`
+/// prints joined with `\0` (`1433-1434\060001-60001`). Missing value: none.
+pub fn parse_reg_query_reserved(text: &str) -> Result<Vec<(u16, u16)>, RangeError> {
+    const WHAT: &str = "reg query ReservedPorts";
+    if !text.lines().any(|l| l.trim().starts_with("HKEY_")) {
+        return Err(RangeError::Invalid {
+            what: WHAT.to_string(),
+            detail: format!(
+                "no registry key found in {}",
+                super::parse::snippet(text.trim())
+            ),
+        });
     }
+    for line in text.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(name), Some(ty)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        if !name.eq_ignore_ascii_case("ReservedPorts") {
+            continue;
+        }
+        if ty != "REG_MULTI_SZ" {
+            return Err(RangeError::Invalid {
+                what: WHAT.to_string(),
+                detail: format!(
+                    "ReservedPorts is {}, expected REG_MULTI_SZ",
+                    super::parse::snippet(ty)
+                ),
+            });
+        }
+        let data: Vec<&str> = fields.collect();
+        let list = data.join("").replace("\\0", ",");
+        return super::parse_reserved_ports(list.trim_matches(',')).map_err(|e| {
+            RangeError::Invalid {
+                what: WHAT.to_string(),
+                detail: e.to_string(),
+            }
+        });
+    }
+    Ok(Vec::new())
+}
+
+/// Windows detection on this host.
+#[cfg(windows)]
+pub(super) fn detect() -> Result<crate::model::PortRange, RangeError> {
+    detect_with(&super::run)
 }
 
 #[cfg(test)]

@@ -277,3 +277,115 @@ fn reg_query_text_to_range_in_force() {
     let f = in_force(None, v).unwrap();
     assert_eq!((f.low, f.high), (1025, 65534));
 }
+
+// --- the Windows source, with literal command output ------------------------------
+
+const NETSH_DYNAMIC: &str = "\r\nProtocol tcp Dynamic Port Range\r\n\
+---------------------------------\r\n\
+Start Port      : 49152\r\n\
+Number of Ports : 1000\r\n\r\n";
+
+const NETSH_EXCLUDED: &str = "\r\nProtocol tcp Port Exclusion Ranges\r\n\r\n\
+Start Port    End Port\r\n\
+----------    --------\r\n\
+      5357        5357\r\n\
+     50000       50059     *\r\n\r\n\
+* - Administered port exclusions.\r\n\r\n";
+
+const REG_RESERVED: &str = "\r\nHKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\Tcpip\\Parameters\r\n    ReservedPorts    REG_MULTI_SZ    1433-1434\\060001-60001\r\n\r\n";
+
+/// Answers each command with the text of the first entry whose program and first
+/// differing argument match; anything else fails like a missing value or command.
+fn host(
+    answers: &'static [(&'static str, &'static str, &'static str)],
+) -> impl Fn(&str, &[&str]) -> Result<String, RangeError> {
+    move |program, args| {
+        let joined = args.join(" ");
+        answers
+            .iter()
+            .find(|(p, needle, _)| *p == program && joined.contains(needle))
+            .map(|(_, _, text)| text.to_string())
+            .ok_or_else(|| RangeError::Command {
+                command: format!("{program} {joined}"),
+                detail: "exit status: 1".to_string(),
+            })
+    }
+}
+
+#[test]
+fn vista_host_netsh_in_force_next_to_maxuserport() {
+    let run = host(&[
+        ("reg", "MaxUserPort", REG_MAXUSERPORT),
+        ("netsh", "dynamicport", NETSH_DYNAMIC),
+        ("netsh", "excludedportrange", NETSH_EXCLUDED),
+    ]);
+    let r = detect_with(&run).unwrap();
+    assert_eq!((r.low, r.high), (49152, 50151));
+    assert_eq!(r.reserved, vec![(5357, 5357), (50000, 50059)]);
+    // 0xfffe is no number of ports: netsh's answer holds, and the source says so.
+    assert!(
+        r.source
+            .starts_with("netsh int ipv4 show dynamicport tcp, in force"),
+        "{}",
+        r.source
+    );
+    assert!(
+        r.source.contains("MaxUserPort 65534 is set but not valid"),
+        "{}",
+        r.source
+    );
+
+    let run = host(&[("netsh", "dynamicport", NETSH_DYNAMIC)]);
+    let r = detect_with(&run).unwrap();
+    assert_eq!(
+        r.source,
+        "netsh int ipv4 show dynamicport tcp (MaxUserPort not defined) (excluded port ranges unavailable)"
+    );
+}
+
+#[test]
+fn xp_host_without_netsh_dynamicport_reads_maxuserport_and_reservedports() {
+    let run = host(&[
+        ("reg", "MaxUserPort", REG_MAXUSERPORT),
+        ("reg", "ReservedPorts", REG_RESERVED),
+        (
+            "netsh",
+            "dynamicport",
+            "The following command was not found: int ipv4 show dynamicport tcp.\r\n",
+        ),
+    ]);
+    let r = detect_with(&run).unwrap();
+    assert_eq!((r.low, r.high), (1025, 65534));
+    assert_eq!(r.reserved, vec![(1433, 1434), (60001, 60001)]);
+    assert!(r.source.contains("ending port"), "{}", r.source);
+    // netsh failing outright, nothing in the registry: the default row, said so.
+    let r = detect_with(&host(&[])).unwrap();
+    assert_eq!((r.low, r.high), (1025, 5000));
+    assert!(r.source.contains("MaxUserPort not defined"), "{}", r.source);
+}
+
+#[test]
+fn a_malformed_registry_value_is_one_line_not_a_guess() {
+    let run = host(&[(
+        "reg",
+        "MaxUserPort",
+        "HKEY_LOCAL_MACHINE\\X\r\n    MaxUserPort    REG_SZ    60000\r\n",
+    )]);
+    let e = detect_with(&run).unwrap_err().to_string();
+    assert!(e.contains("expected REG_DWORD") && !e.contains('\n'), "{e}");
+    let run = host(&[(
+        "reg",
+        "MaxUserPort",
+        "HKEY_LOCAL_MACHINE\\X\r\n    MaxUserPort    REG_DWORD    0x64\r\n",
+    )]);
+    // 100 on a host without netsh dynamicport: not a valid ending port.
+    let e = detect_with(&run).unwrap_err().to_string();
+    assert!(e.contains("5000-65535") && e.contains("--range"), "{e}");
+    let bad = "HKEY_LOCAL_MACHINE\\X\r\n    ReservedPorts    REG_MULTI_SZ    1433-1434\\0abc\r\n";
+    assert!(parse_reg_query_reserved(bad).is_err());
+    assert_eq!(
+        parse_reg_query_reserved("HKEY_LOCAL_MACHINE\\X\r\n").unwrap(),
+        vec![]
+    );
+    assert!(parse_reg_query_reserved("garbage").is_err());
+}
