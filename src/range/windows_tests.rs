@@ -389,3 +389,23 @@ fn a_malformed_registry_value_is_one_line_not_a_guess() {
     );
     assert!(parse_reg_query_reserved("garbage").is_err());
 }
+
+proptest::proptest! {
+    #[test]
+    fn the_table_and_the_reg_parsers_never_panic(value: u32, text in ".{0,200}", start: u32, num: u32) {
+        for v in WindowsVersion::ALL {
+            if let Ok(d) = derive(v, Some(value), None) {
+                proptest::prop_assert!(d.low <= d.high);
+                proptest::prop_assert!((v.row().valid.0..=v.row().valid.1).contains(&value));
+            }
+        }
+        if let Ok((lo, hi)) = dynamic_range(start, num) {
+            proptest::prop_assert!(lo >= 1025 && u32::from(hi) - u32::from(lo) + 1 == num);
+        }
+        let reg = format!("HKEY_LOCAL_MACHINE\\X\r\n    MaxUserPort    REG_DWORD    {text}\r\n");
+        let _ = parse_reg_query_dword(&reg, "MaxUserPort");
+        let _ = parse_reg_query_dword(&text, "MaxUserPort");
+        let reg = format!("HKEY_LOCAL_MACHINE\\X\r\n    ReservedPorts    REG_MULTI_SZ    {text}\r\n");
+        let _ = parse_reg_query_reserved(&reg);
+    }
+}
