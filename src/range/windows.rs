@@ -338,11 +338,42 @@ pub fn dynamic_range(start: u32, num: u32) -> Result<(u16, u16), RangeError> {
 /// no `HKEY_` line is not `reg query`'s and is rejected; so is the value with
 /// another type or a data field that is not `0x` hex.
 pub fn parse_reg_query_dword(text: &str, name: &str) -> Result<Option<u32>, RangeError> {
-    let what = || format!("reg query {name}");
+    let what = format!("reg query {name}");
+    let Some(data) = reg_value(text, name, "REG_DWORD", &what)? else {
+        return Ok(None);
+    };
+    let hex = match data.as_slice() {
+        [d] => d.strip_prefix("0x").or_else(|| d.strip_prefix("0X")),
+        _ => None,
+    };
+    match hex
+        .filter(|h| !h.is_empty() && h.len() <= 8 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        .and_then(|h| u32::from_str_radix(h, 16).ok())
+    {
+        Some(v) => Ok(Some(v)),
+        None => Err(RangeError::Invalid {
+            what,
+            detail: format!(
+                "{} is not a REG_DWORD value (0x...)",
+                super::parse::snippet(&data.join(" "))
+            ),
+        }),
+    }
+}
+
+/// The data fields of value `name` (of type `ty`) in `reg query` output, or `None`
+/// when it is not listed. Output without an `HKEY_` line is not `reg query`'s; a
+/// value of another type is an error.
+fn reg_value<'a>(
+    text: &'a str,
+    name: &str,
+    ty: &str,
+    what: &str,
+) -> Result<Option<Vec<&'a str>>, RangeError> {
     let mut lines = text.lines().map(str::trim);
     if !lines.by_ref().any(|l| l.starts_with("HKEY_")) {
         return Err(RangeError::Invalid {
-            what: what(),
+            what: what.to_string(),
             detail: format!(
                 "no registry key found in {}",
                 super::parse::snippet(text.trim())
@@ -350,36 +381,20 @@ pub fn parse_reg_query_dword(text: &str, name: &str) -> Result<Option<u32>, Rang
         });
     }
     for line in lines {
-        let fields: Vec<&str> = line.split_whitespace().take(4).collect();
-        let [n, ty, data] = fields.as_slice() else {
+        let mut fields = line.split_whitespace();
+        let (Some(n), Some(t)) = (fields.next(), fields.next()) else {
             continue;
         };
         if !n.eq_ignore_ascii_case(name) {
             continue;
         }
-        if *ty != "REG_DWORD" {
+        if t != ty {
             return Err(RangeError::Invalid {
-                what: what(),
-                detail: format!(
-                    "{name} is {}, expected REG_DWORD",
-                    super::parse::snippet(ty)
-                ),
+                what: what.to_string(),
+                detail: format!("{name} is {}, expected {ty}", super::parse::snippet(t)),
             });
         }
-        let hex = data
-            .strip_prefix("0x")
-            .or_else(|| data.strip_prefix("0X"))
-            .filter(|h| !h.is_empty() && h.len() <= 8 && h.bytes().all(|b| b.is_ascii_hexdigit()));
-        return match hex.and_then(|h| u32::from_str_radix(h, 16).ok()) {
-            Some(v) => Ok(Some(v)),
-            None => Err(RangeError::Invalid {
-                what: what(),
-                detail: format!(
-                    "{} is not a REG_DWORD value (0x...)",
-                    super::parse::snippet(data)
-                ),
-            }),
-        };
+        return Ok(Some(fields.take(64).collect()));
     }
     Ok(None)
 }
@@ -500,42 +515,14 @@ pub fn detect_with(run: Runner) -> Result<crate::model::PortRange, RangeError> {
 /// prints joined with `\0` (`1433-1434\060001-60001`). Missing value: none.
 pub fn parse_reg_query_reserved(text: &str) -> Result<Vec<(u16, u16)>, RangeError> {
     const WHAT: &str = "reg query ReservedPorts";
-    if !text.lines().any(|l| l.trim().starts_with("HKEY_")) {
-        return Err(RangeError::Invalid {
-            what: WHAT.to_string(),
-            detail: format!(
-                "no registry key found in {}",
-                super::parse::snippet(text.trim())
-            ),
-        });
-    }
-    for line in text.lines() {
-        let mut fields = line.split_whitespace();
-        let (Some(name), Some(ty)) = (fields.next(), fields.next()) else {
-            continue;
-        };
-        if !name.eq_ignore_ascii_case("ReservedPorts") {
-            continue;
-        }
-        if ty != "REG_MULTI_SZ" {
-            return Err(RangeError::Invalid {
-                what: WHAT.to_string(),
-                detail: format!(
-                    "ReservedPorts is {}, expected REG_MULTI_SZ",
-                    super::parse::snippet(ty)
-                ),
-            });
-        }
-        let data: Vec<&str> = fields.collect();
-        let list = data.join("").replace("\\0", ",");
-        return super::parse_reserved_ports(list.trim_matches(',')).map_err(|e| {
-            RangeError::Invalid {
-                what: WHAT.to_string(),
-                detail: e.to_string(),
-            }
-        });
-    }
-    Ok(Vec::new())
+    let Some(data) = reg_value(text, "ReservedPorts", "REG_MULTI_SZ", WHAT)? else {
+        return Ok(Vec::new());
+    };
+    let list = data.join("").replace("\\0", ",");
+    super::parse_reserved_ports(list.trim_matches(',')).map_err(|e| RangeError::Invalid {
+        what: WHAT.to_string(),
+        detail: e.to_string(),
+    })
 }
 
 /// Windows detection on this host.
