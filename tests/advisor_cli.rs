@@ -412,12 +412,14 @@ fn suggest_for_a_windows_2003_host_reserves_with_the_registry() {
 
 #[test]
 fn check_uses_the_table_range_and_portable_names_the_rows() {
-    let (code, v) = check_json(&["--app", "sbs", "60500/tcp"]);
+    // 61500: above 60000 and outside this host's own ephemeral range, so no
+    // outgoing connection of a parallel test can hold it.
+    let (code, v) = check_json(&["--app", "sbs", "61500/tcp"]);
     assert_eq!(code, 0, "{v:#?}");
     let e = finding(&v[0], "ephemeral_range");
     assert_eq!(e["status"], "good", "{e}");
     assert!(e["message"].as_str().unwrap().contains("1025-60000"), "{e}");
-    let (_, v) = check_json(&["--app", "isa", "60500/tcp"]);
+    let (_, v) = check_json(&["--app", "isa", "61500/tcp"]);
     assert_eq!(finding(&v[0], "ephemeral_range")["status"], "bad");
 
     let (code, v) = check_json(&["--portable", "50000/tcp"]);
