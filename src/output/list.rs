@@ -227,6 +227,9 @@ pub fn range_text(out: &mut dyn Write, s: &RangeSummary) -> io::Result<()> {
             "derived          {how} (the table of the {})",
             d.source
         )?;
+        if let Some(a) = d.assumes {
+            writeln!(out, "assumes          {a}")?;
+        }
     }
     let reserved = if s.reserved.is_empty() {
         "none"

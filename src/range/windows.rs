@@ -33,6 +33,10 @@ use serde::{Serialize, Serializer};
 /// The registry key holding `MaxUserPort` (and `ReservedPorts`), as `reg` spells it.
 pub const TCPIP_PARAMETERS: &str = r"HKLM\SYSTEM\CurrentControlSet\Services\Tcpip\Parameters";
 
+/// The Vista row's assumption, said wherever it is used.
+pub const VISTA_ASSUMES: &str =
+    "the start 49152 was not moved with netsh int ipv4|ipv6 set dynamicport tcp|udp start=X num=Y";
+
 /// The article's source line, for JSON and messages.
 pub const ARTICLE: &str = "knowledge-base article \"Choosing a TCP Port for a Network Service\"";
 
@@ -219,6 +223,9 @@ pub struct Derivation {
     pub app: Option<App>,
     pub low: u16,
     pub high: u16,
+    /// What the row takes for granted, if anything (Vista: the start 49152).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assumes: Option<&'static str>,
     pub source: &'static str,
 }
 
@@ -299,6 +306,7 @@ pub fn derive(
         app,
         low,
         high,
+        assumes: (version == WindowsVersion::Vista).then_some(VISTA_ASSUMES),
         source: ARTICLE,
     })
 }

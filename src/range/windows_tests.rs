@@ -136,6 +136,9 @@ fn ids_round_trip_and_value_with_app_is_refused() {
     assert_eq!(json["meaning"], "number_of_ports");
     assert_eq!(json["max_user_port"], 1000);
     assert_eq!(json["high"], 50151);
+    assert!(json["assumes"].as_str().unwrap().contains("start 49152"));
+    let nt = serde_json::to_value(derive(WindowsVersion::Nt, None, None).unwrap()).unwrap();
+    assert!(nt.get("assumes").is_none());
 }
 
 // --- reg query, literal output --------------------------------------------------
