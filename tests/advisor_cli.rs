@@ -257,3 +257,271 @@ fn reserve_keeps_ten_thousand_reserved_ports() {
         .to_string();
     assert!(!msg.contains("not reserved"), "{msg}");
 }
+
+// --- the Windows MaxUserPort table (issue 21) ----------------------------------
+
+fn range_json(args: &[&str]) -> Value {
+    let mut a = vec!["range", "--json"];
+    a.extend_from_slice(args);
+    let (code, out, err) = run(&a);
+    assert_eq!(code, 0, "{a:?}: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+#[test]
+fn range_json_computes_each_table_row_and_says_how() {
+    /// (flags, low, high, version, MaxUserPort, meaning)
+    type Row<'a> = (&'a [&'a str], u64, u64, &'a str, Value, &'a str);
+    let rows: &[Row] = &[
+        (
+            &["--windows", "nt"],
+            1025,
+            5000,
+            "nt",
+            Value::Null,
+            "ending_port",
+        ),
+        (
+            &["--windows", "nt", "--maxuserport", "20000"],
+            1025,
+            20000,
+            "nt",
+            20000.into(),
+            "ending_port",
+        ),
+        (
+            &["--windows", "nt-kb951748"],
+            49152,
+            65535,
+            "nt-kb951748",
+            Value::Null,
+            "ending_port",
+        ),
+        (
+            &["--windows", "nt-kb951748", "--maxuserport", "0xea60"],
+            1025,
+            60000,
+            "nt-kb951748",
+            60000.into(),
+            "ending_port",
+        ),
+        (
+            &["--windows", "vista"],
+            49152,
+            65535,
+            "vista",
+            Value::Null,
+            "number_of_ports",
+        ),
+        // --maxuserport alone: vista.
+        (
+            &["--maxuserport", "1000"],
+            49152,
+            50151,
+            "vista",
+            1000.into(),
+            "number_of_ports",
+        ),
+    ];
+    for (flags, low, high, version, value, meaning) in rows {
+        let v = range_json(flags);
+        assert_eq!(
+            (v["low"].as_u64(), v["high"].as_u64()),
+            (Some(*low), Some(*high)),
+            "{flags:?}: {v:#}"
+        );
+        let d = &v["derived"];
+        assert_eq!(d["version"], *version, "{flags:?}");
+        assert_eq!(d["max_user_port"], *value, "{flags:?}");
+        assert_eq!(d["meaning"], *meaning, "{flags:?}");
+        assert!(
+            d["source"]
+                .as_str()
+                .unwrap()
+                .contains("Choosing a TCP Port"),
+            "{d}"
+        );
+        // A Windows host's reserved ports are not this host's.
+        assert_eq!(v["reserved"], "", "{flags:?}");
+    }
+    // Without the flags there is no derivation.
+    assert!(range_json(&[]).get("derived").is_none());
+    // Text names the formula.
+    let (code, out, _) = run(&["range", "--windows", "nt", "--maxuserport", "20000"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("ephemeral range  1025-20000"), "{out}");
+    assert!(
+        out.contains("1025-[MaxUserPort] with MaxUserPort 20000"),
+        "{out}"
+    );
+}
+
+#[test]
+fn app_values_fill_in_the_maxuserport_each_product_sets() {
+    for (app, value) in [
+        ("sbs", 60000),
+        ("isa", 65535),
+        ("exchange2003", 60000),
+        ("sbs-exchange", 65535),
+    ] {
+        // Alone, --app means the 2000/2003 row these products run on.
+        let v = range_json(&["--app", app]);
+        assert_eq!(v["derived"]["app"], app);
+        assert_eq!(v["derived"]["version"], "nt");
+        assert_eq!(v["derived"]["max_user_port"], value);
+        assert_eq!(
+            (v["low"].as_u64(), v["high"].as_u64()),
+            (Some(1025), Some(value))
+        );
+    }
+}
+
+#[test]
+fn a_bad_value_for_the_version_is_one_line_and_exit_2() {
+    for args in [
+        &["range", "--windows", "vista", "--maxuserport", "60000"][..],
+        &["range", "--windows", "nt", "--maxuserport", "4999"],
+        &["check", "--maxuserport", "16385", "8080"],
+        &["suggest", "--windows", "vista", "--app", "isa"],
+        &["range", "--maxuserport", "lots"],
+        &["range", "--maxuserport", "4294967296"],
+        &["range", "--windows", "win7"],
+        &["range", "--app", "iis"],
+        &["range", "--app", "isa", "--maxuserport", "5000"],
+        &["range", "--range", "1-2", "--windows", "nt"],
+    ] {
+        assert_one_line_error(args, 2);
+    }
+    let (_, _, err) = run(&["range", "--windows", "vista", "--maxuserport", "60000"]);
+    assert!(err.contains("number of ports (255-16384)"), "{err}");
+}
+
+#[test]
+fn suggest_with_maxuserport_65535_exits_1_with_the_articles_remedies() {
+    let (code, out, err) = run(&["suggest", "--windows", "nt", "--maxuserport", "65535"]);
+    assert_eq!(code, 1, "{out} {err}");
+    assert!(
+        out.contains("no port passes every rule: the ephemeral range 1025-65535"),
+        "{out}"
+    );
+    assert!(out.contains("60001-65535 free for listeners"), "{out}");
+    assert!(
+        out.contains(
+            "$ reg add \"HKLM\\SYSTEM\\CurrentControlSet\\Services\\Tcpip\\Parameters\" /v \
+             MaxUserPort /t REG_DWORD /d 60000 /f"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("/v MaxUserPort /f"), "{out}");
+    assert!(out.contains("5001-65535 free for listeners"), "{out}");
+    assert!(out.contains("/v ReservedPorts"), "{out}");
+    assert!(out.contains("in any case, reserve the port"), "{out}");
+    // With KB951746 the default frees 1025-49151.
+    let (code, out, _) = run(&[
+        "suggest",
+        "--windows",
+        "nt-kb951748",
+        "--app",
+        "sbs-exchange",
+    ]);
+    assert_eq!(code, 1);
+    assert!(out.contains("1025-49151 free for listeners"), "{out}");
+    // JSON keeps its shape (an empty array); the remedies go to stderr.
+    let (code, out, err) = run(&["suggest", "--json", "--app", "isa"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap(),
+        Value::Array(vec![])
+    );
+    assert!(err.contains("MaxUserPort /t REG_DWORD /d 60000"), "{err}");
+    // A range over 1025-65535 on this (Linux) host: the sysctl remedy.
+    let (code, out, _) = run(&["suggest", "--range", "1025-65535", "--proto", "tcp"]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("$ sysctl -w net.ipv4.ip_local_port_range=\"32768 60999\""),
+        "{out}"
+    );
+    assert!(
+        out.contains("1025-32767 and 61000-65535 free for listeners"),
+        "{out}"
+    );
+}
+
+#[test]
+fn suggest_for_a_windows_2003_host_reserves_with_the_registry() {
+    let (code, out, err) = run(&[
+        "suggest", "--json", "-n", "2", "--app", "sbs", "--near", "60100",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let list: Vec<Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(list.len(), 2);
+    for s in &list {
+        let p = s["port"].as_u64().unwrap();
+        assert!(p > 60000, "{p} is inside 1025-60000");
+        let cmd = s["reserve"]["commands"][0].as_str().unwrap();
+        assert!(
+            cmd.contains("/v ReservedPorts /t REG_MULTI_SZ") && cmd.contains(&format!("{p}-{p}")),
+            "{cmd}"
+        );
+    }
+    // Vista and later: netsh excludedportrange.
+    let (code, out, _) = run(&[
+        "suggest",
+        "--json",
+        "-n",
+        "1",
+        "--windows",
+        "vista",
+        "--proto",
+        "tcp",
+    ]);
+    assert_eq!(code, 0);
+    let list: Vec<Value> = serde_json::from_str(&out).unwrap();
+    assert!(list[0]["reserve"]["commands"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("netsh int ipv4 add excludedportrange protocol=tcp"));
+}
+
+#[test]
+fn check_uses_the_table_range_and_portable_names_the_rows() {
+    // 61500: above 60000 and outside this host's own ephemeral range, so no
+    // outgoing connection of a parallel test can hold it.
+    let (code, v) = check_json(&["--app", "sbs", "61500/tcp"]);
+    assert_eq!(code, 0, "{v:#?}");
+    let e = finding(&v[0], "ephemeral_range");
+    assert_eq!(e["status"], "good", "{e}");
+    assert!(e["message"].as_str().unwrap().contains("1025-60000"), "{e}");
+    let (_, v) = check_json(&["--app", "isa", "61500/tcp"]);
+    assert_eq!(finding(&v[0], "ephemeral_range")["status"], "bad");
+
+    let (code, v) = check_json(&["--portable", "50000/tcp"]);
+    assert_eq!(code, 1);
+    let rows: Vec<(&str, &str)> = v[0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "windows_table")
+        .map(|f| {
+            (
+                f["windows"].as_str().unwrap(),
+                f["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("nt", "info"),
+            ("nt-kb951748", "caution"),
+            ("vista", "caution")
+        ]
+    );
+    let (_, out, _) = run(&["check", "--portable", "3000/tcp"]);
+    assert!(
+        out.contains(
+            "caution  windows_table    Windows NT / 2000 / XP / Server 2003: inside 1025-5000"
+        ),
+        "{out}"
+    );
+}

@@ -41,9 +41,21 @@ fn range_parser_corpus() {
         {
             assert!(r.0 <= r.1, "{name}");
         }
-        for l in [parse_reserved_ports(&text), parse_netsh_excluded(&text)]
-            .into_iter()
-            .flatten()
+        if let Ok(Some(v)) = windows::parse_reg_query_dword(&text, "MaxUserPort") {
+            // Whatever the registry says, the table answers or refuses; never panics.
+            for version in windows::WindowsVersion::ALL {
+                if let Ok(d) = windows::derive(version, Some(v), None) {
+                    assert!(d.low <= d.high, "{name}");
+                }
+            }
+        }
+        for l in [
+            parse_reserved_ports(&text),
+            parse_netsh_excluded(&text),
+            windows::parse_reg_query_reserved(&text),
+        ]
+        .into_iter()
+        .flatten()
         {
             assert!(l.windows(2).all(|w| w[0].1 < w[1].0), "{name}");
         }

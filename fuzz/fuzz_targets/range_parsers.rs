@@ -17,9 +17,14 @@ fuzz_target!(|data: &[u8]| {
     {
         assert!(lo <= hi);
     }
-    for list in [parse_reserved_ports(&text), parse_netsh_excluded(&text)]
-        .into_iter()
-        .flatten()
+    let _ = windows::parse_reg_query_dword(&text, "MaxUserPort");
+    for list in [
+        parse_reserved_ports(&text),
+        parse_netsh_excluded(&text),
+        windows::parse_reg_query_reserved(&text),
+    ]
+    .into_iter()
+    .flatten()
     {
         assert!(list.windows(2).all(|w| w[0].1 < w[1].0), "sorted, merged");
         assert!(list.iter().all(|(a, b)| a <= b));

@@ -196,12 +196,15 @@ pub struct CheckArgs {
     /// Ports, each optionally with /tcp or /udp (without: both), e.g. 8080 5353/udp
     #[arg(required = true, value_name = "PORT[/PROTO]", value_parser = parse_port_proto)]
     pub ports: Vec<(u16, Option<Proto>)>,
-    /// Also check against every common OS default ephemeral range
+    /// Also check against every common OS default ephemeral range, and name the
+    /// rows of the Windows MaxUserPort table the port conflicts with
     #[arg(long)]
     pub portable: bool,
     /// JSON output
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub windows: WindowsArgs,
 }
 
 #[derive(Args, Debug)]
@@ -222,6 +225,73 @@ pub struct SuggestArgs {
     /// JSON output
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub windows: WindowsArgs,
+}
+
+/// What-if for a Windows host: the range from the knowledge-base article's
+/// MaxUserPort table (`crate::range::windows`) instead of this host's.
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Windows what-if (the MaxUserPort table)")]
+pub struct WindowsArgs {
+    /// Windows version: nt (NT/2000/XP/2003), nt-kb951748 (2000/XP/2003 with
+    /// KB951748/KB951746), vista (Vista/2008 and later)
+    #[arg(long, value_name = "VERSION", value_parser = parse_windows_version)]
+    pub windows: Option<crate::range::windows::WindowsVersion>,
+    /// The MaxUserPort registry value, decimal or 0x hex as `reg query` prints it
+    /// (alone: --windows vista)
+    #[arg(long, value_name = "N", value_parser = parse_dword, conflicts_with = "app")]
+    pub maxuserport: Option<u32>,
+    /// The MaxUserPort a product sets: sbs, exchange2003 (60000), isa,
+    /// sbs-exchange (65535) (alone: --windows nt, where those products run)
+    #[arg(long, value_name = "APP", value_parser = parse_windows_app)]
+    pub app: Option<crate::range::windows::App>,
+}
+
+impl WindowsArgs {
+    /// The table's range for these flags, or `None` when none is given.
+    pub fn derive(
+        &self,
+    ) -> Result<Option<crate::range::windows::Derivation>, crate::range::RangeError> {
+        use crate::range::windows::{derive, WindowsVersion};
+        let version = match (self.windows, self.maxuserport, self.app) {
+            (None, None, None) => return Ok(None),
+            (Some(v), _, _) => v,
+            (None, _, Some(_)) => WindowsVersion::Nt,
+            (None, Some(_), None) => WindowsVersion::Vista,
+        };
+        derive(version, self.maxuserport, self.app).map(Some)
+    }
+}
+
+fn parse_windows_version(s: &str) -> Result<crate::range::windows::WindowsVersion, String> {
+    use crate::range::windows::WindowsVersion;
+    WindowsVersion::parse(s).ok_or_else(|| {
+        let ids: Vec<&str> = WindowsVersion::ALL.iter().map(|v| v.id()).collect();
+        format!("'{s}' is not a Windows version ({})", ids.join(", "))
+    })
+}
+
+fn parse_windows_app(s: &str) -> Result<crate::range::windows::App, String> {
+    use crate::range::windows::App;
+    App::parse(s).ok_or_else(|| {
+        let ids: Vec<&str> = App::ALL.iter().map(|a| a.id()).collect();
+        format!("'{s}' is not a known application ({})", ids.join(", "))
+    })
+}
+
+/// A registry DWORD: decimal (`60000`) or hex as `reg query` prints it (`0xea60`).
+fn parse_dword(s: &str) -> Result<u32, String> {
+    let t = s.trim();
+    let parsed = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(h) if !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            u32::from_str_radix(h, 16).ok()
+        }
+        Some(_) => None,
+        None if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) => t.parse().ok(),
+        None => None,
+    };
+    parsed.ok_or_else(|| format!("'{s}' is not a registry DWORD (decimal or 0x hex, 0-4294967295)"))
 }
 
 #[derive(Args, Debug)]
@@ -491,4 +561,6 @@ pub struct RangeArgs {
     /// JSON output
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub windows: WindowsArgs,
 }

@@ -171,6 +171,9 @@ pub struct RangeSummary {
     pub pool_size: u32,
     /// Distinct local ports in the pool held by some socket now (all protocols).
     pub in_use: u32,
+    /// How a Windows what-if range was computed from the MaxUserPort table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub derived: Option<crate::range::windows::Derivation>,
 }
 
 impl RangeSummary {
@@ -197,6 +200,7 @@ impl RangeSummary {
             reserved_in_range: r.reserved_in_range(),
             pool_size: r.pool_size(),
             in_use,
+            derived: None,
         }
     }
 }
@@ -213,6 +217,20 @@ pub fn range_text(out: &mut dyn Write, s: &RangeSummary) -> io::Result<()> {
         s.low, s.high, s.size
     )?;
     writeln!(out, "source           {}", s.source)?;
+    if let Some(d) = &s.derived {
+        let how = match d.max_user_port {
+            Some(v) => format!("{} with MaxUserPort {v}", d.rule),
+            None => "MaxUserPort not defined: the version's default".to_string(),
+        };
+        writeln!(
+            out,
+            "derived          {how} (the table of the {})",
+            d.source
+        )?;
+        if let Some(a) = d.assumes {
+            writeln!(out, "assumes          {a}")?;
+        }
+    }
     let reserved = if s.reserved.is_empty() {
         "none"
     } else {

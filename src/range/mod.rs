@@ -9,11 +9,14 @@
 //! - macOS / FreeBSD: runs `sysctl -n net.inet.ip.portrange.first
 //!   net.inet.ip.portrange.last`. There is no reserved list there.
 //! - Windows: runs `netsh int ipv4 show dynamicport tcp` and
-//!   `netsh int ipv4 show excludedportrange protocol=tcp`.
+//!   `netsh int ipv4 show excludedportrange protocol=tcp`, and reads `MaxUserPort`
+//!   with `reg query`; [`windows`] decides which one is in force and holds the
+//!   article's MaxUserPort table.
 //!
 //! [`resolve`] applies the CLI what-if overrides (`--range`, `--reserved`) on top.
 
 mod parse;
+pub mod windows;
 
 pub use parse::{
     parse_linux_port_range, parse_netsh_dynamicport, parse_netsh_excluded, parse_range_arg,
@@ -27,17 +30,13 @@ use std::process::Command;
 /// Where Linux keeps the two files, for the process's own network namespace.
 pub const LINUX_PROC_DIR: &str = "/proc/sys/net/ipv4";
 
-/// Well-known default ephemeral ranges: (system, first, last), inclusive.
+/// Well-known default ephemeral ranges: (system, first, last), inclusive. Windows
+/// is not listed here: its defaults are the "not defined" cells of the MaxUserPort
+/// table, [`windows::WINDOWS_TABLE`], one row per version.
 pub const COMMON_DEFAULTS: &[(&str, u16, u16)] = &[
     // Linux kernel docs, Documentation/networking/ip-sysctl.rst, ip_local_port_range:
     // "The default values are 32768 and 60999 respectively."
     ("Linux", 32768, 60999),
-    // Microsoft KB 929851, "The default dynamic port range for TCP/IP has changed
-    // since Windows Vista and in Windows Server 2008": start 49152, end 65535.
-    ("Windows Vista / Server 2008 and later", 49152, 65535),
-    // Microsoft KB 929851 (earlier versions used 1025 through 5000) and KB 196271
-    // (MaxUserPort defaults to 5000).
-    ("Windows XP / Server 2003 and earlier", 1025, 5000),
     // RFC 6335 section 6: Dynamic Ports 49152-65535. macOS (XNU) allocates from this
     // range by default (net.inet.ip.portrange.first / .last = 49152 / 65535).
     ("macOS", 49152, 65535),
@@ -84,7 +83,7 @@ pub fn detect() -> Result<PortRange, RangeError> {
 /// Detects the ephemeral range and excluded port ranges of this system.
 #[cfg(windows)]
 pub fn detect() -> Result<PortRange, RangeError> {
-    detect_netsh()
+    windows::detect()
 }
 
 /// No detection on this OS: the range must come from `--range`.
@@ -238,25 +237,6 @@ fn detect_sysctl() -> Result<PortRange, RangeError> {
         Vec::new(),
         "sysctl net.inet.ip.portrange",
     ))
-}
-
-/// Windows: the dynamic range from netsh, and the excluded ranges as the reserved
-/// list. Old systems without `show excludedportrange` get an empty list, said so in
-/// the source.
-#[cfg_attr(not(windows), allow(dead_code))]
-fn detect_netsh() -> Result<PortRange, RangeError> {
-    const DYNAMIC: &[&str] = &["int", "ipv4", "show", "dynamicport", "tcp"];
-    const EXCLUDED: &[&str] = &["int", "ipv4", "show", "excludedportrange", "protocol=tcp"];
-    let (low, high) = parse_netsh_dynamicport(&run("netsh", DYNAMIC)?)?;
-    let mut source = "netsh int ipv4 show dynamicport tcp".to_string();
-    let reserved = match run("netsh", EXCLUDED) {
-        Ok(text) => parse_netsh_excluded(&text)?,
-        Err(_) => {
-            source.push_str(" (excluded port ranges unavailable)");
-            Vec::new()
-        }
-    };
-    Ok(PortRange::new(low, high, reserved, source))
 }
 
 /// Runs a command and returns its stdout (lossily decoded: netsh prints in the OEM

@@ -194,6 +194,12 @@ fn after_colon(line: &str) -> Option<&str> {
     line.rsplit_once([':', '：']).map(|(_, v)| v.trim())
 }
 
+/// True when some line has a number after a colon: the shape of netsh's
+/// `show dynamicport` answer (which 2000 / XP / 2003 cannot give).
+pub(crate) fn has_colon_number(text: &str) -> bool {
+    text.lines().filter_map(after_colon).any(is_number)
+}
+
 /// Output of `netsh int ipv4 show dynamicport tcp`. The labels are localized
 /// ("Start Port" / "Startport", "Number of Ports" / "Anzahl der Ports", ...), so this
 /// takes the first two numeric values after a colon: start, then count. Returns

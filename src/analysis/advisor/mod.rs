@@ -8,7 +8,9 @@
 //! 2. not a port known to be used by another application (IANA-registered,
 //!    reserved by IANA, or unauthorized use reported) or by malware;
 //! 3. outside the ephemeral range in force (and, with `portable`, outside every
-//!    common OS default range, for software that ships to other hosts);
+//!    common OS default range, for software that ships to other hosts; for Windows
+//!    one finding per row of the article's MaxUserPort table,
+//!    [`crate::range::windows`]);
 //! 4. reserved, so that the OS never hands it out ([`reserve_plan`]).
 //!
 //! Decisions (also documented on [`judge`]):
@@ -22,16 +24,22 @@
 //!   since `bind()` fails until it closes.
 //! * [`suggest`] returns exactly the ports whose verdict is [`Verdict::Good`].
 
+mod remedy;
 mod reserve;
 mod suggest;
 #[cfg(test)]
 mod tests;
 
-pub use reserve::{reserve_plan, ReservePlan, TargetOs};
+pub use remedy::{
+    blocked_by_range, linux_port_range, netsh_set_dynamicport, remedies, Remedy, RemedyTarget,
+    RESERVE_ANYWAY,
+};
+pub use reserve::{reserve_plan, reserve_plan_registry, ReservePlan, TargetOs};
 pub use suggest::suggest;
 
 use crate::model::{PortRange, Proto, Snapshot, SockState, Socket};
 use crate::ports::{self, Kind};
+use crate::range::windows::{App, Meaning, WindowsRow, WindowsVersion, WINDOWS_TABLE};
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -53,6 +61,8 @@ pub mod rule {
     pub const EPHEMERAL_RANGE: &str = "ephemeral_range";
     /// Rule 3 with `portable`: one finding per common default range hit.
     pub const PORTABLE_RANGE: &str = "portable_range";
+    /// Rule 3 with `portable`: one finding per row of the Windows MaxUserPort table.
+    pub const WINDOWS_TABLE: &str = "windows_table";
     /// Rule 4: reserved from the ephemeral pool.
     pub const RESERVED: &str = "reserved";
     /// Sockets using the port right now (from the snapshot).
@@ -115,6 +125,9 @@ pub struct Finding {
     pub status: Status,
     /// One line, for humans.
     pub message: String,
+    /// The row of the Windows MaxUserPort table this finding is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub windows: Option<WindowsVersion>,
 }
 
 /// Everything the advisor has to say about one port and protocol.
@@ -125,7 +138,8 @@ pub struct Judgement {
     pub verdict: Verdict,
     /// In rule order: privileged, iana, malware, ephemeral_range,
     /// portable_range (only with `portable`; one per distinct range hit, or one
-    /// good finding), reserved, in_use.
+    /// good finding), windows_table (only with `portable`; one per table
+    /// row), reserved, in_use.
     pub findings: Vec<Finding>,
 }
 
@@ -150,6 +164,7 @@ pub fn judge(
     ];
     if portable {
         findings.extend(portable_findings(port));
+        findings.extend(WINDOWS_TABLE.iter().map(|row| windows_row(port, row)));
     }
     findings.push(reserved(port, range));
     findings.push(in_use(port, proto, snapshot));
@@ -171,6 +186,7 @@ fn finding(rule: &'static str, status: Status, message: String) -> Finding {
         rule,
         status,
         message,
+        windows: None,
     }
 }
 
@@ -328,10 +344,88 @@ fn portable_hits(port: u16) -> Vec<(u16, u16, Vec<&'static str>)> {
     hits
 }
 
+/// Inside a common default range, Windows' (the table's "not defined" cells) included.
 pub(super) fn in_portable_range(port: u16) -> bool {
     PORTABLE_RANGES
         .iter()
-        .any(|&(_, lo, hi)| (lo..=hi).contains(&port))
+        .map(|&(_, lo, hi)| (lo, hi))
+        .chain(WINDOWS_TABLE.iter().map(|r| r.default))
+        .any(|(lo, hi)| (lo..=hi).contains(&port))
+}
+
+/// The lowest valid MaxUserPort at which `row`'s "defined" range contains `port`.
+fn min_max_user_port(port: u16, row: &WindowsRow) -> Option<u32> {
+    let p = u32::from(port);
+    let need = match row.meaning {
+        Meaning::EndingPort if port >= crate::range::windows::NT_FIRST => p,
+        Meaning::NumberOfPorts if port >= crate::range::windows::DYNAMIC_START => {
+            p - u32::from(crate::range::windows::DYNAMIC_START) + 1
+        }
+        _ => return None,
+    };
+    let need = need.max(row.valid.0);
+    (need <= row.valid.1).then_some(need)
+}
+
+/// `port` against one row of the Windows table: caution inside the range Windows
+/// uses when MaxUserPort is not defined; info when only some valid MaxUserPort
+/// values (as products set them) would cover it; good otherwise.
+fn windows_row(port: u16, row: &WindowsRow) -> Finding {
+    let (lo, hi) = row.default;
+    let in_default = (lo..=hi).contains(&port);
+    let when = min_max_user_port(port, row).map(|v| {
+        let mut s = if v == row.valid.0 {
+            format!(
+                "inside {} for every valid MaxUserPort ({}-{})",
+                row.defined, row.valid.0, row.valid.1
+            )
+        } else {
+            format!("inside {} whenever MaxUserPort >= {v}", row.defined)
+        };
+        let apps: Vec<String> = App::ALL
+            .iter()
+            .filter(|a| {
+                let m = a.max_user_port();
+                m >= v && (row.valid.0..=row.valid.1).contains(&m)
+            })
+            .map(|a| format!("{} ({})", a.name(), a.max_user_port()))
+            .collect();
+        if !apps.is_empty() {
+            let _ = write!(s, ", as set by {}", apps.join(", "));
+        }
+        s
+    });
+    let (status, message) = match (in_default, when) {
+        (true, Some(w)) => (
+            Status::Caution,
+            format!(
+                "{}: inside {lo}-{hi}, the range when MaxUserPort is not defined; also {w}",
+                row.name
+            ),
+        ),
+        (true, None) => (
+            Status::Caution,
+            format!(
+                "{}: inside {lo}-{hi}, the range when MaxUserPort is not defined",
+                row.name
+            ),
+        ),
+        (false, Some(w)) => (
+            Status::Info,
+            format!("{}: outside its default {lo}-{hi}, but {w}", row.name),
+        ),
+        (false, None) => (
+            Status::Good,
+            format!(
+                "{}: outside {lo}-{hi} and outside {} for every valid MaxUserPort ({}-{})",
+                row.name, row.defined, row.valid.0, row.valid.1
+            ),
+        ),
+    };
+    Finding {
+        windows: Some(row.version),
+        ..finding(rule::WINDOWS_TABLE, status, message)
+    }
 }
 
 fn portable_findings(port: u16) -> Vec<Finding> {
@@ -340,7 +434,7 @@ fn portable_findings(port: u16) -> Vec<Finding> {
         return vec![finding(
             rule::PORTABLE_RANGE,
             Status::Good,
-            "outside every common default ephemeral range (Linux, Windows, macOS)".to_string(),
+            "outside the default ephemeral ranges of Linux, macOS and IANA (RFC 6335)".to_string(),
         )];
     }
     hits.into_iter()

@@ -191,3 +191,46 @@ fn macos(plan: &mut ReservePlan, wanted: &[(u16, u16)], range: &PortRange) {
         ));
     }
 }
+
+/// Commands that reserve `ports` on Windows 2000 / XP / Server 2003, which have no
+/// `netsh int ipv4 add excludedportrange`: the `ReservedPorts` registry value
+/// (REG_MULTI_SZ of `LO-HI` ranges) under the TCP/IP parameters (Microsoft KB
+/// 812873, "How to reserve a range of ephemeral ports on a computer that is running
+/// Windows Server 2003 or Windows 2000 Server"). Writing the value replaces it, so
+/// the list includes the ranges already reserved per `range`.
+pub fn reserve_plan_registry(ports: &[u16], range: &PortRange) -> ReservePlan {
+    use crate::range::windows::TCPIP_PARAMETERS;
+    let wanted = merge_ranges(ports.iter().filter(|&&p| p != 0).map(|&p| (p, p)).collect());
+    let mut plan = ReservePlan {
+        os: TargetOs::Windows,
+        commands: Vec::new(),
+        notes: Vec::new(),
+    };
+    if wanted.is_empty() {
+        plan.notes.push("no port to reserve".to_string());
+        return plan;
+    }
+    let mut all = range.reserved.clone();
+    all.extend_from_slice(&wanted);
+    let list: Vec<String> = merge_ranges(all)
+        .iter()
+        .map(|&(lo, hi)| format!("{lo}-{hi}"))
+        .collect();
+    plan.commands.push(format!(
+        "reg add \"{TCPIP_PARAMETERS}\" /v ReservedPorts /t REG_MULTI_SZ /s , /d \"{}\" /f",
+        list.join(",")
+    ));
+    plan.notes
+        .push("run in an elevated prompt, then restart the computer (KB 812873)".to_string());
+    plan.notes.push(format!(
+        "the value replaces the current one: add what `reg query \"{TCPIP_PARAMETERS}\" /v \
+         ReservedPorts` lists (here: {}, from {})",
+        if range.reserved.is_empty() {
+            "none".to_string()
+        } else {
+            range.reserved_string()
+        },
+        range.source
+    ));
+    plan
+}

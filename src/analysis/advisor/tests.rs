@@ -154,6 +154,9 @@ fn a_clean_port_is_good() {
             rule::MALWARE,
             rule::EPHEMERAL_RANGE,
             rule::PORTABLE_RANGE,
+            rule::WINDOWS_TABLE,
+            rule::WINDOWS_TABLE,
+            rule::WINDOWS_TABLE,
             rule::RESERVED,
             rule::IN_USE
         ]
@@ -191,12 +194,279 @@ fn portable_flags_each_distinct_default_range() {
         .iter()
         .filter(|f| f.rule == rule::PORTABLE_RANGE)
         .collect();
-    // Linux 32768-60999 and the shared 49152-65535 of Windows Vista+ and macOS.
+    // Linux 32768-60999 and the shared 49152-65535 of macOS and IANA; Windows has
+    // its own findings, one per table row.
     assert_eq!(hits.len(), 2, "{hits:#?}");
     assert!(hits.iter().all(|f| f.status == Status::Caution));
-    assert!(hits[1].message.contains("Windows Vista") && hits[1].message.contains("macOS"));
+    assert!(hits[1].message.contains("macOS") && hits[1].message.contains("IANA"));
     let j = judge(2000, Proto::Tcp, &range(), None, true);
-    assert!(get(&j, rule::PORTABLE_RANGE).message.contains("1025-5000"));
+    assert_eq!(get(&j, rule::PORTABLE_RANGE).status, Status::Good);
+    let nt = windows_findings(&j)[0];
+    assert!(nt.message.contains("1025-5000"), "{nt:?}");
+    assert_eq!(j.verdict, Verdict::Caution);
+}
+
+fn windows_findings(j: &Judgement) -> Vec<&Finding> {
+    j.findings
+        .iter()
+        .filter(|f| f.rule == rule::WINDOWS_TABLE)
+        .collect()
+}
+
+fn row_statuses(port: u16) -> Vec<(WindowsVersion, Status)> {
+    let j = judge(
+        port,
+        Proto::Tcp,
+        &PortRange::new(1, 1, vec![], "t"),
+        None,
+        true,
+    );
+    windows_findings(&j)
+        .iter()
+        .map(|f| (f.windows.unwrap(), f.status))
+        .collect()
+}
+
+#[test]
+fn portable_names_each_windows_row_a_port_conflicts_with() {
+    use WindowsVersion::*;
+    // Inside 1025-5000 (nt default), and inside 1025-[MaxUserPort] for every valid
+    // value on the KB951748 row, but never in Vista's 49152-... .
+    assert_eq!(
+        row_statuses(3000),
+        vec![
+            (Nt, Status::Caution),
+            (NtKb951748, Status::Info),
+            (Vista, Status::Good)
+        ]
+    );
+    let j = judge(3000, Proto::Tcp, &range(), None, true);
+    let kb = windows_findings(&j)[1];
+    assert!(
+        kb.message
+            .contains("for every valid MaxUserPort (5000-65535)"),
+        "{kb:?}"
+    );
+    // 20000: only when an ending-port MaxUserPort reaches it, as the products do.
+    assert_eq!(
+        row_statuses(20000),
+        vec![
+            (Nt, Status::Info),
+            (NtKb951748, Status::Info),
+            (Vista, Status::Good)
+        ]
+    );
+    let j = judge(20000, Proto::Tcp, &range(), None, true);
+    let nt = windows_findings(&j)[0];
+    assert!(
+        nt.message.contains("whenever MaxUserPort >= 20000")
+            && nt
+                .message
+                .contains("Small Business Server 2000/2003 (60000)")
+            && nt.message.contains("ISA Server (65535)"),
+        "{nt:?}"
+    );
+    // 62000: past 60000, only ISA / SBS with Exchange (65535) cover it on NT; the
+    // default of the other two rows does; on Vista MaxUserPort >= 12849.
+    assert_eq!(
+        row_statuses(62000),
+        vec![
+            (Nt, Status::Info),
+            (NtKb951748, Status::Caution),
+            (Vista, Status::Caution)
+        ]
+    );
+    let j = judge(62000, Proto::Tcp, &range(), None, true);
+    let w = windows_findings(&j);
+    assert!(
+        !w[0].message.contains("Small Business Server 2000/2003 ("),
+        "{:?}",
+        w[0]
+    );
+    assert!(w[0].message.contains("ISA Server (65535)"), "{:?}", w[0]);
+    assert!(
+        w[2].message.contains("whenever MaxUserPort >= 12849"),
+        "{:?}",
+        w[2]
+    );
+    // Below 1025 no row's range reaches: good (the privileged rule judges it).
+    assert!(row_statuses(1000).iter().all(|r| r.1 == Status::Good));
+    // JSON names the row.
+    let v = serde_json::to_value(w[1]).unwrap();
+    assert_eq!(v["windows"], "nt-kb951748");
+    // Without --portable, no row findings.
+    assert!(windows_findings(&judge(3000, Proto::Tcp, &range(), None, false)).is_empty());
+}
+
+// --- remedies ---------------------------------------------------------------------
+
+fn win(
+    v: WindowsVersion,
+    app: Option<crate::range::windows::App>,
+    value: Option<u32>,
+) -> PortRange {
+    let d = crate::range::windows::derive(v, value, app).unwrap();
+    PortRange::new(d.low, d.high, vec![], d.describe())
+}
+
+#[test]
+fn maxuserport_65535_blocks_every_port_and_the_remedies_free_some() {
+    use crate::range::windows::App;
+    for v in [WindowsVersion::Nt, WindowsVersion::NtKb951748] {
+        let r = win(v, Some(App::Isa), None);
+        assert_eq!((r.low, r.high), (1025, 65535));
+        assert!(blocked_by_range(&r, None));
+        assert!(suggest(5, None, None, false, &r, None).is_empty());
+        let m = remedies(RemedyTarget::Windows(Some(v)), &r, None, None, None);
+        assert_eq!(m.len(), 2, "{m:#?}");
+        // 1. MaxUserPort 60000 frees 60001-65535.
+        assert_eq!(m[0].range_after, (1025, 60000));
+        assert!(
+            m[0].title.contains("60001-65535 free for listeners"),
+            "{}",
+            m[0].title
+        );
+        assert_eq!(
+            m[0].commands,
+            vec![
+                "reg add \"HKLM\\SYSTEM\\CurrentControlSet\\Services\\Tcpip\\Parameters\" \
+                 /v MaxUserPort /t REG_DWORD /d 60000 /f"
+                    .to_string()
+            ]
+        );
+        assert!(m[0].port > 60000);
+        assert!(m[0].reserve[0].contains("/v ReservedPorts /t REG_MULTI_SZ"));
+        assert!(m[0].reserve[0].contains(&format!("/d \"{0}-{0}\"", m[0].port)));
+        // 2. remove it: the row's default.
+        assert!(m[1].commands[0].starts_with("reg delete "), "{:?}", m[1]);
+        let after = PortRange::new(m[1].range_after.0, m[1].range_after.1, vec![], "after");
+        assert!(!after.contains(m[1].port));
+        for x in &m {
+            let after = PortRange::new(x.range_after.0, x.range_after.1, vec![], "after");
+            assert_eq!(
+                judge(x.port, Proto::Tcp, &after, None, false).verdict,
+                Verdict::Good
+            );
+        }
+    }
+    // nt: default 1025-5000 frees 5001-65535; with KB951746: 1025-49151.
+    let nt = remedies(
+        RemedyTarget::Windows(Some(WindowsVersion::Nt)),
+        &win(WindowsVersion::Nt, None, Some(65535)),
+        None,
+        None,
+        None,
+    );
+    assert_eq!(nt[1].range_after, (1025, 5000));
+    assert!(
+        nt[1].title.ends_with("5001-65535 free for listeners"),
+        "{}",
+        nt[1].title
+    );
+    let kb = remedies(
+        RemedyTarget::Windows(Some(WindowsVersion::NtKb951748)),
+        &win(WindowsVersion::NtKb951748, None, Some(65535)),
+        None,
+        None,
+        None,
+    );
+    assert_eq!(kb[1].range_after, (49152, 65535));
+    assert!(
+        kb[1].title.ends_with("1025-49151 free for listeners"),
+        "{}",
+        kb[1].title
+    );
+    // 60000 itself leaves ports: not blocked.
+    assert!(!blocked_by_range(
+        &win(WindowsVersion::Nt, Some(App::Sbs), None),
+        None
+    ));
+}
+
+#[test]
+fn a_range_over_1025_65535_gets_the_linux_and_netsh_remedies_validated() {
+    let all = PortRange::new(1025, 65535, vec![], "--range");
+    assert!(blocked_by_range(&all, Some(Proto::Tcp)));
+    let m = remedies(
+        RemedyTarget::Linux,
+        &all,
+        Some(Proto::Tcp),
+        Some(8000),
+        None,
+    );
+    assert_eq!(m.len(), 1);
+    assert_eq!(m[0].range_after, (32768, 60999));
+    assert_eq!(
+        m[0].commands[0],
+        "sysctl -w net.ipv4.ip_local_port_range=\"32768 60999\""
+    );
+    assert!(m[0]
+        .title
+        .ends_with("1025-32767 and 61000-65535 free for listeners"));
+    assert!(m[0].port < 32768);
+    assert!(m[0].reserve[0].starts_with("sysctl -w net.ipv4.ip_local_reserved_ports="));
+    let w = remedies(
+        RemedyTarget::Windows(Some(WindowsVersion::Vista)),
+        &all,
+        None,
+        None,
+        None,
+    );
+    assert_eq!(w.len(), 1);
+    assert_eq!(
+        w[0].commands,
+        vec![
+            "netsh int ipv4 set dynamicport tcp start=49152 num=16384",
+            "netsh int ipv4 set dynamicport udp start=49152 num=16384",
+            "netsh int ipv6 set dynamicport tcp start=49152 num=16384",
+            "netsh int ipv6 set dynamicport udp start=49152 num=16384",
+        ]
+    );
+    assert!(w[0].reserve[0].starts_with("netsh int ipv4 add excludedportrange"));
+    // A live Windows host of unknown version: both kinds, labelled.
+    let both = remedies(RemedyTarget::Windows(None), &all, None, None, None);
+    assert_eq!(both.len(), 3);
+    assert!(both[0].title.starts_with("on Vista"));
+    assert!(both[1]
+        .title
+        .starts_with("on 2000 / XP / Server 2003: set MaxUserPort"));
+    let mac = remedies(RemedyTarget::Macos, &all, None, None, None);
+    assert_eq!(mac[0].range_after, (49152, 65535));
+}
+
+#[test]
+fn remedy_commands_are_refused_when_not_valid() {
+    assert_eq!(
+        netsh_set_dynamicport("ipv4", Proto::Tcp, 10000, 1000).unwrap(),
+        "netsh int ipv4 set dynamicport tcp start=10000 num=1000"
+    );
+    // start + num - 1 > 65535, start < 1025, num < 255.
+    for (start, num) in [(60000, 6000), (49152, 16385), (1024, 5000), (40000, 254)] {
+        assert!(
+            netsh_set_dynamicport("ipv4", Proto::Tcp, start, num).is_err(),
+            "{start} {num}"
+        );
+    }
+    assert!(linux_port_range(1024, 60999).is_err());
+    assert!(linux_port_range(40000, 30000).is_err());
+    assert_eq!(linux_port_range(32768, 60999).unwrap(), (32768, 60999));
+}
+
+#[test]
+fn registry_reservation_keeps_the_ranges_already_reserved() {
+    let r = PortRange::new(1025, 60000, vec![(1433, 1434)], "what-if");
+    let p = reserve_plan_registry(&[60001, 60002], &r);
+    assert_eq!(p.os, TargetOs::Windows);
+    assert_eq!(
+        p.commands,
+        vec![
+            "reg add \"HKLM\\SYSTEM\\CurrentControlSet\\Services\\Tcpip\\Parameters\" \
+             /v ReservedPorts /t REG_MULTI_SZ /s , /d \"1433-1434,60001-60002\" /f"
+                .to_string()
+        ]
+    );
+    assert!(p.notes.iter().any(|n| n.contains("restart")));
+    assert!(reserve_plan_registry(&[0], &r).commands.is_empty());
 }
 
 fn configs() -> Vec<(PortRange, Option<Snapshot>)> {

@@ -2,14 +2,50 @@
 
 use super::{one_snapshot, CliError};
 use crate::actions;
-use crate::analysis::advisor::{self, reserve_plan, TargetOs, Verdict};
-use crate::cli::{CheckArgs, GlobalArgs, ReserveArgs, SuggestArgs};
-use crate::model::Proto;
+use crate::analysis::advisor::{self, reserve_plan, RemedyTarget, TargetOs, Verdict};
+use crate::cli::{CheckArgs, GlobalArgs, ReserveArgs, SuggestArgs, WindowsArgs};
+use crate::model::{PortRange, Proto, Snapshot};
+use crate::range::windows::{Derivation, WindowsVersion};
 use serde::Serialize;
 use std::io::{IsTerminal, Write};
 
+/// One snapshot, with the range of the Windows what-if (`--windows`,
+/// `--maxuserport`, `--app`) in place when one is given: the table's range, the
+/// reserved ports of `--reserved` (a Windows host's are not this host's, so none
+/// without it), and a source naming the derivation. A bad value is reported before
+/// any work.
+pub(super) fn snapshot_for(
+    g: &GlobalArgs,
+    w: &WindowsArgs,
+) -> Result<(Snapshot, Option<Derivation>), CliError> {
+    let Some(d) = w.derive().map_err(CliError::bad_input)? else {
+        return Ok((one_snapshot(g, None)?, None));
+    };
+    if g.range.is_some() {
+        return Err(CliError::bad_input(
+            "--range and --windows/--maxuserport/--app both give the ephemeral range: use one",
+        ));
+    }
+    let reserved_arg = g.reserved.clone().unwrap_or_default();
+    let reserved =
+        crate::range::parse_reserved_ports(&reserved_arg).map_err(CliError::bad_input)?;
+    // Both overrides given: the sockets are read, the local range is not.
+    let what_if = GlobalArgs {
+        range: Some(format!("{}-{}", d.low, d.high)),
+        reserved: Some(reserved_arg),
+        ..g.clone()
+    };
+    let mut snap = one_snapshot(&what_if, None)?;
+    let mut source = d.describe();
+    if g.reserved.is_some() {
+        source.push_str(" (reserved from --reserved)");
+    }
+    snap.range = PortRange::new(d.low, d.high, reserved, source);
+    Ok((snap, Some(d)))
+}
+
 pub fn check(g: &GlobalArgs, a: &CheckArgs, out: &mut dyn Write) -> Result<i32, CliError> {
-    let snap = one_snapshot(g, None)?;
+    let (snap, _) = snapshot_for(g, &a.windows)?;
     let judgements: Vec<_> = a
         .ports
         .iter()
@@ -60,7 +96,7 @@ struct Suggestion {
 }
 
 pub fn suggest(g: &GlobalArgs, a: &SuggestArgs, out: &mut dyn Write) -> Result<i32, CliError> {
-    let snap = one_snapshot(g, None)?;
+    let (snap, derived) = snapshot_for(g, &a.windows)?;
     let ports = advisor::suggest(
         usize::from(a.n),
         a.proto,
@@ -73,18 +109,37 @@ pub fn suggest(g: &GlobalArgs, a: &SuggestArgs, out: &mut dyn Write) -> Result<i
         Some(p) => vec![p],
         None => vec![Proto::Tcp, Proto::Udp],
     };
-    let os = TargetOs::current();
+    let version = derived.as_ref().map(|d| d.version);
+    let os = match version {
+        Some(_) => TargetOs::Windows,
+        None => TargetOs::current(),
+    };
+    // 2000 / XP / 2003 have no excludedportrange: their reservation is the registry.
+    let registry = matches!(
+        version,
+        Some(WindowsVersion::Nt | WindowsVersion::NtKb951748)
+    );
     let list: Vec<Suggestion> = ports
         .iter()
         .map(|p| Suggestion {
             port: *p,
             protos: protos.clone(),
-            reserve: reserve_plan(&[*p], a.proto, &snap.range, os),
+            reserve: if registry {
+                advisor::reserve_plan_registry(&[*p], &snap.range)
+            } else {
+                reserve_plan(&[*p], a.proto, &snap.range, os)
+            },
         })
         .collect();
     if a.json {
         serde_json::to_writer_pretty(&mut *out, &list).map_err(std::io::Error::from)?;
         writeln!(out)?;
+        if list.is_empty() {
+            // The array keeps its shape; the remedies go to stderr for a human.
+            let mut err = std::io::stderr().lock();
+            no_port(&mut err, a, &snap, version)?;
+            return Ok(1);
+        }
         return Ok(0);
     }
     let protos_txt: Vec<&str> = protos.iter().map(|p| p.as_str()).collect();
@@ -116,7 +171,8 @@ pub fn suggest(g: &GlobalArgs, a: &SuggestArgs, out: &mut dyn Write) -> Result<i
         }
     }
     if list.is_empty() {
-        writeln!(out, "\nno port passes every rule")?;
+        writeln!(out)?;
+        no_port(out, a, &snap, version)?;
         return Ok(1);
     }
     writeln!(out, "\nto reserve on {}:", os.as_str())?;
@@ -124,6 +180,57 @@ pub fn suggest(g: &GlobalArgs, a: &SuggestArgs, out: &mut dyn Write) -> Result<i
         writeln!(out, "  # {n}")?;
     }
     Ok(0)
+}
+
+/// Why no port passes, and when the range is the cause, the remedies for the OS.
+fn no_port(
+    out: &mut dyn Write,
+    a: &SuggestArgs,
+    snap: &Snapshot,
+    version: Option<WindowsVersion>,
+) -> Result<(), CliError> {
+    let r = &snap.range;
+    if !advisor::blocked_by_range(r, a.proto) {
+        writeln!(out, "no port passes every rule")?;
+        if a.portable {
+            writeln!(
+                out,
+                "  # --portable also avoids every common default range; without it ports may pass"
+            )?;
+        }
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "no port passes every rule: the ephemeral range {}-{} ({}) covers every port \
+         from 1025 up that is free of IANA and malware entries",
+        r.low, r.high, r.source
+    )?;
+    let target = match version {
+        Some(v) => RemedyTarget::Windows(Some(v)),
+        None => RemedyTarget::current(),
+    };
+    let remedies = advisor::remedies(target, r, a.proto, a.near, Some(snap));
+    writeln!(
+        out,
+        "\nremedies (from the {}):",
+        crate::range::windows::ARTICLE
+    )?;
+    for (i, m) in remedies.iter().enumerate() {
+        writeln!(out, "{}. {}", i + 1, m.title)?;
+        for c in &m.commands {
+            writeln!(out, "  $ {c}")?;
+        }
+        for n in &m.notes {
+            writeln!(out, "  # {n}")?;
+        }
+        writeln!(out, "  then, e.g. port {}, reserved with:", m.port)?;
+        for c in &m.reserve {
+            writeln!(out, "  $ {c}")?;
+        }
+    }
+    writeln!(out, "{}. {}", remedies.len() + 1, advisor::RESERVE_ANYWAY)?;
+    Ok(())
 }
 
 pub fn reserve(g: &GlobalArgs, a: &ReserveArgs, out: &mut dyn Write) -> Result<i32, CliError> {

@@ -130,8 +130,9 @@ fn list(g: &GlobalArgs, a: &ListArgs, out: &mut dyn Write) -> Result<i32, CliErr
 }
 
 fn range(g: &GlobalArgs, a: &RangeArgs, out: &mut dyn Write) -> Result<i32, CliError> {
-    let snap = one_snapshot(g, None)?;
-    let summary = output::RangeSummary::new(&snap.range, Some(&snap));
+    let (snap, derived) = advise::snapshot_for(g, &a.windows)?;
+    let mut summary = output::RangeSummary::new(&snap.range, Some(&snap));
+    summary.derived = derived;
     if a.json {
         output::range_json(out, &summary)?;
     } else {
