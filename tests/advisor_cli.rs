@@ -525,3 +525,47 @@ fn check_uses_the_table_range_and_portable_names_the_rows() {
         "{out}"
     );
 }
+
+/// A TCP socket bound and never listening or connected holds its port from every
+/// destination: `check` says the port is taken, `pool` counts it (state BOUND).
+#[test]
+fn a_bound_only_socket_is_seen_by_check_and_pool() {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket calls on a fresh fd with correctly sized addresses.
+    let (_fd, port) = unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        assert!(fd >= 0);
+        let owned = std::os::fd::OwnedFd::from_raw_fd(fd);
+        let mut a: libc::sockaddr_in = std::mem::zeroed();
+        a.sin_family = libc::AF_INET as libc::sa_family_t;
+        a.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
+        let len = std::mem::size_of_val(&a) as libc::socklen_t;
+        assert_eq!(
+            libc::bind(fd, (&a as *const libc::sockaddr_in).cast(), len),
+            0
+        );
+        let mut got: libc::sockaddr_in = std::mem::zeroed();
+        let mut l = len;
+        libc::getsockname(fd, (&mut got as *mut libc::sockaddr_in).cast(), &mut l);
+        (owned, u16::from_be(got.sin_port))
+    };
+    let (_, out, err) = run(&["list", "--json", "--port", &port.to_string()]);
+    let rows: Vec<Value> =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out} {err}"));
+    if rows.is_empty() {
+        eprintln!("SKIP: this kernel does not dump bound-only sockets (Linux 6.5+)");
+        return;
+    }
+    assert_eq!(rows[0]["state"], "BOUND", "{rows:?}");
+    let (_, v) = check_json(&[&format!("{port}/tcp")]);
+    let f = finding(&v[0], "in_use");
+    assert_eq!(f["status"], "bad", "{f}");
+    assert!(f["message"].as_str().unwrap().contains("BOUND"), "{f}");
+    let (_, out, err) = run(&["pool", "--json", "--sample", "0"]);
+    let p: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out} {err}"));
+    assert!(
+        p["tcp"]["by_state"]["BOUND"].as_u64().unwrap_or(0) >= 1,
+        "{}",
+        p["tcp"]
+    );
+}

@@ -81,6 +81,10 @@ pub enum SockState {
     Closing,
     #[serde(rename = "UNCONN")]
     Unconn,
+    /// A TCP socket bound to a port but neither listening nor connected (`ss -B`):
+    /// it holds the port from every destination.
+    #[serde(rename = "BOUND")]
+    Bound,
     #[serde(rename = "UNKNOWN")]
     Unknown,
 }
@@ -88,7 +92,7 @@ pub enum SockState {
 impl SockState {
     /// Every state; the TCP ones first, in the order of their numbers in the
     /// Linux kernel (1 = ESTABLISHED .. 11 = CLOSING, include/net/tcp_states.h).
-    pub const ALL: [SockState; 13] = [
+    pub const ALL: [SockState; 14] = [
         SockState::Established,
         SockState::SynSent,
         SockState::SynRecv,
@@ -101,6 +105,7 @@ impl SockState {
         SockState::Listen,
         SockState::Closing,
         SockState::Unconn,
+        SockState::Bound,
         SockState::Unknown,
     ];
 
@@ -119,6 +124,7 @@ impl SockState {
             SockState::Listen => "LISTEN",
             SockState::Closing => "CLOSING",
             SockState::Unconn => "UNCONN",
+            SockState::Bound => "BOUND",
             SockState::Unknown => "UNKNOWN",
         }
     }
@@ -143,7 +149,8 @@ impl SockState {
             "lastack" => SockState::LastAck,
             "listen" | "listening" => SockState::Listen,
             "closing" => SockState::Closing,
-            "unconn" | "unconnected" | "bound" => SockState::Unconn,
+            "unconn" | "unconnected" => SockState::Unconn,
+            "bound" | "boundinactive" => SockState::Bound,
             "unknown" => SockState::Unknown,
             _ => return None,
         })

@@ -199,8 +199,8 @@ fn series_counts_stay_bounded() {
     assert_eq!(p.count("porttop_listener_sockets"), MAX_LISTENER_SERIES);
     assert_eq!(p.value("porttop_listeners", ""), 1000.0);
     assert_eq!(p.count("porttop_collisions"), 6);
-    // fixed state sets: 11 TCP states and UNCONN for UDP
-    assert_eq!(p.count("porttop_sockets"), 12);
+    // fixed state sets: 11 TCP states, BOUND, and UNCONN for UDP
+    assert_eq!(p.count("porttop_sockets"), 13);
     let p0 = parse(&render(&s, 0));
     assert_eq!(p0.count("porttop_destination_sockets"), 0);
     let names: BTreeSet<&str> = p.samples.iter().map(|s| s.0.as_str()).collect();

@@ -223,7 +223,7 @@ impl Diag {
             .filter_map(|(f, on)| on.then_some(f))
             .collect();
         if scope.tcp != 0 {
-            let states = StateFlags::from_bits_truncate(scope.tcp);
+            let states = state_flags(scope.tcp);
             let mut done = false;
             if scope.v4 && scope.v6 && self.compat_tcp {
                 let mut got = 0usize;
@@ -247,7 +247,7 @@ impl Diag {
             }
         }
         if scope.udp != 0 {
-            let states = StateFlags::from_bits_truncate(scope.udp);
+            let states = state_flags(scope.udp & !BOUND_INACTIVE_BIT);
             for fam in &fams {
                 self.dump(Proto::Udp, *fam, states, |r| emit(Proto::Udp, r))?;
             }
@@ -322,8 +322,21 @@ pub struct Scope {
 }
 
 /// Every state (`TCP_ESTABLISHED` = 1 .. `TCP_CLOSING` = 11; the kernel adds
-/// request sockets, `TCP_NEW_SYN_RECV`, whenever SYN-RECV is asked for).
-const ALL_STATES: u32 = StateFlags::all().bits();
+/// request sockets, `TCP_NEW_SYN_RECV`, whenever SYN-RECV is asked for), and
+/// bound-only TCP sockets (`TCP_BOUND_INACTIVE` = 13, dumped since Linux 6.5 from
+/// the bind table: bound, neither listening nor connected; `ss -B`). Older kernels
+/// ignore the bit.
+const ALL_STATES: u32 = StateFlags::all().bits() | BOUND_INACTIVE_BIT;
+
+/// `1 << TCP_BOUND_INACTIVE` (include/net/tcp_states.h).
+const BOUND_INACTIVE_BIT: u32 = 1 << 13;
+
+/// A state mask as the crate's type, keeping bits it has no name for (bit 13).
+fn state_flags(bits: u32) -> StateFlags {
+    // SAFETY: the type is a plain u32 mask passed to the kernel as is; the kernel
+    // tests only the bits it knows.
+    unsafe { StateFlags::from_bits_unchecked(bits) }
+}
 
 impl Default for Scope {
     fn default() -> Self {
@@ -369,8 +382,11 @@ impl Scope {
     }
 }
 
-/// The kernel's number of a TCP state.
+/// The kernel's number of a TCP state (as a dump request asks for it).
 fn tcp_number(s: SockState) -> Option<u32> {
+    if s == SockState::Bound {
+        return Some(13);
+    }
     let i = tcp_states().iter().position(|t| *t == s)?;
     Some(i as u32 + 1)
 }
@@ -429,9 +445,17 @@ pub fn to_socket(proto: Proto, r: &Record) -> Socket {
         Family::Ipv4
     };
     let id = &r.socket_id;
-    let st = state(proto, r.state);
+    let mut st = state(proto, r.state);
+    // The bind-table walk reports bound-only sockets as TCP_CLOSE with no peer.
+    if proto == Proto::Tcp
+        && st == SockState::Close
+        && id.destination_port == 0
+        && id.destination_address.is_unspecified()
+    {
+        st = SockState::Bound;
+    }
     let remote = match st {
-        SockState::Listen | SockState::Unconn => None,
+        SockState::Listen | SockState::Unconn | SockState::Bound => None,
         _ => Some(Endpoint::new(id.destination_address, id.destination_port)),
     };
     Socket {
@@ -616,5 +640,62 @@ mod tests {
         assert_eq!(state(Proto::Udp, 7), SockState::Unconn);
         assert_eq!(state(Proto::Udp, 1), SockState::Established);
         assert_eq!(tcp_number(SockState::Unconn), None);
+    }
+}
+
+#[cfg(test)]
+mod bound_tests {
+    use super::*;
+
+    /// A TCP socket bound to 127.0.0.1:0 and left there (no listen, no connect);
+    /// the fd and its port.
+    pub(crate) fn bound_only() -> (std::os::fd::OwnedFd, u16) {
+        use std::os::fd::FromRawFd;
+        // SAFETY: plain socket calls on a fresh fd with correctly sized addresses.
+        unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+            assert!(fd >= 0);
+            let owned = std::os::fd::OwnedFd::from_raw_fd(fd);
+            let mut a: libc::sockaddr_in = std::mem::zeroed();
+            a.sin_family = libc::AF_INET as libc::sa_family_t;
+            a.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
+            let len = std::mem::size_of_val(&a) as libc::socklen_t;
+            assert_eq!(
+                libc::bind(fd, (&a as *const libc::sockaddr_in).cast(), len),
+                0
+            );
+            let mut got: libc::sockaddr_in = std::mem::zeroed();
+            let mut l = len;
+            libc::getsockname(fd, (&mut got as *mut libc::sockaddr_in).cast(), &mut l);
+            (owned, u16::from_be(got.sin_port))
+        }
+    }
+
+    #[test]
+    fn a_bound_only_tcp_socket_is_dumped_as_bound() {
+        let Ok(mut d) = Diag::new() else {
+            eprintln!("skipped: no NETLINK_SOCK_DIAG here");
+            return;
+        };
+        let (_fd, port) = bound_only();
+        let mut v = Vec::new();
+        d.dump_all(&Scope::default(), |s, _| v.push(s)).unwrap();
+        let Some(s) = v
+            .iter()
+            .find(|s| s.proto == Proto::Tcp && s.local.port == port)
+        else {
+            eprintln!("SKIP: this kernel does not dump bound-only sockets (Linux 6.5+)");
+            return;
+        };
+        assert_eq!((s.state, s.remote), (SockState::Bound, None));
+        // A filter on other states does not ask for them.
+        let listen_only = crate::filter::Filter {
+            states: vec![SockState::Listen],
+            ..Default::default()
+        };
+        let mut v = Vec::new();
+        d.dump_all(&Scope::of(&listen_only), |s, _| v.push(s))
+            .unwrap();
+        assert!(!v.iter().any(|s| s.local.port == port));
     }
 }

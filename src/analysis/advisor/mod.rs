@@ -477,9 +477,11 @@ fn reserved(port: u16, range: &PortRange) -> Finding {
     }
 }
 
-/// A socket that owns the port for incoming traffic.
+/// A socket that owns the port: a listener, a bound UDP socket, or a TCP socket
+/// bound and not yet listening or connected (a service's bind() fails on it).
 fn is_listener(s: &Socket) -> bool {
-    s.state == SockState::Listen || (s.proto == Proto::Udp && s.state == SockState::Unconn)
+    matches!(s.state, SockState::Listen | SockState::Bound)
+        || (s.proto == Proto::Udp && s.state == SockState::Unconn)
 }
 
 fn describe(s: &Socket, snap: &Snapshot) -> String {
