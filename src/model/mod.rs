@@ -196,7 +196,7 @@ pub fn unmap(addr: IpAddr) -> IpAddr {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Process {
     pub pid: u32,
-    /// Full name: the executable's file name, else argv[0]'s, else the kernel's comm.
+    /// The kernel's name for it (comm, at most 15 bytes), as `ss` and `ps` show it.
     pub name: String,
     pub uid: Option<u32>,
     pub user: Option<String>,

@@ -1,6 +1,6 @@
 //! `porttop list` and `porttop range` renderers.
 
-use super::{csv_field, write_table};
+use super::{csv_field, safe, write_table};
 use crate::model::{Endpoint, PortRange, Snapshot, Socket, SocketRecord};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -39,7 +39,7 @@ fn process(snap: &Snapshot, s: &Socket) -> String {
     if names.is_empty() {
         "-".into()
     } else {
-        names.join(",")
+        safe(&names.join(",")).into_owned()
     }
 }
 
@@ -68,7 +68,7 @@ fn rows<'a>(snap: &'a Snapshot, sockets: &[&'a Socket]) -> Vec<Vec<String>> {
                 mark(snap, s).to_string(),
                 pids(s),
                 process(snap, s),
-                s.user.as_deref().unwrap_or("-").to_string(),
+                safe(s.user.as_deref().unwrap_or("-")).into_owned(),
             ]
         })
         .collect()
@@ -117,11 +117,15 @@ pub fn list_csv(
                 .map(u32::to_string)
                 .collect::<Vec<_>>()
                 .join(" "),
-            owner.map(|p| p.name.clone()).unwrap_or_default(),
-            s.user.as_deref().unwrap_or_default().to_string(),
+            owner
+                .map(|p| safe(&p.name).into_owned())
+                .unwrap_or_default(),
+            safe(s.user.as_deref().unwrap_or_default()).into_owned(),
             s.uid.map(|u| u.to_string()).unwrap_or_default(),
             s.inode.map(|u| u.to_string()).unwrap_or_default(),
-            owner.map(|p| p.cmdline.clone()).unwrap_or_default(),
+            owner
+                .map(|p| safe(&p.cmdline).into_owned())
+                .unwrap_or_default(),
         ];
         let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
         writeln!(out, "{}", line.join(","))?;
@@ -212,7 +216,7 @@ pub fn range_text(out: &mut dyn Write, s: &RangeSummary) -> io::Result<()> {
         "ephemeral range  {}-{} ({} ports)",
         s.low, s.high, s.size
     )?;
-    writeln!(out, "source           {}", s.source)?;
+    writeln!(out, "source           {}", safe(&s.source))?;
     let reserved = if s.reserved.is_empty() {
         "none"
     } else {

@@ -4,11 +4,13 @@
 mod list;
 pub mod metrics;
 mod pool;
+mod safe;
 pub use list::{
     list_csv, list_json, list_order, list_table, range_json, range_text, snapshot_json,
     RangeSummary,
 };
 pub use pool::{collision_kind, driver_text, pool_json, pool_text};
+pub use safe::{safe, safe_string};
 
 use std::io::{self, Write};
 

@@ -1,6 +1,6 @@
 //! `porttop pool`: the pressure report and collisions as text or JSON.
 
-use super::write_table;
+use super::{safe, write_table};
 use crate::analysis::collisions::{Collision, CollisionKind};
 use crate::analysis::pool::{Driver, PoolReport};
 use serde::Serialize;
@@ -131,13 +131,13 @@ pub fn pool_text(
                     (true, CollisionKind::ListenerInEphemeralRange) => " (likely a client's port)",
                     (true, _) => " (probably intentional)",
                 },
-                c.message,
-                who.join("; ")
+                safe(&c.message),
+                safe(&who.join("; "))
             )?;
         }
     }
     for n in &r.notes {
-        writeln!(out, "note         {n}")?;
+        writeln!(out, "note         {}", safe(n))?;
     }
     Ok(())
 }

@@ -19,8 +19,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Span::raw(format!("every {}", fmt_interval(app.interval)))
     };
     let (host, when) = match &app.snap {
-        Some(s) => (s.host.as_str(), clock(s.taken_at_ms)),
-        None => ("…", "waiting for the first snapshot".to_string()),
+        Some(s) => (crate::output::safe(&s.host), clock(s.taken_at_ms)),
+        None => ("…".into(), "waiting for the first snapshot".to_string()),
     };
     let mut l1 = vec![
         Span::styled("porttop", theme.title()),
@@ -53,6 +53,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             let r = &s.range;
             // The source last and short: it is the first thing to lose at 80 columns.
             let source = r.source.rsplit('/').next().unwrap_or(&r.source);
+            let source = crate::output::safe(source);
             lines.push(Line::from(format!(
                 "ephemeral {}-{}  pool {}  reserved in range {}  (from {source})",
                 r.low,

@@ -9,6 +9,7 @@ mod table;
 
 use super::app::{App, Mode};
 use super::theme::Theme;
+use crate::output::{safe, safe_string};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
@@ -65,25 +66,25 @@ fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let line = if let Mode::Filter(text) = &app.mode {
         let mut spans = vec![
             Span::styled("/", theme.title()),
-            Span::raw(text.clone()),
+            Span::raw(safe_string(text)),
             Span::styled("_", theme.dim()),
         ];
         if let Some(s) = &app.status {
             spans.push(Span::raw("   "));
-            spans.push(Span::styled(s.clone(), theme.error()));
+            spans.push(Span::styled(safe_string(s), theme.error()));
         }
         Line::from(spans)
     } else {
         let mut spans = Vec::new();
         if let Some(e) = &app.error {
-            spans.push(Span::styled(format!("error: {e}  "), theme.error()));
+            spans.push(Span::styled(format!("error: {}  ", safe(e)), theme.error()));
         }
         if let Some(s) = &app.status {
-            spans.push(Span::styled(format!("{s}  "), theme.warn()));
+            spans.push(Span::styled(format!("{}  ", safe(s)), theme.warn()));
         }
         if !app.filter.is_empty() {
             spans.push(Span::styled("filter: ", theme.title()));
-            spans.push(Span::raw(format!("{}  ", app.filter)));
+            spans.push(Span::raw(format!("{}  ", safe(&app.filter.to_string()))));
         }
         spans.push(Span::styled(
             format!("{}/{}  ", (app.selected + 1).min(app.len()), app.len()),

@@ -2,6 +2,7 @@
 //! two grouped views. Only rows on screen are turned into strings.
 
 use super::fit;
+use crate::output::safe_string;
 use crate::tui::app::{App, View};
 use crate::tui::rows::{Col, Row as SockRow};
 use crate::tui::theme::Theme;
@@ -65,8 +66,10 @@ fn cell(r: &SockRow, c: C) -> String {
                 .pids
                 .first()
                 .map_or_else(|| "-".into(), u32::to_string),
-            Col::Process => r.owner().map_or_else(|| "-".into(), |p| p.name.clone()),
-            Col::User => r.sock.user.as_deref().unwrap_or("-").to_string(),
+            Col::Process => r
+                .owner()
+                .map_or_else(|| "-".into(), |p| safe_string(&p.name)),
+            Col::User => safe_string(r.sock.user.as_deref().unwrap_or("-")),
         },
     }
 }
@@ -282,8 +285,8 @@ fn draw_procs(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 start + i == app.selected,
                 vec![
                     p.pid.map_or_else(|| "-".into(), |p| p.to_string()),
-                    p.name.clone(),
-                    p.user.clone(),
+                    safe_string(&p.name),
+                    safe_string(&p.user),
                     p.listening.to_string(),
                     p.established.to_string(),
                     p.other.to_string(),
