@@ -27,6 +27,15 @@ fn bad_inputs_of_every_subcommand_are_one_line_and_exit_2() {
         &["nosuchcommand"],
         &["-t", "list"],
         &["--port", "80", "check", "80"],
+        // The filter language: unknown keys and bad values, positional or not.
+        &["list", "sport:x"],
+        &["list", "sprt:80"],
+        &["list", "port:9000-8000"],
+        &["list", "src:10.0.0.1/40"],
+        &["list", "!"],
+        &["list", "tcp", "not"],
+        &["watch", "bogus:1", "--count", "1"],
+        &["porttop-typo:1"],
     ];
     for args in cases {
         assert_one_line_error(args, 2);

@@ -288,3 +288,41 @@ fn a_filtered_list_reads_only_what_it_shows() {
         );
     }
 }
+
+#[test]
+fn positional_filter_words_or_within_a_kind_negate_and_pick_directions() {
+    let _g = serial();
+    let a = listener_outside_range("127.0.0.1");
+    let b = listener_outside_range("127.0.0.1");
+    let _ca = connect_n(&a, 2);
+    let _cb = connect_n(&b, 1);
+    let (pa, pb) = (
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    );
+    let rows = |words: &[&str]| -> Vec<serde_json::Value> {
+        let mut args = vec!["list", "--json"];
+        args.extend_from_slice(words);
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 0, "{words:?}: {err}");
+        serde_json::from_str(&out).unwrap()
+    };
+    let count = |v: &[serde_json::Value], f: &dyn Fn(&serde_json::Value) -> bool| {
+        v.iter().filter(|r| f(r)).count()
+    };
+    // Two ports: both listeners and their connections (both ends), not the last only.
+    let both = rows(&[&format!("port:{pa}"), &format!("port:{pb}"), "tcp"]);
+    assert_eq!(count(&both, &|r| r["state"] == "LISTEN"), 2, "{both:#?}");
+    assert_eq!(both.len(), 2 + 2 * 2 + 2, "{both:#?}");
+    // dport: the client ends only; !state:listen leaves the listener out.
+    let clients = rows(&[&format!("dport:{pa}"), "!state:listen"]);
+    assert_eq!(clients.len(), 2, "{clients:#?}");
+    assert!(clients.iter().all(|r| r["remote_port"] == pa));
+    let servers = rows(&[&format!("sport:{pa}"), "not", "listening"]);
+    assert_eq!(servers.len(), 2, "{servers:#?}");
+    assert!(servers.iter().all(|r| r["local_port"] == pa));
+    // src/dst with CIDR, and positional words together with flags.
+    let cidr = rows(&["-t", "dst:127.0.0.0/8", &format!("dport:{pa}-{pa}")]);
+    assert_eq!(cidr.len(), 2, "{cidr:#?}");
+    assert!(rows(&["dst:10.255.255.0/24", &format!("dport:{pa}")]).is_empty());
+}

@@ -4,7 +4,7 @@ mod run;
 pub use run::{exit_code_for_usage_error, run, CliError};
 
 use crate::filter::{Filter, FilterError};
-use crate::model::{Family, Proto};
+use crate::model::{Family, Proto, SockState};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -22,7 +22,7 @@ Exit status:
     name = "porttop",
     version,
     about = "Sockets, their processes and ephemeral-port pressure, live (TCPView for the terminal)",
-    after_help = EXIT_CODES
+    after_help = format!("{}\n{EXIT_CODES}", crate::filter::help_text())
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -120,6 +120,7 @@ pub struct ServeArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = crate::filter::help_text())]
 pub struct WatchArgs {
     #[command(flatten)]
     pub filter: FilterArgs,
@@ -375,6 +376,10 @@ pub struct FilterArgs {
     /// Sockets whose local port is in the ephemeral pool
     #[arg(long)]
     pub ephemeral: bool,
+    /// Filter words, as in the dashboard's `/` prompt (see below), e.g.
+    /// `dport:443 !state:listen`
+    #[arg(value_name = "FILTER", allow_hyphen_values = false)]
+    pub words: Vec<String>,
 }
 
 fn parse_port_arg(s: &str) -> Result<u16, String> {
@@ -384,39 +389,45 @@ fn parse_port_arg(s: &str) -> Result<u16, String> {
 
 impl FilterArgs {
     pub fn to_filter(&self) -> Result<Filter, FilterError> {
+        use crate::filter::Term;
         let mut f = Filter::default();
-        if self.tcp {
-            f.add_proto(Proto::Tcp);
-        }
-        if self.udp {
-            f.add_proto(Proto::Udp);
-        }
-        if self.ipv4 {
-            f.add_family(Family::Ipv4);
-        }
-        if self.ipv6 {
-            f.add_family(Family::Ipv6);
+        let flags = [
+            (self.tcp, Term::Proto(Proto::Tcp)),
+            (self.udp, Term::Proto(Proto::Udp)),
+            (self.ipv4, Term::Family(Family::Ipv4)),
+            (self.ipv6, Term::Family(Family::Ipv6)),
+            (self.established, Term::State(SockState::Established)),
+            (self.ephemeral, Term::Ephemeral),
+        ];
+        for (on, t) in flags {
+            if on {
+                f.add(t);
+            }
         }
         if self.listening {
             crate::filter::LISTENING
                 .iter()
-                .for_each(|s| f.add_state(*s));
-        }
-        if self.established {
-            f.add_state(crate::model::SockState::Established);
+                .for_each(|s| f.add(Term::State(*s)));
         }
         for s in &self.state {
             f.add_states(s)?;
         }
-        f.port = self.port;
-        f.pid = self.pid;
-        f.process = self.process.clone();
-        f.ephemeral = self.ephemeral;
+        if let Some(p) = self.port {
+            f.add(Term::Port(crate::filter::Ports::one(p)));
+        }
+        if let Some(p) = self.pid {
+            f.add(Term::Pid(p));
+        }
+        if let Some(p) = &self.process {
+            f.add(Term::Process(p.clone()));
+        }
+        f.extend(Filter::parse_words(&self.words)?);
         Ok(f)
     }
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = crate::filter::help_text())]
 pub struct ListArgs {
     #[command(flatten)]
     pub filter: FilterArgs,

@@ -281,10 +281,7 @@ mod tests {
         assert!(kinds.contains(&"pool_level".to_string()));
 
         // Filters apply to socket events only.
-        let f = Filter {
-            port: Some(40002),
-            ..Default::default()
-        };
+        let f = Filter::of([crate::filter::Term::Port(crate::filter::Ports::one(40002))]);
         let only = events(&sa, &sb, &f);
         let socket_events = only
             .iter()

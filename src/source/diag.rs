@@ -325,18 +325,17 @@ impl Scope {
     /// No more than `f` can show (the socket filter's protocols, families and
     /// states; the rest of it is applied after).
     pub fn of(f: &crate::filter::Filter) -> Scope {
-        let wants = |p: Proto| f.protos.is_empty() || f.protos.contains(&p);
-        let fam = |x: Family| f.families.is_empty() || f.families.contains(&x);
+        let (protos, families, states) = (f.protos(), f.families(), f.states());
+        let wants = |p: Proto| protos.is_empty() || protos.contains(&p);
+        let fam = |x: Family| families.is_empty() || families.contains(&x);
         let (mut tcp, mut udp) = (ALL_STATES, ALL_STATES);
         // (a state porttop has no name for could be any kernel state)
-        if !f.states.is_empty() && !f.states.contains(&SockState::Unknown) {
-            tcp = f
-                .states
+        if !states.is_empty() && !states.contains(&SockState::Unknown) {
+            tcp = states
                 .iter()
                 .filter_map(|s| tcp_number(*s))
                 .fold(0, |m, n| m | 1 << n);
-            udp = f
-                .states
+            udp = states
                 .iter()
                 .filter_map(|s| match s {
                     SockState::Established => Some(1),

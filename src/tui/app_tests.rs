@@ -362,3 +362,45 @@ fn a_sort_change_during_a_refresh_is_not_lost() {
     assert_eq!(p, want, "listed again for the new order: {p:?}");
     assert!(p.contains(&41000), "and it is the new refresh");
 }
+
+#[test]
+fn enter_on_an_ephemeral_group_lists_exactly_its_sockets() {
+    // The case: 127.0.0.1 -> 127.0.0.1:15558 (2 sockets) next to sockets
+    // toward 127.0.0.2:15558, from 127.0.0.2, and to another port of 127.0.0.1.
+    use Proto::Tcp;
+    use SockState::Established;
+    let c = |l: &str, lp, r: &str, rp, i| {
+        sock(Tcp, ep(l, lp), Some(ep(r, rp)), Established, i, Some(200))
+    };
+    let s = snap(
+        vec![
+            c("127.0.0.1", 40100, "127.0.0.1", 15558, 1),
+            c("127.0.0.1", 40101, "127.0.0.1", 15558, 2),
+            c("127.0.0.1", 40102, "127.0.0.2", 15558, 3),
+            c("127.0.0.1", 40103, "127.0.0.2", 15558, 4),
+            c("127.0.0.1", 40104, "127.0.0.2", 15558, 5),
+            c("127.0.0.2", 40105, "127.0.0.1", 15558, 6),
+            c("127.0.0.1", 40106, "127.0.0.1", 15559, 7),
+        ],
+        T0,
+    );
+    let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
+    a.apply(Action::Viewport(10));
+    a.apply(Action::Snapshot(Arc::new(s)));
+    a.apply(Action::View(View::Ephemeral));
+    let i = a
+        .dests
+        .iter()
+        .position(|d| d.remote == ep("127.0.0.1", 15558) && d.local == ep("127.0.0.1", 0).addr)
+        .expect("the group");
+    assert_eq!(a.dests[i].ports, 2);
+    a.apply(Action::Home);
+    for _ in 0..i {
+        a.apply(Action::Down);
+    }
+    a.apply(Action::Open);
+    assert_eq!(a.view, View::All);
+    let mut got = ports(&a);
+    got.sort_unstable();
+    assert_eq!(got, vec![40100, 40101], "filter: {}", a.filter);
+}

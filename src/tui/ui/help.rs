@@ -34,13 +34,16 @@ pub fn draw(f: &mut Frame, area: Rect, theme: &Theme) {
     );
     let mut other = lines(&[Ctx::Prompt, Ctx::Confirm, Ctx::Pane, Ctx::Any], theme);
     other.push(Line::styled("Filter words", theme.title()));
-    for t in [
-        " tcp udp -4 -6 listening established ephemeral",
-        " state:S[,S] port:N pid:N proc:NAME user:NAME",
-        " bare words match address, port, process, user",
-    ] {
-        other.push(Line::from(t));
-    }
+    // From the parser's own table, so help and parser cannot disagree; the
+    // meanings are in `porttop --help`.
+    let words: Vec<&str> = crate::filter::help_lines()
+        .map(|(syntax, _)| syntax)
+        .filter(|s| !s.is_empty())
+        .collect();
+    other.push(Line::from(format!(" {}", words.join("  "))));
+    other.push(Line::from(
+        " one kind: OR; kinds: AND; ! or not negates (porttop --help)",
+    ));
     // The filter words are prose: let them wrap in narrow terminals.
     let other = Paragraph::new(other)
         .wrap(ratatui::widgets::Wrap { trim: false })
