@@ -36,6 +36,11 @@ fn bad_inputs_of_every_subcommand_are_one_line_and_exit_2() {
         &["list", "tcp", "not"],
         &["watch", "bogus:1", "--count", "1"],
         &["porttop-typo:1"],
+        // Dashboard-only flags before a subcommand: refused, never ignored.
+        &["--interval", "2s", "list"],
+        &["--keep-closed", "5", "range"],
+        &["--no-color", "check", "80"],
+        &["--warn", "10", "watch", "--count", "1"],
     ];
     for args in cases {
         assert_one_line_error(args, 2);
@@ -54,6 +59,9 @@ fn pool_bad_input_is_unknown_3_since_2_means_critical() {
         &["--range", "40000-40099", "pool", "--warn", "x"],
         &["--replay", "/nonexistent", "pool", "--crit", "200"],
         &["-l", "pool"],
+        // The dashboard's thresholds before `pool` were silently ignored.
+        &["--warn", "10", "--crit", "15", "pool"],
+        &["--interval", "2s", "pool"],
     ] {
         assert_one_line_error(args, 3);
     }

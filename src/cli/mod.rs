@@ -40,21 +40,44 @@ pub struct DashArgs {
     /// Initial filter of the dashboard (the same flags as `list`)
     #[command(flatten)]
     pub filter: FilterArgs,
-    /// Refresh interval: 500ms, 2s, 1.5 (seconds); at least 250ms
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]
-    pub interval: std::time::Duration,
-    /// Keep closed sockets visible (red) for N refreshes
-    #[arg(long, value_name = "N", default_value_t = 2)]
-    pub keep_closed: u32,
+    /// Refresh interval: 500ms, 2s, 1.5 (seconds); at least 250ms [default: 1s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
+    pub interval: Option<std::time::Duration>,
+    /// Keep closed sockets visible (red) for N refreshes [default: 2]
+    #[arg(long, value_name = "N")]
+    pub keep_closed: Option<u32>,
     /// No colors (also when NO_COLOR is set): a mark column and reverse video
     #[arg(long)]
     pub no_color: bool,
-    /// Warn at this % of the ephemeral pool
-    #[arg(long, default_value = "80", value_parser = parse_percent, value_name = "PCT")]
-    pub warn: f64,
-    /// Critical at this % of the ephemeral pool
-    #[arg(long, default_value = "95", value_parser = parse_percent, value_name = "PCT")]
-    pub crit: f64,
+    /// Warn at this % of the ephemeral pool [default: 80]
+    #[arg(long, value_parser = parse_percent, value_name = "PCT")]
+    pub warn: Option<f64>,
+    /// Critical at this % of the ephemeral pool [default: 95]
+    #[arg(long, value_parser = parse_percent, value_name = "PCT")]
+    pub crit: Option<f64>,
+}
+
+impl DashArgs {
+    /// The dashboard-only flags given (they mean nothing to a subcommand, which
+    /// has its own `--warn` and `--interval` where they apply).
+    pub fn given(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.filter != FilterArgs::default() {
+            v.push("filter flags");
+        }
+        for (set, name) in [
+            (self.interval.is_some(), "--interval"),
+            (self.keep_closed.is_some(), "--keep-closed"),
+            (self.no_color, "--no-color"),
+            (self.warn.is_some(), "--warn"),
+            (self.crit.is_some(), "--crit"),
+        ] {
+            if set {
+                v.push(name);
+            }
+        }
+        v
+    }
 }
 
 #[derive(Args, Debug, Clone, Default)]

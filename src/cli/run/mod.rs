@@ -215,29 +215,31 @@ const MAX_REPLAY_FRAMES: usize = 10_000;
 fn dashboard(cli: &Cli) -> Result<i32, CliError> {
     let d = &cli.dash;
     let filter = d.filter.to_filter().map_err(CliError::bad_input)?;
+    let thresholds = pool::Thresholds {
+        warn: d.warn.unwrap_or(pool::Thresholds::default().warn),
+        crit: d.crit.unwrap_or(pool::Thresholds::default().crit),
+    };
+    if thresholds.warn > thresholds.crit {
+        return Err(CliError::bad_input("--warn is above --crit"));
+    }
     let source = cli.global.source()?;
     let opts = crate::tui::Options {
         filter,
-        interval: d.interval,
-        keep_closed: d.keep_closed,
+        interval: d.interval.unwrap_or(std::time::Duration::from_secs(1)),
+        keep_closed: d.keep_closed.unwrap_or(2),
         no_color: d.no_color,
         replay: cli.global.replay.is_some(),
-        thresholds: pool::Thresholds {
-            warn: d.warn,
-            crit: d.crit,
-        },
+        thresholds,
     };
-    if d.warn > d.crit {
-        return Err(CliError::bad_input("--warn is above --crit"));
-    }
     crate::tui::run(source, opts).map_err(CliError::bad_input)
 }
 
 /// Runs the command; returns the exit status.
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
-    if cli.command.is_some() && cli.dash.filter != super::FilterArgs::default() {
-        // `porttop -t list` would silently list everything: the flags before a
-        // subcommand are the dashboard's.
+    let given = cli.dash.given();
+    if cli.command.is_some() && !given.is_empty() {
+        // `porttop --warn 10 pool` would silently use pool's 80 %: the flags
+        // before a subcommand are the dashboard's. Refuse, naming them.
         let code = if matches!(cli.command, Some(Command::Pool(_))) {
             3
         } else {
@@ -245,9 +247,11 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
         };
         return Err(CliError {
             code,
-            msg: "filter flags before a subcommand apply to the dashboard; put them after \
-                  the subcommand (e.g. porttop list -t)"
-                .into(),
+            msg: format!(
+                "{} before a subcommand apply to the dashboard only; put them after \
+                 the subcommand (e.g. porttop pool --warn 70, porttop list -t)",
+                given.join(", ")
+            ),
         });
     }
     match &cli.command {
