@@ -326,3 +326,38 @@ fn positional_filter_words_or_within_a_kind_negate_and_pick_directions() {
     assert_eq!(cidr.len(), 2, "{cidr:#?}");
     assert!(rows(&["dst:10.255.255.0/24", &format!("dport:{pa}")]).is_empty());
 }
+
+#[test]
+fn time_wait_sockets_have_no_user_and_user_root_does_not_match_them() {
+    let _g = serial();
+    let l = listener_outside_range("127.0.0.1");
+    let port = l.local_addr().unwrap().port();
+    // The client closes first: its end goes to TIME-WAIT.
+    let (c, s) = connect_n(&l, 1).pop().unwrap();
+    let cport = c.local_addr().unwrap().port();
+    drop(c);
+    drop(s);
+    let sport = format!("sport:{cport}");
+    let tw = |extra: &[&str]| -> Vec<serde_json::Value> {
+        let mut args = vec!["list", "--json", "state:time-wait", &sport];
+        args.extend_from_slice(extra);
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str(&out).unwrap()
+    };
+    let mut rows = tw(&[]);
+    for _ in 0..50 {
+        if !rows.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        rows = tw(&[]);
+    }
+    assert_eq!(rows.len(), 1, "the TIME-WAIT of :{cport} -> :{port}");
+    assert_eq!(rows[0]["user"], serde_json::Value::Null, "{}", rows[0]);
+    assert_eq!(rows[0]["uid"], serde_json::Value::Null, "{}", rows[0]);
+    assert!(tw(&["user:root"]).is_empty());
+    assert_eq!(tw(&["user:-"]).len(), 1);
+    let (_, table, _) = run(&["list", "state:time-wait", &sport, "--no-header"]);
+    assert!(table.trim_end().ends_with(" -"), "USER is -: {table}");
+}

@@ -418,15 +418,20 @@ pub fn to_socket(proto: Proto, r: &Record) -> Socket {
         SockState::Listen | SockState::Unconn => None,
         _ => Some(Endpoint::new(id.destination_address, id.destination_port)),
     };
+    let inode = Some(u64::from(r.inode)).filter(|i| *i != 0);
     Socket {
         proto,
         family,
         local: Endpoint::new(id.source_address, id.source_port),
         remote,
         state: st,
-        uid: Some(r.uid),
+        // TIME-WAIT (and orphaned) sockets have no inode and the kernel fills in
+        // uid 0 for them (net/ipv4/inet_diag.c, inet_twsk_diag_fill:
+        // `r->idiag_uid = 0; r->idiag_inode = 0;`): no user owns them, so
+        // they show `-` and `user:root` does not match them.
+        uid: Some(r.uid).filter(|u| *u != 0 || inode.is_some()),
         user: None,
-        inode: Some(u64::from(r.inode)).filter(|i| *i != 0),
+        inode,
         pids: Default::default(),
     }
 }

@@ -544,8 +544,14 @@ impl App {
         match target {
             Some((pid, name)) => self.mode = Mode::Confirm { pid, name },
             None => {
-                self.status =
-                    Some("no process known for this socket (other user's? run as root)".into())
+                // SAFETY: geteuid has no preconditions.
+                let root = unsafe { libc::geteuid() } == 0;
+                self.status = Some(match self.selected_row() {
+                    Some(r) if self.view != View::Processes => {
+                        format!("no process to signal: {}", r.sock.why_no_process(root))
+                    }
+                    _ => "no process to signal".into(),
+                })
             }
         }
     }

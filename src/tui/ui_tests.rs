@@ -189,3 +189,23 @@ fn header_warns_at_85_percent_of_one_destination_and_lists_collisions() {
     let y = line_of(&b, "WARNING ");
     assert_eq!(b[(0, y)].fg, Color::Yellow);
 }
+
+#[test]
+fn details_of_a_time_wait_socket_say_no_process_holds_it() {
+    let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
+    a.apply(Action::Snapshot(Arc::new(base())));
+    a.apply(Action::Viewport(viewport_rows(30)));
+    let i = a
+        .visible
+        .iter()
+        .position(|i| a.rows[*i].sock.local.port == 40101)
+        .expect("TIME-WAIT row");
+    a.apply(Action::Home);
+    for _ in 0..i {
+        a.apply(Action::Down);
+    }
+    a.apply(Action::Open);
+    let t = text(&render(&mut a, &Theme::mono(), 120, 30));
+    assert!(t.contains("no process holds a TIME-WAIT"), "{t}");
+    assert!(!t.contains("run as root"), "{t}");
+}

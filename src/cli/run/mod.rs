@@ -113,12 +113,22 @@ pub fn one_snapshot(
 
 fn list(g: &GlobalArgs, a: &ListArgs, out: &mut dyn Write) -> Result<i32, CliError> {
     let filter = a.filter.to_filter().map_err(CliError::bad_input)?;
-    let snap = one_snapshot(g, Some(&filter))?;
+    let snap = g
+        .scoped_source(Some(&filter))?
+        .snapshot()
+        .map_err(CliError::bad_input)?;
     let mut rows: Vec<&Socket> = snap
         .sockets
         .iter()
         .filter(|s| filter.matches(&snap, s))
         .collect();
+    // The note is about the rows printed: only when one of them could have a
+    // process (it has an inode; TIME-WAIT has none) and shows none.
+    if rows.iter().any(|s| s.inode.is_some() && s.pids.is_empty()) {
+        if let Some(hint) = crate::source::partial_hint(&snap) {
+            eprintln!("porttop: note: {hint}");
+        }
+    }
     rows.sort_by(|a, b| output::list_order(a, b));
     if a.json {
         output::list_json(out, &snap, &rows)?;

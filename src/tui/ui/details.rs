@@ -108,10 +108,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         lines.push(kv("change", c.into()));
     }
     if s.pids.is_empty() {
-        lines.push(kv(
-            "processes",
-            "unknown (another user's? run as root)".into(),
-        ));
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        lines.push(kv("processes", s.why_no_process(root).into()));
     } else {
         lines.push(kv("processes", format!("{} holding it", s.pids.len())));
         for pid in &s.pids {
