@@ -1,6 +1,6 @@
 //! `porttop list` and `porttop range` renderers.
 
-use super::{csv_field, safe, write_table};
+use super::{count, csv_field, safe, write_table};
 use crate::model::{Endpoint, PortRange, Snapshot, Socket, SocketRecord};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -213,8 +213,10 @@ pub fn range_text(out: &mut dyn Write, s: &RangeSummary) -> io::Result<()> {
     };
     writeln!(
         out,
-        "ephemeral range  {}-{} ({} ports)",
-        s.low, s.high, s.size
+        "ephemeral range  {}-{} ({})",
+        s.low,
+        s.high,
+        count(s.size, "port")
     )?;
     writeln!(out, "source           {}", safe(&s.source))?;
     let reserved = if s.reserved.is_empty() {
@@ -230,12 +232,31 @@ pub fn range_text(out: &mut dyn Write, s: &RangeSummary) -> io::Result<()> {
     writeln!(out, "pool size        {}", s.pool_size)?;
     writeln!(
         out,
-        "in use           {} distinct local ports ({pct:.1} % of the pool)",
-        s.in_use
+        "in use           {} ({pct:.1} % of the pool)",
+        count(s.in_use, "distinct local port")
     )
 }
 
 pub fn range_json(out: &mut dyn Write, s: &RangeSummary) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, s)?;
     writeln!(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn range_text_counts_in_the_singular_for_one() {
+        let r = PortRange::new(40000, 40000, vec![], "--range");
+        let mut out = Vec::new();
+        range_text(&mut out, &RangeSummary::new(&r, None)).expect("write");
+        let t = String::from_utf8(out).expect("utf-8");
+        assert!(t.contains("40000-40000 (1 port)\n"), "{t}");
+        assert!(t.contains("0 distinct local ports"), "{t}");
+        let r = PortRange::new(40000, 40001, vec![], "--range");
+        let mut out = Vec::new();
+        range_text(&mut out, &RangeSummary::new(&r, None)).expect("write");
+        assert!(String::from_utf8_lossy(&out).contains("(2 ports)"));
+    }
 }

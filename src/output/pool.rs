@@ -1,6 +1,6 @@
 //! `porttop pool`: the pressure report and collisions as text or JSON.
 
-use super::{safe, write_table};
+use super::{count, safe, write_table};
 use crate::analysis::collisions::{Collision, CollisionKind};
 use crate::analysis::pool::{Driver, PoolReport};
 use serde::Serialize;
@@ -42,16 +42,19 @@ pub fn pool_text(
     )?;
     writeln!(
         out,
-        "range        {}-{}: pool {} ports ({} reserved in range)",
-        r.range_low, r.range_high, r.pool_size, r.reserved_in_range
+        "range        {}-{}: pool {} ({} reserved in range)",
+        r.range_low,
+        r.range_high,
+        count(r.pool_size, "port"),
+        r.reserved_in_range
     )?;
     for u in [&r.tcp, &r.udp] {
         let states: Vec<String> = u.by_state.iter().map(|(s, n)| format!("{s} {n}")).collect();
         writeln!(
             out,
-            "global {}   {} ports in use ({}){}{}",
+            "global {}   {} in use ({}){}{}",
             u.proto,
-            u.ports_in_use,
+            count(u.ports_in_use, "port"),
             pct(u.fraction),
             if states.is_empty() { "" } else { ": " },
             states.join(", ")

@@ -209,3 +209,12 @@ fn details_of_a_time_wait_socket_say_no_process_holds_it() {
     assert!(t.contains("no process holds a TIME-WAIT"), "{t}");
     assert!(!t.contains("run as root"), "{t}");
 }
+
+#[test]
+fn the_gauge_is_empty_at_0_0_percent_and_full_at_100() {
+    let mut a = marked_app();
+    let t = text(&render(&mut a, &Theme::mono(), 120, 30));
+    let line = t.lines().find(|l| l.starts_with("pool [")).expect("gauge");
+    assert!(line.contains("0.0%"), "{line}");
+    assert!(!line.contains('#'), "{line}");
+}

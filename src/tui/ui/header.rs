@@ -106,7 +106,8 @@ fn pool_line(app: &App, width: u16, theme: &Theme) -> Line<'static> {
     let bar_w = usize::from(width)
         .saturating_sub(label.chars().count() + worst.chars().count() + 8)
         .clamp(0, 40);
-    let filled = (((pct / 100.0) * bar_w as f64).ceil() as usize).min(bar_w);
+    // Rounded, not ceiled: a `#` at a label of 0.0 % claimed use there is none of.
+    let filled = (((pct / 100.0) * bar_w as f64).round() as usize).min(bar_w);
     let style = match r.level {
         Level::Ok => theme.gauge(pct),
         _ => theme.warn(),
