@@ -140,6 +140,10 @@ pub struct ServeArgs {
     /// Critical at this % of the pool
     #[arg(long, default_value = "95", value_parser = parse_percent, value_name = "PCT")]
     pub crit: f64,
+    /// Include command lines in /snapshot.json also on a non-loopback --listen
+    /// (they can hold secrets: left out there by default)
+    #[arg(long)]
+    pub expose_cmdline: bool,
 }
 
 #[derive(Args, Debug)]
@@ -167,15 +171,28 @@ pub struct WatchArgs {
     pub crit: f64,
 }
 
-/// `127.0.0.1:6996`, `[::1]:6996`, `0.0.0.0:6996`.
+/// `127.0.0.1:6996`, `[::1]:6996`, `0.0.0.0:6996`; `:6996` is every IPv4
+/// address (0.0.0.0), `localhost:6996` is 127.0.0.1 (no resolver is asked).
 pub fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {
-    s.trim().parse().map_err(|_| {
+    use std::net::{Ipv4Addr, SocketAddr};
+    let s = s.trim();
+    let bad = || {
         format!(
-            "expected ADDR:PORT with a numeric address, e.g. 127.0.0.1:{} or [::1]:{}",
-            crate::serve::DEFAULT_PORT,
-            crate::serve::DEFAULT_PORT
+            "'{}' is not ADDR:PORT (e.g. 127.0.0.1:{p}, [::1]:{p}, localhost:{p}, :{p})",
+            crate::output::safe(s),
+            p = crate::serve::DEFAULT_PORT
         )
-    })
+    };
+    let port = |p: &str| p.parse::<u16>().map_err(|_| bad());
+    if let Some(p) = s.strip_prefix(':') {
+        return Ok(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port(p)?)));
+    }
+    if let Some((host, p)) = s.rsplit_once(':') {
+        if host.eq_ignore_ascii_case("localhost") {
+            return Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, port(p)?)));
+        }
+    }
+    s.parse().map_err(|_| bad())
 }
 
 /// A refresh interval: `500ms`, `2s`, `1.5` (seconds), `1m`; at least 250 ms.
@@ -361,6 +378,26 @@ mod tests {
         }
         assert_eq!(parse_seconds("0"), Ok(0.0));
         assert!(parse_seconds("3601").is_err());
+    }
+
+    #[test]
+    fn listen_takes_a_bare_port_and_localhost() {
+        let a = |s: &str| parse_listen(s).map(|a| a.to_string());
+        assert_eq!(a(":6996").as_deref(), Ok("0.0.0.0:6996"));
+        assert_eq!(a("localhost:6996").as_deref(), Ok("127.0.0.1:6996"));
+        assert_eq!(a("LOCALHOST:1").as_deref(), Ok("127.0.0.1:1"));
+        assert_eq!(a("[::1]:6996").as_deref(), Ok("[::1]:6996"));
+        assert_eq!(a(" 10.0.0.5:80 ").as_deref(), Ok("10.0.0.5:80"));
+        for bad in [
+            ":",
+            ":70000",
+            "localhost",
+            "localhost:x",
+            "example.com:80",
+            "6996",
+        ] {
+            assert!(parse_listen(bad).is_err(), "{bad}");
+        }
     }
 }
 

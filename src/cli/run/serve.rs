@@ -19,21 +19,30 @@ fn thresholds(warn: f64, crit: f64) -> Result<Thresholds, CliError> {
 }
 
 pub fn serve(g: &GlobalArgs, a: &ServeArgs) -> Result<i32, CliError> {
+    let src = g.source()?;
+    let listener = serve::bind(a.listen).map_err(CliError::bad_input)?;
+    let addr = listener.local_addr().unwrap_or(a.listen);
+    // Command lines can hold secrets (passwords, tokens in arguments): only a
+    // loopback listener, or the operator's explicit word, exposes them.
+    let expose_cmdline = a.expose_cmdline || addr.ip().is_loopback();
+    if !addr.ip().is_loopback() {
+        eprintln!(
+            "porttop: warning: serving on non-loopback address {addr}: anyone who can \
+             reach it sees this host's sockets and processes{}",
+            if expose_cmdline {
+                ", command lines included (--expose-cmdline)"
+            } else {
+                " (command lines left out; --expose-cmdline includes them)"
+            }
+        );
+    }
     let cfg = ServeConfig {
         interval: a.interval,
         top: usize::from(a.top),
         thresholds: thresholds(a.warn, a.crit)?,
         limits: serve::http::Limits::default(),
+        expose_cmdline,
     };
-    let src = g.source()?;
-    let listener = serve::bind(a.listen).map_err(CliError::bad_input)?;
-    let addr = listener.local_addr().unwrap_or(a.listen);
-    if !addr.ip().is_loopback() {
-        eprintln!(
-            "porttop: warning: serving on non-loopback address {addr}: anyone who can \
-             reach it sees this host's sockets, processes and command lines"
-        );
-    }
     eprintln!("porttop: serving http://{addr}/metrics (also /healthz, /snapshot.json)");
     serve::run(listener, src, cfg)?;
     Ok(0)
