@@ -8,7 +8,9 @@ use common::*;
 use std::io::{BufRead, Read, Write};
 use std::process::{Command, Stdio};
 
-/// Starts `serve` with `args`; returns it and the port it serves on.
+/// Starts `serve` with `args`; returns it and the port it serves on (the caller
+/// kills and waits for it).
+#[allow(clippy::zombie_processes)]
 fn serve(args: &[&str]) -> (std::process::Child, u16) {
     let mut child = porttop()
         .arg("serve")
@@ -21,7 +23,11 @@ fn serve(args: &[&str]) -> (std::process::Child, u16) {
     let mut line = String::new();
     loop {
         line.clear();
-        assert!(err.read_line(&mut line).unwrap_or(0) > 0, "serve ended");
+        if err.read_line(&mut line).unwrap_or(0) == 0 {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("serve ended before serving");
+        }
         if let Some(rest) = line.split("http://").nth(1) {
             let addr = rest.split('/').next().unwrap_or_default();
             let port = addr.rsplit(':').next().and_then(|p| p.parse().ok());
