@@ -151,7 +151,8 @@ pub struct ServeArgs {
 pub struct WatchArgs {
     #[command(flatten)]
     pub filter: FilterArgs,
-    /// One JSON object per line and event (the only output mode for now)
+    /// One JSON object per line and event (the default and only mode; accepted
+    /// for scripts that say it)
     #[arg(long)]
     pub jsonl: bool,
     /// Seconds between snapshots (minimum 250ms)

@@ -49,17 +49,13 @@ pub fn serve(g: &GlobalArgs, a: &ServeArgs) -> Result<i32, CliError> {
 }
 
 pub fn watch(g: &GlobalArgs, a: &WatchArgs, out: &mut dyn Write) -> Result<i32, CliError> {
-    if !a.jsonl {
-        return Err(CliError::bad_input(
-            "watch needs --jsonl (the interactive view is `porttop` itself)",
-        ));
-    }
     let cfg = watch::WatchConfig {
         interval: a.interval,
         count: a.count,
         duration: a.duration.map(Duration::from_secs_f64),
         filter: a.filter.to_filter().map_err(CliError::bad_input)?,
         thresholds: thresholds(a.warn, a.crit)?,
+        out_fd: Some(std::os::fd::AsRawFd::as_raw_fd(&std::io::stdout())),
     };
     let mut src = g.source()?;
     watch::run(src.as_mut(), &cfg, out).map_err(CliError::bad_input)?;
