@@ -218,3 +218,18 @@ fn the_gauge_is_empty_at_0_0_percent_and_full_at_100() {
     assert!(line.contains("0.0%"), "{line}");
     assert!(!line.contains('#'), "{line}");
 }
+
+#[test]
+fn the_prompt_shows_an_unknown_filter_key_instead_of_matching_nothing() {
+    let mut a = marked_app();
+    a.apply(Action::OpenFilter);
+    for c in "sprt:80".chars() {
+        a.apply(Action::FilterInput(c));
+    }
+    a.apply(Action::FilterSubmit);
+    let b = render(&mut a, &Theme::mono(), 120, 24);
+    let last = text(&b).lines().last().unwrap_or("").to_string();
+    assert!(last.starts_with("/sprt:80"), "{last}");
+    assert!(last.contains("unknown filter word 'sprt:'"), "{last}");
+    assert!(a.filter.is_empty(), "the filter is unchanged");
+}

@@ -154,7 +154,13 @@ fn collision_line(app: &App, theme: &Theme) -> Line<'static> {
                 .first()
                 .and_then(|s| s.processes.first().cloned())
                 .unwrap_or_else(|| "-".into());
-            format!("{} {}/{} {}", collision_kind(c.kind), c.port, c.proto, who)
+            format!(
+                "{} {}/{} {}",
+                collision_kind(c.kind),
+                c.port,
+                c.proto,
+                crate::output::safe(&who)
+            )
         })
         .collect();
     Line::from(vec![
