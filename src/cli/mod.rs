@@ -111,7 +111,7 @@ pub enum Command {
     Reserve(ReserveArgs),
     /// Serve Prometheus /metrics, /healthz and /snapshot.json over HTTP
     Serve(ServeArgs),
-    /// Print socket, pool-level and collision changes as JSON lines (--jsonl)
+    /// Print socket, pool-level and collision changes as JSON lines
     Watch(WatchArgs),
     /// Record snapshots as JSON lines (with range and processes) for --replay
     Record(RecordArgs),
