@@ -36,6 +36,8 @@ fn bad_inputs_of_every_subcommand_are_one_line_and_exit_2() {
         &["list", "tcp", "not"],
         &["watch", "bogus:1", "--count", "1"],
         &["porttop-typo:1"],
+        // A subcommand after filter words would be one more filter word.
+        &["tcp", "list"],
         // Dashboard-only flags before a subcommand: refused, never ignored.
         &["--interval", "2s", "list"],
         &["--keep-closed", "5", "range"],

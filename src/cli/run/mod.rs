@@ -246,6 +246,30 @@ fn dashboard(cli: &Cli) -> Result<i32, CliError> {
 
 /// Runs the command; returns the exit status.
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
+    if cli.command.is_none() {
+        // `porttop tcp list`: clap reads `list` as a filter word of the dashboard.
+        use clap::CommandFactory;
+        let cmd = super::Cli::command();
+        if let Some(w) = cli
+            .dash
+            .filter
+            .words
+            .iter()
+            .find(|w| cmd.get_subcommands().any(|c| c.get_name() == w.as_str()))
+        {
+            return Err(CliError::bad_input(format!(
+                "filter words come after the subcommand: porttop {w} {}",
+                cli.dash
+                    .filter
+                    .words
+                    .iter()
+                    .filter(|x| *x != w)
+                    .map(|x| crate::output::safe_string(x))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )));
+        }
+    }
     let given = cli.dash.given();
     if cli.command.is_some() && !given.is_empty() {
         // `porttop --warn 10 pool` would silently use pool's 80 %: the flags
