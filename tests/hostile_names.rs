@@ -177,3 +177,47 @@ fn process_name_is_the_kernel_comm_as_ss_shows_it() {
         assert!(ss.contains("((\"loadlab-with-a-\""), "{ss}");
     }
 }
+
+/// A recording is a file anyone may hand over: its host, user, process names and
+/// command lines go through the same sanitiser (JSON output keeps them exact).
+#[test]
+fn a_hostile_recording_is_shown_escaped() {
+    let snap = serde_json::json!({
+        "taken_at_ms": 1_700_000_000_000u64,
+        "host": format!("h{EVIL}"),
+        "range": {"low": 40000, "high": 40099, "reserved": [], "source": format!("src{EVIL}")},
+        "partial": false,
+        "sockets": [{
+            "proto": "tcp", "family": "ipv4",
+            "local": {"addr": "0.0.0.0", "port": 40050}, "remote": null,
+            "state": "LISTEN", "uid": 1000, "user": format!("u{EVIL}"),
+            "inode": 7, "pids": [42]
+        }],
+        "processes": {"42": {
+            "pid": 42, "name": EVIL, "uid": 1000, "user": format!("u{EVIL}"),
+            "cmdline": format!("/bin/x --token {EVIL}")
+        }}
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("evil.jsonl");
+    std::fs::write(&file, format!("{snap}\n")).expect("write");
+    let f = file.to_str().expect("utf-8 path");
+    for args in [
+        &["list", "--replay", f][..],
+        &["list", "--csv", "--replay", f],
+        &["pool", "--replay", f],
+        &["range", "--replay", f],
+        &["check", "40050/tcp", "--replay", f],
+        &["suggest", "-n", "1", "--replay", f],
+    ] {
+        let out = output(args);
+        assert_clean(&format!("{args:?}"), &out);
+    }
+    let table = output(&["list", "--replay", f]);
+    assert!(table.contains(&format!("u{SHOWN}")), "{table}");
+    let csv = output(&["list", "--csv", "--replay", f]);
+    assert!(csv.contains(&format!("--token {SHOWN}")), "{csv}");
+    let json = output(&["list", "--json", "--replay", f]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&json).expect("json");
+    assert_eq!(rows[0]["user"], format!("u{EVIL}"));
+}

@@ -233,3 +233,17 @@ fn the_prompt_shows_an_unknown_filter_key_instead_of_matching_nothing() {
     assert!(last.contains("unknown filter word 'sprt:'"), "{last}");
     assert!(a.filter.is_empty(), "the filter is unchanged");
 }
+
+#[test]
+fn system_text_shows_escaped_in_the_dashboard() {
+    let mut s = base();
+    s.host = "h\x1b]2;PWN\x07".into();
+    let mut p = (**s.processes.get(&100).expect("nginx")).clone();
+    p.name = "ng\x1b[2Jx".into();
+    s.processes.insert(100, Arc::new(p));
+    let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
+    a.apply(Action::Snapshot(Arc::new(s)));
+    let t = text(&render(&mut a, &Theme::mono(), 120, 30));
+    assert!(t.contains(r"h\x1b]2;PWN\x07"), "{t}");
+    assert!(t.contains(r"ng\x1b[2Jx"), "{t}");
+}
