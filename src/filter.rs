@@ -817,6 +817,28 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Never a panic, in parsing or matching; whatever parses reads back
+        /// from its text.
+        #[test]
+        fn any_token_soup_parses_or_errs_and_reads_back(
+            toks in proptest::collection::vec(
+                "(!|not |)(tcp|udp|-4|-6|listening|established|ephemeral|state:(listen|estab|tw|x)|(s|d|)port:[0-9]{1,5}(-[0-9]{1,5})?|(src|dst):(10\\.0\\.0\\.[0-9]|::1|fe80::|[0-9.:]{1,8})(/[0-9]{1,3})?|pid:[0-9]{1,3}|proc:[a-zA-Z,]{1,4}|user:[a-z-]{1,3}|[a-z0-9:.!]{1,6}|\\PC{1,3})",
+                0..6,
+            )
+        ) {
+            let text = toks.join(" ");
+            if let Ok(f) = Filter::parse(&text) {
+                let back = Filter::parse(&f.to_string());
+                proptest::prop_assert_eq!(back.as_ref(), Ok(&f), "{}", text);
+                let s = snap();
+                for x in &s.sockets {
+                    let _ = f.matches(&s, x);
+                }
+            }
+        }
+    }
+
     #[test]
     fn help_lists_every_key_the_parser_takes() {
         let help = help_text();
