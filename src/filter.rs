@@ -358,6 +358,21 @@ impl Filter {
         }
     }
 
+    /// `add(Term::Proto(p))`.
+    pub fn add_proto(&mut self, p: Proto) {
+        self.add(Term::Proto(p));
+    }
+
+    /// `add(Term::Family(f))`.
+    pub fn add_family(&mut self, f: Family) {
+        self.add(Term::Family(f));
+    }
+
+    /// `add(Term::State(s))`.
+    pub fn add_state(&mut self, s: SockState) {
+        self.add(Term::State(s));
+    }
+
     /// Adds a term that must not hold.
     pub fn add_negated(&mut self, t: Term) {
         if !self.negated.contains(&t) {
