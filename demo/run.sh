@@ -3,6 +3,8 @@
 # present), on loopback only; cleans up processes and namespaces on exit/Ctrl-C.
 #
 #   demo/run.sh steady|churn|exhaust [porttop args...]
+#   (PORTTOP_BIN_DIR=dir: use the binaries there; DEMO_DRY_RUN=1: print the
+#   commands instead of running them)
 #
 # steady   listeners (one inside the ephemeral range, two processes on one port with
 #          SO_REUSEPORT) and 200 connections, some closing and opening every second
@@ -15,8 +17,43 @@ cd "$(dirname "$0")/.."
 scenario="${1:-steady}"; shift || true
 seconds="${DEMO_SECONDS:-120}"
 
-cargo build --release --quiet --bin porttop --bin loadlab
-bin=target/release
+# The binaries: $PORTTOP_BIN_DIR if set; else built with cargo (sudo resets PATH,
+# so under sudo the invoking user's ~/.cargo/bin/cargo is tried, and the build runs
+# as that user); else ones already built; else say exactly what to do.
+target="${CARGO_TARGET_DIR:-target}"
+find_cargo() {
+  if command -v cargo >/dev/null; then command -v cargo; return; fi
+  if [ -n "${SUDO_USER:-}" ]; then
+    local home
+    home=$(getent passwd "$SUDO_USER" | cut -d: -f6)
+    [ -n "$home" ] && [ -x "$home/.cargo/bin/cargo" ] && echo "$home/.cargo/bin/cargo"
+  fi
+}
+if [ -n "${PORTTOP_BIN_DIR:-}" ]; then
+  bin="$PORTTOP_BIN_DIR"
+elif cargo_bin=$(find_cargo) && [ -n "$cargo_bin" ]; then
+  if [ "$(id -u)" = 0 ] && [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
+    sudo -u "$SUDO_USER" -- "$cargo_bin" build --release --quiet --bin porttop --bin loadlab
+  else
+    "$cargo_bin" build --release --quiet --bin porttop --bin loadlab
+  fi
+  bin="$target/release"
+elif [ -x "$target/release/porttop" ] && [ -x "$target/release/loadlab" ]; then
+  echo "demo: cargo not found (sudo resets PATH); using the binaries in $target/release" >&2
+  bin="$target/release"
+else
+  cat >&2 <<MSG
+demo: cargo is not on this PATH (sudo resets PATH) and $target/release has no
+porttop and loadlab yet. Build them first as yourself, then run the demo again:
+  cargo build --release --bin porttop --bin loadlab
+  sudo demo/run.sh $scenario
+or keep your PATH: sudo env "PATH=\$PATH" demo/run.sh $scenario
+MSG
+  exit 2
+fi
+for b in porttop loadlab; do
+  [ -x "$bin/$b" ] || { echo "demo: $bin/$b is missing" >&2; exit 2; }
+done
 ns=""
 cleanup() {
   [ -n "${lab_pid:-}" ] && kill "$lab_pid" 2>/dev/null || true
@@ -44,6 +81,13 @@ case "$scenario" in
     fi ;;
   *) echo "usage: demo/run.sh steady|churn|exhaust [porttop args...]" >&2; exit 2 ;;
 esac
+
+if [ -n "${DEMO_DRY_RUN:-}" ]; then
+  # What would run, for checking the set-up (tests use it).
+  printf 'lab:'; printf ' %q' "${lab[@]}"; echo
+  printf 'porttop:'; printf ' %q' "${top[@]}"; echo
+  exit 0
+fi
 
 if command -v tmux >/dev/null && [ -t 1 ]; then
   tmux_sock="porttop-demo-$$"

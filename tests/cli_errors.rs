@@ -27,6 +27,22 @@ fn bad_inputs_of_every_subcommand_are_one_line_and_exit_2() {
         &["nosuchcommand"],
         &["-t", "list"],
         &["--port", "80", "check", "80"],
+        // The filter language: unknown keys and bad values, positional or not.
+        &["list", "sport:x"],
+        &["list", "sprt:80"],
+        &["list", "port:9000-8000"],
+        &["list", "src:10.0.0.1/40"],
+        &["list", "!"],
+        &["list", "tcp", "not"],
+        &["watch", "bogus:1", "--count", "1"],
+        &["porttop-typo:1"],
+        // A subcommand after filter words would be one more filter word.
+        &["tcp", "list"],
+        // Dashboard-only flags before a subcommand: refused, never ignored.
+        &["--interval", "2s", "list"],
+        &["--keep-closed", "5", "range"],
+        &["--no-color", "check", "80"],
+        &["--warn", "10", "watch", "--count", "1"],
     ];
     for args in cases {
         assert_one_line_error(args, 2);
@@ -45,6 +61,9 @@ fn pool_bad_input_is_unknown_3_since_2_means_critical() {
         &["--range", "40000-40099", "pool", "--warn", "x"],
         &["--replay", "/nonexistent", "pool", "--crit", "200"],
         &["-l", "pool"],
+        // The dashboard's thresholds before `pool` were silently ignored.
+        &["--warn", "10", "--crit", "15", "pool"],
+        &["--interval", "2s", "pool"],
     ] {
         assert_one_line_error(args, 3);
     }

@@ -184,3 +184,67 @@ fn exhaust_in_a_namespace_warns_before_the_first_failure_and_is_critical_before_
     drop(lab);
     wait_gone(pid);
 }
+
+/// `sudo demo/run.sh exhaust` as the README says, where sudo's PATH has no cargo.
+fn demo(env: &[(&str, &str)]) -> (i32, String, String) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/demo/run.sh");
+    let o = Command::new("bash")
+        .arg(script)
+        .arg("exhaust")
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .envs(env.iter().copied())
+        .output()
+        .expect("bash");
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn demo_without_cargo_on_path_finds_the_binaries_or_says_what_to_do() {
+    if have_on("/usr/sbin:/usr/bin:/sbin:/bin", "cargo") {
+        eprintln!("SKIP: cargo is on the system PATH here; the no-cargo case cannot be made");
+        return;
+    }
+    // Nothing built where it looks: one clear instruction, exit 2.
+    let (code, _, err) = demo(&[("CARGO_TARGET_DIR", "/nonexistent-porttop-target")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("cargo build --release --bin porttop --bin loadlab"),
+        "{err}"
+    );
+    assert!(err.contains("sudo resets PATH"), "{err}");
+    // Binaries already built in the target dir are used without cargo...
+    let t = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(t.path().join("release")).expect("mkdir");
+    for b in [env!("CARGO_BIN_EXE_porttop"), env!("CARGO_BIN_EXE_loadlab")] {
+        let name = std::path::Path::new(b).file_name().expect("name");
+        std::os::unix::fs::symlink(b, t.path().join("release").join(name)).expect("symlink");
+    }
+    let tdir = t.path().to_str().expect("utf-8 path");
+    let (code, out, err) = demo(&[("CARGO_TARGET_DIR", tdir), ("DEMO_DRY_RUN", "1")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("{tdir}/release/porttop")), "{out}");
+    assert!(out.contains(&format!("{tdir}/release/loadlab")), "{out}");
+    assert!(err.contains("cargo not found"), "{err}");
+    // ... and so are those of PORTTOP_BIN_DIR.
+    let dir = std::path::Path::new(env!("CARGO_BIN_EXE_porttop"))
+        .parent()
+        .and_then(|d| d.to_str())
+        .expect("bin dir");
+    let (code, out, err) = demo(&[
+        ("CARGO_TARGET_DIR", "/nonexistent"),
+        ("PORTTOP_BIN_DIR", dir),
+        ("DEMO_DRY_RUN", "1"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("{dir}/porttop")), "{out}");
+}
+
+fn have_on(path: &str, cmd: &str) -> bool {
+    path.split(':')
+        .any(|d| std::path::Path::new(d).join(cmd).exists())
+}

@@ -304,3 +304,76 @@ fn snapshots_carry_the_kernels_tcp_counters() {
         v["counters"]
     );
 }
+
+#[test]
+fn positional_filter_words_or_within_a_kind_negate_and_pick_directions() {
+    let _g = serial();
+    let a = listener_outside_range("127.0.0.1");
+    let b = listener_outside_range("127.0.0.1");
+    let _ca = connect_n(&a, 2);
+    let _cb = connect_n(&b, 1);
+    let (pa, pb) = (
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    );
+    let rows = |words: &[&str]| -> Vec<serde_json::Value> {
+        let mut args = vec!["list", "--json"];
+        args.extend_from_slice(words);
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 0, "{words:?}: {err}");
+        serde_json::from_str(&out).unwrap()
+    };
+    let count = |v: &[serde_json::Value], f: &dyn Fn(&serde_json::Value) -> bool| {
+        v.iter().filter(|r| f(r)).count()
+    };
+    // Two ports: both listeners and their connections (both ends), not the last only.
+    let both = rows(&[&format!("port:{pa}"), &format!("port:{pb}"), "tcp"]);
+    assert_eq!(count(&both, &|r| r["state"] == "LISTEN"), 2, "{both:#?}");
+    assert_eq!(both.len(), 2 + 2 * 2 + 2, "{both:#?}");
+    // dport: the client ends only; !state:listen leaves the listener out.
+    let clients = rows(&[&format!("dport:{pa}"), "!state:listen"]);
+    assert_eq!(clients.len(), 2, "{clients:#?}");
+    assert!(clients.iter().all(|r| r["remote_port"] == pa));
+    let servers = rows(&[&format!("sport:{pa}"), "not", "listening"]);
+    assert_eq!(servers.len(), 2, "{servers:#?}");
+    assert!(servers.iter().all(|r| r["local_port"] == pa));
+    // src/dst with CIDR, and positional words together with flags.
+    let cidr = rows(&["-t", "dst:127.0.0.0/8", &format!("dport:{pa}-{pa}")]);
+    assert_eq!(cidr.len(), 2, "{cidr:#?}");
+    assert!(rows(&["dst:10.255.255.0/24", &format!("dport:{pa}")]).is_empty());
+}
+
+#[test]
+fn time_wait_sockets_have_no_user_and_user_root_does_not_match_them() {
+    let _g = serial();
+    let l = listener_outside_range("127.0.0.1");
+    let port = l.local_addr().unwrap().port();
+    // The client closes first: its end goes to TIME-WAIT.
+    let (c, s) = connect_n(&l, 1).pop().unwrap();
+    let cport = c.local_addr().unwrap().port();
+    drop(c);
+    drop(s);
+    let sport = format!("sport:{cport}");
+    let tw = |extra: &[&str]| -> Vec<serde_json::Value> {
+        let mut args = vec!["list", "--json", "state:time-wait", &sport];
+        args.extend_from_slice(extra);
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str(&out).unwrap()
+    };
+    let mut rows = tw(&[]);
+    for _ in 0..50 {
+        if !rows.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        rows = tw(&[]);
+    }
+    assert_eq!(rows.len(), 1, "the TIME-WAIT of :{cport} -> :{port}");
+    assert_eq!(rows[0]["user"], serde_json::Value::Null, "{}", rows[0]);
+    assert_eq!(rows[0]["uid"], serde_json::Value::Null, "{}", rows[0]);
+    assert!(tw(&["user:root"]).is_empty());
+    assert_eq!(tw(&["user:-"]).len(), 1);
+    let (_, table, _) = run(&["list", "state:time-wait", &sport, "--no-header"]);
+    assert!(table.trim_end().ends_with(" -"), "USER is -: {table}");
+}

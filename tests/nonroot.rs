@@ -152,7 +152,45 @@ fn serve_as_nobody_serves_and_the_dashboard_runs() {
     );
     // K on a root-owned socket: no pid is known, so nothing can be killed.
     t.keys(&["K"]);
-    t.wait("a clear message", 5, |s| s.contains("no process known"));
+    t.wait("a clear message", 5, |s| s.contains("no process to signal"));
     t.keys(&["q"]);
     t.wait("exit", 5, |s| s.contains("PORTTOP_EXITED"));
+}
+
+#[test]
+fn list_notes_missing_processes_only_when_a_printed_row_lacks_one() {
+    let Some(n) = Nobody::new() else { return };
+    use std::os::unix::fs::PermissionsExt;
+    let lab = n.bin.with_file_name("loadlab");
+    std::fs::copy(env!("CARGO_BIN_EXE_loadlab"), &lab).unwrap();
+    std::fs::set_permissions(&lab, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let _root_listener = listener_outside_range("127.0.0.1");
+    // nobody's own loadlab: every row of `list pid:N` has its process.
+    let script = format!(
+        "'{lab}' hold --conns 1 --seconds 30 > /dev/null & \
+         sleep 0.5; i=0; while [ $i -lt 100 ] && ! '{bin}' list -t pid:$! | grep -q ESTAB; do \
+         sleep 0.1; i=$((i+1)); done; '{bin}' list -t pid:$!; kill $!",
+        lab = lab.display(),
+        bin = n.bin.display()
+    );
+    let o = Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .args(["sh", "-c", &script])
+        .output()
+        .unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(
+        out.contains("ESTAB") && out.contains("loadlab"),
+        "{out}{err}"
+    );
+    assert!(
+        !err.contains(HINT),
+        "a note although every row has a process:\n{out}{err}"
+    );
+    // The whole table has root's listener without a process: the note stays.
+    let (_, _, err) = n.run(&["list", "-t"]);
+    assert!(err.contains(HINT), "{err}");
 }

@@ -336,7 +336,7 @@ fn watch_jsonl_reports_open_before_close() {
 fn bad_input_is_one_line_and_exit_2() {
     assert_one_line_error(&["serve", "--listen", "bogus"], 2);
     assert_one_line_error(&["serve", "--interval", "100ms"], 2);
-    assert_one_line_error(&["watch"], 2);
+    assert_one_line_error(&["watch", "--bogus"], 2);
     assert_one_line_error(&["watch", "--jsonl", "--state", "nope"], 2);
     let taken = listener_outside_range("127.0.0.1");
     let addr = taken.local_addr().unwrap().to_string();

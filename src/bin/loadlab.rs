@@ -16,6 +16,10 @@
 //!                   [--step]             connect() fails with EADDRNOTAVAIL (--step:
 //!                                        wait for a line on stdin after each attempt)
 //!
+//!   --name NAME (any command): set this process's name (comm) with
+//!                prctl(PR_SET_NAME), as any unprivileged program can: the tests
+//!                use it to put control characters where porttop shows names.
+//!
 //! Every loop is bounded by `--seconds` (default 60) and a count. The first line on
 //! stdout is `ready {json}` once the promised sockets exist. The process exits on
 //! SIGTERM/SIGINT, when `--seconds` pass, or when stdin closes with `--stdin-eof`,
@@ -44,6 +48,7 @@ struct Opts {
     stdin_eof: bool,
     step: bool,
     churn: u32,
+    name: Option<String>,
 }
 
 fn usage() -> ! {
@@ -66,6 +71,7 @@ fn parse(args: &[String]) -> Opts {
         stdin_eof: false,
         step: false,
         churn: 0,
+        name: None,
     };
     let mut i = 0;
     while i < args.len() {
@@ -83,6 +89,7 @@ fn parse(args: &[String]) -> Opts {
             "--connect" => o.connect = Some(val(i) as u16),
             "--bind-from" => o.bind_from = Some(val(i) as u16),
             "--churn" => o.churn = val(i) as u32,
+            "--name" => o.name = Some(args.get(i + 1).cloned().unwrap_or_else(|| usage())),
             "--step" => {
                 o.step = true;
                 i += 1;
@@ -112,6 +119,9 @@ fn main() {
         libc::signal(libc::SIGHUP, on_signal as *const () as libc::sighandler_t);
     }
     let o = parse(&args[2..]);
+    if let Some(name) = &o.name {
+        set_name(name);
+    }
     if o.stdin_eof {
         std::thread::spawn(|| {
             let mut s = String::new();
@@ -219,6 +229,21 @@ fn acceptor(l: TcpListener) {
             }
         }
     });
+}
+
+/// prctl(PR_SET_NAME): the kernel keeps the first 15 bytes (prctl(2)).
+fn set_name(name: &str) {
+    let Ok(c) = std::ffi::CString::new(name) else {
+        usage()
+    };
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string that outlives the call.
+    if unsafe { libc::prctl(libc::PR_SET_NAME, c.as_ptr() as libc::c_ulong, 0, 0, 0) } != 0 {
+        eprintln!(
+            "loadlab: prctl(PR_SET_NAME): {}",
+            std::io::Error::last_os_error()
+        );
+        std::process::exit(1);
+    }
 }
 
 fn hold(o: &Opts, deadline: Instant) -> R {

@@ -4,7 +4,7 @@ mod run;
 pub use run::{exit_code_for_usage_error, run, CliError};
 
 use crate::filter::{Filter, FilterError};
-use crate::model::{Family, Proto};
+use crate::model::{Family, Proto, SockState};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -22,7 +22,7 @@ Exit status:
     name = "porttop",
     version,
     about = "Sockets, their processes and ephemeral-port pressure, live (TCPView for the terminal)",
-    after_help = EXIT_CODES
+    after_help = format!("{}\n{EXIT_CODES}", crate::filter::help_text())
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -40,23 +40,48 @@ pub struct DashArgs {
     /// Initial filter of the dashboard (the same flags as `list`)
     #[command(flatten)]
     pub filter: FilterArgs,
-    /// Refresh interval: 500ms, 2s, 1.5 (seconds); at least 250ms
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]
-    pub interval: std::time::Duration,
-    /// Keep closed sockets visible (red) for N refreshes
-    #[arg(long, value_name = "N", default_value_t = 2)]
-    pub keep_closed: u32,
+    /// Refresh interval: 500ms, 2s, 1.5 (seconds); at least 250ms [default: 1s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
+    pub interval: Option<std::time::Duration>,
+    /// Keep closed sockets visible (red) for N refreshes [default: 2]
+    #[arg(long, value_name = "N")]
+    pub keep_closed: Option<u32>,
     /// No colors (also when NO_COLOR is set): a mark column and reverse video
     #[arg(long)]
     pub no_color: bool,
-    /// Warn at this % of the ephemeral pool
-    #[arg(long, default_value = "80", value_parser = parse_percent, value_name = "PCT")]
-    pub warn: f64,
-    /// Critical at this % of the ephemeral pool
-    #[arg(long, default_value = "95", value_parser = parse_percent, value_name = "PCT")]
-    pub crit: f64,
+    /// Warn at this % of the ephemeral pool [default: 80]
+    #[arg(long, value_parser = parse_percent, value_name = "PCT")]
+    pub warn: Option<f64>,
+    /// Critical at this % of the ephemeral pool [default: 95]
+    #[arg(long, value_parser = parse_percent, value_name = "PCT")]
+    pub crit: Option<f64>,
     #[command(flatten)]
     pub within: WithinArgs,
+}
+
+impl DashArgs {
+    /// The dashboard-only flags given (they mean nothing to a subcommand, which
+    /// has its own `--warn` and `--interval` where they apply).
+    pub fn given(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.filter != FilterArgs::default() {
+            v.push("filter flags");
+        }
+        for (set, name) in [
+            (self.interval.is_some(), "--interval"),
+            (self.keep_closed.is_some(), "--keep-closed"),
+            (self.no_color, "--no-color"),
+            (self.warn.is_some(), "--warn"),
+            (self.crit.is_some(), "--crit"),
+            (self.within.warn_within.is_some(), "--warn-within"),
+            (self.within.crit_within.is_some(), "--crit-within"),
+        ] {
+            if set {
+                v.push(name);
+            }
+        }
+        v
+    }
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -90,7 +115,7 @@ pub enum Command {
     Reserve(ReserveArgs),
     /// Serve Prometheus /metrics, /healthz and /snapshot.json over HTTP
     Serve(ServeArgs),
-    /// Print socket, pool-level and collision changes as JSON lines (--jsonl)
+    /// Print socket, pool-level and collision changes as JSON lines
     Watch(WatchArgs),
     /// Record snapshots as JSON lines (with range and processes) for --replay
     Record(RecordArgs),
@@ -121,13 +146,19 @@ pub struct ServeArgs {
     pub crit: f64,
     #[command(flatten)]
     pub within: WithinArgs,
+    /// Include command lines in /snapshot.json also on a non-loopback --listen
+    /// (they can hold secrets: left out there by default)
+    #[arg(long)]
+    pub expose_cmdline: bool,
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = crate::filter::help_text())]
 pub struct WatchArgs {
     #[command(flatten)]
     pub filter: FilterArgs,
-    /// One JSON object per line and event (the only output mode for now)
+    /// One JSON object per line and event (the default and only mode; accepted
+    /// for scripts that say it)
     #[arg(long)]
     pub jsonl: bool,
     /// Seconds between snapshots (minimum 250ms)
@@ -149,15 +180,28 @@ pub struct WatchArgs {
     pub within: WithinArgs,
 }
 
-/// `127.0.0.1:6996`, `[::1]:6996`, `0.0.0.0:6996`.
+/// `127.0.0.1:6996`, `[::1]:6996`, `0.0.0.0:6996`; `:6996` is every IPv4
+/// address (0.0.0.0), `localhost:6996` is 127.0.0.1 (no resolver is asked).
 pub fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {
-    s.trim().parse().map_err(|_| {
+    use std::net::{Ipv4Addr, SocketAddr};
+    let s = s.trim();
+    let bad = || {
         format!(
-            "expected ADDR:PORT with a numeric address, e.g. 127.0.0.1:{} or [::1]:{}",
-            crate::serve::DEFAULT_PORT,
-            crate::serve::DEFAULT_PORT
+            "'{}' is not ADDR:PORT (e.g. 127.0.0.1:{p}, [::1]:{p}, localhost:{p}, :{p})",
+            crate::output::safe(s),
+            p = crate::serve::DEFAULT_PORT
         )
-    })
+    };
+    let port = |p: &str| p.parse::<u16>().map_err(|_| bad());
+    if let Some(p) = s.strip_prefix(':') {
+        return Ok(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port(p)?)));
+    }
+    if let Some((host, p)) = s.rsplit_once(':') {
+        if host.eq_ignore_ascii_case("localhost") {
+            return Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, port(p)?)));
+        }
+    }
+    s.parse().map_err(|_| bad())
 }
 
 /// A refresh interval: `500ms`, `2s`, `1.5` (seconds), `1m`; at least 250 ms.
@@ -372,43 +416,46 @@ pub fn parse_percent(s: &str) -> Result<f64, String> {
 
 /// Seconds with an optional unit: `1`, `1.5`, `500ms`, `2s`; at most an hour.
 /// The projection windows of the pool level (`--warn-within`, `--crit-within`).
-#[derive(Args, Debug, Clone, Copy, PartialEq)]
+#[derive(Args, Debug, Clone, Copy, Default, PartialEq)]
 pub struct WithinArgs {
     /// Warn when a pool is projected to run out within this long (e.g. 5m, 90s)
-    #[arg(long, default_value = "5m", value_parser = parse_window, value_name = "DURATION")]
-    pub warn_within: f64,
-    /// Critical when a pool is projected to run out within this long (e.g. 1m)
-    #[arg(long, default_value = "1m", value_parser = parse_window, value_name = "DURATION")]
-    pub crit_within: f64,
+    /// [default: 5m]
+    #[arg(long, value_parser = parse_window, value_name = "DURATION")]
+    pub warn_within: Option<f64>,
+    /// Critical when a pool is projected to run out within this long [default: 1m]
+    #[arg(long, value_parser = parse_window, value_name = "DURATION")]
+    pub crit_within: Option<f64>,
 }
 
 impl WithinArgs {
-    /// The thresholds with these windows; `--crit-within` above `--warn-within`
-    /// is refused.
+    /// The thresholds with these windows (defaults where not given); `--warn`
+    /// above `--crit` and `--crit-within` above `--warn-within` are refused.
     pub fn thresholds(
         &self,
         warn: f64,
         crit: f64,
     ) -> Result<crate::analysis::pool::Thresholds, String> {
-        if warn > crit {
+        let d = crate::analysis::pool::Thresholds::default();
+        let t = crate::analysis::pool::Thresholds {
+            warn,
+            crit,
+            warn_within_secs: self.warn_within.unwrap_or(d.warn_within_secs),
+            crit_within_secs: self.crit_within.unwrap_or(d.crit_within_secs),
+        };
+        if t.warn > t.crit {
             return Err(format!(
                 "--warn {:.0}% is above --crit {:.0}%",
                 warn * 100.0,
                 crit * 100.0
             ));
         }
-        if self.crit_within > self.warn_within {
+        if t.crit_within_secs > t.warn_within_secs {
             return Err(format!(
                 "--crit-within {} s is longer than --warn-within {} s",
-                self.crit_within, self.warn_within
+                t.crit_within_secs, t.warn_within_secs
             ));
         }
-        Ok(crate::analysis::pool::Thresholds {
-            warn,
-            crit,
-            warn_within_secs: self.warn_within,
-            crit_within_secs: self.crit_within,
-        })
+        Ok(t)
     }
 }
 
@@ -463,6 +510,26 @@ mod tests {
         assert_eq!(parse_seconds("0"), Ok(0.0));
         assert!(parse_seconds("3601").is_err());
     }
+
+    #[test]
+    fn listen_takes_a_bare_port_and_localhost() {
+        let a = |s: &str| parse_listen(s).map(|a| a.to_string());
+        assert_eq!(a(":6996").as_deref(), Ok("0.0.0.0:6996"));
+        assert_eq!(a("localhost:6996").as_deref(), Ok("127.0.0.1:6996"));
+        assert_eq!(a("LOCALHOST:1").as_deref(), Ok("127.0.0.1:1"));
+        assert_eq!(a("[::1]:6996").as_deref(), Ok("[::1]:6996"));
+        assert_eq!(a(" 10.0.0.5:80 ").as_deref(), Ok("10.0.0.5:80"));
+        for bad in [
+            ":",
+            ":70000",
+            "localhost",
+            "localhost:x",
+            "example.com:80",
+            "6996",
+        ] {
+            assert!(parse_listen(bad).is_err(), "{bad}");
+        }
+    }
 }
 
 #[derive(Args, Debug, Clone, Default, PartialEq, Eq)]
@@ -500,6 +567,10 @@ pub struct FilterArgs {
     /// Sockets whose local port is in the ephemeral pool
     #[arg(long)]
     pub ephemeral: bool,
+    /// Filter words, as in the dashboard's `/` prompt (see below), e.g.
+    /// `dport:443 !state:listen`
+    #[arg(value_name = "FILTER", allow_hyphen_values = false)]
+    pub words: Vec<String>,
 }
 
 fn parse_port_arg(s: &str) -> Result<u16, String> {
@@ -509,39 +580,45 @@ fn parse_port_arg(s: &str) -> Result<u16, String> {
 
 impl FilterArgs {
     pub fn to_filter(&self) -> Result<Filter, FilterError> {
+        use crate::filter::Term;
         let mut f = Filter::default();
-        if self.tcp {
-            f.add_proto(Proto::Tcp);
-        }
-        if self.udp {
-            f.add_proto(Proto::Udp);
-        }
-        if self.ipv4 {
-            f.add_family(Family::Ipv4);
-        }
-        if self.ipv6 {
-            f.add_family(Family::Ipv6);
+        let flags = [
+            (self.tcp, Term::Proto(Proto::Tcp)),
+            (self.udp, Term::Proto(Proto::Udp)),
+            (self.ipv4, Term::Family(Family::Ipv4)),
+            (self.ipv6, Term::Family(Family::Ipv6)),
+            (self.established, Term::State(SockState::Established)),
+            (self.ephemeral, Term::Ephemeral),
+        ];
+        for (on, t) in flags {
+            if on {
+                f.add(t);
+            }
         }
         if self.listening {
             crate::filter::LISTENING
                 .iter()
-                .for_each(|s| f.add_state(*s));
-        }
-        if self.established {
-            f.add_state(crate::model::SockState::Established);
+                .for_each(|s| f.add(Term::State(*s)));
         }
         for s in &self.state {
             f.add_states(s)?;
         }
-        f.port = self.port;
-        f.pid = self.pid;
-        f.process = self.process.clone();
-        f.ephemeral = self.ephemeral;
+        if let Some(p) = self.port {
+            f.add(Term::Port(crate::filter::Ports::one(p)));
+        }
+        if let Some(p) = self.pid {
+            f.add(Term::Pid(p));
+        }
+        if let Some(p) = &self.process {
+            f.add(Term::Process(p.clone()));
+        }
+        f.extend(Filter::parse_words(&self.words)?);
         Ok(f)
     }
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = crate::filter::help_text())]
 pub struct ListArgs {
     #[command(flatten)]
     pub filter: FilterArgs,

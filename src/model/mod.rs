@@ -203,7 +203,7 @@ pub fn unmap(addr: IpAddr) -> IpAddr {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Process {
     pub pid: u32,
-    /// Full name: the executable's file name, else argv[0]'s, else the kernel's comm.
+    /// The kernel's name for it (comm, at most 15 bytes), as `ss` and `ps` show it.
     pub name: String,
     pub uid: Option<u32>,
     pub user: Option<String>,
@@ -240,6 +240,20 @@ pub struct Socket {
 }
 
 impl Socket {
+    /// Why the socket shows no process, in words true for the caller (`root`:
+    /// porttop runs as root): TIME-WAIT and orphaned sockets have none; as root,
+    /// an owner we cannot see is in another PID namespace; otherwise it is
+    /// probably another user's.
+    pub fn why_no_process(&self, root: bool) -> &'static str {
+        if self.inode.is_none() {
+            "none (no process holds a TIME-WAIT or orphaned socket)"
+        } else if root {
+            "not visible here (in another PID namespace or container?)"
+        } else {
+            "unknown (another user's? run as root to see it)"
+        }
+    }
+
     /// A key that identifies the same socket across snapshots.
     pub fn key(&self) -> SocketKey {
         SocketKey {

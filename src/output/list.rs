@@ -1,6 +1,6 @@
 //! `porttop list` and `porttop range` renderers.
 
-use super::{csv_field, write_table};
+use super::{count, csv_field, safe, write_table};
 use crate::model::{Endpoint, PortRange, Snapshot, Socket, SocketRecord};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -39,7 +39,7 @@ fn process(snap: &Snapshot, s: &Socket) -> String {
     if names.is_empty() {
         "-".into()
     } else {
-        names.join(",")
+        safe(&names.join(",")).into_owned()
     }
 }
 
@@ -68,7 +68,7 @@ fn rows<'a>(snap: &'a Snapshot, sockets: &[&'a Socket]) -> Vec<Vec<String>> {
                 mark(snap, s).to_string(),
                 pids(s),
                 process(snap, s),
-                s.user.as_deref().unwrap_or("-").to_string(),
+                safe(s.user.as_deref().unwrap_or("-")).into_owned(),
             ]
         })
         .collect()
@@ -117,11 +117,15 @@ pub fn list_csv(
                 .map(u32::to_string)
                 .collect::<Vec<_>>()
                 .join(" "),
-            owner.map(|p| p.name.clone()).unwrap_or_default(),
-            s.user.as_deref().unwrap_or_default().to_string(),
+            owner
+                .map(|p| safe(&p.name).into_owned())
+                .unwrap_or_default(),
+            safe(s.user.as_deref().unwrap_or_default()).into_owned(),
             s.uid.map(|u| u.to_string()).unwrap_or_default(),
             s.inode.map(|u| u.to_string()).unwrap_or_default(),
-            owner.map(|p| p.cmdline.clone()).unwrap_or_default(),
+            owner
+                .map(|p| safe(&p.cmdline).into_owned())
+                .unwrap_or_default(),
         ];
         let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
         writeln!(out, "{}", line.join(","))?;
@@ -213,10 +217,12 @@ pub fn range_text(out: &mut dyn Write, s: &RangeSummary) -> io::Result<()> {
     };
     writeln!(
         out,
-        "ephemeral range  {}-{} ({} ports)",
-        s.low, s.high, s.size
+        "ephemeral range  {}-{} ({})",
+        s.low,
+        s.high,
+        count(s.size, "port")
     )?;
-    writeln!(out, "source           {}", s.source)?;
+    writeln!(out, "source           {}", safe(&s.source))?;
     if let Some(d) = &s.derived {
         let how = match d.max_user_port {
             Some(v) => format!("{} with MaxUserPort {v}", d.rule),
@@ -244,12 +250,31 @@ pub fn range_text(out: &mut dyn Write, s: &RangeSummary) -> io::Result<()> {
     writeln!(out, "pool size        {}", s.pool_size)?;
     writeln!(
         out,
-        "in use           {} distinct local ports ({pct:.1} % of the pool)",
-        s.in_use
+        "in use           {} ({pct:.1} % of the pool)",
+        count(s.in_use, "distinct local port")
     )
 }
 
 pub fn range_json(out: &mut dyn Write, s: &RangeSummary) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, s)?;
     writeln!(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn range_text_counts_in_the_singular_for_one() {
+        let r = PortRange::new(40000, 40000, vec![], "--range");
+        let mut out = Vec::new();
+        range_text(&mut out, &RangeSummary::new(&r, None)).expect("write");
+        let t = String::from_utf8(out).expect("utf-8");
+        assert!(t.contains("40000-40000 (1 port)\n"), "{t}");
+        assert!(t.contains("0 distinct local ports"), "{t}");
+        let r = PortRange::new(40000, 40001, vec![], "--range");
+        let mut out = Vec::new();
+        range_text(&mut out, &RangeSummary::new(&r, None)).expect("write");
+        assert!(String::from_utf8_lossy(&out).contains("(2 ports)"));
+    }
 }

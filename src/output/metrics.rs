@@ -18,8 +18,11 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// At most this many `porttop_listener` series.
 pub const MAX_LISTENER_SERIES: usize = 200;
 
-/// Escapes a label value: backslash, double quote and line feed.
+/// Escapes a label value: control characters as [`super::safe`] shows them
+/// (a `curl /metrics` on a terminal must not run a process name's escape codes),
+/// then backslash, double quote and line feed as the format wants.
 pub fn escape_label(v: &str) -> String {
+    let v = super::safe(v);
     let mut out = String::with_capacity(v.len());
     for c in v.chars() {
         match c {

@@ -102,12 +102,12 @@ fn render(s: &crate::model::Snapshot, top: usize) -> String {
 #[test]
 fn label_values_escape_backslash_quote_and_newline() {
     assert_eq!(escape_label(r#"a\b"c"#), r#"a\\b\"c"#);
-    assert_eq!(escape_label("x\ny"), "x\\ny");
+    assert_eq!(escape_label("x\ny\x1b"), r"x\\x0ay\\x1b");
     assert_eq!(escape_label("plain ünïcode"), "plain ünïcode");
     assert_eq!(escape_help("a\\b\nc \"q\""), "a\\\\b\\nc \"q\"");
     let text = render(&sample_snapshot(), 10);
     assert!(
-        text.contains(r#"process="we\"ird\\na\nme""#),
+        text.contains(r#"process="we\"ird\\na\\x0ame""#),
         "escaped process label missing:\n{text}"
     );
     // every sample line is one line: the raw newline never leaks

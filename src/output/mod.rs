@@ -4,11 +4,13 @@
 mod list;
 pub mod metrics;
 mod pool;
+mod safe;
 pub use list::{
     list_csv, list_json, list_order, list_table, range_json, range_text, snapshot_json,
     RangeSummary,
 };
 pub use pool::{collision_kind, driver_text, pool_json, pool_text};
+pub use safe::{safe, safe_string};
 
 use std::io::{self, Write};
 
@@ -56,6 +58,12 @@ pub fn write_table(
         writeln!(out, "{}", line.trim_end())?;
     }
     Ok(())
+}
+
+/// `1 port`, `2 ports`, `0 ports`.
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 /// Quotes a CSV field when needed (RFC 4180).

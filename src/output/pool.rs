@@ -1,6 +1,6 @@
 //! `porttop pool`: the pressure report and collisions as text or JSON.
 
-use super::write_table;
+use super::{count, safe, write_table};
 use crate::analysis::collisions::{Collision, CollisionKind};
 use crate::analysis::pool::{Driver, PoolReport};
 use serde::Serialize;
@@ -48,16 +48,19 @@ pub fn pool_text(
     )?;
     writeln!(
         out,
-        "range        {}-{}: pool {} ports ({} reserved in range)",
-        r.range_low, r.range_high, r.pool_size, r.reserved_in_range
+        "range        {}-{}: pool {} ({} reserved in range)",
+        r.range_low,
+        r.range_high,
+        count(r.pool_size, "port"),
+        r.reserved_in_range
     )?;
     for u in [&r.tcp, &r.udp] {
         let states: Vec<String> = u.by_state.iter().map(|(s, n)| format!("{s} {n}")).collect();
         writeln!(
             out,
-            "global {}   {} ports in use ({}){}{}",
+            "global {}   {} in use ({}){}{}",
             u.proto,
-            u.ports_in_use,
+            count(u.ports_in_use, "port"),
             pct(u.fraction),
             if states.is_empty() { "" } else { ": " },
             states.join(", ")
@@ -152,13 +155,13 @@ pub fn pool_text(
                     (true, CollisionKind::ListenerInEphemeralRange) => " (likely a client's port)",
                     (true, _) => " (probably intentional)",
                 },
-                c.message,
-                who.join("; ")
+                safe(&c.message),
+                safe(&who.join("; "))
             )?;
         }
     }
     for n in &r.notes {
-        writeln!(out, "note         {n}")?;
+        writeln!(out, "note         {}", safe(n))?;
     }
     Ok(())
 }

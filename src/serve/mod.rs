@@ -35,6 +35,9 @@ pub struct ServeConfig {
     pub top: usize,
     pub thresholds: pool::Thresholds,
     pub limits: http::Limits,
+    /// Keep command lines in `/snapshot.json` (else they are emptied: they can
+    /// hold secrets). The metrics never carry them.
+    pub expose_cmdline: bool,
 }
 
 /// What a scrape reads: the latest refresh, rendered.
@@ -92,17 +95,25 @@ impl Collector {
     /// counts the error.
     pub fn refresh(&mut self, prev: &State) -> State {
         let t0 = Instant::now();
-        let rendered = self.src.snapshot().map_err(|e| e.to_string()).map(|snap| {
-            if let Some(hint) = crate::source::partial_hint(&snap) {
-                if !self.told_partial {
-                    self.told_partial = true;
-                    eprintln!("porttop: note: {hint}");
+        let expose = self.cfg.expose_cmdline;
+        let rendered = self
+            .src
+            .snapshot()
+            .map_err(|e| e.to_string())
+            .map(|mut snap| {
+                if !expose {
+                    without_cmdlines(&mut snap);
                 }
-            }
-            let a = self.analyzer.analyze(&snap);
-            let text = metrics::render_snapshot(&snap, &a.report, &a.collisions, self.cfg.top);
-            (text.into_bytes(), Arc::new(snap))
-        });
+                if let Some(hint) = crate::source::partial_hint(&snap) {
+                    if !self.told_partial {
+                        self.told_partial = true;
+                        eprintln!("porttop: note: {hint}");
+                    }
+                }
+                let a = self.analyzer.analyze(&snap);
+                let text = metrics::render_snapshot(&snap, &a.report, &a.collisions, self.cfg.top);
+                (text.into_bytes(), Arc::new(snap))
+            });
         let refresh_secs = t0.elapsed().as_secs_f64();
         match rendered {
             Ok((text, snap)) => State {
@@ -131,6 +142,15 @@ impl Collector {
                     last_ok: prev.last_ok,
                 }
             }
+        }
+    }
+}
+
+/// Empties every command line of the snapshot (for a non-loopback listener).
+pub fn without_cmdlines(snap: &mut crate::model::Snapshot) {
+    for p in snap.processes.values_mut() {
+        if !p.cmdline.is_empty() {
+            Arc::make_mut(p).cmdline.clear();
         }
     }
 }

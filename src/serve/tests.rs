@@ -39,6 +39,7 @@ fn cfg() -> ServeConfig {
         top: 10,
         thresholds: pool::Thresholds::default(),
         limits: http::Limits::default(),
+        expose_cmdline: true,
     }
 }
 

@@ -147,12 +147,12 @@ pub fn events(old: &Seen, new: &Seen, filter: &Filter) -> Vec<Event> {
         });
     }
     for (k, c) in &old.collisions {
-        if !new.collisions.contains_key(k) {
+        if !new.collisions.contains_key(k) && collision_matches(&old.snap, c, filter) {
             push(EventKind::CollisionEnd(c.clone()));
         }
     }
     for (k, c) in &new.collisions {
-        if !old.collisions.contains_key(k) {
+        if !old.collisions.contains_key(k) && collision_matches(&new.snap, c, filter) {
             push(EventKind::CollisionStart(c.clone()));
         }
     }
@@ -161,6 +161,43 @@ pub fn events(old: &Seen, new: &Seen, filter: &Filter) -> Vec<Event> {
 
 /// How many destinations get a projection in `watch`.
 const WATCH_TOP: usize = 10;
+/// A collision is reported when the filter passes one of its sockets (those on
+/// its protocol and port), so `--port 8080` shows the collisions on 8080 only.
+fn collision_matches(snap: &Snapshot, c: &CollisionInfo, filter: &Filter) -> bool {
+    filter.is_empty()
+        || snap
+            .sockets
+            .iter()
+            .any(|s| s.proto == c.proto && s.local.port == c.port && filter.matches(snap, s))
+}
+
+/// Whether the reader of `fd` went away (a pipe whose reader exited reports
+/// POLLERR, a socket POLLHUP), so `watch | head -1` ends when head does, not at
+/// the next event, which may be hours away.
+fn reader_gone(fd: Option<i32>) -> bool {
+    let Some(fd) = fd else { return false };
+    let mut p = libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, timeout 0.
+    let n = unsafe { libc::poll(&mut p, 1, 0) };
+    n > 0 && p.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0
+}
+
+/// Sleeps until `wake` (false: stop now, on a signal or a gone reader).
+fn wait(wake: Instant, fd: Option<i32>) -> bool {
+    loop {
+        let step = (Instant::now() + Duration::from_millis(100)).min(wake);
+        if !signal::sleep_until(step) || reader_gone(fd) {
+            return false;
+        }
+        if step >= wake {
+            return true;
+        }
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct WatchConfig {
@@ -171,6 +208,9 @@ pub struct WatchConfig {
     pub duration: Option<Duration>,
     pub filter: Filter,
     pub thresholds: Thresholds,
+    /// The file descriptor `out` writes to, watched for a reader that went away
+    /// between events (None: not watched).
+    pub out_fd: Option<i32>,
 }
 
 /// Writes events as JSON lines, flushed per line, until the count or duration is
@@ -195,7 +235,7 @@ pub fn run(
     let mut next = start + cfg.interval;
     loop {
         let wake = end.map_or(next, |e| next.min(e));
-        if !signal::sleep_until(wake) || end.is_some_and(|e| Instant::now() >= e) {
+        if !wait(wake, cfg.out_fd) || end.is_some_and(|e| Instant::now() >= e) {
             return Ok(());
         }
         next += cfg.interval;
@@ -305,10 +345,7 @@ mod tests {
         assert!(kinds.contains(&"pool_level".to_string()));
 
         // Filters apply to socket events only.
-        let f = Filter {
-            port: Some(40002),
-            ..Default::default()
-        };
+        let f = Filter::of([crate::filter::Term::Port(crate::filter::Ports::one(40002))]);
         let only = events(&sa, &sb, &f);
         let socket_events = only
             .iter()
@@ -320,5 +357,34 @@ mod tests {
             })
             .count();
         assert_eq!(socket_events, 1);
+    }
+
+    #[test]
+    fn collision_events_honour_the_filter() {
+        let t = Thresholds::default();
+        let a = snap(1000, range100(), vec![]);
+        let b = snap(
+            2000,
+            range100(),
+            vec![
+                listener(Proto::Tcp, "0.0.0.0:40050"),
+                listener(Proto::Tcp, "0.0.0.0:40060"),
+            ],
+        );
+        let (sa, sb) = (Seen::new(a, t), Seen::new(b, t));
+        let ports = |f: &str, old: &Seen, new: &Seen| -> Vec<u16> {
+            events(old, new, &Filter::parse(f).unwrap())
+                .iter()
+                .filter_map(|e| match &e.kind {
+                    EventKind::CollisionStart(c) | EventKind::CollisionEnd(c) => Some(c.port),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(ports("", &sa, &sb), vec![40050, 40060]);
+        assert_eq!(ports("port:40050", &sa, &sb), vec![40050]);
+        assert_eq!(ports("port:40002", &sa, &sb), Vec::<u16>::new());
+        // The end of a collision is matched against the snapshot it was seen in.
+        assert_eq!(ports("port:40060", &sb, &sa), vec![40060]);
     }
 }

@@ -353,18 +353,17 @@ impl Scope {
     /// No more than `f` can show (the socket filter's protocols, families and
     /// states; the rest of it is applied after).
     pub fn of(f: &crate::filter::Filter) -> Scope {
-        let wants = |p: Proto| f.protos.is_empty() || f.protos.contains(&p);
-        let fam = |x: Family| f.families.is_empty() || f.families.contains(&x);
+        let (protos, families, states) = (f.protos(), f.families(), f.states());
+        let wants = |p: Proto| protos.is_empty() || protos.contains(&p);
+        let fam = |x: Family| families.is_empty() || families.contains(&x);
         let (mut tcp, mut udp) = (ALL_STATES, ALL_STATES);
         // (a state porttop has no name for could be any kernel state)
-        if !f.states.is_empty() && !f.states.contains(&SockState::Unknown) {
-            tcp = f
-                .states
+        if !states.is_empty() && !states.contains(&SockState::Unknown) {
+            tcp = states
                 .iter()
                 .filter_map(|s| tcp_number(*s))
                 .fold(0, |m, n| m | 1 << n);
-            udp = f
-                .states
+            udp = states
                 .iter()
                 .filter_map(|s| match s {
                     SockState::Established => Some(1),
@@ -458,15 +457,20 @@ pub fn to_socket(proto: Proto, r: &Record) -> Socket {
         SockState::Listen | SockState::Unconn | SockState::Bound => None,
         _ => Some(Endpoint::new(id.destination_address, id.destination_port)),
     };
+    let inode = Some(u64::from(r.inode)).filter(|i| *i != 0);
     Socket {
         proto,
         family,
         local: Endpoint::new(id.source_address, id.source_port),
         remote,
         state: st,
-        uid: Some(r.uid),
+        // TIME-WAIT (and orphaned) sockets have no inode and the kernel fills in
+        // uid 0 for them (net/ipv4/inet_diag.c, inet_twsk_diag_fill:
+        // `r->idiag_uid = 0; r->idiag_inode = 0;`): no user owns them, so
+        // they show `-` and `user:root` does not match them.
+        uid: Some(r.uid).filter(|u| *u != 0 || inode.is_some()),
         user: None,
-        inode: Some(u64::from(r.inode)).filter(|i| *i != 0),
+        inode,
         pids: Default::default(),
         // net/ipv4/inet_diag.c, inet_twsk_diag_fill: idiag_timer 3 and
         // idiag_expires = the ms left until the TIME-WAIT socket is freed.
@@ -689,10 +693,8 @@ mod bound_tests {
         };
         assert_eq!((s.state, s.remote), (SockState::Bound, None));
         // A filter on other states does not ask for them.
-        let listen_only = crate::filter::Filter {
-            states: vec![SockState::Listen],
-            ..Default::default()
-        };
+        let listen_only =
+            crate::filter::Filter::of([crate::filter::Term::State(SockState::Listen)]);
         let mut v = Vec::new();
         d.dump_all(&Scope::of(&listen_only), |s, _| v.push(s))
             .unwrap();

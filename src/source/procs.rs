@@ -3,7 +3,6 @@
 
 use crate::model::Process;
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind, Users};
 
@@ -78,7 +77,6 @@ impl ProcessTable {
                     true,
                     ProcessRefreshKind::nothing()
                         .with_cmd(UpdateKind::Always)
-                        .with_exe(UpdateKind::Always)
                         .with_user(UpdateKind::Always)
                         .without_tasks(),
                 );
@@ -103,11 +101,9 @@ impl ProcessTable {
                     .iter()
                     .map(|a| a.to_string_lossy().into_owned())
                     .collect();
-                let name = full_name(
-                    p.exe(),
-                    cmd.first().map(String::as_str),
-                    &p.name().to_string_lossy(),
-                );
+                // The kernel's name (comm), as ss and ps show it; the full
+                // command line is in the details.
+                let name = p.name().to_string_lossy().into_owned();
                 let uid = p.user_id().map(|u| **u);
                 (name, uid, cmd.join(" "))
             }
@@ -122,30 +118,6 @@ impl ProcessTable {
             cmdline,
         }
     }
-}
-
-/// The full process name: sysinfo's `name()` is the kernel comm, cut to 15 bytes on
-/// Linux, so prefer the executable's file name, then argv[0]'s, then comm.
-/// Interpreters keep their own name (a Python script shows as `python3`) as in ss/lsof.
-pub fn full_name(exe: Option<&Path>, argv0: Option<&str>, comm: &str) -> String {
-    let from_exe = exe
-        .and_then(|e| e.file_name())
-        .map(|n| {
-            n.to_string_lossy()
-                .trim_end_matches(" (deleted)")
-                .to_string()
-        })
-        .filter(|n| !n.is_empty());
-    // argv[0] is only trusted when it agrees with comm: processes may rewrite it
-    // (nginx: "nginx: worker process", sshd: "sshd: user@pts/0").
-    let from_argv = argv0
-        .and_then(|a| a.split([' ', ':']).next())
-        .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
-        .filter(|n| !n.is_empty() && n.starts_with(comm));
-    from_exe
-        .filter(|n| n.starts_with(comm) || comm.is_empty())
-        .or(from_argv)
-        .unwrap_or_else(|| comm.to_string())
 }
 
 /// uid -> user name, loaded once and reloaded (at most once per refresh) when an
@@ -199,45 +171,5 @@ impl UserNames {
 impl Default for UserNames {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn full_name_beats_the_15_char_comm() {
-        let exe = Path::new("/usr/local/bin/my-very-long-server-name");
-        assert_eq!(
-            full_name(Some(exe), None, "my-very-long-se"),
-            "my-very-long-server-name"
-        );
-        assert_eq!(
-            full_name(
-                None,
-                Some("/opt/x/my-very-long-server-name"),
-                "my-very-long-se"
-            ),
-            "my-very-long-server-name"
-        );
-    }
-
-    #[test]
-    fn rewritten_argv_and_interpreters_keep_the_comm() {
-        assert_eq!(
-            full_name(None, Some("nginx: worker process"), "nginx"),
-            "nginx"
-        );
-        assert_eq!(full_name(None, Some("sshd: root@pts/0"), "sshd"), "sshd");
-        assert_eq!(
-            full_name(
-                Some(Path::new("/usr/bin/python3.11")),
-                Some("python3"),
-                "python3"
-            ),
-            "python3.11"
-        );
-        assert_eq!(full_name(None, None, "kworker"), "kworker");
     }
 }

@@ -681,21 +681,24 @@ impl App {
         match self.view {
             View::Processes => {
                 if let Some(pid) = self.procs.get(self.selected).and_then(|p| p.pid) {
-                    self.filter = Filter {
-                        pid: Some(pid),
-                        ..Filter::default()
-                    };
+                    self.filter = Filter::of([crate::filter::Term::Pid(pid)]);
                     // (a grouped view: switching to All lists the rows once)
                     self.set_view(View::All);
                 }
             }
             View::Ephemeral => {
                 if let Some(d) = self.dests.get(self.selected) {
-                    let text = format!("ephemeral port:{} {}", d.remote.port, d.remote.addr);
-                    if let Ok(f) = Filter::parse(&text) {
-                        self.filter = f;
-                        self.set_view(View::All);
-                    }
+                    // Exactly the group's sockets: its local address, remote
+                    // address and remote port (a bare address word also matched
+                    // other destinations' local ends and other remotes).
+                    use crate::filter::{Net, Ports, Term};
+                    self.filter = Filter::of([
+                        Term::Ephemeral,
+                        Term::Src(Net::host(d.local)),
+                        Term::Dst(Net::host(d.remote.addr)),
+                        Term::DPort(Ports::one(d.remote.port)),
+                    ]);
+                    self.set_view(View::All);
                 }
             }
             _ => {
@@ -872,8 +875,14 @@ impl App {
         match target {
             Some((pid, name)) => self.mode = Mode::Confirm { pid, name },
             None => {
-                self.status =
-                    Some("no process known for this socket (other user's? run as root)".into())
+                // SAFETY: geteuid has no preconditions.
+                let root = unsafe { libc::geteuid() } == 0;
+                self.status = Some(match self.selected_row() {
+                    Some(r) if self.view != View::Processes => {
+                        format!("no process to signal: {}", r.sock.why_no_process(root))
+                    }
+                    _ => "no process to signal".into(),
+                })
             }
         }
     }

@@ -613,3 +613,94 @@ fn a_sort_change_during_a_refresh_is_not_lost() {
     assert_eq!(p, want, "listed again for the new order: {p:?}");
     assert!(p.contains(&41000), "and it is the new refresh");
 }
+
+#[test]
+fn enter_on_an_ephemeral_group_lists_exactly_its_sockets() {
+    // The case: 127.0.0.1 -> 127.0.0.1:15558 (2 sockets) next to sockets
+    // toward 127.0.0.2:15558, from 127.0.0.2, and to another port of 127.0.0.1.
+    use Proto::Tcp;
+    use SockState::Established;
+    let c = |l: &str, lp, r: &str, rp, i| {
+        sock(Tcp, ep(l, lp), Some(ep(r, rp)), Established, i, Some(200))
+    };
+    let s = snap(
+        vec![
+            c("127.0.0.1", 40100, "127.0.0.1", 15558, 1),
+            c("127.0.0.1", 40101, "127.0.0.1", 15558, 2),
+            c("127.0.0.1", 40102, "127.0.0.2", 15558, 3),
+            c("127.0.0.1", 40103, "127.0.0.2", 15558, 4),
+            c("127.0.0.1", 40104, "127.0.0.2", 15558, 5),
+            c("127.0.0.2", 40105, "127.0.0.1", 15558, 6),
+            c("127.0.0.1", 40106, "127.0.0.1", 15559, 7),
+        ],
+        T0,
+    );
+    let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
+    a.apply(Action::Viewport(10));
+    a.apply(Action::Snapshot(Arc::new(s)));
+    a.apply(Action::View(View::Ephemeral));
+    let i = a
+        .dests
+        .iter()
+        .position(|d| d.remote == ep("127.0.0.1", 15558) && d.local == ep("127.0.0.1", 0).addr)
+        .expect("the group");
+    assert_eq!(a.dests[i].ports, 2);
+    a.apply(Action::Home);
+    for _ in 0..i {
+        a.apply(Action::Down);
+    }
+    a.apply(Action::Open);
+    assert_eq!(a.view, View::All);
+    let mut got = ports(&a);
+    got.sort_unstable();
+    assert_eq!(got, vec![40100, 40101], "filter: {}", a.filter);
+}
+
+#[test]
+fn sockets_without_a_process_say_why_and_the_unowned_group_has_no_user() {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let mut a = app();
+    // The TIME-WAIT row (no inode): nobody holds it, whoever asks.
+    let i = a
+        .visible
+        .iter()
+        .position(|i| a.rows[*i].sock.local.port == 40101)
+        .expect("TIME-WAIT row");
+    a.apply(Action::Home);
+    for _ in 0..i {
+        a.apply(Action::Down);
+    }
+    a.apply(Action::Kill);
+    let st = a.status.clone().unwrap_or_default();
+    assert!(st.contains("no process holds a TIME-WAIT"), "{st}");
+    // A socket with an inode and no known owner: as root, never "run as root".
+    let mut s = base();
+    s.sockets[0].pids.clear();
+    let mut b = App::new(Filter::default(), Duration::from_secs(1), 2, false);
+    b.apply(Action::Viewport(10));
+    b.apply(Action::Snapshot(Arc::new(s)));
+    let i = b
+        .visible
+        .iter()
+        .position(|i| b.rows[*i].sock.local.port == 443 && b.rows[*i].sock.remote.is_none())
+        .expect("443 listener");
+    b.apply(Action::Home);
+    for _ in 0..i {
+        b.apply(Action::Down);
+    }
+    b.apply(Action::Kill);
+    let st = b.status.clone().unwrap_or_default();
+    assert_eq!(st.contains("run as root"), !root, "{st}");
+    if root {
+        assert!(st.contains("PID namespace"), "{st}");
+    }
+    // Processes view: sockets of no known process are not filed under a user.
+    a.apply(Action::View(View::Processes));
+    let none = a
+        .procs
+        .iter()
+        .find(|p| p.pid.is_none())
+        .expect("the - group");
+    assert_eq!(none.user, "-");
+}

@@ -358,10 +358,12 @@ pub fn proc_groups<'a>(rows: impl Iterator<Item = &'a Row>) -> Vec<ProcGroup> {
                         .owner()
                         .map(|p| p.name.clone())
                         .unwrap_or_else(|| "-".into()),
+                    // (the group of sockets without a known process mixes
+                    // users, TIME-WAIT's none among them: no one user)
                     user: r
                         .owner()
                         .and_then(|p| p.user.clone())
-                        .or_else(|| r.sock.user.as_deref().map(str::to_string))
+                        .or_else(|| pid.and(r.sock.user.as_deref().map(str::to_string)))
                         .unwrap_or_else(|| "-".into()),
                     listening: 0,
                     established: 0,

@@ -580,3 +580,61 @@ fn the_header_shows_kernel_failures_that_moved_and_a_history_of_pool_use() {
     let t = text(&render(&mut a, &Theme::color(), 80, 24));
     assert!(!t.contains('█'), "{t}");
 }
+
+#[test]
+fn details_of_a_time_wait_socket_say_no_process_holds_it() {
+    let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
+    a.apply(Action::Snapshot(Arc::new(base())));
+    a.apply(Action::Viewport(viewport_rows(30)));
+    let i = a
+        .visible
+        .iter()
+        .position(|i| a.rows[*i].sock.local.port == 40101)
+        .expect("TIME-WAIT row");
+    a.apply(Action::Home);
+    for _ in 0..i {
+        a.apply(Action::Down);
+    }
+    a.apply(Action::Open);
+    let t = text(&render(&mut a, &Theme::mono(), 120, 30));
+    assert!(t.contains("no process holds a TIME-WAIT"), "{t}");
+    assert!(!t.contains("run as root"), "{t}");
+}
+
+#[test]
+fn the_gauge_is_empty_at_0_0_percent_and_full_at_100() {
+    let mut a = marked_app();
+    let t = text(&render(&mut a, &Theme::mono(), 120, 30));
+    let line = t.lines().find(|l| l.starts_with("pool [")).expect("gauge");
+    assert!(line.contains("0.0%"), "{line}");
+    assert!(!line.contains('#'), "{line}");
+}
+
+#[test]
+fn the_prompt_shows_an_unknown_filter_key_instead_of_matching_nothing() {
+    let mut a = marked_app();
+    a.apply(Action::OpenFilter);
+    for c in "sprt:80".chars() {
+        a.apply(Action::FilterInput(c));
+    }
+    a.apply(Action::FilterSubmit);
+    let b = render(&mut a, &Theme::mono(), 120, 24);
+    let last = text(&b).lines().last().unwrap_or("").to_string();
+    assert!(last.starts_with("/sprt:80"), "{last}");
+    assert!(last.contains("unknown filter word 'sprt:'"), "{last}");
+    assert!(a.filter.is_empty(), "the filter is unchanged");
+}
+
+#[test]
+fn system_text_shows_escaped_in_the_dashboard() {
+    let mut s = base();
+    s.host = "h\x1b]2;PWN\x07".into();
+    let mut p = (**s.processes.get(&100).expect("nginx")).clone();
+    p.name = "ng\x1b[2Jx".into();
+    s.processes.insert(100, Arc::new(p));
+    let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
+    a.apply(Action::Snapshot(Arc::new(s)));
+    let t = text(&render(&mut a, &Theme::mono(), 120, 30));
+    assert!(t.contains(r"h\x1b]2;PWN\x07"), "{t}");
+    assert!(t.contains(r"ng\x1b[2Jx"), "{t}");
+}

@@ -78,14 +78,13 @@ pub fn connect_n(l: &TcpListener, n: usize) -> Vec<(TcpStream, TcpStream)> {
         .collect()
 }
 
-/// The name porttop should show for this test process: the executable's file name.
+/// The name porttop should show for this test process: the kernel's (comm), as
+/// `ss` and `ps` show it.
 pub fn my_name() -> String {
-    std::env::current_exe()
+    std::fs::read_to_string("/proc/self/comm")
         .unwrap()
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned()
+        .trim_end_matches('\n')
+        .to_string()
 }
 
 /// Runs porttop with args; returns (status code, stdout, stderr).

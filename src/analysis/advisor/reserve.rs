@@ -98,10 +98,16 @@ fn linux(plan: &mut ReservePlan, wanted: &[(u16, u16)], range: &PortRange) {
     plan.commands
         .push(format!("echo '{LINUX_KEY} = {list}' > {LINUX_CONF}"));
     plan.notes.push("run as root".to_string());
+    // Reserved ports come from ip_local_reserved_ports (or --reserved), not from
+    // the file the range came from.
+    let from = if range.source.contains("--reserved") {
+        "--reserved"
+    } else {
+        "/proc/sys/net/ipv4/ip_local_reserved_ports"
+    };
     plan.notes.push(format!(
         "the list replaces the current one, so it includes the ports already reserved \
-         ({current}, from {})",
-        range.source
+         ({current}, from {from})"
     ));
     plan.notes.push(
         "applies to TCP and UDP, IPv4 and IPv6; reserved ports are skipped by automatic \

@@ -601,6 +601,25 @@ fn linux_reserve_merges_with_the_current_list() {
 }
 
 #[test]
+fn linux_reserve_says_where_reserved_ports_come_from() {
+    let plan = reserve_plan(&[9000], None, &range(), TargetOs::Linux);
+    let note = plan
+        .notes
+        .iter()
+        .find(|n| n.contains("already reserved"))
+        .expect("the note");
+    assert!(
+        note.contains("from /proc/sys/net/ipv4/ip_local_reserved_ports"),
+        "{note}"
+    );
+    assert!(!note.contains("ip_local_port_range"), "{note}");
+    let mut r = range();
+    r.source.push_str(" (reserved from --reserved)");
+    let plan = reserve_plan(&[9000], None, &r, TargetOs::Linux);
+    assert!(plan.notes.iter().any(|n| n.contains("from --reserved)")));
+}
+
+#[test]
 fn windows_reserve_adds_runs_per_protocol_and_skips_excluded_ports() {
     let r = PortRange::new(49152, 65535, vec![(5000, 5000)], "netsh");
     let plan = reserve_plan(&[5001, 5002, 5000, 7000], None, &r, TargetOs::Windows);

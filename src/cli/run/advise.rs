@@ -5,6 +5,7 @@ use crate::actions;
 use crate::analysis::advisor::{self, reserve_plan, RemedyTarget, TargetOs, Verdict};
 use crate::cli::{CheckArgs, GlobalArgs, ReserveArgs, SuggestArgs, WindowsArgs};
 use crate::model::{PortRange, Proto, Snapshot};
+use crate::output;
 use crate::range::windows::{Derivation, WindowsVersion};
 use serde::Serialize;
 use std::io::{IsTerminal, Write};
@@ -79,7 +80,7 @@ pub fn check(g: &GlobalArgs, a: &CheckArgs, out: &mut dyn Write) -> Result<i32, 
                     "  {:<8} {:<16} {}",
                     f.status.as_str(),
                     f.rule,
-                    f.message
+                    output::safe(&f.message)
                 )?;
             }
         }
@@ -150,7 +151,7 @@ pub fn suggest(g: &GlobalArgs, a: &SuggestArgs, out: &mut dyn Write) -> Result<i
         protos_txt.join("+"),
         snap.range.low,
         snap.range.high,
-        snap.range.source,
+        output::safe(&snap.range.source),
         if a.portable {
             " and every common OS default range"
         } else {

@@ -112,12 +112,22 @@ pub fn one_snapshot(
 
 fn list(g: &GlobalArgs, a: &ListArgs, out: &mut dyn Write) -> Result<i32, CliError> {
     let filter = a.filter.to_filter().map_err(CliError::bad_input)?;
-    let snap = one_snapshot(g, Some(&filter))?;
+    let snap = g
+        .scoped_source(Some(&filter))?
+        .snapshot()
+        .map_err(CliError::bad_input)?;
     let mut rows: Vec<&Socket> = snap
         .sockets
         .iter()
         .filter(|s| filter.matches(&snap, s))
         .collect();
+    // The note is about the rows printed: only when one of them could have a
+    // process (it has an inode; TIME-WAIT has none) and shows none.
+    if rows.iter().any(|s| s.inode.is_some() && s.pids.is_empty()) {
+        if let Some(hint) = crate::source::partial_hint(&snap) {
+            eprintln!("porttop: note: {hint}");
+        }
+    }
     rows.sort_by(|a, b| output::list_order(a, b));
     if a.json {
         output::list_json(out, &snap, &rows)?;
@@ -208,26 +218,56 @@ const MAX_REPLAY_FRAMES: usize = 10_000;
 fn dashboard(cli: &Cli) -> Result<i32, CliError> {
     let d = &cli.dash;
     let filter = d.filter.to_filter().map_err(CliError::bad_input)?;
+    let defaults = crate::analysis::pool::Thresholds::default();
+    let thresholds = d
+        .within
+        .thresholds(
+            d.warn.unwrap_or(defaults.warn),
+            d.crit.unwrap_or(defaults.crit),
+        )
+        .map_err(CliError::bad_input)?;
     let source = cli.global.source()?;
     let opts = crate::tui::Options {
         filter,
-        interval: d.interval,
-        keep_closed: d.keep_closed,
+        interval: d.interval.unwrap_or(std::time::Duration::from_secs(1)),
+        keep_closed: d.keep_closed.unwrap_or(2),
         no_color: d.no_color,
         replay: cli.global.replay.is_some(),
-        thresholds: d
-            .within
-            .thresholds(d.warn, d.crit)
-            .map_err(CliError::bad_input)?,
+        thresholds,
     };
     crate::tui::run(source, opts).map_err(CliError::bad_input)
 }
 
 /// Runs the command; returns the exit status.
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
-    if cli.command.is_some() && cli.dash.filter != super::FilterArgs::default() {
-        // `porttop -t list` would silently list everything: the flags before a
-        // subcommand are the dashboard's.
+    if cli.command.is_none() {
+        // `porttop tcp list`: clap reads `list` as a filter word of the dashboard.
+        use clap::CommandFactory;
+        let cmd = super::Cli::command();
+        if let Some(w) = cli
+            .dash
+            .filter
+            .words
+            .iter()
+            .find(|w| cmd.get_subcommands().any(|c| c.get_name() == w.as_str()))
+        {
+            return Err(CliError::bad_input(format!(
+                "filter words come after the subcommand: porttop {w} {}",
+                cli.dash
+                    .filter
+                    .words
+                    .iter()
+                    .filter(|x| *x != w)
+                    .map(|x| crate::output::safe_string(x))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )));
+        }
+    }
+    let given = cli.dash.given();
+    if cli.command.is_some() && !given.is_empty() {
+        // `porttop --warn 10 pool` would silently use pool's 80 %: the flags
+        // before a subcommand are the dashboard's. Refuse, naming them.
         let code = if matches!(cli.command, Some(Command::Pool(_))) {
             3
         } else {
@@ -235,9 +275,11 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
         };
         return Err(CliError {
             code,
-            msg: "filter flags before a subcommand apply to the dashboard; put them after \
-                  the subcommand (e.g. porttop list -t)"
-                .into(),
+            msg: format!(
+                "{} before a subcommand apply to the dashboard only; put them after \
+                 the subcommand (e.g. porttop pool --warn 70, porttop list -t)",
+                given.join(", ")
+            ),
         });
     }
     match &cli.command {

@@ -7,6 +7,23 @@ use std::io::Write;
 use std::time::Duration;
 
 pub fn serve(g: &GlobalArgs, a: &ServeArgs) -> Result<i32, CliError> {
+    let src = g.source()?;
+    let listener = serve::bind(a.listen).map_err(CliError::bad_input)?;
+    let addr = listener.local_addr().unwrap_or(a.listen);
+    // Command lines can hold secrets (passwords, tokens in arguments): only a
+    // loopback listener, or the operator's explicit word, exposes them.
+    let expose_cmdline = a.expose_cmdline || addr.ip().is_loopback();
+    if !addr.ip().is_loopback() {
+        eprintln!(
+            "porttop: warning: serving on non-loopback address {addr}: anyone who can \
+             reach it sees this host's sockets and processes{}",
+            if expose_cmdline {
+                ", command lines included (--expose-cmdline)"
+            } else {
+                " (command lines left out; --expose-cmdline includes them)"
+            }
+        );
+    }
     let cfg = ServeConfig {
         interval: a.interval,
         top: usize::from(a.top),
@@ -15,27 +32,14 @@ pub fn serve(g: &GlobalArgs, a: &ServeArgs) -> Result<i32, CliError> {
             .thresholds(a.warn, a.crit)
             .map_err(CliError::bad_input)?,
         limits: serve::http::Limits::default(),
+        expose_cmdline,
     };
-    let src = g.source()?;
-    let listener = serve::bind(a.listen).map_err(CliError::bad_input)?;
-    let addr = listener.local_addr().unwrap_or(a.listen);
-    if !addr.ip().is_loopback() {
-        eprintln!(
-            "porttop: warning: serving on non-loopback address {addr}: anyone who can \
-             reach it sees this host's sockets, processes and command lines"
-        );
-    }
     eprintln!("porttop: serving http://{addr}/metrics (also /healthz, /snapshot.json)");
     serve::run(listener, src, cfg)?;
     Ok(0)
 }
 
 pub fn watch(g: &GlobalArgs, a: &WatchArgs, out: &mut dyn Write) -> Result<i32, CliError> {
-    if !a.jsonl {
-        return Err(CliError::bad_input(
-            "watch needs --jsonl (the interactive view is `porttop` itself)",
-        ));
-    }
     let cfg = watch::WatchConfig {
         interval: a.interval,
         count: a.count,
@@ -45,6 +49,7 @@ pub fn watch(g: &GlobalArgs, a: &WatchArgs, out: &mut dyn Write) -> Result<i32, 
             .within
             .thresholds(a.warn, a.crit)
             .map_err(CliError::bad_input)?,
+        out_fd: Some(std::os::fd::AsRawFd::as_raw_fd(&std::io::stdout())),
     };
     let mut src = g.source()?;
     watch::run(src.as_mut(), &cfg, out).map_err(CliError::bad_input)?;

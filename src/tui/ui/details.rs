@@ -1,6 +1,7 @@
 //! The details pane: every field of the selected socket and all its owners.
 
 use super::centered;
+use crate::output::safe;
 use crate::tui::app::App;
 use crate::tui::rows::{service_name, Mark};
 use crate::tui::theme::Theme;
@@ -48,7 +49,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             "user",
             format!(
                 "{} (uid {})",
-                s.user.as_deref().unwrap_or("-"),
+                safe(s.user.as_deref().unwrap_or("-")),
                 s.uid.map_or_else(|| "-".into(), |u| u.to_string())
             ),
         ),
@@ -93,7 +94,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .filter(|c| c.proto == s.proto && c.sockets.iter().any(|x| x.local == s.local))
     {
         lines.push(Line::styled(
-            format!("collision  {}", c.message),
+            format!("collision  {}", safe(&c.message)),
             theme.warn(),
         ));
     }
@@ -107,10 +108,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         lines.push(kv("change", c.into()));
     }
     if s.pids.is_empty() {
-        lines.push(kv(
-            "processes",
-            "unknown (another user's? run as root)".into(),
-        ));
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        lines.push(kv("processes", s.why_no_process(root).into()));
     } else {
         lines.push(kv("processes", format!("{} holding it", s.pids.len())));
         for pid in &s.pids {
@@ -119,16 +119,16 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     lines.push(Line::from(format!(
                         "  pid {}  {}  user {}",
                         p.pid,
-                        p.name,
-                        p.user.as_deref().unwrap_or("-")
+                        safe(&p.name),
+                        safe(p.user.as_deref().unwrap_or("-"))
                     )));
                     lines.push(Line::styled(
                         format!(
                             "    {}",
                             if p.cmdline.is_empty() {
-                                "-"
+                                "-".into()
                             } else {
-                                &p.cmdline
+                                safe(&p.cmdline)
                             }
                         ),
                         theme.dim(),

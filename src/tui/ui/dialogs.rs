@@ -12,7 +12,10 @@ use ratatui::Frame;
 
 pub fn confirm(f: &mut Frame, area: Rect, pid: u32, name: &str, theme: &Theme) {
     let text = vec![
-        Line::from(format!("Send SIGTERM to pid {pid} ({name})?")),
+        Line::from(format!(
+            "Send SIGTERM to pid {pid} ({})?",
+            crate::output::safe(name)
+        )),
         Line::styled(
             format!(
                 "{}: kill   {}: cancel",

@@ -21,8 +21,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) -> (u16, Vec<(u
         Span::raw(format!("every {}", fmt_interval(app.interval)))
     };
     let (host, when) = match &app.snap {
-        Some(s) => (s.host.as_str(), clock(s.taken_at_ms)),
-        None => ("…", "waiting for the first snapshot".to_string()),
+        Some(s) => (crate::output::safe(&s.host), clock(s.taken_at_ms)),
+        None => ("…".into(), "waiting for the first snapshot".to_string()),
     };
     let mut l1 = vec![
         Span::styled("porttop", theme.title()),
@@ -66,6 +66,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) -> (u16, Vec<(u
             let r = &s.range;
             // The source last and short: it is the first thing to lose at 80 columns.
             let source = r.source.rsplit('/').next().unwrap_or(&r.source);
+            let source = crate::output::safe(source);
             lines.push(Line::from(format!(
                 "ephemeral {}-{}  pool {}  reserved in range {}  (from {source})",
                 r.low,
@@ -139,7 +140,8 @@ fn pool_line(app: &App, width: u16, theme: &Theme) -> Line<'static> {
     // What is left after the gauge goes to `worst`, shortened in its middle.
     let room = avail.saturating_sub(bar_w + 7 + label.chars().count());
     let worst = shorten_middle(&worst, room);
-    let filled = (((pct / 100.0) * bar_w as f64).ceil() as usize).min(bar_w);
+    // Rounded, not ceiled: a `#` at a label of 0.0 % claimed use there is none of.
+    let filled = (((pct / 100.0) * bar_w as f64).round() as usize).min(bar_w);
     // The level's colour (red at critical, whatever the usage: the projection
     // may have raised it), the usage colour while ok.
     let style = match r.level {
@@ -263,7 +265,13 @@ fn collision_line(app: &App, theme: &Theme) -> Line<'static> {
                 .first()
                 .and_then(|s| s.processes.first().cloned())
                 .unwrap_or_else(|| "-".into());
-            format!("{} {}/{} {}", collision_kind(c.kind), c.port, c.proto, who)
+            format!(
+                "{} {}/{} {}",
+                collision_kind(c.kind),
+                c.port,
+                c.proto,
+                crate::output::safe(&who)
+            )
         })
         .collect();
     Line::from(vec![

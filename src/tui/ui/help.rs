@@ -63,13 +63,12 @@ fn lines(theme: &Theme) -> Vec<Line<'static>> {
         out.push(Line::from(t));
     }
     out.push(Line::styled("Filter words", theme.title()));
-    for t in [
-        " tcp udp -4 -6 listening established ephemeral",
-        " state:S[,S] port:N pid:N proc:NAME user:NAME",
-        " bare words match address, port, process, user",
-    ] {
-        out.push(Line::from(t));
+    // From the parser's own table, so help and parser cannot disagree; the
+    // meanings are in `porttop --help`.
+    for (syntax, _) in crate::filter::help_lines().filter(|(s, _)| !s.is_empty()) {
+        out.push(Line::from(format!(" {syntax}")));
     }
+    out.push(Line::from(" one kind: OR; kinds: AND; ! or not negates"));
     out
 }
 

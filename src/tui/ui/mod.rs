@@ -11,6 +11,7 @@ use super::app::{Action, App, Mode, View};
 use super::keys::{hint, Ctx};
 use super::rows::{Col, SortKey};
 use super::theme::Theme;
+use crate::output::{safe, safe_string};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
@@ -144,16 +145,19 @@ fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let line = if let Some((label, l)) = prompt {
         // The error (if any) gets up to half the line; the text scrolls so the
         // cursor stays visible in the rest.
-        let err = app.status.as_deref().map(|s| format!("   {s}"));
+        let err = app
+            .status
+            .as_deref()
+            .map(|s| format!("   {}", safe_string(s)));
         let avail = usize::from(area.width);
         let err_w = err.as_deref().map_or(0, |e| width(e).min(avail / 2));
         let text_w = avail.saturating_sub(width(label) + err_w).max(1);
         let (before, under, after) = l.window(text_w);
         let mut spans = vec![
             Span::styled(label, theme.title()),
-            Span::raw(before),
-            Span::styled(under.to_string(), theme.cursor()),
-            Span::raw(after),
+            Span::raw(safe_string(&before)),
+            Span::styled(safe_string(&under.to_string()), theme.cursor()),
+            Span::raw(safe_string(&after)),
         ];
         if let Some(e) = err {
             spans.push(Span::styled(fit(&e, err_w), theme.error()));
@@ -162,14 +166,14 @@ fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     } else {
         let mut spans = Vec::new();
         if let Some(e) = &app.error {
-            spans.push(Span::styled(format!("error: {e}  "), theme.error()));
+            spans.push(Span::styled(format!("error: {}  ", safe(e)), theme.error()));
         }
         if let Some(s) = &app.status {
-            spans.push(Span::styled(format!("{s}  "), theme.warn()));
+            spans.push(Span::styled(format!("{}  ", safe(s)), theme.warn()));
         }
         if !app.filter.is_empty() {
             spans.push(Span::styled("filter: ", theme.title()));
-            spans.push(Span::raw(format!("{}  ", app.filter)));
+            spans.push(Span::raw(format!("{}  ", safe(&app.filter.to_string()))));
         }
         if app.drill.is_some() {
             spans.push(Span::styled(

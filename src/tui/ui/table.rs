@@ -6,6 +6,7 @@
 //! rows on screen are turned into strings.
 
 use super::{fit, shorten_middle, width, Hits};
+use crate::output::safe_string;
 use crate::tui::app::{App, View};
 use crate::tui::rows::{fmt_age, Col, DestCol, ProcCol, Row as SockRow, SortKey};
 use crate::tui::theme::Theme;
@@ -69,8 +70,10 @@ fn cell(app: &App, r: &SockRow, c: C) -> String {
                 .pids
                 .first()
                 .map_or_else(|| "-".into(), u32::to_string),
-            Col::Process => r.owner().map_or_else(|| "-".into(), |p| p.name.clone()),
-            Col::User => r.sock.user.as_deref().unwrap_or("-").to_string(),
+            Col::Process => r
+                .owner()
+                .map_or_else(|| "-".into(), |p| safe_string(&p.name)),
+            Col::User => safe_string(r.sock.user.as_deref().unwrap_or("-")),
             Col::Age => {
                 let now = app.snap.as_ref().map_or(r.since_ms, |s| s.taken_at_ms);
                 fmt_age(now.saturating_sub(r.since_ms))
@@ -381,8 +384,8 @@ fn draw_procs(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hi
                 start + i == app.selected,
                 vec![
                     p.pid.map_or_else(|| "-".into(), |p| p.to_string()),
-                    p.name.clone(),
-                    p.user.clone(),
+                    safe_string(&p.name),
+                    safe_string(&p.user),
                     p.total().to_string(),
                     p.listening.to_string(),
                     p.established.to_string(),
