@@ -293,6 +293,7 @@ fn a_filtered_list_reads_only_what_it_shows() {
 /// global rate and the dashboard's failure line).
 #[test]
 fn snapshots_carry_the_kernels_tcp_counters() {
+    let _g = serial();
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let _c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
     let (code, out, err) = common::run(&["record", "-n", "1"]);
