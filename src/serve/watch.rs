@@ -149,16 +149,29 @@ pub struct WatchConfig {
     pub duration: Option<Duration>,
     pub filter: Filter,
     pub thresholds: Thresholds,
+    /// The source is a recording: its frames follow each other without waiting
+    /// (they carry their own times), and its end ends the watch.
+    pub replay: bool,
+}
+
+/// Why `watch` stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error(transparent)]
+    Source(#[from] crate::source::SourceError),
+    #[error("cannot write output: {0}")]
+    Output(io::Error),
 }
 
 /// Writes events as JSON lines, flushed per line, until the count or duration is
-/// reached or SIGTERM/SIGINT arrives. A closed output (broken pipe) ends quietly.
-/// Refresh errors are reported on stderr and retried at the next interval.
+/// reached, a recording ends, or SIGTERM/SIGINT arrives. A closed output (broken
+/// pipe) ends quietly. Refresh errors are reported on stderr and retried at the
+/// next interval (a recording's are final).
 pub fn run(
     src: &mut dyn SocketSource,
     cfg: &WatchConfig,
     out: &mut dyn Write,
-) -> Result<(), crate::source::SourceError> {
+) -> Result<(), WatchError> {
     crate::source::tune_allocator();
     signal::install();
     let start = Instant::now();
@@ -170,8 +183,17 @@ pub fn run(
     }
     let mut next = start + cfg.interval;
     loop {
-        let wake = end.map_or(next, |e| next.min(e));
-        if !signal::sleep_until(wake) || end.is_some_and(|e| Instant::now() >= e) {
+        if cfg.replay {
+            if src.at_end() || signal::stopping() {
+                return Ok(());
+            }
+        } else {
+            let wake = end.map_or(next, |e| next.min(e));
+            if !signal::sleep_until(wake) {
+                return Ok(());
+            }
+        }
+        if end.is_some_and(|e| Instant::now() >= e) {
             return Ok(());
         }
         next += cfg.interval;
@@ -180,6 +202,7 @@ pub fn run(
         }
         let snap = match src.snapshot() {
             Ok(s) => s,
+            Err(e) if cfg.replay => return Err(e.into()),
             Err(e) => {
                 eprintln!("porttop: refresh failed: {e}");
                 continue;
@@ -190,12 +213,7 @@ pub fn run(
             match write_line(out, &ev) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
-                Err(e) => {
-                    return Err(crate::source::SourceError::File {
-                        path: "stdout".into(),
-                        err: e,
-                    })
-                }
+                Err(e) => return Err(WatchError::Output(e)),
             }
             written += 1;
             if cfg.count.is_some_and(|n| written >= n) {

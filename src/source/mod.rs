@@ -33,6 +33,19 @@ pub enum SourceError {
 /// A source of socket-table snapshots. The collector thread owns one.
 pub trait SocketSource: Send {
     fn snapshot(&mut self) -> Result<Snapshot, SourceError>;
+
+    /// True when the next `snapshot` would only repeat the last one: a
+    /// recording that is used up. Commands that go through a recording once
+    /// (`watch`, `record`, `pool`) stop there; the live system never ends.
+    fn at_end(&self) -> bool {
+        false
+    }
+
+    /// A note for the user that the source met (once): a recording whose last
+    /// line was cut, say.
+    fn take_note(&mut self) -> Option<String> {
+        None
+    }
 }
 
 /// The ephemeral-range settings a source applies: the `--range`/`--reserved`

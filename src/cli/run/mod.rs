@@ -84,7 +84,7 @@ impl GlobalArgs {
         let range = cfg.resolve().map_err(CliError::bad_input)?;
         match &self.replay {
             Some(p) => Ok(Box::new(
-                FixtureSource::open(p, range).map_err(CliError::bad_input)?,
+                FixtureSource::open(p, cfg, range).map_err(CliError::bad_input)?,
             )),
             None => {
                 let src = SystemSource::new(cfg);
@@ -105,6 +105,7 @@ pub fn one_snapshot(
 ) -> Result<Snapshot, CliError> {
     let mut src = g.scoped_source(scope)?;
     let snap = src.snapshot().map_err(CliError::bad_input)?;
+    print_note(src.as_mut());
     if let Some(hint) = crate::source::partial_hint(&snap) {
         eprintln!("porttop: note: {hint}");
     }
@@ -169,17 +170,15 @@ fn pool_cmd(g: &GlobalArgs, a: &PoolArgs, out: &mut dyn Write) -> Result<i32, Cl
     } else if g.replay.is_some() {
         // A recording's frames are its own samples: all but the last feed the
         // churn history, the last is analysed.
-        for _ in 1..MAX_REPLAY_FRAMES {
+        while !src.at_end() {
             let next = src
                 .snapshot()
                 .map_err(|e| unknown(CliError::bad_input(e)))?;
-            if next == snap {
-                break;
-            }
             analyzer.observe(&snap);
             snap = next;
         }
     }
+    print_note(src.as_mut());
     if let Some(hint) = crate::source::partial_hint(&snap) {
         eprintln!("porttop: note: {hint}");
     }
@@ -199,18 +198,30 @@ fn record(g: &GlobalArgs, a: &super::RecordArgs, out: &mut dyn Write) -> Result<
     let mut src = g.source()?;
     for i in 0..a.count {
         if i > 0 {
-            std::thread::sleep(a.interval);
+            // A recording ends at its end (no repeat of its last frame), and is
+            // converted at once: its frames carry their own times.
+            if src.at_end() {
+                break;
+            }
+            if g.replay.is_none() {
+                std::thread::sleep(a.interval);
+            }
         }
         let snap = src.snapshot().map_err(CliError::bad_input)?;
         serde_json::to_writer(&mut *out, &snap).map_err(io::Error::from)?;
         writeln!(out)?;
         out.flush()?;
     }
+    print_note(src.as_mut());
     Ok(0)
 }
 
-/// At most this many frames of a recording are read by one-shot commands.
-const MAX_REPLAY_FRAMES: usize = 10_000;
+/// Prints what the source had to say (a recording's cut last line) on stderr.
+pub(crate) fn print_note(src: &mut dyn SocketSource) {
+    if let Some(n) = src.take_note() {
+        eprintln!("porttop: note: {n}");
+    }
+}
 
 fn dashboard(cli: &Cli) -> Result<i32, CliError> {
     let d = &cli.dash;

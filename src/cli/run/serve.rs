@@ -51,8 +51,11 @@ pub fn watch(g: &GlobalArgs, a: &WatchArgs, out: &mut dyn Write) -> Result<i32, 
         duration: a.duration.map(Duration::from_secs_f64),
         filter: a.filter.to_filter().map_err(CliError::bad_input)?,
         thresholds: thresholds(a.warn, a.crit)?,
+        replay: g.replay.is_some(),
     };
     let mut src = g.source()?;
-    watch::run(src.as_mut(), &cfg, out).map_err(CliError::bad_input)?;
+    let r = watch::run(src.as_mut(), &cfg, out);
+    super::print_note(src.as_mut());
+    r.map_err(CliError::bad_input)?;
     Ok(0)
 }
