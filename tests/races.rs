@@ -27,6 +27,144 @@ fn spawn_lab(n: usize) -> Child {
         .expect("start loadlab")
 }
 
+/// An attributed pid has its details whole: a name, a user, a command line
+/// (never the placeholders of a process that exited while it was read).
+fn assert_full_details(snap: &porttop::model::Snapshot, pid: u32) {
+    let p = snap
+        .process(pid)
+        .unwrap_or_else(|| panic!("pid {pid} attributed without details"));
+    assert!(
+        p.name != "?" && !p.name.is_empty() && p.uid.is_some() && p.user.is_some(),
+        "pid {pid} shown with placeholder details: {p:?}"
+    );
+    assert!(
+        !p.cmdline.is_empty(),
+        "pid {pid} without command line: {p:?}"
+    );
+}
+
+struct Kill(Child);
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// perl running `code` after setting up listener S; returns once it printed
+/// its first line (the port).
+fn perl(code: &str, stdin: bool) -> (Kill, u16) {
+    let prog = format!(
+        r#"use Socket; use POSIX ":sys_wait_h"; $|=1; $^F = 255;
+        socket(S, PF_INET, SOCK_STREAM, 0) or die;
+        bind(S, pack_sockaddr_in(0, inet_aton("127.0.0.1"))) or die;
+        listen(S, 5) or die;
+        my ($port) = unpack_sockaddr_in(getsockname(S));
+        print "$port\n"; {code}"#
+    );
+    let mut child = Command::new("perl")
+        .args(["-e", &prog])
+        .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start perl");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    (Kill(child), line.trim().parse().expect("a port"))
+}
+
+fn have_perl() -> bool {
+    Command::new("perl")
+        .arg("-v")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn a_fork_storm_never_shows_placeholder_details() {
+    if !have_perl() {
+        eprintln!("SKIP: needs perl");
+        return;
+    }
+    // Children inherit the listener and exit within a few ms, as fast as the
+    // parent can fork: many exit while a refresh reads them.
+    let (_storm, port) = perl(
+        r#"my $end = time + 30;
+        while (time < $end) {
+            my $p = fork();
+            if (defined $p && $p == 0) { select(undef, undef, undef, 0.002); POSIX::_exit(0); }
+            while (waitpid(-1, WNOHANG) > 0) {}
+        }"#,
+        false,
+    );
+    let mut src = SystemSource::new(RangeConfig::default());
+    let (mut records, mut children) = (0, HashSet::new());
+    let end = Instant::now() + Duration::from_secs(5);
+    let mut refreshes = 0;
+    while Instant::now() < end || refreshes < 20 {
+        let snap = src.snapshot().expect("refresh under a fork storm");
+        refreshes += 1;
+        for s in snap.sockets.iter().filter(|s| s.local.port == port) {
+            for p in &s.pids {
+                records += 1;
+                assert_full_details(&snap, *p);
+                if s.pids.len() > 1 {
+                    children.insert(*p);
+                }
+            }
+        }
+    }
+    assert!(records >= refreshes, "{records} attributed records");
+    eprintln!(
+        "{refreshes} refreshes, {records} records, {} forked pids",
+        children.len()
+    );
+}
+
+#[test]
+fn a_process_that_calls_exec_is_shown_with_its_new_name() {
+    if !have_perl() {
+        eprintln!("SKIP: needs perl");
+        return;
+    }
+    // The listener survives exec ($^F: not close-on-exec); pid and start time
+    // stay, the program changes.
+    let (mut kid, port) = perl(r#"<STDIN>; exec "sleep", "60";"#, true);
+    let pid = kid.0.id();
+    let mut src = SystemSource::new(RangeConfig::default());
+    let owner = |src: &mut SystemSource| {
+        let snap = src.snapshot().unwrap();
+        assert!(
+            snap.sockets
+                .iter()
+                .any(|s| s.local.port == port && s.pids.contains(&pid)),
+            "the listener, attributed"
+        );
+        let p = snap.process(pid).unwrap();
+        (p.name.clone(), p.cmdline.clone())
+    };
+    assert_eq!(owner(&mut src).0, "perl");
+    owner(&mut src);
+    use std::io::Write;
+    kid.0.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let comm = format!("/proc/{pid}/comm");
+    let until = Instant::now() + Duration::from_secs(20);
+    while std::fs::read_to_string(&comm).unwrap_or_default().trim() != "sleep" {
+        assert!(Instant::now() < until, "perl did not exec");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        owner(&mut src),
+        ("sleep".to_string(), "sleep 60".to_string())
+    );
+}
+
 #[test]
 fn refreshes_survive_processes_dying_mid_walk_and_keep_no_dead_pid() {
     let mut src = SystemSource::new(RangeConfig::default());
@@ -64,10 +202,7 @@ fn refreshes_survive_processes_dying_mid_walk_and_keep_no_dead_pid() {
         for s in &snap.sockets {
             seen_pids.extend(s.pids.iter().copied());
             for p in &s.pids {
-                assert!(
-                    snap.processes.contains_key(p),
-                    "pid {p} attributed without details"
-                );
+                assert_full_details(&snap, *p);
             }
         }
         std::thread::sleep(Duration::from_millis(5 + i % 20));

@@ -91,11 +91,21 @@ pub fn partial_hint(snap: &crate::model::Snapshot) -> Option<&'static str> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
         Some(
-            "some sockets show no process: their processes' /proc entries are not \
-             readable here (another PID namespace or container?)",
+            "some sockets show no process: no process in this PID namespace holds \
+             them (they belong to processes outside it, e.g. on this container's host)",
         )
     } else {
         Some("sockets of other users show no process; run as root to see processes of other users")
+    }
+}
+
+/// True when porttop runs in the initial PID namespace, where every process is
+/// in /proc: `/proc/self/ns/pid` is `pid:[4026531836]` there (PROC_PID_INIT_INO,
+/// include/linux/proc_ns.h). Unknown (no /proc, other OS) counts as true.
+pub fn in_initial_pid_ns() -> bool {
+    match std::fs::read_link("/proc/self/ns/pid") {
+        Ok(l) => l.as_os_str() == "pid:[4026531836]",
+        Err(_) => true,
     }
 }
 
