@@ -69,8 +69,14 @@ unsafe impl std::alloc::GlobalAlloc for Allocator {
 static ALLOCATOR: Allocator = Allocator;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
-    let cli = match Cli::try_parse_from(&args) {
+    // args_os: std::env::args() panics on an argument that is not UTF-8 (a
+    // --replay path may be any bytes); the lossy copy is for messages only.
+    let args_os: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let args: Vec<String> = args_os
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let cli = match Cli::try_parse_from(&args_os) {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -85,6 +91,7 @@ fn main() -> ExitCode {
                 let text = e.render().to_string();
                 let first = text.lines().next().unwrap_or("invalid arguments");
                 let first = first.trim_start_matches("error: ");
+                let first = porttop::cli::shorten_echoes(first, &args);
                 eprintln!("porttop: {first} (see porttop --help)");
             }
             return ExitCode::from(code as u8);
@@ -103,7 +110,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) if e.msg.is_empty() => ExitCode::from(e.code as u8),
         Err(e) => {
-            eprintln!("porttop: {}", e.msg);
+            eprintln!("porttop: {}", porttop::cli::shorten_echoes(&e.msg, &args));
             ExitCode::from(e.code as u8)
         }
     }

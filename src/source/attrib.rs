@@ -118,6 +118,8 @@ pub struct Attributor {
     pub closed_since_dump: InodeSet,
     refreshes: u64,
     pub last: AttribStats,
+    /// An fd directory could not be listed for want of file descriptors.
+    fd_error: Option<std::io::Error>,
 }
 
 impl Default for Attributor {
@@ -139,6 +141,7 @@ impl Attributor {
             closed_since_dump: InodeSet::default(),
             refreshes: 0,
             last: AttribStats::default(),
+            fd_error: None,
         }
     }
 
@@ -325,7 +328,10 @@ impl Attributor {
         stats.unattributed = live.iter().filter(|i| !self.owners.contains_key(i)).count();
         stats.pids_unreadable = self.unreadable_pids();
         self.last = stats;
-        Ok(())
+        match self.fd_error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     fn remove_owner(&mut self, inode: u64, pid: u32) {
@@ -473,6 +479,12 @@ impl Attributor {
         stats.dirs_listed += 1;
         let rd = match fs::read_dir(&dir) {
             Ok(rd) => rd,
+            Err(err) if matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                // Out of file descriptors: nothing is known about this process;
+                // the refresh fails rather than drop its sockets' owners.
+                self.fd_error.get_or_insert(err);
+                return;
+            }
             Err(err) => {
                 let ident = identity(&self.proc_root, pid);
                 let entry = self.pids.entry(pid).or_default();

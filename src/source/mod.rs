@@ -18,7 +18,7 @@ use crate::model::Snapshot;
 pub enum SourceError {
     #[error("cannot read the socket table: {0}")]
     Netlink(String),
-    #[error("cannot list /proc: {0} (is /proc mounted?)")]
+    #[error("cannot list /proc: {}", proc_error(.0))]
     Proc(std::io::Error),
     #[error("cannot read {path}: {err}")]
     File { path: String, err: std::io::Error },
@@ -28,6 +28,37 @@ pub enum SourceError {
     Range(#[from] crate::range::RangeError),
     #[error("socket listing is not supported on this OS")]
     Unsupported,
+}
+
+/// An I/O error as the user should read it: running out of file descriptors
+/// says so and what to do (it is not a missing /proc).
+pub fn describe_io(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(libc::EMFILE) => format!(
+            "{e}: porttop reached its limit of open files (raise it, e.g. ulimit -n {})",
+            fd_limit().map_or(1024, |n| (n * 4).max(1024))
+        ),
+        Some(libc::ENFILE) => format!("{e}: the system-wide limit of open files is reached"),
+        _ => e.to_string(),
+    }
+}
+
+fn proc_error(e: &std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        format!("{e} (is /proc mounted?)")
+    } else {
+        describe_io(e)
+    }
+}
+
+/// The soft limit of open files (RLIMIT_NOFILE), if known.
+fn fd_limit() -> Option<libc::rlim_t> {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes only into the struct it is given.
+    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } == 0).then_some(r.rlim_cur)
 }
 
 /// A source of socket-table snapshots. The collector thread owns one.

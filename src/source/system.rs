@@ -82,7 +82,7 @@ impl SystemSource {
     /// per socket with the index of the device it is bound to (0: none).
     #[cfg(target_os = "linux")]
     fn dump_into(&mut self, f: impl FnMut(Socket, u32)) -> Result<(), SourceError> {
-        let err = |e: std::io::Error| SourceError::Netlink(e.to_string());
+        let err = |e: std::io::Error| SourceError::Netlink(super::describe_io(&e));
         let diag = match &mut self.diag {
             Some(d) => d,
             none => none.insert(super::diag::Diag::new().map_err(err)?),

@@ -43,6 +43,37 @@ impl From<io::Error> for CliError {
     }
 }
 
+/// An error line with the command-line arguments it repeats cut short: a
+/// 128 KB argument echoed in full is no longer one line for the user. Arguments
+/// (or the value of `--flag=value`) longer than 64 characters appear as their
+/// first 40 and `…`; whatever is still longer than 1,000 characters is cut too.
+pub fn shorten_echoes(msg: &str, args: &[String]) -> String {
+    const LONG: usize = 64;
+    const KEEP: usize = 40;
+    const MAX: usize = 1000;
+    let cut = |s: &str, n: usize| -> String {
+        let end = s.char_indices().nth(n).map_or(s.len(), |(i, _)| i);
+        format!("{}…", &s[..end])
+    };
+    let mut out = msg.to_string();
+    let mut long: Vec<&str> = args
+        .iter()
+        .flat_map(|a| [Some(a.as_str()), a.split_once('=').map(|(_, v)| v)])
+        .flatten()
+        .filter(|a| a.chars().count() > LONG)
+        .collect();
+    long.sort_by_key(|a| std::cmp::Reverse(a.len()));
+    for a in long {
+        if out.contains(a) {
+            out = out.replace(a, &cut(a, KEEP));
+        }
+    }
+    if out.chars().count() > MAX {
+        out = cut(&out, MAX);
+    }
+    out
+}
+
 /// The exit status for a clap usage error: 3 for `pool` (2 means critical there).
 pub fn exit_code_for_usage_error(args: &[String]) -> i32 {
     // Ask clap which subcommand it saw, ignoring the error itself: a flag value

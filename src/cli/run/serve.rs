@@ -28,7 +28,8 @@ pub fn serve(g: &GlobalArgs, a: &ServeArgs) -> Result<i32, CliError> {
     let src = g.source()?;
     let listener = serve::bind(a.listen).map_err(CliError::bad_input)?;
     let addr = listener.local_addr().unwrap_or(a.listen);
-    if !addr.ip().is_loopback() {
+    // An IPv4-mapped loopback address ([::ffff:127.0.0.1]) is loopback too.
+    if !addr.ip().to_canonical().is_loopback() {
         eprintln!(
             "porttop: warning: serving on non-loopback address {addr}: anyone who can \
              reach it sees this host's sockets, processes and command lines"
