@@ -276,6 +276,17 @@ fn replayed_snapshots_are_normalised() {
     assert!(rows
         .iter()
         .all(|r| r["pids"] == json!([77]) || r["pids"] == json!([])));
+    // A range no kernel reports is refused, naming the snapshot.
+    let mut f = frame(2000, 1);
+    f["range"]["low"] = json!(50000);
+    f["range"]["high"] = json!(40000);
+    let bad = write_lines(dir.path(), "bad.jsonl", &[frame(1000, 1), f]);
+    let (code, _, err) = run(&["pool", "--replay", bad.to_str().unwrap()]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("snapshot 2") && err.contains("50000-40000"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -300,15 +300,22 @@ impl FixtureSource {
                 1_000 * self.read as u64 + 1,
             ),
         };
-        normalise(&mut snap);
+        normalise(&mut snap).map_err(|e| format!("snapshot {}: {e}", self.read + 1))?;
         Ok(snap)
     }
 }
 
 /// Makes a snapshot read from a file what a live one is: reserved ports sorted
 /// and merged, every socket once (by inode, or whole where there is none), pids
-/// ascending and once, command lines capped.
-pub fn normalise(s: &mut Snapshot) {
+/// ascending and once, command lines capped. A range no kernel would report
+/// (reversed, or from port 0) is an error.
+pub fn normalise(s: &mut Snapshot) -> Result<(), String> {
+    if s.range.low == 0 || s.range.low > s.range.high {
+        return Err(format!(
+            "the recorded range {}-{} is not a port range",
+            s.range.low, s.range.high
+        ));
+    }
     s.range.reserved = merge_ranges(std::mem::take(&mut s.range.reserved));
     let mut by_inode: HashSet<SocketKey> = HashSet::with_capacity(s.sockets.len());
     // No inode (TIME-WAIT, records of old versions): the same tuple, state and
@@ -335,6 +342,7 @@ pub fn normalise(s: &mut Snapshot) {
             *p = Arc::new(q);
         }
     }
+    Ok(())
 }
 
 /// Parses recording text into snapshots (see the module doc for the formats);
