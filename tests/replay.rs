@@ -76,17 +76,20 @@ fn run_bounded(args: &[&str], limit: Duration) -> (Option<i32>, String, String) 
 
 const LIMIT: Duration = Duration::from_secs(60);
 
+/// `porttop ARGS --replay FILE` over a recording of `frames`, bounded.
+fn replay(args: &[&str], frames: &[Value]) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = write_lines(dir.path(), "rec.jsonl", frames);
+    let mut all = args.to_vec();
+    all.extend(["--replay", rec.to_str().unwrap()]);
+    run_bounded(&all, LIMIT)
+}
+
 #[test]
 fn watch_replay_ends_at_the_end_of_the_recording() {
-    let dir = tempfile::tempdir().unwrap();
-    let rec = write_lines(
-        dir.path(),
-        "rec.jsonl",
+    let (code, out, err) = replay(
+        &["watch", "--jsonl"],
         &[frame(1000, 2), frame(2000, 3), frame(3000, 1)],
-    );
-    let (code, out, err) = run_bounded(
-        &["watch", "--jsonl", "--replay", rec.to_str().unwrap()],
-        LIMIT,
     );
     assert_eq!(code, Some(0), "watch did not end by itself: {err}");
     let events: Vec<Value> = out
@@ -107,15 +110,9 @@ fn watch_replay_ends_at_the_end_of_the_recording() {
 
 #[test]
 fn record_replay_ends_at_the_end_and_repeats_no_frame() {
-    let dir = tempfile::tempdir().unwrap();
-    let rec = write_lines(
-        dir.path(),
-        "rec.jsonl",
+    let (code, out, err) = replay(
+        &["record", "-n", "10"],
         &[frame(1000, 2), frame(2000, 3), frame(3000, 1)],
-    );
-    let (code, out, err) = run_bounded(
-        &["record", "-n", "10", "--replay", rec.to_str().unwrap()],
-        LIMIT,
     );
     assert_eq!(code, Some(0), "{err}");
     let ts: Vec<u64> = out
@@ -174,16 +171,10 @@ fn a_cut_last_line_loads_every_complete_snapshot_and_says_so() {
 
 #[test]
 fn pool_replay_goes_through_every_frame_even_past_equal_ones() {
-    let dir = tempfile::tempdir().unwrap();
     // Two equal frames, then the one that matters.
-    let rec = write_lines(
-        dir.path(),
-        "rec.jsonl",
+    let (code, out, err) = replay(
+        &["pool", "--json"],
         &[frame(1000, 2), frame(1000, 2), frame(3000, 500)],
-    );
-    let (code, out, err) = run_bounded(
-        &["pool", "--json", "--replay", rec.to_str().unwrap()],
-        LIMIT,
     );
     assert_eq!(code, Some(0), "{err}");
     let p: Value = serde_json::from_str(&out).unwrap();
