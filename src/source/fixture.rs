@@ -421,6 +421,33 @@ mod tests {
     }
 
     #[test]
+    fn a_recording_ends_after_its_frames_then_repeats_the_last_for_the_dashboard() {
+        // taken_at_ms 0 ("now"): each frame differs from the last by its time,
+        // which made `pool --replay` loop 10,000 times over one frame.
+        let line = r#"{"taken_at_ms":0,"host":"h","range":{"low":40000,"high":40099,
+            "reserved":[],"source":"r"},"partial":false,"sockets":[],"processes":{}}"#
+            .replace('\n', "");
+        let text = format!("{line}\n{line}\n{line}\n");
+        let mut src = FixtureSource::from_reader(
+            "t".into(),
+            Box::new(io::Cursor::new(text.into_bytes())),
+            RangeConfig::default(),
+            PortRange::linux_default(),
+        )
+        .unwrap();
+        let mut n = 0;
+        while !src.at_end() {
+            let s = src.snapshot().unwrap();
+            assert_ne!(s.taken_at_ms, 0);
+            n += 1;
+            assert!(n <= 3, "more frames than the file has");
+        }
+        assert_eq!(n, 3);
+        assert!(src.snapshot().is_ok(), "the last frame is shown again");
+        assert!(src.at_end() && src.take_note().is_none());
+    }
+
+    #[test]
     fn records_round_trip_through_a_fixture() {
         let text = r#"[{"proto":"tcp","family":"ipv4","local_addr":"127.0.0.1","local_port":5000,
             "remote_addr":null,"remote_port":null,"state":"LISTEN","uid":0,"user":"root",

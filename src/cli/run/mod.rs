@@ -306,3 +306,29 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
         None => dashboard(&cli),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::shorten_echoes;
+
+    #[test]
+    fn long_arguments_are_cut_where_an_error_repeats_them() {
+        let huge = "9".repeat(130_000);
+        let args = vec![
+            "porttop".to_string(),
+            format!("--port={huge}"),
+            "--pid".into(),
+            "12".into(),
+        ];
+        let msg = format!("invalid value '{huge}' for '--port <N>'");
+        let short = shorten_echoes(&msg, &args);
+        assert_eq!(
+            short,
+            format!("invalid value '{}…' for '--port <N>'", &huge[..40])
+        );
+        // Short arguments and messages are left alone; anything else is capped.
+        assert_eq!(shorten_echoes("bad pid 12", &args), "bad pid 12");
+        let other = "x".repeat(5000);
+        assert_eq!(shorten_echoes(&other, &[]).chars().count(), 1001);
+    }
+}
