@@ -177,19 +177,14 @@ impl FixtureSource {
         let inner: Box<dyn BufRead + Send> = if path.as_os_str() == "-" {
             Box::new(BufReader::new(io::stdin()))
         } else {
-            use std::os::unix::fs::FileTypeExt;
             // Asked before opening: opening a FIFO would wait for a writer.
             let kind = std::fs::metadata(path).map_err(file_err)?.file_type();
             let what = if kind.is_file() {
                 None
             } else if kind.is_dir() {
                 Some("a directory")
-            } else if kind.is_char_device() || kind.is_block_device() {
-                Some("a device")
-            } else if kind.is_fifo() {
-                Some("a pipe")
             } else {
-                Some("not a regular file")
+                Some(special_kind(&kind))
             };
             if let Some(what) = what {
                 return Err(SourceError::Fixture {
@@ -303,6 +298,22 @@ impl FixtureSource {
         normalise(&mut snap).map_err(|e| format!("snapshot {}: {e}", self.read + 1))?;
         Ok(snap)
     }
+}
+
+/// What a file that is neither regular nor a directory is, for the error.
+fn special_kind(kind: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_char_device() || kind.is_block_device() {
+            return "a device";
+        }
+        if kind.is_fifo() {
+            return "a pipe";
+        }
+    }
+    let _ = kind;
+    "not a regular file"
 }
 
 /// Makes a snapshot read from a file what a live one is: reserved ports sorted

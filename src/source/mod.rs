@@ -52,6 +52,13 @@ fn proc_error(e: &std::io::Error) -> String {
 }
 
 /// The soft limit of open files (RLIMIT_NOFILE), if known.
+#[cfg(not(unix))]
+fn fd_limit() -> Option<u64> {
+    None
+}
+
+/// The soft limit of open files (RLIMIT_NOFILE), if known.
+#[cfg(unix)]
 fn fd_limit() -> Option<libc::rlim_t> {
     let mut r = libc::rlimit {
         rlim_cur: 0,
