@@ -364,3 +364,39 @@ fn a_frame_too_big_for_the_memory_limit_is_one_line_not_an_abort() {
         assert_eq!(err.lines().count(), 1, "{err}");
     }
 }
+
+#[test]
+fn the_dashboard_says_after_it_ends_that_the_last_line_was_cut() {
+    if !have("tmux") {
+        eprintln!("SKIP: needs tmux");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let whole = write_lines(
+        dir.path(),
+        "whole.jsonl",
+        &[frame(1000, 2), frame(2000, 3), frame(3000, 5)],
+    );
+    let text = std::fs::read_to_string(&whole).unwrap();
+    let cut = dir.path().join("cut.jsonl");
+    std::fs::write(&cut, &text[..text.len() - 40]).unwrap();
+    let err = dir.path().join("err");
+    let t = common::tmux::Tmux::new("cutnote");
+    t.start(
+        120,
+        30,
+        &format!(
+            "{} --replay {} --interval 250ms 2>{}; echo done-$?; sleep 30",
+            env!("CARGO_BIN_EXE_porttop"),
+            cut.display(),
+            err.display()
+        ),
+    );
+    // The second frame (its third socket, port 40002) is the last complete one.
+    let screen = t.wait("the second frame", 30, |s| s.contains("40002"));
+    assert!(!screen.contains("incomplete"), "{screen}");
+    t.keys(&["q"]);
+    t.wait("the dashboard to end", 30, |s| s.contains("done-0"));
+    let note = std::fs::read_to_string(&err).unwrap();
+    assert!(note.contains("last line is incomplete"), "{note}");
+}

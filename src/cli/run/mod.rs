@@ -272,7 +272,59 @@ fn dashboard(cli: &Cli) -> Result<i32, CliError> {
     if d.warn > d.crit {
         return Err(CliError::bad_input("--warn is above --crit"));
     }
-    crate::tui::run(source, opts).map_err(CliError::bad_input)
+    // The source's notes (a recording's cut last line) wait for the terminal to
+    // be restored: written during the dashboard they would land on its screen.
+    let (source, notes) = Noted::keep(source);
+    let r = crate::tui::run(source, opts).map_err(CliError::bad_input);
+    if let Ok(v) = notes.lock() {
+        v.iter().for_each(|n| eprintln!("porttop: note: {n}"));
+    }
+    r
+}
+
+/// A source whose notes are collected as they come (for the dashboard, which
+/// prints them after the terminal is restored), or printed at once (`serve`).
+pub(crate) struct Noted {
+    inner: Box<dyn SocketSource>,
+    notes: Option<Notes>,
+}
+
+type Notes = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+impl Noted {
+    fn keep(inner: Box<dyn SocketSource>) -> (Box<dyn SocketSource>, Notes) {
+        let notes = Notes::default();
+        let src = Noted {
+            inner,
+            notes: Some(std::sync::Arc::clone(&notes)),
+        };
+        (Box::new(src), notes)
+    }
+
+    pub(crate) fn print(inner: Box<dyn SocketSource>) -> Box<dyn SocketSource> {
+        Box::new(Noted { inner, notes: None })
+    }
+}
+
+impl SocketSource for Noted {
+    fn snapshot(&mut self) -> Result<Snapshot, crate::source::SourceError> {
+        let r = self.inner.snapshot();
+        if let Some(n) = self.inner.take_note() {
+            match &self.notes {
+                Some(v) => {
+                    if let Ok(mut v) = v.lock() {
+                        v.push(n);
+                    }
+                }
+                None => eprintln!("porttop: note: {n}"),
+            }
+        }
+        r
+    }
+
+    fn at_end(&self) -> bool {
+        self.inner.at_end()
+    }
 }
 
 /// Runs the command; returns the exit status.

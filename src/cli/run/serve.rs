@@ -25,7 +25,7 @@ pub fn serve(g: &GlobalArgs, a: &ServeArgs) -> Result<i32, CliError> {
         thresholds: thresholds(a.warn, a.crit)?,
         limits: serve::http::Limits::default(),
     };
-    let src = g.source()?;
+    let src = super::Noted::print(g.source()?);
     let listener = serve::bind(a.listen).map_err(CliError::bad_input)?;
     let addr = listener.local_addr().unwrap_or(a.listen);
     // An IPv4-mapped loopback address ([::ffff:127.0.0.1]) is loopback too.
