@@ -125,3 +125,39 @@ fn a_huge_argument_is_not_echoed_whole() {
         assert!(err.len() < 1100, "{} bytes: {}…", err.len(), &err[..200]);
     }
 }
+
+#[test]
+fn as_root_in_a_child_pid_namespace_the_note_says_where_owners_are() {
+    if !is_root() || !have("unshare") {
+        eprintln!("SKIP: needs root and unshare");
+        return;
+    }
+    let l = listener_outside_range("127.0.0.1");
+    let port = l.local_addr().unwrap().port().to_string();
+    // A new PID namespace with its own /proc: this test process (the owner)
+    // is not in it, so root cannot see who holds the listener.
+    let o = std::process::Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc"])
+        .arg(env!("CARGO_BIN_EXE_porttop"))
+        .args(["list", "-l", "--port", &port])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    if !o.status.success() && err.contains("unshare") {
+        eprintln!("SKIP: cannot make a PID namespace here: {err}");
+        return;
+    }
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(out.contains(&format!(":{port}")), "{out}");
+    assert!(err.contains("no process in this PID namespace"), "{err}");
+    // And in the initial namespace, where every process is visible: no note.
+    if porttop::source::in_initial_pid_ns() {
+        let (code, _, err) = run(&["list", "-l", "--port", &port]);
+        assert_eq!(code, 0);
+        assert!(!err.contains("note"), "{err}");
+    }
+}
