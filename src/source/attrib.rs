@@ -502,10 +502,14 @@ impl Attributor {
             }
         };
         let prev = self.pids.remove(&pid).unwrap_or_default();
-        let ident = match prev.ident {
-            Some(i) => Some(i),
-            None => identity(&self.proc_root, pid),
-        };
+        // Who it is now: a process that held no socket is not checked for reuse
+        // or exec each refresh, so it may have become another since it was
+        // first seen; then callers drop its cached details (`replaced`).
+        let ident = identity(&self.proc_root, pid);
+        if prev.ident.is_some() && ident.is_some() && prev.ident != ident {
+            self.replaced.push(pid);
+        }
+        let ident = ident.or(prev.ident);
         let mut old = prev.fds;
         let mut fds: HashMap<u32, u64> =
             HashMap::with_capacity_and_hasher(old.len(), Default::default());
