@@ -194,3 +194,36 @@ fn list_notes_missing_processes_only_when_a_printed_row_lacks_one() {
     let (_, _, err) = n.run(&["list", "-t"]);
     assert!(err.contains(HINT), "{err}");
 }
+
+#[test]
+fn under_hidepid_other_users_sockets_still_get_the_note() {
+    let Some(n) = Nobody::new() else { return };
+    if !have("unshare") {
+        eprintln!("SKIP: needs unshare");
+        return;
+    }
+    let l = listener_outside_range("127.0.0.1");
+    let port = l.local_addr().unwrap().port().to_string();
+    // A private /proc with hidepid=2 (proc(5)): nobody sees only its own
+    // processes, so root's are not unreadable but absent.
+    let script = r#"mount -t proc -o hidepid=2 proc /proc || exit 77
+        exec setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$0" "$@""#;
+    let o = Command::new("unshare")
+        .args(["-m", "sh", "-c", script])
+        .arg(&n.bin)
+        .args(["list", "-l", "--port", &port])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    if o.status.code() == Some(77) {
+        eprintln!("SKIP: cannot mount a proc with hidepid=2 here");
+        return;
+    }
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(out.contains(&format!(":{port}")), "{out}");
+    assert!(err.contains(HINT), "no note under hidepid=2: {err}");
+}

@@ -1,7 +1,7 @@
 //! Command-line definitions (clap derive) and the glue that runs each command.
 
 mod run;
-pub use run::{exit_code_for_usage_error, run, CliError};
+pub use run::{exit_code_for_usage_error, run, shorten_echoes, CliError};
 
 use crate::filter::{Filter, FilterError};
 use crate::model::{Family, Proto, SockState};
@@ -553,7 +553,7 @@ pub struct FilterArgs {
     #[arg(short = 'e', long)]
     pub established: bool,
     /// States, comma-separated, ss or netstat names (e.g. time-wait,SYN_SENT)
-    #[arg(long, value_name = "S[,S..]")]
+    #[arg(long, value_name = "S[,S..]", value_parser = parse_state_list)]
     pub state: Vec<String>,
     /// Local or remote port
     #[arg(long, value_name = "N", value_parser = parse_port_arg)]
@@ -571,6 +571,14 @@ pub struct FilterArgs {
     /// `dport:443 !state:listen`
     #[arg(value_name = "FILTER", allow_hyphen_values = false)]
     pub words: Vec<String>,
+}
+
+/// A `--state` list: at least one state (`--state ''` used to mean no filter).
+fn parse_state_list(s: &str) -> Result<String, String> {
+    if s.split(',').all(|p| p.trim().is_empty()) {
+        return Err("no state given (e.g. --state time-wait or --state listen,estab)".into());
+    }
+    Ok(s.to_string())
 }
 
 fn parse_port_arg(s: &str) -> Result<u16, String> {

@@ -207,8 +207,34 @@ pub struct Process {
     pub name: String,
     pub uid: Option<u32>,
     pub user: Option<String>,
-    /// Arguments joined by spaces (empty for kernel threads and unreadable entries).
+    /// Arguments joined by spaces (empty for kernel threads and unreadable entries),
+    /// at most [`CMDLINE_MAX`] bytes: longer ones end in [`CUT_MARK`].
     pub cmdline: String,
+}
+
+/// The longest command line porttop keeps, in bytes. Any user can give a process
+/// a command line of megabytes (`ulimit -s unlimited` lifts the kernel's cap of a
+/// quarter of the stack limit, execve(2) "Limits on size of arguments"); kept
+/// whole it was copied into every socket's record, so twenty listeners made
+/// `list --json` 230 MB. Beyond this the line is cut and marked with [`CUT_MARK`].
+pub const CMDLINE_MAX: usize = 4096;
+
+/// What ends a command line that was cut at [`CMDLINE_MAX`].
+pub const CUT_MARK: &str = "…";
+
+/// `s` cut to at most [`CMDLINE_MAX`] bytes (at a character boundary) plus
+/// [`CUT_MARK`] when it was longer; unchanged otherwise.
+pub fn cap_cmdline(mut s: String) -> String {
+    if s.len() > CMDLINE_MAX {
+        let mut end = CMDLINE_MAX;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push_str(CUT_MARK);
+        s.shrink_to_fit();
+    }
+    s
 }
 
 /// The pids of one socket: almost always one, so held inline (no allocation per
@@ -401,8 +427,9 @@ pub struct Snapshot {
     pub taken_at_ms: u64,
     pub host: String,
     pub range: PortRange,
-    /// True when some sockets could not be attributed because /proc entries of
-    /// other users' processes were unreadable.
+    /// True when some open sockets show no process because their owners are
+    /// hidden from porttop (other users' processes without root, processes
+    /// outside its PID namespace).
     pub partial: bool,
     pub sockets: Vec<Socket>,
     /// Owning processes by pid.
@@ -522,6 +549,20 @@ mod tests {
         assert!(!r.is_ephemeral(1095));
         assert!(r.is_ephemeral(1050));
         assert!(!r.is_ephemeral(999));
+    }
+
+    #[test]
+    fn long_command_lines_are_cut_at_a_char_boundary_and_marked() {
+        assert_eq!(cap_cmdline("srv -x".into()), "srv -x");
+        let exact = "a".repeat(CMDLINE_MAX);
+        assert_eq!(cap_cmdline(exact.clone()), exact);
+        let cut = cap_cmdline(format!("a{}", "é".repeat(CMDLINE_MAX)));
+        assert!(cut.len() <= CMDLINE_MAX + CUT_MARK.len());
+        assert!(cut.ends_with(CUT_MARK));
+        assert!(cut[1..]
+            .trim_end_matches(CUT_MARK)
+            .chars()
+            .all(|c| c == 'é'));
     }
 
     #[test]

@@ -211,16 +211,29 @@ pub struct WatchConfig {
     /// The file descriptor `out` writes to, watched for a reader that went away
     /// between events (None: not watched).
     pub out_fd: Option<i32>,
+    /// The source is a recording: its frames follow each other without waiting
+    /// (they carry their own times), and its end ends the watch.
+    pub replay: bool,
+}
+
+/// Why `watch` stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error(transparent)]
+    Source(#[from] crate::source::SourceError),
+    #[error("cannot write output: {0}")]
+    Output(io::Error),
 }
 
 /// Writes events as JSON lines, flushed per line, until the count or duration is
-/// reached or SIGTERM/SIGINT arrives. A closed output (broken pipe) ends quietly.
-/// Refresh errors are reported on stderr and retried at the next interval.
+/// reached, a recording ends, or SIGTERM/SIGINT arrives. A closed output (broken
+/// pipe) ends quietly. Refresh errors are reported on stderr and retried at the
+/// next interval (a recording's are final).
 pub fn run(
     src: &mut dyn SocketSource,
     cfg: &WatchConfig,
     out: &mut dyn Write,
-) -> Result<(), crate::source::SourceError> {
+) -> Result<(), WatchError> {
     crate::source::tune_allocator();
     signal::install();
     let start = Instant::now();
@@ -234,8 +247,17 @@ pub fn run(
     }
     let mut next = start + cfg.interval;
     loop {
-        let wake = end.map_or(next, |e| next.min(e));
-        if !wait(wake, cfg.out_fd) || end.is_some_and(|e| Instant::now() >= e) {
+        if cfg.replay {
+            if src.at_end() || signal::stopping() || reader_gone(cfg.out_fd) {
+                return Ok(());
+            }
+        } else {
+            let wake = end.map_or(next, |e| next.min(e));
+            if !wait(wake, cfg.out_fd) {
+                return Ok(());
+            }
+        }
+        if end.is_some_and(|e| Instant::now() >= e) {
             return Ok(());
         }
         next += cfg.interval;
@@ -244,6 +266,7 @@ pub fn run(
         }
         let snap = match src.snapshot() {
             Ok(s) => s,
+            Err(e) if cfg.replay => return Err(e.into()),
             Err(e) => {
                 eprintln!("porttop: refresh failed: {e}");
                 continue;
@@ -254,12 +277,7 @@ pub fn run(
             match write_line(out, &ev) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
-                Err(e) => {
-                    return Err(crate::source::SourceError::File {
-                        path: "stdout".into(),
-                        err: e,
-                    })
-                }
+                Err(e) => return Err(WatchError::Output(e)),
             }
             written += 1;
             if cfg.count.is_some_and(|n| written >= n) {

@@ -66,9 +66,10 @@ struct PidEntry {
     /// false when `/proc/<pid>/fd` could not be read (EACCES): not retried while
     /// the process keeps its identity.
     readable: bool,
-    /// (start time, owner uid) when first seen: a pid reused by a new process, or
-    /// a process that changed user (setuid exec), is treated as gone and new.
-    ident: Option<(u64, u32)>,
+    /// Who the process is when first seen: a pid reused by a new process, a
+    /// process that changed user (setuid exec) or that called exec (new comm),
+    /// is treated as gone and new.
+    ident: Option<Ident>,
 }
 
 /// Free and non-socket fd numbers remembered per process for probing.
@@ -111,8 +112,14 @@ pub struct Attributor {
     /// Pids found reused (or changed owner) in the last refresh: callers drop what
     /// they cached for them (process names).
     pub replaced: Vec<u32>,
+    /// Sockets of the last refresh's dump that nobody was found holding and
+    /// that the kernel no longer had when asked (closed meanwhile): their lack
+    /// of a process hides nothing.
+    pub closed_since_dump: InodeSet,
     refreshes: u64,
     pub last: AttribStats,
+    /// An fd directory could not be listed for want of file descriptors.
+    fd_error: Option<std::io::Error>,
 }
 
 impl Default for Attributor {
@@ -131,8 +138,10 @@ impl Attributor {
             prev_live: HashSet::default(),
             closed: HashSet::default(),
             replaced: Vec::new(),
+            closed_since_dump: InodeSet::default(),
             refreshes: 0,
             last: AttribStats::default(),
+            fd_error: None,
         }
     }
 
@@ -281,9 +290,13 @@ impl Attributor {
         // 5. for what is still unknown and still open: the socket owners' fds
         //    cached with a socket not in the dump, then a full walk of the
         //    processes that own no socket yet.
+        self.closed_since_dump.clear();
         if !unknown.is_empty() {
             let open = still_open(&unknown);
             stats.closed_meanwhile = unknown.len().saturating_sub(open.len());
+            for i in unknown.iter().filter(|i| !open.contains(i)) {
+                self.closed_since_dump.insert(*i);
+            }
             unknown.retain(|i| open.contains(i));
         }
         for pid in &owners {
@@ -315,7 +328,10 @@ impl Attributor {
         stats.unattributed = live.iter().filter(|i| !self.owners.contains_key(i)).count();
         stats.pids_unreadable = self.unreadable_pids();
         self.last = stats;
-        Ok(())
+        match self.fd_error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     fn remove_owner(&mut self, inode: u64, pid: u32) {
@@ -463,13 +479,20 @@ impl Attributor {
         stats.dirs_listed += 1;
         let rd = match fs::read_dir(&dir) {
             Ok(rd) => rd,
-            Err(_) => {
+            Err(err) if matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                // Out of file descriptors: nothing is known about this process;
+                // the refresh fails rather than drop its sockets' owners.
+                self.fd_error.get_or_insert(err);
+                return;
+            }
+            Err(err) => {
                 let ident = identity(&self.proc_root, pid);
                 let entry = self.pids.entry(pid).or_default();
-                // EACCES: another user's process. ENOENT: it just exited (the next
-                // listing forgets it). Either way: do not retry while it lives as
-                // the same process.
-                entry.readable = false;
+                // EACCES: another user's process: not retried while it lives as
+                // the same process, and counted as unreadable (the note that
+                // processes are hidden). Anything else (ENOENT): it just exited,
+                // which hides nothing; the next listing forgets it.
+                entry.readable = err.kind() != std::io::ErrorKind::PermissionDenied;
                 entry.ident = ident;
                 let old: Vec<u64> = entry.fds.drain().map(|(_, i)| i).collect();
                 for i in old {
@@ -479,10 +502,14 @@ impl Attributor {
             }
         };
         let prev = self.pids.remove(&pid).unwrap_or_default();
-        let ident = match prev.ident {
-            Some(i) => Some(i),
-            None => identity(&self.proc_root, pid),
-        };
+        // Who it is now: a process that held no socket is not checked for reuse
+        // or exec each refresh, so it may have become another since it was
+        // first seen; then callers drop its cached details (`replaced`).
+        let ident = identity(&self.proc_root, pid);
+        if prev.ident.is_some() && ident.is_some() && prev.ident != ident {
+            self.replaced.push(pid);
+        }
+        let ident = ident.or(prev.ident);
         let mut old = prev.fds;
         let mut fds: HashMap<u32, u64> =
             HashMap::with_capacity_and_hasher(old.len(), Default::default());
@@ -550,15 +577,31 @@ impl Attributor {
     }
 }
 
-/// Numeric entries of the proc root.
-/// (start time in clock ticks since boot, owner uid) of a process: together they
-/// tell a process from a later one with the same pid. None when unreadable.
-fn identity(root: &Path, pid: u32) -> Option<(u64, u32)> {
+/// What tells a process from a later one with the same pid, and from what it
+/// became by exec: start time (clock ticks since boot), owner uid, and comm
+/// (the kernel sets it to the new program's file name on exec; exec(3) keeps
+/// pid and start time, so without it `serve` and the dashboard kept the old
+/// name while `ss` showed the new one). A process that renames itself
+/// (prctl PR_SET_NAME) is also re-read, which shows the new name too.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Ident {
+    start: u64,
+    uid: u32,
+    comm: Box<str>,
+}
+
+/// The identity of a process; None when unreadable.
+fn identity(root: &Path, pid: u32) -> Option<Ident> {
     use std::os::unix::fs::MetadataExt;
     let dir = root.join(pid.to_string());
     let uid = fs::metadata(&dir).ok()?.uid();
     let stat = fs::read_to_string(dir.join("stat")).ok()?;
-    Some((parse_start_time(&stat)?, uid))
+    let comm = stat.get(stat.find('(')? + 1..stat.rfind(')')?)?;
+    Some(Ident {
+        start: parse_start_time(&stat)?,
+        uid,
+        comm: comm.into(),
+    })
 }
 
 /// Field 22 (starttime) of `/proc/<pid>/stat`; the command name (field 2) may hold

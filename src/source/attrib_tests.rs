@@ -260,3 +260,52 @@ fn a_reused_pid_is_forgotten_and_rescanned() {
     assert!(a.owners(100).is_empty());
     assert_eq!(a.last.pids_new, 1, "rescanned as a new process");
 }
+
+#[test]
+fn a_process_that_exited_mid_scan_is_not_counted_unreadable() {
+    // pid 40 is listed but its fd directory is gone: it exited between the
+    // listing and the scan. That hides nothing (the note about hidden
+    // processes blamed another PID namespace for it).
+    let d = fake_proc(&[(10, &[(3, 100)])]);
+    fs::create_dir_all(d.path().join("40")).unwrap();
+    let mut a = Attributor::new(d.path());
+    a.refresh(live(&[100]), all_open).unwrap();
+    assert_eq!(a.owners(100), &[10]);
+    assert_eq!(a.unreadable_pids(), 0);
+    assert_eq!(a.last.pids_unreadable, 0);
+}
+
+#[test]
+fn sockets_closed_since_the_dump_are_told_apart() {
+    let d = fake_proc(&[(10, &[(3, 100)])]);
+    let mut a = Attributor::new(d.path());
+    // 101 and 102 nobody holds; the kernel no longer has 101.
+    let open_102 = |u: &InodeSet| u.iter().copied().filter(|i| *i == 102).collect();
+    a.refresh(live(&[100, 101, 102]), open_102).unwrap();
+    assert!(a.closed_since_dump.contains(&101));
+    assert!(!a.closed_since_dump.contains(&102));
+}
+
+#[test]
+fn a_process_that_execs_while_holding_no_socket_is_reported_replaced() {
+    let d = fake_proc(&[(10, &[(3, 100)]), (30, &[])]);
+    let stat =
+        |comm: &str| format!("10 ({comm}) S 1 10 10 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 500 0 0");
+    std::fs::write(d.path().join("10/stat"), stat("perl")).unwrap();
+    let mut a = Attributor::new(d.path());
+    a.refresh(live(&[100]), all_open).unwrap();
+    // perl closes its socket; a socket of pid 30 makes the walk re-read it,
+    // and perl's entry is left holding none.
+    fs::remove_file(d.path().join("10/fd/3")).unwrap();
+    std::os::unix::fs::symlink("socket:[101]", d.path().join("30/fd/4")).unwrap();
+    a.refresh(live(&[101]), all_open).unwrap();
+    assert_eq!(a.owners(101), &[30]);
+    // Then it execs (same pid and start time, new comm) and opens a socket:
+    // found by the walk of processes without sockets, it must be reported as
+    // replaced so that the details cached for "perl" are dropped.
+    std::fs::write(d.path().join("10/stat"), stat("loadlab")).unwrap();
+    std::os::unix::fs::symlink("socket:[102]", d.path().join("10/fd/3")).unwrap();
+    a.refresh(live(&[101, 102]), all_open).unwrap();
+    assert_eq!(a.owners(102), &[10]);
+    assert_eq!(a.replaced, vec![10]);
+}

@@ -6,112 +6,403 @@
 //! - JSON lines, one array or snapshot object per line: a sequence of refreshes.
 //!
 //! Records carry no range; they replay against the range given to the source
-//! (the host's, or `--range`/`--reserved`).
+//! (the host's, or `--range`/`--reserved`). Snapshot objects carry their own,
+//! which `--range`/`--reserved` override as they override the host's.
+//!
+//! A recording is read as a stream, one frame ahead of the one shown: memory is
+//! bounded by the largest frame (at most [`MAX_FRAME_BYTES`] of JSON), not by the
+//! file, which may hold millions of frames. Only regular files and `-` (standard
+//! input) are read: `/dev/zero` or a FIFO never end. Every frame is normalised
+//! as the live source's snapshots are (reserved ports sorted and merged, each
+//! socket once, pids ascending and once, command lines capped), so a hand-made
+//! or hostile file cannot make a pool count a port twice. A last frame that was
+//! cut (disk full, `record` killed) ends the replay with a note; a bad frame
+//! anywhere else is an error.
 
-use super::{now_ms, SocketSource, SourceError};
-use crate::model::{snapshot_from_records, PortRange, Snapshot, SocketRecord};
+use super::{now_ms, RangeConfig, SocketSource, SourceError};
+use crate::model::{
+    cap_cmdline, merge_ranges, snapshot_from_records, Pids, PortRange, Snapshot, SockState,
+    SocketKey, SocketRecord,
+};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::collections::HashSet;
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// The largest frame (one JSON value) read from a recording: ten times a frame of
+/// the largest table measured (`bench/scale.sh`: 138,092 sockets, 27 MB as a
+/// `record` line).
+pub const MAX_FRAME_BYTES: u64 = 256 << 20;
 
 enum Frame {
     Records(Vec<SocketRecord>),
     Snapshot(Box<Snapshot>),
 }
 
-/// One frame: an array of records or a snapshot object, told apart by the first
-/// character (not `#[serde(untagged)]`: buffered content cannot read the snapshot's
-/// integer map keys, and its errors say nothing useful).
-fn parse_frame(text: &str) -> Result<Frame, String> {
-    match text.trim_start().as_bytes().first() {
-        Some(b'[') => serde_json::from_str(text)
-            .map(Frame::Records)
-            .map_err(|e| e.to_string()),
-        Some(b'{') => serde_json::from_str(text)
-            .map(Frame::Snapshot)
-            .map_err(|e| e.to_string()),
-        _ => Err("expected a `porttop list --json` array or a `porttop record` line".into()),
+/// One frame: an array of records or a snapshot object, told apart by the JSON
+/// value's kind (not `#[serde(untagged)]`: buffered content cannot read the
+/// snapshot's integer map keys, and its errors say nothing useful).
+impl<'de> Deserialize<'de> for Frame {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct FrameVisitor;
+        impl<'de> Visitor<'de> for FrameVisitor {
+            type Value = Frame;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a `porttop list --json` array or a `porttop record` line")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Frame, A::Error> {
+                Vec::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(Frame::Records)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Frame, A::Error> {
+                Snapshot::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|s| Frame::Snapshot(Box::new(s)))
+            }
+        }
+        d.deserialize_any(FrameVisitor)
     }
 }
 
-/// Replays recorded snapshots one per refresh, then keeps showing the last.
+/// A reader that fails once it has read `limit` bytes (moved on after each frame),
+/// so that no single frame can make the parser hold more than `MAX_FRAME_BYTES`.
+struct Limited {
+    inner: Box<dyn BufRead + Send>,
+    pos: u64,
+    limit: Arc<AtomicU64>,
+    hit: Arc<AtomicBool>,
+}
+
+impl Read for Limited {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let limit = self.limit.load(Ordering::Relaxed);
+        if self.pos >= limit {
+            self.hit.store(true, Ordering::Relaxed);
+            return Err(io::Error::other("frame too large"));
+        }
+        let room = usize::try_from(limit - self.pos).unwrap_or(usize::MAX);
+        let n = room.min(buf.len());
+        let got = self.inner.read(&mut buf[..n])?;
+        self.pos += got as u64;
+        Ok(got)
+    }
+}
+
+type Stream = serde_json::StreamDeserializer<'static, serde_json::de::IoRead<Limited>, Frame>;
+
+/// The frames of one recording, read one at a time.
+struct Frames {
+    stream: Stream,
+    limit: Arc<AtomicU64>,
+    hit: Arc<AtomicBool>,
+}
+
+/// Why reading the next frame stopped.
+enum Stop {
+    /// The stream ended in the middle of a frame (a cut last line).
+    Cut,
+    Bad(String),
+}
+
+impl Frames {
+    fn new(inner: Box<dyn BufRead + Send>) -> Self {
+        let limit = Arc::new(AtomicU64::new(MAX_FRAME_BYTES));
+        let hit = Arc::new(AtomicBool::new(false));
+        let reader = Limited {
+            inner,
+            pos: 0,
+            limit: Arc::clone(&limit),
+            hit: Arc::clone(&hit),
+        };
+        Frames {
+            stream: serde_json::Deserializer::from_reader(reader).into_iter(),
+            limit,
+            hit,
+        }
+    }
+
+    fn next(&mut self) -> Option<Result<Frame, Stop>> {
+        let r = self.stream.next()?;
+        let start = self.stream.byte_offset() as u64;
+        self.limit
+            .store(start.saturating_add(MAX_FRAME_BYTES), Ordering::Relaxed);
+        Some(r.map_err(|e| {
+            if self.hit.load(Ordering::Relaxed) {
+                Stop::Bad(format!(
+                    "a snapshot is larger than {} MiB (at byte {start})",
+                    MAX_FRAME_BYTES >> 20
+                ))
+            } else if e.is_eof() {
+                Stop::Cut
+            } else {
+                Stop::Bad(e.to_string())
+            }
+        }))
+    }
+}
+
+/// Replays recorded snapshots one per refresh, then keeps showing the last;
+/// [`SocketSource::at_end`] says when the recording is used up.
 pub struct FixtureSource {
-    frames: Vec<Snapshot>,
-    next: usize,
+    path: String,
+    /// None once the recording is read to its end (or failed).
+    frames: Option<Frames>,
+    /// The range given to records (the host's or the overrides).
+    range: PortRange,
+    overrides: RangeConfig,
+    /// The next frame, read ahead (so `at_end` is known before it is asked for).
+    pending: Option<Snapshot>,
+    /// An error met reading ahead: returned when that frame is asked for.
+    failed: Option<String>,
+    /// A copy of the last frame, kept once no other follows.
+    last: Option<Snapshot>,
+    /// Frames read so far.
+    read: usize,
+    note: Option<String>,
 }
 
 impl FixtureSource {
-    pub fn open(path: &Path, range: PortRange) -> Result<Self, SourceError> {
-        let text = std::fs::read_to_string(path).map_err(|err| SourceError::File {
-            path: path.display().to_string(),
+    /// Opens a recording (`-`: standard input). Refuses what is not a regular
+    /// file, reads the first frame (so an empty or foreign file fails here).
+    pub fn open(
+        path: &Path,
+        overrides: RangeConfig,
+        range: PortRange,
+    ) -> Result<Self, SourceError> {
+        let name = path.display().to_string();
+        let file_err = |err| SourceError::File {
+            path: name.clone(),
             err,
-        })?;
-        let frames = parse_fixture(&text, &range).map_err(|msg| SourceError::Fixture {
-            path: path.display().to_string(),
+        };
+        let inner: Box<dyn BufRead + Send> = if path.as_os_str() == "-" {
+            Box::new(BufReader::new(io::stdin()))
+        } else {
+            // Asked before opening: opening a FIFO would wait for a writer.
+            let kind = std::fs::metadata(path).map_err(file_err)?.file_type();
+            let what = if kind.is_file() {
+                None
+            } else if kind.is_dir() {
+                Some("a directory")
+            } else {
+                Some(special_kind(&kind))
+            };
+            if let Some(what) = what {
+                return Err(SourceError::Fixture {
+                    path: name,
+                    msg: format!(
+                        "it is {what}; replay reads regular files, or - for standard input"
+                    ),
+                });
+            }
+            Box::new(BufReader::new(std::fs::File::open(path).map_err(file_err)?))
+        };
+        Self::from_reader(name, inner, overrides, range)
+    }
+
+    /// A source over any reader (tests, fuzzing); `name` names it in errors.
+    pub fn from_reader(
+        name: String,
+        inner: Box<dyn BufRead + Send>,
+        overrides: RangeConfig,
+        range: PortRange,
+    ) -> Result<Self, SourceError> {
+        let mut src = FixtureSource {
+            path: name,
+            frames: Some(Frames::new(inner)),
+            range,
+            overrides,
+            pending: None,
+            failed: None,
+            last: None,
+            read: 0,
+            note: None,
+        };
+        src.advance();
+        if let Some(msg) = src.failed.take() {
+            return Err(src.error(msg));
+        }
+        if src.pending.is_none() {
+            let msg = src.note.take().map_or("the file is empty", |_| {
+                "the file ends inside its first snapshot (cut off?)"
+            });
+            return Err(src.error(msg.into()));
+        }
+        Ok(src)
+    }
+
+    fn error(&self, msg: String) -> SourceError {
+        SourceError::Fixture {
+            path: self.path.clone(),
             msg,
-        })?;
-        Ok(FixtureSource { frames, next: 0 })
+        }
     }
 
-    pub fn from_snapshots(frames: Vec<Snapshot>) -> Self {
-        FixtureSource { frames, next: 0 }
+    /// Reads the next frame into `pending` (or notes why there is none).
+    fn advance(&mut self) {
+        let Some(frames) = self.frames.as_mut() else {
+            return;
+        };
+        match frames.next() {
+            None => self.frames = None,
+            Some(Ok(f)) => {
+                let snap = self.snapshot_of(f);
+                match snap {
+                    Ok(s) => self.pending = Some(s),
+                    Err(msg) => {
+                        self.failed = Some(msg);
+                        self.frames = None;
+                    }
+                }
+                self.read += 1;
+            }
+            Some(Err(Stop::Cut)) => {
+                self.note = Some(format!(
+                    "{}: the last line is incomplete (cut off?); replaying the {} \
+                     complete snapshot{} before it",
+                    self.path,
+                    self.read,
+                    if self.read == 1 { "" } else { "s" }
+                ));
+                self.frames = None;
+            }
+            Some(Err(Stop::Bad(msg))) => {
+                self.failed = Some(msg);
+                self.frames = None;
+            }
+        }
     }
 
-    pub fn len(&self) -> usize {
-        self.frames.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.frames.is_empty()
+    fn snapshot_of(&self, f: Frame) -> Result<Snapshot, String> {
+        let mut snap = match f {
+            Frame::Snapshot(s) => {
+                let mut s = *s;
+                if self.overrides.range.is_some() || self.overrides.reserved.is_some() {
+                    let recorded = s.range.clone();
+                    s.range = crate::range::resolve_with(
+                        self.overrides.range.as_deref(),
+                        self.overrides.reserved.as_deref(),
+                        || Ok(recorded),
+                    )
+                    .map_err(|e| e.to_string())?;
+                }
+                s
+            }
+            Frame::Records(r) => snapshot_from_records(
+                r,
+                self.range.clone(),
+                "replay".into(),
+                // Recorded frames are a second apart unless they say otherwise.
+                1_000 * self.read as u64 + 1,
+            ),
+        };
+        normalise(&mut snap).map_err(|e| format!("snapshot {}: {e}", self.read + 1))?;
+        Ok(snap)
     }
 }
 
-/// Parses recording text into snapshots (see the module doc for the formats).
-pub fn parse_fixture(text: &str, range: &PortRange) -> Result<Vec<Snapshot>, String> {
-    let frame = |f: Frame, i: usize| match f {
-        Frame::Snapshot(s) => *s,
-        Frame::Records(r) => snapshot_from_records(
-            r,
-            range.clone(),
-            "replay".into(),
-            // Recorded frames are a second apart unless they say otherwise.
-            1_000 * i as u64 + 1,
-        ),
-    };
-    let trimmed = text.trim();
-    if trimmed.is_empty() {
-        return Err("the file is empty".into());
-    }
-    // The whole text as one frame (a `list --json` array spans many lines)...
-    let whole = match parse_frame(trimmed) {
-        Ok(f) => return Ok(vec![frame(f, 0)]),
-        Err(e) => e,
-    };
-    if !trimmed.contains('\n') {
-        return Err(whole);
-    }
-    // ...else JSON lines, one frame each (`porttop record`).
-    let mut out = Vec::new();
-    for (n, line) in trimmed.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
+/// What a file that is neither regular nor a directory is, for the error.
+fn special_kind(kind: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_char_device() || kind.is_block_device() {
+            return "a device";
         }
-        let f = parse_frame(line).map_err(|e| format!("line {}: {e}", n + 1))?;
-        out.push(frame(f, out.len()));
+        if kind.is_fifo() {
+            return "a pipe";
+        }
+    }
+    let _ = kind;
+    "not a regular file"
+}
+
+/// Makes a snapshot read from a file what a live one is: reserved ports sorted
+/// and merged, every socket once (by inode, or whole where there is none), pids
+/// ascending and once, command lines capped. A range no kernel would report
+/// (reversed, or from port 0) is an error.
+pub fn normalise(s: &mut Snapshot) -> Result<(), String> {
+    if s.range.low == 0 || s.range.low > s.range.high {
+        return Err(format!(
+            "the recorded range {}-{} is not a port range",
+            s.range.low, s.range.high
+        ));
+    }
+    s.range.reserved = merge_ranges(std::mem::take(&mut s.range.reserved));
+    let mut by_inode: HashSet<SocketKey> = HashSet::with_capacity(s.sockets.len());
+    // No inode (TIME-WAIT, records of old versions): the same tuple, state and
+    // owners twice is one socket (the kernel has one per tuple).
+    let mut whole: HashSet<(SocketKey, SockState, Option<u32>, Pids)> = HashSet::new();
+    let mut keep = Vec::with_capacity(s.sockets.len());
+    for mut sock in std::mem::take(&mut s.sockets) {
+        sock.pids.sort_unstable();
+        sock.pids.dedup();
+        let new = if sock.inode.is_some_and(|i| i != 0) {
+            by_inode.insert(sock.key())
+        } else {
+            whole.insert((sock.key(), sock.state, sock.uid, sock.pids.clone()))
+        };
+        if new {
+            keep.push(sock);
+        }
+    }
+    s.sockets = keep;
+    for p in s.processes.values_mut() {
+        if p.cmdline.len() > crate::model::CMDLINE_MAX {
+            let mut q = (**p).clone();
+            q.cmdline = cap_cmdline(q.cmdline);
+            *p = Arc::new(q);
+        }
+    }
+    Ok(())
+}
+
+/// Parses recording text into snapshots (see the module doc for the formats);
+/// a cut last frame is left out. For tests and fuzzing.
+pub fn parse_fixture(text: &str, range: &PortRange) -> Result<Vec<Snapshot>, String> {
+    let reader = Box::new(io::Cursor::new(text.as_bytes().to_vec()));
+    let mut src = FixtureSource::from_reader(
+        "replay".into(),
+        reader,
+        RangeConfig::default(),
+        range.clone(),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    while !src.at_end() {
+        out.push(src.snapshot().map_err(|e| e.to_string())?);
     }
     Ok(out)
 }
 
 impl SocketSource for FixtureSource {
     fn snapshot(&mut self) -> Result<Snapshot, SourceError> {
-        let i = self.next.min(self.frames.len().saturating_sub(1));
-        self.next = (self.next + 1).min(self.frames.len());
-        let mut s = self.frames.get(i).cloned().ok_or(SourceError::Fixture {
-            path: "replay".into(),
-            msg: "no snapshots".into(),
-        })?;
+        let mut s = match self.pending.take() {
+            Some(s) => {
+                self.advance();
+                if self.pending.is_none() && self.failed.is_none() {
+                    // The last frame: kept to be shown again.
+                    self.last = Some(s.clone());
+                }
+                s
+            }
+            None => match (self.failed.take(), &self.last) {
+                (Some(msg), _) => return Err(self.error(msg)),
+                (None, Some(last)) => last.clone(),
+                (None, None) => return Err(self.error("no snapshots".into())),
+            },
+        };
         if s.taken_at_ms == 0 {
             s.taken_at_ms = now_ms();
         }
         Ok(s)
+    }
+
+    fn at_end(&self) -> bool {
+        self.pending.is_none() && self.failed.is_none()
+    }
+
+    fn take_note(&mut self) -> Option<String> {
+        self.note.take()
     }
 }
 
@@ -131,11 +422,40 @@ mod tests {
             "{\"a\":1}",
             "[{\"proto\":\"sctp\"}]",
             "\u{0}",
+            "[]\nnull\n",
+            "[] x",
         ] {
             assert!(parse_fixture(bad, &r).is_err(), "{bad:?}");
         }
         assert_eq!(parse_fixture("[]", &r).map(|v| v.len()), Ok(1));
         assert_eq!(parse_fixture("[]\n[]\n", &r).map(|v| v.len()), Ok(2));
+    }
+
+    #[test]
+    fn a_recording_ends_after_its_frames_then_repeats_the_last_for_the_dashboard() {
+        // taken_at_ms 0 ("now"): each frame differs from the last by its time,
+        // which made `pool --replay` loop 10,000 times over one frame.
+        let line = r#"{"taken_at_ms":0,"host":"h","range":{"low":40000,"high":40099,
+            "reserved":[],"source":"r"},"partial":false,"sockets":[],"processes":{}}"#
+            .replace('\n', "");
+        let text = format!("{line}\n{line}\n{line}\n");
+        let mut src = FixtureSource::from_reader(
+            "t".into(),
+            Box::new(io::Cursor::new(text.into_bytes())),
+            RangeConfig::default(),
+            PortRange::linux_default(),
+        )
+        .unwrap();
+        let mut n = 0;
+        while !src.at_end() {
+            let s = src.snapshot().unwrap();
+            assert_ne!(s.taken_at_ms, 0);
+            n += 1;
+            assert!(n <= 3, "more frames than the file has");
+        }
+        assert_eq!(n, 3);
+        assert!(src.snapshot().is_ok(), "the last frame is shown again");
+        assert!(src.at_end() && src.take_note().is_none());
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::model::Snapshot;
 pub enum SourceError {
     #[error("cannot read the socket table: {0}")]
     Netlink(String),
-    #[error("cannot list /proc: {0} (is /proc mounted?)")]
+    #[error("cannot list /proc: {}", proc_error(.0))]
     Proc(std::io::Error),
     #[error("cannot read {path}: {err}")]
     File { path: String, err: std::io::Error },
@@ -31,9 +31,60 @@ pub enum SourceError {
     Unsupported,
 }
 
+/// An I/O error as the user should read it: running out of file descriptors
+/// says so and what to do (it is not a missing /proc).
+pub fn describe_io(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(libc::EMFILE) => format!(
+            "{e}: porttop reached its limit of open files (raise it, e.g. ulimit -n {})",
+            fd_limit().map_or(1024, |n| (n * 4).max(1024))
+        ),
+        Some(libc::ENFILE) => format!("{e}: the system-wide limit of open files is reached"),
+        _ => e.to_string(),
+    }
+}
+
+fn proc_error(e: &std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        format!("{e} (is /proc mounted?)")
+    } else {
+        describe_io(e)
+    }
+}
+
+/// The soft limit of open files (RLIMIT_NOFILE), if known.
+#[cfg(not(unix))]
+fn fd_limit() -> Option<u64> {
+    None
+}
+
+/// The soft limit of open files (RLIMIT_NOFILE), if known.
+#[cfg(unix)]
+fn fd_limit() -> Option<libc::rlim_t> {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes only into the struct it is given.
+    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } == 0).then_some(r.rlim_cur)
+}
+
 /// A source of socket-table snapshots. The collector thread owns one.
 pub trait SocketSource: Send {
     fn snapshot(&mut self) -> Result<Snapshot, SourceError>;
+
+    /// True when the next `snapshot` would only repeat the last one: a
+    /// recording that is used up. Commands that go through a recording once
+    /// (`watch`, `record`, `pool`) stop there; the live system never ends.
+    fn at_end(&self) -> bool {
+        false
+    }
+
+    /// A note for the user that the source met (once): a recording whose last
+    /// line was cut, say.
+    fn take_note(&mut self) -> Option<String> {
+        None
+    }
 }
 
 /// The ephemeral-range settings a source applies: the `--range`/`--reserved`
@@ -79,11 +130,21 @@ pub fn partial_hint(snap: &crate::model::Snapshot) -> Option<&'static str> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
         Some(
-            "some sockets show no process: their processes' /proc entries are not \
-             readable here (another PID namespace or container?)",
+            "some sockets show no process: no process in this PID namespace holds \
+             them (they belong to processes outside it, e.g. on this container's host)",
         )
     } else {
         Some("sockets of other users show no process; run as root to see processes of other users")
+    }
+}
+
+/// True when porttop runs in the initial PID namespace, where every process is
+/// in /proc: `/proc/self/ns/pid` is `pid:[4026531836]` there (PROC_PID_INIT_INO,
+/// include/linux/proc_ns.h). Unknown (no /proc, other OS) counts as true.
+pub fn in_initial_pid_ns() -> bool {
+    match std::fs::read_link("/proc/self/ns/pid") {
+        Ok(l) => l.as_os_str() == "pid:[4026531836]",
+        Err(_) => true,
     }
 }
 

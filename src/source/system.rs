@@ -82,7 +82,7 @@ impl SystemSource {
     /// per socket with the index of the device it is bound to (0: none).
     #[cfg(target_os = "linux")]
     fn dump_into(&mut self, f: impl FnMut(Socket, u32)) -> Result<(), SourceError> {
-        let err = |e: std::io::Error| SourceError::Netlink(e.to_string());
+        let err = |e: std::io::Error| SourceError::Netlink(super::describe_io(&e));
         let diag = match &mut self.diag {
             Some(d) => d,
             none => none.insert(super::diag::Diag::new().map_err(err)?),
@@ -218,7 +218,7 @@ impl SocketSource for SystemSource {
         self.last_len = sockets.len();
 
         #[cfg(target_os = "linux")]
-        let partial = {
+        {
             let mut live = super::attrib::InodeSet::default();
             live.reserve(sockets.len());
             live.extend(sockets.iter().filter_map(|s| s.inode));
@@ -233,12 +233,7 @@ impl SocketSource for SystemSource {
                 .refresh(live, still_open)
                 .map_err(SourceError::Proc)?;
             self.procs.forget(&self.attrib.replaced);
-            // (sockets closed since the dump do not count: nobody holds them)
-            let st = &self.attrib.last;
-            st.unattributed > st.closed_meanwhile && st.pids_unreadable > 0
-        };
-        #[cfg(not(target_os = "linux"))]
-        let partial = false;
+        }
 
         // One pass: owners (Linux), user names, and the set of pids to describe.
         // Consecutive sockets mostly share owner and uid, so both are looked up
@@ -285,6 +280,18 @@ impl SocketSource for SystemSource {
         let counters = super::counters::read(std::path::Path::new("/proc/net"));
         #[cfg(not(target_os = "linux"))]
         let counters = None;
+        // A pid that exited (or became a zombie) before its details were read
+        // holds nothing any more: it loses the attribution instead of showing
+        // as a process without name, user or command line.
+        for s in sockets.iter_mut() {
+            if s.pids.iter().any(|p| !processes.contains_key(p)) {
+                s.pids.retain(|p| processes.contains_key(p));
+            }
+        }
+        #[cfg(target_os = "linux")]
+        let partial = owners_hidden(&sockets, &self.attrib.closed_since_dump);
+        #[cfg(not(target_os = "linux"))]
+        let partial = false;
         Ok(Snapshot {
             taken_at_ms,
             host: self.host.clone(),
@@ -294,6 +301,27 @@ impl SocketSource for SystemSource {
             processes,
             counters,
         })
+    }
+}
+
+/// Whether some open sockets show no process because their owners are hidden
+/// from us (the `partial` of the snapshot, which the one-time note reports).
+/// Without root: other users' sockets, whose processes' fd directories are
+/// unreadable, or invisible under `hidepid=2` (proc(5)). As root: only outside
+/// the initial PID namespace, whose processes are not in our /proc. Sockets
+/// closed since the dump, and sockets no process holds (kernel sockets, in the
+/// initial namespace), hide nothing; TIME-WAIT has no inode and no owner.
+#[cfg(target_os = "linux")]
+fn owners_hidden(sockets: &[Socket], closed: &super::attrib::InodeSet) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    let mut orphans = sockets
+        .iter()
+        .filter(|s| s.pids.is_empty() && s.inode.is_some_and(|i| i != 0 && !closed.contains(&i)));
+    if euid == 0 {
+        orphans.next().is_some() && !super::in_initial_pid_ns()
+    } else {
+        orphans.any(|s| s.uid.is_some_and(|u| u != euid))
     }
 }
 

@@ -42,6 +42,37 @@ impl From<io::Error> for CliError {
     }
 }
 
+/// An error line with the command-line arguments it repeats cut short: a
+/// 128 KB argument echoed in full is no longer one line for the user. Arguments
+/// (or the value of `--flag=value`) longer than 64 characters appear as their
+/// first 40 and `…`; whatever is still longer than 1,000 characters is cut too.
+pub fn shorten_echoes(msg: &str, args: &[String]) -> String {
+    const LONG: usize = 64;
+    const KEEP: usize = 40;
+    const MAX: usize = 1000;
+    let cut = |s: &str, n: usize| -> String {
+        let end = s.char_indices().nth(n).map_or(s.len(), |(i, _)| i);
+        format!("{}…", &s[..end])
+    };
+    let mut out = msg.to_string();
+    let mut long: Vec<&str> = args
+        .iter()
+        .flat_map(|a| [Some(a.as_str()), a.split_once('=').map(|(_, v)| v)])
+        .flatten()
+        .filter(|a| a.chars().count() > LONG)
+        .collect();
+    long.sort_by_key(|a| std::cmp::Reverse(a.len()));
+    for a in long {
+        if out.contains(a) {
+            out = out.replace(a, &cut(a, KEEP));
+        }
+    }
+    if out.chars().count() > MAX {
+        out = cut(&out, MAX);
+    }
+    out
+}
+
 /// The exit status for a clap usage error: 3 for `pool` (2 means critical there).
 pub fn exit_code_for_usage_error(args: &[String]) -> i32 {
     // Ask clap which subcommand it saw, ignoring the error itself: a flag value
@@ -83,7 +114,7 @@ impl GlobalArgs {
         let range = cfg.resolve().map_err(CliError::bad_input)?;
         match &self.replay {
             Some(p) => Ok(Box::new(
-                FixtureSource::open(p, range).map_err(CliError::bad_input)?,
+                FixtureSource::open(p, cfg, range).map_err(CliError::bad_input)?,
             )),
             None => {
                 let src = SystemSource::new(cfg);
@@ -104,6 +135,7 @@ pub fn one_snapshot(
 ) -> Result<Snapshot, CliError> {
     let mut src = g.scoped_source(scope)?;
     let snap = src.snapshot().map_err(CliError::bad_input)?;
+    print_note(src.as_mut());
     if let Some(hint) = crate::source::partial_hint(&snap) {
         eprintln!("porttop: note: {hint}");
     }
@@ -172,17 +204,15 @@ fn pool_cmd(g: &GlobalArgs, a: &PoolArgs, out: &mut dyn Write) -> Result<i32, Cl
     } else if g.replay.is_some() {
         // A recording's frames are its own samples: all but the last feed the
         // churn history, the last is analysed.
-        for _ in 1..MAX_REPLAY_FRAMES {
+        while !src.at_end() {
             let next = src
                 .snapshot()
                 .map_err(|e| unknown(CliError::bad_input(e)))?;
-            if next == snap {
-                break;
-            }
             analyzer.observe(&snap);
             snap = next;
         }
     }
+    print_note(src.as_mut());
     if let Some(hint) = crate::source::partial_hint(&snap) {
         eprintln!("porttop: note: {hint}");
     }
@@ -202,18 +232,30 @@ fn record(g: &GlobalArgs, a: &super::RecordArgs, out: &mut dyn Write) -> Result<
     let mut src = g.source()?;
     for i in 0..a.count {
         if i > 0 {
-            std::thread::sleep(a.interval);
+            // A recording ends at its end (no repeat of its last frame), and is
+            // converted at once: its frames carry their own times.
+            if src.at_end() {
+                break;
+            }
+            if g.replay.is_none() {
+                std::thread::sleep(a.interval);
+            }
         }
         let snap = src.snapshot().map_err(CliError::bad_input)?;
         serde_json::to_writer(&mut *out, &snap).map_err(io::Error::from)?;
         writeln!(out)?;
         out.flush()?;
     }
+    print_note(src.as_mut());
     Ok(0)
 }
 
-/// At most this many frames of a recording are read by one-shot commands.
-const MAX_REPLAY_FRAMES: usize = 10_000;
+/// Prints what the source had to say (a recording's cut last line) on stderr.
+pub(crate) fn print_note(src: &mut dyn SocketSource) {
+    if let Some(n) = src.take_note() {
+        eprintln!("porttop: note: {n}");
+    }
+}
 
 fn dashboard(cli: &Cli) -> Result<i32, CliError> {
     let d = &cli.dash;
@@ -235,7 +277,59 @@ fn dashboard(cli: &Cli) -> Result<i32, CliError> {
         replay: cli.global.replay.is_some(),
         thresholds,
     };
-    crate::tui::run(source, opts).map_err(CliError::bad_input)
+    // The source's notes (a recording's cut last line) wait for the terminal to
+    // be restored: written during the dashboard they would land on its screen.
+    let (source, notes) = Noted::keep(source);
+    let r = crate::tui::run(source, opts).map_err(CliError::bad_input);
+    if let Ok(v) = notes.lock() {
+        v.iter().for_each(|n| eprintln!("porttop: note: {n}"));
+    }
+    r
+}
+
+/// A source whose notes are collected as they come (for the dashboard, which
+/// prints them after the terminal is restored), or printed at once (`serve`).
+pub(crate) struct Noted {
+    inner: Box<dyn SocketSource>,
+    notes: Option<Notes>,
+}
+
+type Notes = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+impl Noted {
+    fn keep(inner: Box<dyn SocketSource>) -> (Box<dyn SocketSource>, Notes) {
+        let notes = Notes::default();
+        let src = Noted {
+            inner,
+            notes: Some(std::sync::Arc::clone(&notes)),
+        };
+        (Box::new(src), notes)
+    }
+
+    pub(crate) fn print(inner: Box<dyn SocketSource>) -> Box<dyn SocketSource> {
+        Box::new(Noted { inner, notes: None })
+    }
+}
+
+impl SocketSource for Noted {
+    fn snapshot(&mut self) -> Result<Snapshot, crate::source::SourceError> {
+        let r = self.inner.snapshot();
+        if let Some(n) = self.inner.take_note() {
+            match &self.notes {
+                Some(v) => {
+                    if let Ok(mut v) = v.lock() {
+                        v.push(n);
+                    }
+                }
+                None => eprintln!("porttop: note: {n}"),
+            }
+        }
+        r
+    }
+
+    fn at_end(&self) -> bool {
+        self.inner.at_end()
+    }
 }
 
 /// Runs the command; returns the exit status.
@@ -294,5 +388,31 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
         Some(Command::Record(a)) => record(&cli.global, a, out),
         Some(Command::BenchRefresh(a)) => bench::refresh(&cli.global, a, out),
         None => dashboard(&cli),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shorten_echoes;
+
+    #[test]
+    fn long_arguments_are_cut_where_an_error_repeats_them() {
+        let huge = "9".repeat(130_000);
+        let args = vec![
+            "porttop".to_string(),
+            format!("--port={huge}"),
+            "--pid".into(),
+            "12".into(),
+        ];
+        let msg = format!("invalid value '{huge}' for '--port <N>'");
+        let short = shorten_echoes(&msg, &args);
+        assert_eq!(
+            short,
+            format!("invalid value '{}…' for '--port <N>'", &huge[..40])
+        );
+        // Short arguments and messages are left alone; anything else is capped.
+        assert_eq!(shorten_echoes("bad pid 12", &args), "bad pid 12");
+        let other = "x".repeat(5000);
+        assert_eq!(shorten_echoes(&other, &[]).chars().count(), 1001);
     }
 }

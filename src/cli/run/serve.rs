@@ -7,13 +7,15 @@ use std::io::Write;
 use std::time::Duration;
 
 pub fn serve(g: &GlobalArgs, a: &ServeArgs) -> Result<i32, CliError> {
-    let src = g.source()?;
+    let src = super::Noted::print(g.source()?);
     let listener = serve::bind(a.listen).map_err(CliError::bad_input)?;
     let addr = listener.local_addr().unwrap_or(a.listen);
     // Command lines can hold secrets (passwords, tokens in arguments): only a
-    // loopback listener, or the operator's explicit word, exposes them.
-    let expose_cmdline = a.expose_cmdline || addr.ip().is_loopback();
-    if !addr.ip().is_loopback() {
+    // loopback listener, or the operator's explicit word, exposes them. An
+    // IPv4-mapped loopback address ([::ffff:127.0.0.1]) is loopback too.
+    let loopback = addr.ip().to_canonical().is_loopback();
+    let expose_cmdline = a.expose_cmdline || loopback;
+    if !loopback {
         eprintln!(
             "porttop: warning: serving on non-loopback address {addr}: anyone who can \
              reach it sees this host's sockets and processes{}",
@@ -50,8 +52,11 @@ pub fn watch(g: &GlobalArgs, a: &WatchArgs, out: &mut dyn Write) -> Result<i32, 
             .thresholds(a.warn, a.crit)
             .map_err(CliError::bad_input)?,
         out_fd: Some(std::os::fd::AsRawFd::as_raw_fd(&std::io::stdout())),
+        replay: g.replay.is_some(),
     };
     let mut src = g.source()?;
-    watch::run(src.as_mut(), &cfg, out).map_err(CliError::bad_input)?;
+    let r = watch::run(src.as_mut(), &cfg, out);
+    super::print_note(src.as_mut());
+    r.map_err(CliError::bad_input)?;
     Ok(0)
 }
