@@ -176,7 +176,9 @@ fn pool_replay_goes_through_every_frame_even_past_equal_ones() {
         &["pool", "--json"],
         &[frame(1000, 2), frame(1000, 2), frame(3000, 500)],
     );
-    assert_eq!(code, Some(0), "{err}");
+    // 498 new sockets in 2 s: the projection may raise the level (exit 1 or 2);
+    // what matters here is which frame was analysed.
+    assert!(matches!(code, Some(0..=2)), "{code:?} {err}");
     let p: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(p["global"]["ports_in_use"], 500, "{out}");
     assert_eq!(p["destinations"][0]["sockets"], 500, "{out}");
