@@ -117,6 +117,10 @@ pub struct ServeArgs {
     /// Critical at this % of the pool
     #[arg(long, default_value = "95", value_parser = parse_percent, value_name = "PCT")]
     pub crit: f64,
+    /// TLS and basic auth from a Prometheus exporter-toolkit web config file
+    /// (tls_server_config, basic_auth_users); with TLS, plain HTTP is refused
+    #[arg(long, value_name = "FILE")]
+    pub web_config: Option<std::path::PathBuf>,
 }
 
 #[derive(Args, Debug)]

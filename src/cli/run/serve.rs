@@ -19,11 +19,22 @@ fn thresholds(warn: f64, crit: f64) -> Result<Thresholds, CliError> {
 }
 
 pub fn serve(g: &GlobalArgs, a: &ServeArgs) -> Result<i32, CliError> {
+    let access = match &a.web_config {
+        Some(p) => serve::web_config::load(p).map_err(CliError::bad_input)?,
+        None => serve::http::Access::default(),
+    };
+    let scheme = if access.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let how = serve::web_config::describe(&access);
     let cfg = ServeConfig {
         interval: a.interval,
         top: usize::from(a.top),
         thresholds: thresholds(a.warn, a.crit)?,
         limits: serve::http::Limits::default(),
+        access,
     };
     let src = g.source()?;
     let listener = serve::bind(a.listen).map_err(CliError::bad_input)?;
@@ -34,7 +45,7 @@ pub fn serve(g: &GlobalArgs, a: &ServeArgs) -> Result<i32, CliError> {
              reach it sees this host's sockets, processes and command lines"
         );
     }
-    eprintln!("porttop: serving http://{addr}/metrics (also /healthz, /snapshot.json)");
+    eprintln!("porttop: serving {scheme}://{addr}/metrics (also /healthz, /snapshot.json; {how})");
     serve::run(listener, src, cfg)?;
     Ok(0)
 }
