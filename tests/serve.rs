@@ -899,3 +899,81 @@ fn bad_web_configs_are_one_line_and_exit_2() {
         assert!(err.contains("web.yml"), "{err}");
     }
 }
+
+/// Kills a child (by its own handle) when dropped.
+struct Reaper(Child);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_real_prometheus_scrapes_over_tls_with_basic_auth() {
+    if !have("prometheus") {
+        eprintln!("SKIP: prometheus not installed (Debian: apt-get install prometheus)");
+        return;
+    }
+    let pki = pki();
+    let (cfg, via) = tls_with_password(&pki);
+    let srv = start_server_via(&["--web-config", &cfg], &via);
+    let dir = pki.dir.path();
+    std::fs::write(dir.join("pass"), "s3cret").unwrap();
+    let prom_port = free_port();
+    let yml = format!(
+        "global: {{scrape_interval: 1s, scrape_timeout: 1s}}\n\
+         scrape_configs:\n  - job_name: porttop\n    scheme: https\n    \
+         tls_config: {{ca_file: {ca}, server_name: localhost}}\n    \
+         basic_auth: {{username: prom, password_file: {pass}}}\n    \
+         static_configs: [{{targets: ['{target}']}}]\n",
+        ca = dir.join("ca.crt").display(),
+        pass = dir.join("pass").display(),
+        target = srv.addr,
+    );
+    std::fs::write(dir.join("prometheus.yml"), yml).unwrap();
+    let _prom = Reaper(
+        std::process::Command::new("prometheus")
+            .arg(format!(
+                "--config.file={}",
+                dir.join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let api: SocketAddr = format!("127.0.0.1:{prom_port}").parse().unwrap();
+    let t = Instant::now();
+    let last = loop {
+        let q = "/api/v1/query?query=porttop_ephemeral_pool_size%20and%20on()%20up%7Bjob%3D%22porttop%22%7D%3D%3D1";
+        if let Ok((200, _, body)) = get(api, q) {
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            if v["data"]["result"]
+                .as_array()
+                .is_some_and(|r| !r.is_empty())
+            {
+                break body;
+            }
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(90),
+            "Prometheus never scraped porttop over TLS"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    eprintln!("Prometheus scraped over TLS in {:?}: {last}", t.elapsed());
+    // Its scrapes were answered 200, none refused.
+    let (_, _, body) = get_via(srv.addr, &via, "/metrics").unwrap();
+    assert!(sample(&body, "porttop_http_responses_total{code=\"200\"}") >= Some(2.0));
+    assert_eq!(
+        sample(&body, "porttop_http_responses_total{code=\"401\"}"),
+        Some(0.0)
+    );
+}

@@ -375,3 +375,132 @@ pub fn describe(a: &Access) -> String {
         (false, false) => "plain HTTP".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A self-signed certificate for localhost in `dir`.
+    fn certs(dir: &Path) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        std::fs::write(dir.join("c.pem"), cert.pem()).unwrap();
+        std::fs::write(dir.join("k.pem"), key.serialize_pem()).unwrap();
+    }
+
+    fn err(yaml: &str, dir: &Path) -> String {
+        match parse(yaml, dir) {
+            Ok(_) => panic!("accepted: {yaml}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn empty_and_auth_only_files_are_plain_http() {
+        let d = tempfile::tempdir().unwrap();
+        let a = parse("", d.path()).unwrap();
+        assert!(a.tls.is_none() && a.auth.is_none());
+        let a = parse("# nothing\n", d.path()).unwrap();
+        assert!(a.tls.is_none());
+        let hash = bcrypt::hash("pw", 4).unwrap();
+        let a = parse(&format!("basic_auth_users:\n  prom: '{hash}'\n"), d.path()).unwrap();
+        assert!(a.tls.is_none() && a.auth.is_some());
+        assert_eq!(describe(&a), "basic auth over plain HTTP");
+    }
+
+    #[test]
+    fn tls_loads_relative_paths_and_the_toolkit_options() {
+        let d = tempfile::tempdir().unwrap();
+        certs(d.path());
+        let base = "tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n";
+        let a = parse(base, d.path()).unwrap();
+        assert!(a.tls.is_some());
+        let cfg = a.tls.unwrap();
+        assert_eq!(cfg.alpn_protocols, vec![b"http/1.1".to_vec()]);
+        let full = format!(
+            "{base}  min_version: TLS13\n  max_version: TLS13\n  \
+             curve_preferences: [X25519, CurveP256]\n  \
+             cipher_suites: [TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256]\n  \
+             prefer_server_cipher_suites: false\n\
+             http_server_config:\n  http2: false\n  headers:\n    X-Frame-Options: deny\n"
+        );
+        let a = parse(&full, d.path()).unwrap();
+        assert_eq!(a.headers, vec!["X-Frame-Options: deny".to_string()]);
+        // Inline PEM works too.
+        let inline = format!(
+            "tls_server_config:\n  cert: |\n{}  key: |\n{}",
+            indent(&std::fs::read_to_string(d.path().join("c.pem")).unwrap()),
+            indent(&std::fs::read_to_string(d.path().join("k.pem")).unwrap()),
+        );
+        assert!(parse(&inline, d.path()).unwrap().tls.is_some());
+    }
+
+    fn indent(pem: &str) -> String {
+        pem.lines().map(|l| format!("    {l}\n")).collect()
+    }
+
+    #[test]
+    fn what_cannot_be_honoured_is_refused_with_the_reason() {
+        let d = tempfile::tempdir().unwrap();
+        certs(d.path());
+        let base = "tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n";
+        for (extra, says) in [
+            ("  min_version: TLS11\n", "TLS11"),
+            (
+                "  min_version: TLS13\n  max_version: TLS12\n",
+                "above max_version",
+            ),
+            ("  min_version: SSL3\n", "unknown TLS version"),
+            (
+                "  client_auth_type: RequireAnyClientCert\n  client_ca_file: c.pem\n",
+                "not supported",
+            ),
+            (
+                "  client_auth_type: RequireAndVerifyClientCert\n",
+                "needs client_ca_file",
+            ),
+            ("  client_ca_file: c.pem\n", "without a client_auth_type"),
+            ("  client_auth_type: Sometimes\n", "invalid value"),
+            ("  client_allowed_sans: [a]\n", "client_allowed_sans"),
+            (
+                "  cipher_suites: [TLS_RSA_WITH_RC4_128_SHA]\n",
+                "not available",
+            ),
+            ("  curve_preferences: [CurveP521]\n", "not available"),
+            ("  cert_fle: x\n", "unknown field `cert_fle`"),
+        ] {
+            let e = err(&format!("{base}{extra}"), d.path());
+            assert!(e.contains(says), "{extra}: {e}");
+        }
+        assert!(err("tls_server_config:\n  cert_file: c.pem\n", d.path()).contains("key"));
+        assert!(err(
+            "tls_server_config:\n  cert_file: nope.pem\n  key_file: k.pem\n",
+            d.path()
+        )
+        .contains("nope.pem"));
+        let e = err(
+            "tls_server_config:\n  cert_file: k.pem\n  key_file: k.pem\n",
+            d.path(),
+        );
+        assert!(e.contains("no PEM certificate"), "{e}");
+        let e = err("basic_auth_users:\n  prom: secret\n", d.path());
+        assert!(e.contains("not a bcrypt hash"), "{e}");
+        let e = err(
+            "http_server_config:\n  headers:\n    Set-Cookie: a\n",
+            d.path(),
+        );
+        assert!(e.contains("can not be configured"), "{e}");
+        let e = err(
+            "http_server_config:\n  headers:\n    X-Frame-Options: allow\n",
+            d.path(),
+        );
+        assert!(e.contains("expected one of"), "{e}");
+        let e = err("rate_limit:\n  burst: 3\n", d.path());
+        assert!(e.contains("rate_limit"), "{e}");
+        let e = err("tls_server_config: [\n", d.path());
+        assert!(e.contains("line"), "{e}");
+    }
+}
