@@ -61,8 +61,10 @@ def main():
         # A stuck client that the server dropped connects again and is stuck anew.
         for i, s in enumerate(stuck):
             # Without reading (the server would see progress): a reset shows as
-            # a pending socket error.
-            if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0:
+            # a pending socket error, a close as a TCP state other than
+            # ESTABLISHED (1) in tcp_info's first byte.
+            state = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
+            if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0 or state != 1:
                 s.close()
                 dropped_stuck += 1
                 try:
@@ -70,7 +72,7 @@ def main():
                 except OSError:
                     pass
         time.sleep(max(0.0, tick - (time.monotonic() - t0)))
-    print(f"slow reconnects {reconnects}, stuck re-stuck {dropped_stuck}")
+    print(f"slow readers reconnected {reconnects} times, never-reading ones {dropped_stuck} times")
 
 
 if __name__ == "__main__":

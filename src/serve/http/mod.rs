@@ -262,10 +262,10 @@ impl Stats {
         let mut c = self.lock();
         *c.responses.entry(status).or_default() += 1;
         if matches!(status, 400 | 401 | 408 | 431 | 500 | 503) {
-            Self::log(
-                &mut c,
-                format_args!("{status} {} to {peer}", reason(status)),
-            );
+            let line = format!("{status} {} to {peer}", reason(status));
+            if let Some(l) = Self::log(&mut c, &line, Instant::now()) {
+                eprintln!("{l}");
+            }
         }
     }
 
@@ -273,17 +273,21 @@ impl Stats {
         let mut c = self.lock();
         *c.drops.entry(why).or_default() += 1;
         if why != Abort::Reset {
-            Self::log(&mut c, format_args!("{} {peer}{detail}", why.label()));
+            let line = format!("{} {peer}{detail}", why.label());
+            if let Some(l) = Self::log(&mut c, &line, Instant::now()) {
+                eprintln!("{l}");
+            }
         }
     }
 
-    fn log(c: &mut Counts, what: std::fmt::Arguments) {
-        let now = Instant::now();
+    /// The line to print for this event, or None within [`LOG_EVERY`] of the last
+    /// one (then counted for the next line).
+    fn log(c: &mut Counts, what: &str, now: Instant) -> Option<String> {
         if c.last_log
             .is_some_and(|t| now.duration_since(t) < LOG_EVERY)
         {
             c.unlogged += 1;
-            return;
+            return None;
         }
         let more = std::mem::take(&mut c.unlogged);
         let tail = if more > 0 {
@@ -291,8 +295,8 @@ impl Stats {
         } else {
             String::new()
         };
-        eprintln!("porttop: http: {what}{tail}");
         c.last_log = Some(now);
+        Some(format!("porttop: http: {what}{tail}"))
     }
 }
 
@@ -931,6 +935,35 @@ mod tests {
         assert!(h.starts_with("HTTP/1.1 404 Not Found\r\n"));
         assert!(h.contains("Content-Length: 10\r\n"));
         assert!(h.contains("Connection: close\r\nAllow: GET\r\nX-Frame-Options: deny\r\n\r\n"));
+    }
+
+    #[test]
+    fn errors_are_logged_at_most_once_per_period_and_the_rest_counted() {
+        let mut c = Counts::default();
+        let t0 = Instant::now();
+        let first = Stats::log(&mut c, "408 Request Timeout to a", t0);
+        assert_eq!(
+            first.as_deref(),
+            Some("porttop: http: 408 Request Timeout to a")
+        );
+        for i in 1..1000 {
+            let t = t0 + Duration::from_millis(i);
+            assert_eq!(Stats::log(&mut c, "408", t), None);
+        }
+        let next = Stats::log(&mut c, "503 Service Unavailable to b", t0 + LOG_EVERY);
+        assert_eq!(
+            next.as_deref(),
+            Some("porttop: http: 503 Service Unavailable to b (999 more since the last line)")
+        );
+        // Counting is not rate-limited.
+        let s = Stats::default();
+        let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        for _ in 0..50 {
+            s.response(431, peer);
+        }
+        s.drop_conn(Abort::Stalled, peer, "");
+        assert_eq!(s.responses().get(&431), Some(&50));
+        assert_eq!(s.drops().get(&Abort::Stalled), Some(&1));
     }
 
     #[test]
