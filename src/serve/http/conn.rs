@@ -11,7 +11,8 @@ pub enum ReadError {
     /// EOF, reset, or nothing more to do.
     Gone,
     /// A plain HTTP request arrived on the TLS port (answered with a 400 in
-    /// clear text, as Go's TLS server does, so a misconfigured scraper is told).
+    /// clear text, as Go's TLS server does, so a misconfigured scraper is told);
+    /// nothing has been read.
     PlainOnTls,
     /// The TLS handshake or a record failed (an alert was sent).
     Tls(String),

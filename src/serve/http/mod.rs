@@ -348,6 +348,8 @@ struct Conn {
     /// Ends the head (from the accept) and the wait for a worker queue.
     deadline: Instant,
     heavy: bool,
+    /// Plain HTTP came to the TLS port: read it in clear, answer 400 in clear.
+    plain_on_tls: bool,
 }
 
 /// Starts the I/O thread and the workers; returns at once. The threads live as
@@ -445,8 +447,7 @@ fn unauthorized() -> Response {
 }
 
 /// Go's answer to plain HTTP on a TLS port, which operators recognise.
-const PLAIN_ON_TLS: &[u8] =
-    b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+const PLAIN_ON_TLS: &str = "Client sent an HTTP request to an HTTPS server.\n";
 
 /// Serializes the status line and headers.
 pub fn head_bytes(resp: &Response, extra: &[String]) -> Vec<u8> {
@@ -595,6 +596,7 @@ impl Io {
                             },
                             deadline: now + self.limits.head_timeout,
                             heavy: false,
+                            plain_on_tls: false,
                         },
                     );
                 }
@@ -638,7 +640,9 @@ impl Io {
             Next::Close => self.close(c),
             Next::Drop(why, detail) => {
                 self.stats.drop_conn(why, c.peer, &detail);
-                abort(&c);
+                if matches!(why, Abort::Stalled | Abort::TooSlow) {
+                    abort(&c);
+                }
                 self.close(c);
             }
         }
@@ -688,9 +692,13 @@ impl Io {
                     Err(None) => break,
                     Err(Some(ReadError::Gone)) => return Next::Close,
                     Err(Some(ReadError::PlainOnTls)) => {
-                        let _ = io::Write::write(&mut c.t.sock(), PLAIN_ON_TLS);
-                        self.stats.response(400, c.peer);
-                        return Next::Drop(Abort::Tls, ": plain HTTP on the TLS port".into());
+                        // Read the request in clear and answer it in clear, so the
+                        // client sees why instead of a reset.
+                        let Ok(s) = c.t.sock().try_clone() else {
+                            return Next::Close;
+                        };
+                        c.t = Transport::Plain(s);
+                        c.plain_on_tls = true;
                     }
                     Err(Some(ReadError::Tls(e))) => {
                         return Next::Drop(Abort::Tls, format!(": {e}"));
@@ -712,6 +720,9 @@ impl Io {
         };
         // From now on the deadline bounds the wait for a worker.
         c.deadline = now + self.limits.head_timeout;
+        if c.plain_on_tls {
+            return self.start_writing(c, Response::text(400, PLAIN_ON_TLS), false);
+        }
         let rq = match parsed {
             Parsed::Error(r) => return self.start_writing(c, r, false),
             Parsed::Request(rq) => rq,
@@ -776,7 +787,9 @@ impl Io {
             Next::Close => self.close(c),
             Next::Drop(why, detail) => {
                 self.stats.drop_conn(why, c.peer, &detail);
-                abort(&c);
+                if matches!(why, Abort::Stalled | Abort::TooSlow) {
+                    abort(&c);
+                }
                 self.close(c);
             }
         }
