@@ -155,3 +155,26 @@ fn flush_tls(sock: &mut TcpStream, tls: &mut rustls::ServerConnection) -> io::Re
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transport_reads_what_arrived_and_says_when_nothing_has() {
+        use std::io::Write;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (srv, _) = l.accept().unwrap();
+        srv.set_nonblocking(true).unwrap();
+        let mut t = Transport::Plain(srv);
+        let mut buf = [0u8; 16];
+        assert!(matches!(t.read(&mut buf), Err(None)));
+        c.write_all(b"GET").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(matches!(t.read(&mut buf), Ok(3)));
+        drop(c);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(matches!(t.read(&mut buf), Err(Some(ReadError::Gone))));
+    }
+}
