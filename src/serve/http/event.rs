@@ -333,6 +333,11 @@ impl Io {
             Phase::Handling => Next::Keep,
             Phase::Writing(_) => self.write(&mut c),
         };
+        self.settle(id, c, next);
+    }
+
+    /// Puts a connection back, or ends it, as its last step said.
+    fn settle(&mut self, id: u64, c: Conn, next: Next) {
         match next {
             Next::Keep => {
                 self.conns.insert(id, c);
@@ -480,19 +485,8 @@ impl Io {
         let Some(mut c) = self.conns.remove(&d.id) else {
             return;
         };
-        match self.start_writing(&mut c, d.resp, d.head_only) {
-            Next::Keep => {
-                self.conns.insert(d.id, c);
-            }
-            Next::Close => self.close(c),
-            Next::Drop(why, detail) => {
-                self.stats.drop_conn(why, c.peer, &detail);
-                if matches!(why, Abort::Stalled | Abort::TooSlow) {
-                    abort(&c);
-                }
-                self.close(c);
-            }
-        }
+        let next = self.start_writing(&mut c, d.resp, d.head_only);
+        self.settle(d.id, c, next);
     }
 
     fn start_writing(&mut self, c: &mut Conn, resp: Response, head_only: bool) -> Next {
