@@ -150,6 +150,10 @@ pub struct ServeArgs {
     /// (they can hold secrets: left out there by default)
     #[arg(long)]
     pub expose_cmdline: bool,
+    /// TLS and basic auth from a Prometheus exporter-toolkit web config file
+    /// (tls_server_config, basic_auth_users); with TLS, plain HTTP is refused
+    #[arg(long, value_name = "FILE")]
+    pub web_config: Option<std::path::PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -2,19 +2,23 @@
 //! `porttop watch --jsonl` (in [`watch`]): consumers of snapshots.
 //!
 //! A collector thread owns the source and refreshes on its own interval; each
-//! refresh renders the exposition and the JSON once, and publishes them behind an
-//! `Arc` swap, so a scrape only copies pointers and N scrapers cost one refresh.
+//! refresh renders the exposition once and publishes it behind an `Arc` swap, so a
+//! scrape only copies pointers and N scrapers cost one refresh. `/snapshot.json`
+//! (and each gzip variant) is rendered on the first request after a refresh and
+//! shared by every later one until the next refresh.
 
 pub mod http;
 pub mod signal;
 pub mod watch;
+pub mod web_config;
 
 use crate::analysis::{pool, Analyzer};
 use crate::output::metrics::{self, CollectorStatus};
 use crate::source::SocketSource;
 use http::{Body, Request, Response};
+use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 /// The default port of `serve`, chosen with porttop's own advisor: above 1024, not
@@ -38,7 +42,22 @@ pub struct ServeConfig {
     /// Keep command lines in `/snapshot.json` (else they are emptied: they can
     /// hold secrets). The metrics never carry them.
     pub expose_cmdline: bool,
+    /// TLS, Basic auth and extra headers (`--web-config`).
+    pub access: http::Access,
 }
+
+impl std::fmt::Debug for http::Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Access")
+            .field("tls", &self.tls.is_some())
+            .field("auth", &self.auth.is_some())
+            .field("headers", &self.headers)
+            .finish()
+    }
+}
+
+/// A body rendered once per refresh, or why it could not be.
+type Rendered = Result<Arc<Vec<u8>>, String>;
 
 /// What a scrape reads: the latest refresh, rendered.
 #[derive(Debug, Default)]
@@ -52,6 +71,98 @@ pub struct State {
     pub status: CollectorStatus,
     /// When the last successful refresh finished.
     pub last_ok: Option<Instant>,
+    /// `/snapshot.json` of `snapshot`, plain and gzipped, each rendered by the
+    /// first request that wants it; concurrent requests wait for that one render.
+    json: OnceLock<Rendered>,
+    json_gz: OnceLock<Rendered>,
+}
+
+impl State {
+    fn json(&self, gzipped: bool) -> Option<Rendered> {
+        let snap = self.snapshot.as_deref()?;
+        let plain = || {
+            self.json
+                .get_or_init(|| {
+                    crate::output::snapshot_json(snap)
+                        .map(Arc::new)
+                        .map_err(|e| e.to_string())
+                })
+                .clone()
+        };
+        if !gzipped {
+            return Some(plain());
+        }
+        Some(
+            self.json_gz
+                .get_or_init(|| {
+                    // The gzip of a render that is not kept: one copy less in memory.
+                    let j = match self.json.get() {
+                        Some(r) => r.clone()?,
+                        None => {
+                            Arc::new(crate::output::snapshot_json(snap).map_err(|e| e.to_string())?)
+                        }
+                    };
+                    gzip(&[&j]).map(Arc::new).map_err(|e| e.to_string())
+                })
+                .clone(),
+        )
+    }
+}
+
+/// gzip at the fastest level: a 10x smaller `/metrics` or `/snapshot.json` for
+/// a few milliseconds per megabyte.
+pub fn gzip(pieces: &[&[u8]]) -> std::io::Result<Vec<u8>> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    for p in pieces {
+        e.write_all(p)?;
+    }
+    e.finish()
+}
+
+/// Which requests are heavy for the server (own workers, bounded downloads).
+pub fn is_heavy(rq: &Request) -> bool {
+    rq.path == "/snapshot.json"
+}
+
+/// The HTTP counters as exposition text.
+pub fn render_http_stats(stats: &http::Stats) -> String {
+    use metrics::{Exposition, Kind};
+    let mut e = Exposition::default();
+    let name = "porttop_http_responses_total";
+    e.family(
+        name,
+        Kind::Counter,
+        "HTTP responses sent, by status code (408: head too slow, 431: head too \
+         large, 503: busy or too many downloads, 401: wrong or no password)",
+    );
+    let mut codes = stats.responses();
+    for code in [200, 400, 401, 404, 408, 431, 503] {
+        codes.entry(code).or_default();
+    }
+    for (code, n) in codes {
+        e.sample(name, &[("code", &code.to_string())], n as f64);
+    }
+    let name = "porttop_http_dropped_total";
+    e.family(
+        name,
+        Kind::Counter,
+        "Connections dropped before their answer was delivered: the reader took \
+         nothing for the write timeout (write_stalled) or read below the minimum \
+         rate (write_too_slow), a TLS failure, or the peer reset",
+    );
+    let mut drops = stats.drops();
+    for why in [
+        http::Abort::Stalled,
+        http::Abort::TooSlow,
+        http::Abort::Tls,
+        http::Abort::Reset,
+    ] {
+        drops.entry(why).or_default();
+    }
+    for (why, n) in drops {
+        e.sample(name, &[("reason", why.label())], n as f64);
+    }
+    e.text
 }
 
 pub type Shared = Arc<RwLock<Arc<State>>>;
@@ -126,6 +237,7 @@ impl Collector {
                     last_refresh_ok: true,
                 },
                 last_ok: Some(Instant::now()),
+                ..State::default()
             },
             Err(e) => {
                 self.errors += 1;
@@ -140,6 +252,9 @@ impl Collector {
                         last_refresh_ok: false,
                     },
                     last_ok: prev.last_ok,
+                    // The same snapshot: keep its renders.
+                    json: prev.json.clone(),
+                    json_gz: prev.json_gz.clone(),
                 }
             }
         }
@@ -164,8 +279,8 @@ pub fn health_window(interval: Duration, refresh_secs: f64) -> Duration {
 }
 
 /// Routes one request against the latest state. Non-GET (and non-HEAD) is 405 on
-/// any path; unknown paths are 404.
-pub fn route(st: &State, rq: &Request, interval: Duration) -> Response {
+/// any path; unknown paths are 404. Answers are gzipped when the client asks.
+pub fn route(st: &State, rq: &Request, interval: Duration, stats: &http::Stats) -> Response {
     if rq.method != "GET" && rq.method != "HEAD" {
         let mut r = Response::text(405, "method not allowed\n");
         r.headers.push("Allow: GET, HEAD".into());
@@ -178,12 +293,21 @@ pub fn route(st: &State, rq: &Request, interval: Duration) -> Response {
                 body.push(Body::Shared(Arc::clone(m)));
             }
             body.push(Body::Owned(metrics::render_status(&st.status).into_bytes()));
-            Response {
+            body.push(Body::Owned(render_http_stats(stats).into_bytes()));
+            let mut r = Response {
                 status: 200,
                 content_type: metrics::CONTENT_TYPE,
                 body,
-                headers: Vec::new(),
+                headers: vec!["Vary: Accept-Encoding".into()],
+            };
+            if rq.accept_gzip {
+                let pieces: Vec<&[u8]> = r.body.iter().map(Body::bytes).collect();
+                if let Ok(z) = gzip(&pieces) {
+                    r.body = vec![Body::Owned(z)];
+                    r.headers.push("Content-Encoding: gzip".into());
+                }
             }
+            r
         }
         "/healthz" => {
             let fresh = st
@@ -197,13 +321,19 @@ pub fn route(st: &State, rq: &Request, interval: Duration) -> Response {
                 Response::text(503, "last refresh is stale\n")
             }
         }
-        "/snapshot.json" => match st.snapshot.as_deref().map(crate::output::snapshot_json) {
-            Some(Ok(j)) => Response {
-                status: 200,
-                content_type: "application/json",
-                body: vec![Body::Owned(j)],
-                headers: Vec::new(),
-            },
+        "/snapshot.json" => match st.json(rq.accept_gzip) {
+            Some(Ok(j)) => {
+                let mut headers = vec!["Vary: Accept-Encoding".to_string()];
+                if rq.accept_gzip {
+                    headers.push("Content-Encoding: gzip".into());
+                }
+                Response {
+                    status: 200,
+                    content_type: "application/json",
+                    body: vec![Body::Shared(j)],
+                    headers,
+                }
+            }
             Some(Err(_)) => Response::text(500, "cannot render the snapshot\n"),
             None => Response::text(503, "no snapshot yet\n"),
         },
@@ -227,6 +357,7 @@ pub fn run(
     signal::install();
     let interval = cfg.interval.max(MIN_INTERVAL);
     let limits = cfg.limits;
+    let access = cfg.access.clone();
     let mut collector = Collector::new(src, cfg);
     let shared: Shared = Arc::new(RwLock::new(Arc::new(State::default())));
     publish(&shared, collector.refresh(&State::default()));
@@ -258,9 +389,12 @@ pub fn run(
         })?;
 
     let h_shared = Arc::clone(&shared);
+    let stats = Arc::new(http::Stats::default());
+    let h_stats = Arc::clone(&stats);
     let handler: http::Handler =
-        Arc::new(move |rq: &Request| route(&current(&h_shared), rq, interval));
-    http::spawn(listener, limits, handler)?;
+        Arc::new(move |rq: &Request| route(&current(&h_shared), rq, interval, &h_stats));
+    let service = http::Service { handler, is_heavy };
+    http::spawn(listener, limits, service, access, stats)?;
     while !signal::stopping() {
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -40,6 +40,7 @@ fn cfg() -> ServeConfig {
         thresholds: pool::Thresholds::default(),
         limits: http::Limits::default(),
         expose_cmdline: true,
+        access: http::Access::default(),
     }
 }
 
@@ -47,7 +48,13 @@ fn get(path: &str) -> Request {
     Request {
         method: "GET".into(),
         path: path.into(),
+        accept_gzip: false,
+        authorization: None,
     }
+}
+
+fn stats() -> http::Stats {
+    http::Stats::default()
 }
 
 fn body(r: &Response) -> String {
@@ -73,7 +80,7 @@ fn routes_serve_metrics_health_and_json_and_refuse_the_rest() {
     let st = c.refresh(&State::default());
     let iv = Duration::from_secs(5);
 
-    let m = route(&st, &get("/metrics"), iv);
+    let m = route(&st, &get("/metrics"), iv, &stats());
     assert_eq!((m.status, m.content_type), (200, metrics::CONTENT_TYPE));
     let text = body(&m);
     assert!(
@@ -83,18 +90,18 @@ fn routes_serve_metrics_health_and_json_and_refuse_the_rest() {
     assert!(text.contains("porttop_refresh_errors_total 0\n"));
     assert!(text.contains("porttop_last_refresh_success 1\n"));
 
-    assert_eq!(route(&st, &get("/healthz"), iv).status, 200);
-    let j = route(&st, &get("/snapshot.json"), iv);
+    assert_eq!(route(&st, &get("/healthz"), iv, &stats()).status, 200);
+    let j = route(&st, &get("/snapshot.json"), iv, &stats());
     let recs: Vec<crate::model::SocketRecord> = serde_json::from_str(&body(&j)).unwrap();
     assert_eq!(recs.len(), 3);
 
-    assert_eq!(route(&st, &get("/"), iv).status, 404);
-    assert_eq!(route(&st, &get("/metricsx"), iv).status, 404);
+    assert_eq!(route(&st, &get("/"), iv, &stats()).status, 404);
+    assert_eq!(route(&st, &get("/metricsx"), iv, &stats()).status, 404);
     let post = Request {
         method: "POST".into(),
-        path: "/metrics".into(),
+        ..get("/metrics")
     };
-    let r = route(&st, &post, iv);
+    let r = route(&st, &post, iv, &stats());
     assert_eq!(r.status, 405);
     assert!(r.headers.iter().any(|h| h.starts_with("Allow: GET")));
 }
@@ -107,8 +114,8 @@ fn failed_refresh_keeps_the_last_data_counts_and_fails_health() {
     let first = c.refresh(&State::default());
     let second = c.refresh(&first);
     let iv = Duration::from_secs(5);
-    assert_eq!(route(&second, &get("/healthz"), iv).status, 503);
-    let text = body(&route(&second, &get("/metrics"), iv));
+    assert_eq!(route(&second, &get("/healthz"), iv, &stats()).status, 503);
+    let text = body(&route(&second, &get("/metrics"), iv, &stats()));
     assert!(text.contains("porttop_refresh_errors_total 1\n"), "{text}");
     assert!(text.contains("porttop_last_refresh_success 0\n"));
     assert!(text.contains("porttop_ephemeral_pool_size 100\n"));
@@ -116,9 +123,9 @@ fn failed_refresh_keeps_the_last_data_counts_and_fails_health() {
     // Never a successful refresh: metrics still answer (status only), health fails.
     let mut bad = Collector::new(Box::new(Script(vec![Err("no".into())])), cfg());
     let st = bad.refresh(&State::default());
-    assert_eq!(route(&st, &get("/healthz"), iv).status, 503);
-    assert_eq!(route(&st, &get("/snapshot.json"), iv).status, 503);
-    assert_eq!(route(&st, &get("/metrics"), iv).status, 200);
+    assert_eq!(route(&st, &get("/healthz"), iv, &stats()).status, 503);
+    assert_eq!(route(&st, &get("/snapshot.json"), iv, &stats()).status, 503);
+    assert_eq!(route(&st, &get("/metrics"), iv, &stats()).status, 200);
 }
 
 #[test]
@@ -131,9 +138,81 @@ fn stale_refresh_fails_health() {
             ..Default::default()
         },
         last_ok: Instant::now().checked_sub(Duration::from_secs(30)),
+        ..State::default()
     };
     if st.last_ok.is_some() {
-        let r = route(&st, &get("/healthz"), Duration::from_secs(1));
+        let r = route(&st, &get("/healthz"), Duration::from_secs(1), &stats());
         assert_eq!(r.status, 503);
     }
+}
+
+fn gunzip(bytes: &[u8]) -> String {
+    use std::io::Read;
+    let mut out = String::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_string(&mut out)
+        .unwrap();
+    out
+}
+
+#[test]
+fn snapshot_json_is_rendered_once_per_refresh_and_shared() {
+    let s = snap(
+        5,
+        range100(),
+        many("10.0.0.1", "10.0.0.2:443", 40000, 3, SockState::Established),
+    );
+    let mut c = Collector::new(Box::new(Script(vec![Ok(s)])), cfg());
+    let st = c.refresh(&State::default());
+    let iv = Duration::from_secs(5);
+    let shared = |r: &Response| match &r.body[..] {
+        [Body::Shared(a)] => Arc::clone(a),
+        other => panic!("not one shared body: {other:?}"),
+    };
+    let a = shared(&route(&st, &get("/snapshot.json"), iv, &stats()));
+    let b = shared(&route(&st, &get("/snapshot.json"), iv, &stats()));
+    assert!(Arc::ptr_eq(&a, &b), "a second render for the same refresh");
+    let gz = Request {
+        accept_gzip: true,
+        ..get("/snapshot.json")
+    };
+    let z1 = route(&st, &gz, iv, &stats());
+    assert!(z1.headers.iter().any(|h| h == "Content-Encoding: gzip"));
+    let (z1, z2) = (shared(&z1), shared(&route(&st, &gz, iv, &stats())));
+    assert!(Arc::ptr_eq(&z1, &z2));
+    assert_eq!(gunzip(&z1).as_bytes(), &a[..]);
+    // The next refresh renders anew.
+    let next = c.refresh(&st);
+    let n = shared(&route(&next, &get("/snapshot.json"), iv, &stats()));
+    assert!(!Arc::ptr_eq(&a, &n));
+}
+
+#[test]
+fn metrics_are_gzipped_when_asked_and_carry_the_http_counters() {
+    let s = snap(5, range100(), Vec::new());
+    let mut c = Collector::new(Box::new(Script(vec![Ok(s)])), cfg());
+    let st = c.refresh(&State::default());
+    let iv = Duration::from_secs(5);
+    let plain = route(&st, &get("/metrics"), iv, &stats());
+    assert!(!plain
+        .headers
+        .iter()
+        .any(|h| h.starts_with("Content-Encoding")));
+    let rq = Request {
+        accept_gzip: true,
+        ..get("/metrics")
+    };
+    let z = route(&st, &rq, iv, &stats());
+    assert!(z.headers.iter().any(|h| h == "Content-Encoding: gzip"));
+    assert!(z.headers.iter().any(|h| h == "Vary: Accept-Encoding"));
+    let Body::Owned(bytes) = &z.body[0] else {
+        panic!("{:?}", z.body)
+    };
+    let text = gunzip(bytes);
+    assert_eq!(text, body(&plain));
+    assert!(
+        text.contains("porttop_http_responses_total{code=\"408\"} 0\n"),
+        "{text}"
+    );
+    assert!(text.contains("porttop_http_dropped_total{reason=\"write_stalled\"} 0\n"));
 }

@@ -7,6 +7,20 @@ use std::io::Write;
 use std::time::Duration;
 
 pub fn serve(g: &GlobalArgs, a: &ServeArgs) -> Result<i32, CliError> {
+    let access = match &a.web_config {
+        Some(p) => serve::web_config::load(p).map_err(CliError::bad_input)?,
+        None => serve::http::Access::default(),
+    };
+    let scheme = if access.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let how = serve::web_config::describe(&access);
+    let thresholds = a
+        .within
+        .thresholds(a.warn, a.crit)
+        .map_err(CliError::bad_input)?;
     let src = super::Noted::print(g.source()?);
     let listener = serve::bind(a.listen).map_err(CliError::bad_input)?;
     let addr = listener.local_addr().unwrap_or(a.listen);
@@ -29,14 +43,12 @@ pub fn serve(g: &GlobalArgs, a: &ServeArgs) -> Result<i32, CliError> {
     let cfg = ServeConfig {
         interval: a.interval,
         top: usize::from(a.top),
-        thresholds: a
-            .within
-            .thresholds(a.warn, a.crit)
-            .map_err(CliError::bad_input)?,
+        thresholds,
         limits: serve::http::Limits::default(),
         expose_cmdline,
+        access,
     };
-    eprintln!("porttop: serving http://{addr}/metrics (also /healthz, /snapshot.json)");
+    eprintln!("porttop: serving {scheme}://{addr}/metrics (also /healthz, /snapshot.json; {how})");
     serve::run(listener, src, cfg)?;
     Ok(0)
 }
