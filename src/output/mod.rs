@@ -8,7 +8,7 @@ pub use list::{
     list_csv, list_json, list_order, list_table, range_json, range_text, snapshot_json,
     RangeSummary,
 };
-pub use pool::{collision_kind, driver_text, pool_json, pool_text};
+pub use pool::{collision_kind, driver_text, pool_json, pool_nagios, pool_text};
 
 use std::io::{self, Write};
 

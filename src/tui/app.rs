@@ -124,6 +124,8 @@ pub struct App {
     /// Shared with the collector, which merges the next snapshot from them.
     pub rows: Arc<Vec<Row>>,
     pub view: View,
+    /// The socket table's columns, in order (`--columns`, config `columns`).
+    pub columns: Vec<Col>,
     pub sort: Col,
     pub desc: bool,
     pub filter: Filter,
@@ -165,6 +167,7 @@ impl App {
             snap: None,
             rows: Arc::new(Vec::new()),
             view: View::All,
+            columns: Col::ALL.to_vec(),
             sort: Col::Proto,
             desc: false,
             filter,

@@ -4,6 +4,7 @@
 use super::{Cli, Command, GlobalArgs, ListArgs, PoolArgs, RangeArgs};
 mod advise;
 mod bench;
+mod docs;
 mod serve;
 use crate::analysis::pool;
 use crate::model::{Snapshot, Socket};
@@ -142,6 +143,15 @@ fn range(g: &GlobalArgs, a: &RangeArgs, out: &mut dyn Write) -> Result<i32, CliE
 }
 
 fn pool_cmd(g: &GlobalArgs, a: &PoolArgs, out: &mut dyn Write) -> Result<i32, CliError> {
+    let result = pool_report(g, a, out);
+    if let (true, Err(e)) = (a.nagios, &result) {
+        // A plugin's monitor reads stdout only: say UNKNOWN there too.
+        writeln!(out, "PORTTOP UNKNOWN - {}", e.msg.replace('|', "/"))?;
+    }
+    result
+}
+
+fn pool_report(g: &GlobalArgs, a: &PoolArgs, out: &mut dyn Write) -> Result<i32, CliError> {
     // Bad input and errors are 3 here: 2 means critical (Nagios UNKNOWN is 3).
     let unknown = |e: CliError| CliError { code: 3, ..e };
     if a.warn > a.crit {
@@ -185,7 +195,9 @@ fn pool_cmd(g: &GlobalArgs, a: &PoolArgs, out: &mut dyn Write) -> Result<i32, Cl
     }
     let an = analyzer.analyze(&snap);
     let (report, found) = (&an.report, &an.collisions);
-    if a.json {
+    if a.nagios {
+        output::pool_nagios(out, report, found, &thresholds).map_err(|e| unknown(e.into()))?;
+    } else if a.json {
         output::pool_json(out, report, found, a.top).map_err(|e| unknown(e.into()))?;
     } else {
         output::pool_text(out, report, found, a.top).map_err(|e| unknown(e.into()))?;
@@ -209,6 +221,50 @@ fn record(g: &GlobalArgs, a: &super::RecordArgs, out: &mut dyn Write) -> Result<
     Ok(0)
 }
 
+/// `porttop config`: the effective settings and where each came from.
+fn show_config(
+    c: &super::config::Loaded,
+    a: &super::ConfigArgs,
+    out: &mut dyn Write,
+) -> Result<i32, CliError> {
+    let settings = c.settings();
+    if a.toml {
+        let mut section = "";
+        for s in &settings {
+            let (sec, key) = s.key.split_once('.').unwrap_or(("", s.key));
+            if sec != section {
+                if !section.is_empty() {
+                    writeln!(out)?;
+                }
+                writeln!(out, "[{sec}]")?;
+                section = sec;
+            }
+            writeln!(out, "{key} = {}", s.toml)?;
+        }
+        return Ok(0);
+    }
+    match (&c.path, &c.looked_at) {
+        (Some(p), _) => writeln!(out, "config file  {}", p.display())?,
+        (None, Some(p)) => writeln!(out, "config file  none ({} does not exist)", p.display())?,
+        (None, None) => writeln!(out, "config file  none")?,
+    }
+    let rows: Vec<Vec<String>> = settings
+        .iter()
+        .map(|s| vec![s.key.to_string(), s.value.clone(), s.origin.clone()])
+        .collect();
+    output::write_table(
+        out,
+        Some(&["KEY", "VALUE", "FROM"]),
+        &rows,
+        &[false, false, false],
+    )?;
+    writeln!(
+        out,
+        "Flags override these values for the command they are given to."
+    )?;
+    Ok(0)
+}
+
 /// At most this many frames of a recording are read by one-shot commands.
 const MAX_REPLAY_FRAMES: usize = 10_000;
 
@@ -226,6 +282,11 @@ fn dashboard(cli: &Cli) -> Result<i32, CliError> {
             warn: d.warn,
             crit: d.crit,
         },
+        view: d.view,
+        columns: d
+            .columns
+            .clone()
+            .map_or(crate::tui::rows::Col::ALL.to_vec(), |c| c.0),
     };
     if d.warn > d.crit {
         return Err(CliError::bad_input("--warn is above --crit"));
@@ -233,8 +294,23 @@ fn dashboard(cli: &Cli) -> Result<i32, CliError> {
     crate::tui::run(source, opts).map_err(CliError::bad_input)
 }
 
-/// Runs the command; returns the exit status.
-pub fn run(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
+/// Runs the command; returns the exit status. `matches` are those `cli` was
+/// parsed from: the config file fills in what no flag gave.
+pub fn run(mut cli: Cli, matches: &clap::ArgMatches, out: &mut dyn Write) -> Result<i32, CliError> {
+    let config = match super::config::load(cli.global.config.as_deref(), cli.global.no_config) {
+        Ok(c) => c,
+        Err(msg) => {
+            // `pool`'s bad input is UNKNOWN (3), and a plugin's monitor reads stdout.
+            let Some(Command::Pool(a)) = &cli.command else {
+                return Err(CliError::bad_input(msg));
+            };
+            if a.nagios {
+                writeln!(out, "PORTTOP UNKNOWN - {}", msg.replace('|', "/"))?;
+            }
+            return Err(CliError { code: 3, msg });
+        }
+    };
+    config.file.apply(&mut cli, matches);
     if cli.command.is_some() && cli.dash.filter != super::FilterArgs::default() {
         // `porttop -t list` would silently list everything: the flags before a
         // subcommand are the dashboard's.
@@ -261,6 +337,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
         Some(Command::Watch(a)) => serve::watch(&cli.global, a, out),
         Some(Command::Record(a)) => record(&cli.global, a, out),
         Some(Command::BenchRefresh(a)) => bench::refresh(&cli.global, a, out),
+        Some(Command::Config(a)) => show_config(&config, a, out),
+        Some(Command::Completions(a)) => docs::completions(a, out),
+        Some(Command::Man(a)) => docs::man(a, out),
         None => dashboard(&cli),
     }
 }

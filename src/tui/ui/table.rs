@@ -93,7 +93,7 @@ fn layout(app: &App, rows: &[&SockRow], width: usize, theme: &Theme) -> Vec<Spec
             width: 1,
         });
     }
-    for col in Col::ALL {
+    for &col in &app.columns {
         let w = match col {
             Col::Proto => 5,
             Col::LocalAddr => la,
