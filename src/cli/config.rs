@@ -248,14 +248,17 @@ pub fn load(explicit: Option<&Path>, no_config: bool) -> Result<Loaded, String> 
             None => return Ok(Loaded::default()),
         },
     };
+    // The default file is optional: absent, or behind a directory this user
+    // cannot search (`setpriv --reuid=nobody` keeps root's HOME), is no file.
+    // A file that is there but cannot be read is an error, never a silent default.
+    if !must_exist && std::fs::metadata(&path).is_err() {
+        return Ok(Loaded {
+            looked_at: Some(path),
+            ..Loaded::default()
+        });
+    }
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
-        Err(e) if !must_exist && e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(Loaded {
-                looked_at: Some(path),
-                ..Loaded::default()
-            })
-        }
         Err(e) => return Err(format!("config file {}: {e}", path.display())),
     };
     let at = |span: Option<Range<usize>>, msg: &str| {
