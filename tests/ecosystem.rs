@@ -375,7 +375,9 @@ fn the_dashboard_opens_on_the_configs_view_with_its_columns() {
             env!("CARGO_BIN_EXE_porttop")
         )
     };
-    t.start(120, 40, &cmd("-t"));
+    // Only this test's sockets (other tests leave TIME-WAIT rows meanwhile).
+    let port = l.local_addr().unwrap().port();
+    t.start(120, 40, &cmd(&format!("-t --port {port}")));
     let s = t.wait("the table", 10, |s| {
         header(s).contains("STATE") && rows(s, "LISTEN") > 0
     });
@@ -400,7 +402,9 @@ fn the_dashboard_opens_on_the_configs_view_with_its_columns() {
     t.start(
         120,
         40,
-        &cmd("-t --view established --columns proto,remote-port,state"),
+        &cmd(&format!(
+            "-t --port {port} --view established --columns proto,remote-port,state"
+        )),
     );
     let s = t.wait("the table", 10, |s| {
         header(s).contains("REMOTE PORT") && rows(s, "ESTAB") > 0
