@@ -68,6 +68,18 @@ fn every_shell_gets_a_script_and_a_bad_shell_is_one_line() {
             .success());
     }
     assert_one_line_error(&["completions", "tcsh"], 2);
+    // A full disk is one line and exit 2, not a panic inside clap_complete.
+    for args in [&["completions", "bash"][..], &["man"], &["config"]] {
+        let o = porttop()
+            .args(args)
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains("No space left"), "{args:?}: {err}");
+    }
     assert_one_line_error(&["man", "nosuchcommand"], 2);
 }
 

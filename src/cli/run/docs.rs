@@ -17,7 +17,11 @@ fn command() -> clap::Command {
 
 pub fn completions(a: &CompletionsArgs, out: &mut dyn Write) -> Result<i32, CliError> {
     let mut cmd = command();
-    clap_complete::generate(a.shell, &mut cmd, "porttop", out);
+    // Into memory first: clap_complete panics when its writer fails (a full
+    // disk, `| head`), and a write error here must be one line like elsewhere.
+    let mut script = Vec::new();
+    clap_complete::generate(a.shell, &mut cmd, "porttop", &mut script);
+    out.write_all(&script)?;
     Ok(0)
 }
 
