@@ -231,3 +231,136 @@ fn cargo_deb_builds_a_package_with_binary_unit_man_pages_and_completions() {
         std::fs::read_to_string(root.join("lib/systemd/system/porttop.service")).unwrap();
     assert_eq!(shipped_unit, unit_text());
 }
+
+/// The system calls of a systemd syscall-filter group, nested groups expanded.
+fn syscall_group(group: &str, out: &mut std::collections::BTreeSet<String>) {
+    let o = Command::new("systemd-analyze")
+        .args(["syscall-filter", group])
+        .output()
+        .unwrap();
+    for line in String::from_utf8_lossy(&o.stdout).lines() {
+        // The group's own name is the one unindented line.
+        if !line.starts_with(char::is_whitespace) {
+            continue;
+        }
+        let name = line.trim();
+        if name.is_empty() || name.starts_with('#') {
+            continue;
+        }
+        if name.starts_with('@') {
+            syscall_group(name, out);
+        } else {
+            out.insert(name.to_string());
+        }
+    }
+}
+
+#[test]
+fn serve_makes_only_system_calls_the_units_filter_allows() {
+    if !have("systemd-analyze") || !have("strace") {
+        eprintln!(
+            "SKIP: systemd-analyze or strace is not installed; the syscall filter was not checked"
+        );
+        return;
+    }
+    // What the unit allows: each SystemCallFilter= line in order, `~` removing.
+    let mut allowed = std::collections::BTreeSet::new();
+    for spec in unit_text()
+        .lines()
+        .filter_map(|l| l.strip_prefix("SystemCallFilter="))
+    {
+        let (deny, groups) = match spec.strip_prefix('~') {
+            Some(g) => (true, g),
+            None => (false, spec),
+        };
+        for g in groups.split_whitespace() {
+            let mut set = std::collections::BTreeSet::new();
+            syscall_group(g, &mut set);
+            assert!(!set.is_empty(), "{g} expands to nothing");
+            if deny {
+                allowed.retain(|s| !set.contains(s));
+            } else {
+                allowed.extend(set);
+            }
+        }
+    }
+    assert!(allowed.contains("socket") && !allowed.contains("setrlimit"));
+    // porttop serve under strace: start, a few refreshes, scrapes of every
+    // endpoint, SIGTERM.
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // -c: a count per system call, written when porttop exits.
+    let mut child = Command::new("strace")
+        .args(["-f", "-c", "-o"])
+        .arg(&trace)
+        .arg(env!("CARGO_BIN_EXE_porttop"))
+        .args(["serve", "--no-config", "--interval", "1s", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    let fetch = |path: &str| -> Option<String> {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(addr).ok()?;
+        s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .ok()?;
+        write!(s, "GET {path} HTTP/1.0\r\n\r\n").ok()?;
+        let mut r = String::new();
+        s.read_to_string(&mut r).ok()?;
+        Some(r)
+    };
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while fetch("/metrics").is_none_or(|r| !r.contains("porttop_pool_fraction")) {
+        if std::time::Instant::now() > end {
+            let _ = child.kill();
+            panic!("serve under strace did not answer in 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    for path in ["/metrics", "/healthz", "/snapshot.json", "/nope"] {
+        assert!(fetch(path).is_some(), "{path}");
+    }
+    // SIGTERM to porttop (strace's child), which ends serve and then strace.
+    let children = format!("/proc/{0}/task/{0}/children", child.id());
+    let pid: i32 = std::fs::read_to_string(&children)
+        .ok()
+        .and_then(|t| t.split_whitespace().next().and_then(|p| p.parse().ok()))
+        .expect("porttop under strace");
+    // SAFETY: kill(2) on a pid this test started (via strace).
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().ok().flatten().is_none() {
+        if std::time::Instant::now() > end {
+            let _ = child.kill();
+            // SAFETY: as above.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!("serve under strace did not end after SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let text = std::fs::read_to_string(&trace).unwrap();
+    // "% time  seconds  usecs/call  calls  errors  syscall" rows: the name last.
+    let used: std::collections::BTreeSet<String> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+        .filter_map(|l| l.split_whitespace().last())
+        .filter(|n| *n != "total")
+        .map(str::to_string)
+        .collect();
+    assert!(
+        used.contains("recvfrom") || used.contains("recvmsg"),
+        "{used:?}"
+    );
+    let denied: Vec<&String> = used.iter().filter(|s| !allowed.contains(*s)).collect();
+    assert!(
+        denied.is_empty(),
+        "porttop serve calls {denied:?}, which the unit's SystemCallFilter= kills"
+    );
+}
