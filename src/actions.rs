@@ -29,7 +29,7 @@ pub enum ActionError {
     Parse(#[from] crate::range::RangeError),
     #[error("no pid is known for this socket")]
     NoPid,
-    #[error("not permitted to signal pid {0} ({1}): run as root or as its owner")]
+    #[error("not permitted to signal pid {0} ({1}): needs CAP_KILL (or root), or to be its owner")]
     NotPermitted(u32, String),
     #[error("pid {0} no longer exists")]
     NoSuchProcess(u32),
@@ -68,7 +68,8 @@ pub fn reserve(file: &Path, ports: &[u16]) -> Result<(String, String), ActionErr
     write_list(file, format!("{new}\n").as_bytes()).map_err(|err| ActionError::Write {
         path: file.display().to_string(),
         hint: if err.kind() == std::io::ErrorKind::PermissionDenied {
-            " (run as root in this network namespace)"
+            // net/sysctl_net.c: CAP_NET_ADMIN over the namespace grants root's access.
+            " (needs root or CAP_NET_ADMIN in this network namespace)"
         } else {
             ""
         },

@@ -1,6 +1,6 @@
 //! porttop's binary: parse, dispatch, map errors to one line and an exit status.
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use porttop::cli::{exit_code_for_usage_error, run, Cli};
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -76,7 +76,12 @@ fn main() -> ExitCode {
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let cli = match Cli::try_parse_from(&args_os) {
+    // The matches are kept: they tell a flag the user gave from a default, which
+    // the config file may replace.
+    let parsed = Cli::command()
+        .try_get_matches_from(&args_os)
+        .and_then(|m| Cli::from_arg_matches(&m).map(|c| (c, m)));
+    let (cli, matches) = match parsed {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -102,7 +107,7 @@ fn main() -> ExitCode {
     }
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    let result = run(cli, &mut out).and_then(|code| {
+    let result = run(cli, &matches, &mut out).and_then(|code| {
         out.flush().map_err(porttop::cli::CliError::from)?;
         Ok(code)
     });

@@ -191,7 +191,7 @@ fn unprivileged_run_lists_roots_sockets_without_pid_and_hints() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(
-        err.contains("run as root to see processes of other users"),
+        err.contains("CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (or run it as root) to see them"),
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "{err}");

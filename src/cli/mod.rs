@@ -1,5 +1,6 @@
 //! Command-line definitions (clap derive) and the glue that runs each command.
 
+pub mod config;
 mod run;
 pub use run::{exit_code_for_usage_error, run, shorten_echoes, CliError};
 
@@ -57,6 +58,15 @@ pub struct DashArgs {
     pub crit: Option<f64>,
     #[command(flatten)]
     pub within: WithinArgs,
+    /// The view to open on: all, listening, established, ephemeral, processes
+    /// [default: all]
+    #[arg(long, value_name = "VIEW", value_parser = config::parse_view)]
+    pub view: Option<crate::tui::app::View>,
+    /// The socket table's columns, comma-separated; the others start hidden (the
+    /// column chooser, c, shows them) (default: all of
+    /// proto,local-addr,local-port,remote-addr,remote-port,state,pid,process,user,age)
+    #[arg(long, value_name = "COL[,COL..]", value_parser = config::parse_columns)]
+    pub columns: Option<config::Columns>,
 }
 
 impl DashArgs {
@@ -75,6 +85,8 @@ impl DashArgs {
             (self.crit.is_some(), "--crit"),
             (self.within.warn_within.is_some(), "--warn-within"),
             (self.within.crit_within.is_some(), "--crit-within"),
+            (self.view.is_some(), "--view"),
+            (self.columns.is_some(), "--columns"),
         ] {
             if set {
                 v.push(name);
@@ -84,8 +96,20 @@ impl DashArgs {
     }
 }
 
+/// The dashboard's refresh interval and how long closed rows stay, when neither
+/// a flag nor the config file says.
+pub const DASH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+pub const DASH_KEEP_CLOSED: u32 = 2;
+
 #[derive(Args, Debug, Clone, Default)]
 pub struct GlobalArgs {
+    /// Read defaults from this TOML file instead of
+    /// $XDG_CONFIG_HOME/porttop/config.toml (else ~/.config/porttop/config.toml)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Read no config file
+    #[arg(long, global = true, conflicts_with = "config")]
+    pub no_config: bool,
     /// Use this ephemeral range instead of the OS's (what-if), e.g. 40000-40099
     #[arg(long, global = true, value_name = "LO-HI")]
     pub range: Option<String>,
@@ -119,9 +143,39 @@ pub enum Command {
     Watch(WatchArgs),
     /// Record snapshots as JSON lines (with range and processes) for --replay
     Record(RecordArgs),
+    /// Print the effective configuration and where each value came from
+    Config(ConfigArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), or write one page per subcommand with --dir
+    Man(ManArgs),
     /// Times steady-state refreshes of the live source (for bench/compare.sh)
     #[command(hide = true)]
     BenchRefresh(BenchRefreshArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// The page of this subcommand (e.g. `pool` for porttop-pool(1)); default: porttop(1)
+    #[arg(value_name = "SUBCOMMAND", conflicts_with = "dir")]
+    pub subcommand: Option<String>,
+    /// Write porttop.1 and a porttop-SUBCOMMAND.1 for every subcommand into DIR
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ConfigArgs {
+    /// TOML output (a file `--config` reads back), without the sources
+    #[arg(long)]
+    pub toml: bool,
 }
 
 #[derive(Args, Debug)]
@@ -388,6 +442,9 @@ pub struct PoolArgs {
     /// JSON output
     #[arg(long)]
     pub json: bool,
+    /// One line in the Nagios/Icinga plugin format, with performance data
+    #[arg(long, conflicts_with = "json")]
+    pub nagios: bool,
     /// Warn at this % of the pool
     #[arg(long, default_value = "80", value_parser = parse_percent, value_name = "PCT")]
     pub warn: f64,

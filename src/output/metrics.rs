@@ -141,7 +141,7 @@ pub fn render_snapshot(
     e.single(
         "porttop_snapshot_partial",
         Kind::Gauge,
-        "1 when other users' sockets have no process (porttop not running as root)",
+        "1 when some sockets have no process (without CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH: other users')",
         f64::from(u8::from(snap.partial)),
     );
     e.text

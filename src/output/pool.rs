@@ -190,3 +190,76 @@ pub fn pool_json(
     )?;
     writeln!(out)
 }
+
+/// `pool --nagios`: the one line of the Nagios plugin API — status, a summary,
+/// and performance data as `label=value[UOM];warn;crit;min;max`
+/// (<https://nagios-plugins.org/doc/guidelines.html#AEN200>), which Icinga reads
+/// the same way. The exit status (0/1/2) is the caller's, as for the text form.
+pub fn pool_nagios(
+    out: &mut dyn Write,
+    r: &PoolReport,
+    collisions: &[Collision],
+    t: &crate::analysis::pool::Thresholds,
+) -> io::Result<()> {
+    use crate::analysis::pool::{Level, Projection};
+    use crate::model::SockState;
+    let status = match r.level {
+        Level::Ok => "OK",
+        Level::Warn => "WARNING",
+        Level::Critical => "CRITICAL",
+    };
+    // The soonest exhaustion, if any destination is heading there.
+    let soonest = r
+        .projections
+        .iter()
+        .filter_map(|p| match p.projection {
+            Projection::Exhausts { secs } => Some((secs, p)),
+            _ => None,
+        })
+        .min_by(|a, b| a.0.total_cmp(&b.0));
+    let mut summary = format!(
+        "ephemeral pool {:.1}% used ({}), range {}-{}, {} collision{}",
+        r.fraction * 100.0,
+        driver_text(r),
+        r.range_low,
+        r.range_high,
+        collisions.len(),
+        if collisions.len() == 1 { "" } else { "s" }
+    );
+    if let Some((_, p)) = soonest {
+        summary.push_str("; ");
+        summary.push_str(&p.to_string());
+    }
+    // The summary must not contain the performance data separator.
+    let summary = summary.replace('|', "/");
+    // Hundredths of a percent (a busy host's 12 ports of 28,232 are 0.04 %),
+    // without trailing zeros.
+    let pct = |f: f64| {
+        let s = format!("{:.2}", f * 100.0);
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    };
+    let time_wait = r
+        .tcp
+        .by_state
+        .get(&SockState::TimeWait)
+        .copied()
+        .unwrap_or(0);
+    let worst = r.worst.as_ref().map_or(0, |d| d.sockets);
+    let mut perf = vec![
+        format!(
+            "pool={}%;{};{};0;100",
+            pct(r.fraction),
+            pct(t.warn),
+            pct(t.crit)
+        ),
+        format!("tcp_ports={};;;0;{}", r.tcp.ports_in_use, r.pool_size),
+        format!("udp_ports={};;;0;{}", r.udp.ports_in_use, r.pool_size),
+        format!("time_wait_ports={time_wait};;;0;{}", r.pool_size),
+        format!("worst_destination={worst};;;0;{}", r.pool_size),
+        format!("collisions={};;;0", collisions.len()),
+    ];
+    if let Some((secs, _)) = soonest {
+        perf.push(format!("exhaustion_seconds={:.0}s;;;0", secs.max(0.0)));
+    }
+    writeln!(out, "PORTTOP {status} - {summary} | {}", perf.join(" "))
+}

@@ -517,6 +517,7 @@ impl Attributor {
         let mut others = Vec::new();
         let mut present = Vec::with_capacity(old.len() + 16);
         let mut path = dir;
+        let mut denied = false;
         for ent in rd.flatten() {
             let name = ent.file_name();
             let Some(fd) = name.to_str().and_then(|s| s.parse::<u32>().ok()) else {
@@ -535,12 +536,34 @@ impl Attributor {
             stats.links_read += 1;
             path.push(&name);
             match read_socket_link(&path) {
-                Some(inode) => {
+                Link::Socket(inode) => {
                     fds.insert(fd, inode);
                 }
-                None => others.push(fd),
+                Link::Other => others.push(fd),
+                Link::Denied => {
+                    denied = true;
+                    break;
+                }
             }
             path.pop();
+        }
+        if denied {
+            // The directory lists (CAP_DAC_READ_SEARCH) but its links do not
+            // (readlink needs ptrace access: CAP_SYS_PTRACE): as unreadable as a
+            // directory that does not list.
+            let held: HashSet<u64> = old.values().chain(fds.values()).copied().collect();
+            for i in held {
+                self.remove_owner(i, pid);
+            }
+            self.pids.insert(
+                pid,
+                PidEntry {
+                    readable: false,
+                    ident,
+                    ..PidEntry::default()
+                },
+            );
+            return;
         }
         // `old` now holds fds that are gone or were re-read (all of them without
         // `live`): drop this pid from inodes it no longer holds, then add what it holds.
@@ -629,9 +652,24 @@ pub fn parse_socket_link(link: &str) -> Option<u64> {
         .ok()
 }
 
-fn read_socket_link(p: &Path) -> Option<u64> {
-    let target = fs::read_link(p).ok()?;
-    parse_socket_link(target.to_str()?)
+/// What one `/proc/<pid>/fd/N` link is.
+enum Link {
+    Socket(u64),
+    /// Not a socket, or gone meanwhile.
+    Other,
+    /// Not ours to read (EACCES: no ptrace access to that process).
+    Denied,
+}
+
+fn read_socket_link(p: &Path) -> Link {
+    match fs::read_link(p) {
+        Ok(t) => t
+            .to_str()
+            .and_then(parse_socket_link)
+            .map_or(Link::Other, Link::Socket),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Link::Denied,
+        Err(_) => Link::Other,
+    }
 }
 
 #[cfg(test)]

@@ -123,19 +123,55 @@ pub fn host_name() -> String {
 }
 
 /// The one line to say when attribution was partial, or None.
-pub fn partial_hint(snap: &crate::model::Snapshot) -> Option<&'static str> {
+pub fn partial_hint(snap: &crate::model::Snapshot) -> Option<String> {
     if !snap.partial {
         return None;
     }
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        Some(
+    let missing = missing_read_caps();
+    if missing.is_empty() {
+        // Every /proc entry is readable to us: what is missing is outside our
+        // PID namespace.
+        return Some(
             "some sockets show no process: no process in this PID namespace holds \
-             them (they belong to processes outside it, e.g. on this container's host)",
-        )
-    } else {
-        Some("sockets of other users show no process; run as root to see processes of other users")
+             them (they belong to processes outside it, e.g. on this container's host)"
+                .into(),
+        );
     }
+    Some(format!(
+        "sockets of other users show no process; give porttop {} (or run it as root) to see them",
+        missing.join(" and ")
+    ))
+}
+
+/// The capabilities, of the two that reading every process's sockets needs, this
+/// process lacks: CAP_SYS_PTRACE for `/proc/PID/fd` of another user (ptrace
+/// access mode read, proc(5)) and CAP_DAC_READ_SEARCH to search that directory
+/// (mode 0500, its owner's). Root has both.
+pub fn missing_read_caps() -> Vec<&'static str> {
+    // Bit numbers from linux/capability.h.
+    const WANTED: [(u32, &str); 2] = [(19, "CAP_SYS_PTRACE"), (2, "CAP_DAC_READ_SEARCH")];
+    let eff = effective_caps();
+    WANTED
+        .iter()
+        .filter(|(bit, _)| eff & (1u64 << bit) == 0)
+        .map(|(_, name)| *name)
+        .collect()
+}
+
+/// The effective capability set (`CapEff` of /proc/self/status); off Linux,
+/// all or nothing by the effective uid.
+fn effective_caps() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let from_status = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok());
+    // SAFETY: geteuid has no preconditions.
+    from_status.unwrap_or(if unsafe { libc::geteuid() } == 0 {
+        u64::MAX
+    } else {
+        0
+    })
 }
 
 /// True when porttop runs in the initial PID namespace, where every process is

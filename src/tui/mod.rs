@@ -38,6 +38,9 @@ pub struct Options {
     pub no_color: bool,
     pub replay: bool,
     pub thresholds: crate::analysis::pool::Thresholds,
+    /// The view to open on, and the socket table's columns.
+    pub view: app::View,
+    pub columns: Vec<rows::Col>,
 }
 
 /// What the UI thread waits for.
@@ -76,6 +79,13 @@ pub fn run(source: Box<dyn SocketSource>, opts: Options) -> Result<i32, String> 
     let theme = theme::Theme::from_env(opts.no_color);
     let mut app = App::new(opts.filter, opts.interval, opts.keep_closed, opts.replay);
     app.analyzer = alerts::Analyzer::new(opts.thresholds);
+    // `--columns` / config `columns`: the others start hidden (the column
+    // chooser shows them again); the order is the table's own.
+    app.hidden = rows::Col::ALL
+        .into_iter()
+        .filter(|c| !opts.columns.contains(c))
+        .collect();
+    app.apply(Action::View(opts.view));
     let (tx, rx) = mpsc::channel::<Event>();
     let (ctl_tx, ctl_rx) = mpsc::channel::<Ctl>();
     let slot: Slot = Arc::new(Mutex::new(None));

@@ -4,6 +4,7 @@
 use super::{Cli, Command, GlobalArgs, ListArgs, PoolArgs, RangeArgs};
 mod advise;
 mod bench;
+mod docs;
 mod serve;
 use crate::model::{Snapshot, Socket};
 use crate::output;
@@ -184,6 +185,15 @@ fn range(g: &GlobalArgs, a: &RangeArgs, out: &mut dyn Write) -> Result<i32, CliE
 }
 
 fn pool_cmd(g: &GlobalArgs, a: &PoolArgs, out: &mut dyn Write) -> Result<i32, CliError> {
+    let result = pool_report(g, a, out);
+    if let (true, Err(e)) = (a.nagios, &result) {
+        // A plugin's monitor reads stdout only: say UNKNOWN there too.
+        writeln!(out, "PORTTOP UNKNOWN - {}", e.msg.replace('|', "/"))?;
+    }
+    result
+}
+
+fn pool_report(g: &GlobalArgs, a: &PoolArgs, out: &mut dyn Write) -> Result<i32, CliError> {
     // Bad input and errors are 3 here: 2 means critical (Nagios UNKNOWN is 3).
     let unknown = |e: CliError| CliError { code: 3, ..e };
     let thresholds = a
@@ -218,7 +228,9 @@ fn pool_cmd(g: &GlobalArgs, a: &PoolArgs, out: &mut dyn Write) -> Result<i32, Cl
     }
     let an = analyzer.analyze(&snap);
     let (report, found) = (&an.report, &an.collisions);
-    if a.json {
+    if a.nagios {
+        output::pool_nagios(out, report, found, &thresholds).map_err(|e| unknown(e.into()))?;
+    } else if a.json {
         output::pool_json(out, report, found, a.top).map_err(|e| unknown(e.into()))?;
     } else {
         output::pool_text(out, report, found, a.top).map_err(|e| unknown(e.into()))?;
@@ -256,6 +268,49 @@ pub(crate) fn print_note(src: &mut dyn SocketSource) {
         eprintln!("porttop: note: {n}");
     }
 }
+/// `porttop config`: the effective settings and where each came from.
+fn show_config(
+    c: &super::config::Loaded,
+    a: &super::ConfigArgs,
+    out: &mut dyn Write,
+) -> Result<i32, CliError> {
+    let settings = c.settings();
+    if a.toml {
+        let mut section = "";
+        for s in &settings {
+            let (sec, key) = s.key.split_once('.').unwrap_or(("", s.key));
+            if sec != section {
+                if !section.is_empty() {
+                    writeln!(out)?;
+                }
+                writeln!(out, "[{sec}]")?;
+                section = sec;
+            }
+            writeln!(out, "{key} = {}", s.toml)?;
+        }
+        return Ok(0);
+    }
+    match (&c.path, &c.looked_at) {
+        (Some(p), _) => writeln!(out, "config file  {}", p.display())?,
+        (None, Some(p)) => writeln!(out, "config file  none ({} does not exist)", p.display())?,
+        (None, None) => writeln!(out, "config file  none")?,
+    }
+    let rows: Vec<Vec<String>> = settings
+        .iter()
+        .map(|s| vec![s.key.to_string(), s.value.clone(), s.origin.clone()])
+        .collect();
+    output::write_table(
+        out,
+        Some(&["KEY", "VALUE", "FROM"]),
+        &rows,
+        &[false, false, false],
+    )?;
+    writeln!(
+        out,
+        "Flags override these values for the command they are given to."
+    )?;
+    Ok(0)
+}
 
 fn dashboard(cli: &Cli) -> Result<i32, CliError> {
     let d = &cli.dash;
@@ -271,11 +326,16 @@ fn dashboard(cli: &Cli) -> Result<i32, CliError> {
     let source = cli.global.source()?;
     let opts = crate::tui::Options {
         filter,
-        interval: d.interval.unwrap_or(std::time::Duration::from_secs(1)),
-        keep_closed: d.keep_closed.unwrap_or(2),
+        interval: d.interval.unwrap_or(super::DASH_INTERVAL),
+        keep_closed: d.keep_closed.unwrap_or(super::DASH_KEEP_CLOSED),
         no_color: d.no_color,
         replay: cli.global.replay.is_some(),
         thresholds,
+        view: d.view.unwrap_or(crate::tui::app::View::All),
+        columns: d
+            .columns
+            .clone()
+            .map_or(crate::tui::rows::Col::ALL.to_vec(), |c| c.0),
     };
     // The source's notes (a recording's cut last line) wait for the terminal to
     // be restored: written during the dashboard they would land on its screen.
@@ -332,8 +392,9 @@ impl SocketSource for Noted {
     }
 }
 
-/// Runs the command; returns the exit status.
-pub fn run(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
+/// Runs the command; returns the exit status. `matches` are those `cli` was
+/// parsed from: the config file fills in what no flag gave.
+pub fn run(mut cli: Cli, matches: &clap::ArgMatches, out: &mut dyn Write) -> Result<i32, CliError> {
     if cli.command.is_none() {
         // `porttop tcp list`: clap reads `list` as a filter word of the dashboard.
         use clap::CommandFactory;
@@ -358,7 +419,23 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
             )));
         }
     }
+    // Before the config file fills anything in: what was given on the command
+    // line only.
     let given = cli.dash.given();
+    let config = match super::config::load(cli.global.config.as_deref(), cli.global.no_config) {
+        Ok(c) => c,
+        Err(msg) => {
+            // `pool`'s bad input is UNKNOWN (3), and a plugin's monitor reads stdout.
+            let Some(Command::Pool(a)) = &cli.command else {
+                return Err(CliError::bad_input(msg));
+            };
+            if a.nagios {
+                writeln!(out, "PORTTOP UNKNOWN - {}", msg.replace('|', "/"))?;
+            }
+            return Err(CliError { code: 3, msg });
+        }
+    };
+    config.file.apply(&mut cli, matches);
     if cli.command.is_some() && !given.is_empty() {
         // `porttop --warn 10 pool` would silently use pool's 80 %: the flags
         // before a subcommand are the dashboard's. Refuse, naming them.
@@ -387,6 +464,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<i32, CliError> {
         Some(Command::Watch(a)) => serve::watch(&cli.global, a, out),
         Some(Command::Record(a)) => record(&cli.global, a, out),
         Some(Command::BenchRefresh(a)) => bench::refresh(&cli.global, a, out),
+        Some(Command::Config(a)) => show_config(&config, a, out),
+        Some(Command::Completions(a)) => docs::completions(a, out),
+        Some(Command::Man(a)) => docs::man(a, out),
         None => dashboard(&cli),
     }
 }
