@@ -66,7 +66,7 @@ fn errors_name_line_and_column_in_one_line() {
         ("[dashboard]\nkeep-closed = -1\n", "F:2:15:"),
         (
             "[serve]\nlisten = \"localhost\"\n",
-            "F:2:10: expected ADDR:PORT",
+            "F:2:10: 'localhost' is not ADDR:PORT",
         ),
         (
             "[pool]\nwarn = 90\ncrit = 80\n",
