@@ -63,8 +63,8 @@ pub struct DashArgs {
     #[arg(long, value_name = "VIEW", value_parser = config::parse_view)]
     pub view: Option<crate::tui::app::View>,
     /// The socket table's columns, comma-separated; the others start hidden (the
-    /// column chooser, c, shows them) (default: all of
-    /// proto,local-addr,local-port,remote-addr,remote-port,state,pid,process,user,age)
+    /// column chooser, c, shows them). Names: proto, local-addr, local-port,
+    /// remote-addr, remote-port, state, pid, process, user, age [default: all]
     #[arg(long, value_name = "COL[,COL..]", value_parser = config::parse_columns)]
     pub columns: Option<config::Columns>,
 }
