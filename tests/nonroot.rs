@@ -168,7 +168,7 @@ fn serve_as_nobody_serves_and_the_dashboard_runs() {
     t.wait(
         "the dashboard as nobody, saying what it cannot see",
         20,
-        |s| s.contains("other users' processes hidden: run as root"),
+        |s| s.contains("other users' processes hidden: needs root or CAP_SYS_PTRACE"),
     );
     // K on a root-owned socket: no pid is known, so nothing can be killed.
     t.keys(&["K"]);

@@ -13,7 +13,7 @@
 //! Values are checked by the same parsers as the flags (`parse_percent`,
 //! `parse_interval`, ...), so a file accepts exactly what the command line does.
 
-use super::{parse_interval, parse_listen, parse_percent, Cli, Command};
+use super::{parse_interval, parse_listen, parse_percent, parse_window, Cli, Command, WithinArgs};
 use crate::tui::app::View;
 use crate::tui::rows::Col;
 use clap::parser::ValueSource;
@@ -43,6 +43,9 @@ pub struct File {
 pub struct PoolSection {
     pub warn: Option<Spanned<Percent>>,
     pub crit: Option<Spanned<Percent>>,
+    /// The projection windows (`--warn-within`, `--crit-within`).
+    pub warn_within: Option<Spanned<Window>>,
+    pub crit_within: Option<Spanned<Window>>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -60,6 +63,8 @@ pub struct DashSection {
 pub struct ServeSection {
     pub listen: Option<Spanned<Listen>>,
     pub interval: Option<Spanned<Interval>>,
+    /// `--web-config`: the exporter-toolkit TLS / basic-auth file.
+    pub web_config: Option<Spanned<PathBuf>>,
 }
 
 /// A TOML scalar, for values the flags' parsers read as text (`80`, `"80%"`).
@@ -102,6 +107,18 @@ impl TryFrom<Scalar> for Interval {
     type Error = String;
     fn try_from(s: Scalar) -> Result<Self, String> {
         parse_interval(&s.text()).map(Interval)
+    }
+}
+
+/// A projection window: seconds as a number, or `"5m"`, `"90s"`.
+#[derive(Deserialize, Debug, Clone, Copy)]
+#[serde(try_from = "Scalar")]
+pub struct Window(pub f64);
+
+impl TryFrom<Scalar> for Window {
+    type Error = String;
+    fn try_from(s: Scalar) -> Result<Self, String> {
+        parse_window(&s.text()).map(Window)
     }
 }
 
@@ -272,6 +289,14 @@ pub fn load(explicit: Option<&Path>, no_config: bool) -> Result<Loaded, String> 
             return Err(at(Some(w.span()), "pool.warn is above pool.crit"));
         }
     }
+    if let (Some(w), Some(c)) = (&file.pool.warn_within, &file.pool.crit_within) {
+        if c.get_ref().0 > w.get_ref().0 {
+            return Err(at(
+                Some(c.span()),
+                "pool.crit-within is longer than pool.warn-within",
+            ));
+        }
+    }
     Ok(Loaded {
         path: Some(path),
         looked_at: None,
@@ -306,6 +331,14 @@ impl File {
     pub fn apply(&self, cli: &mut Cli, m: &ArgMatches) {
         let warn = value(&self.pool.warn).map(|p| p.0);
         let crit = value(&self.pool.crit).map(|p| p.0);
+        let (ww, cw) = (
+            value(&self.pool.warn_within).map(|x| Some(x.0)),
+            value(&self.pool.crit_within).map(|x| Some(x.0)),
+        );
+        let windows = |w: &mut WithinArgs, m: Option<&ArgMatches>| {
+            set(&mut w.warn_within, from_flag(m, "warn_within"), ww);
+            set(&mut w.crit_within, from_flag(m, "crit_within"), cw);
+        };
         let thresholds = |w: &mut f64, c: &mut f64, m: Option<&ArgMatches>| {
             set(w, from_flag(m, "warn"), warn);
             set(c, from_flag(m, "crit"), crit);
@@ -318,6 +351,7 @@ impl File {
                 let (d, f) = (&mut cli.dash, |id: &str| from_flag(Some(m), id));
                 set(&mut d.warn, f("warn"), warn.map(Some));
                 set(&mut d.crit, f("crit"), crit.map(Some));
+                windows(&mut d.within, Some(m));
                 let ds = &self.dashboard;
                 set(
                     &mut d.interval,
@@ -335,12 +369,24 @@ impl File {
                     d.no_color = true;
                 }
             }
-            Some(Command::Pool(a)) => thresholds(&mut a.warn, &mut a.crit, sub("pool")),
-            Some(Command::Watch(a)) => thresholds(&mut a.warn, &mut a.crit, sub("watch")),
+            Some(Command::Pool(a)) => {
+                thresholds(&mut a.warn, &mut a.crit, sub("pool"));
+                windows(&mut a.within, sub("pool"));
+            }
+            Some(Command::Watch(a)) => {
+                thresholds(&mut a.warn, &mut a.crit, sub("watch"));
+                windows(&mut a.within, sub("watch"));
+            }
             Some(Command::Serve(a)) => {
                 let m = sub("serve");
                 thresholds(&mut a.warn, &mut a.crit, m);
+                windows(&mut a.within, m);
                 let s = &self.serve;
+                set(
+                    &mut a.web_config,
+                    from_flag(m, "web_config"),
+                    value(&s.web_config).map(Some),
+                );
                 set(
                     &mut a.listen,
                     from_flag(m, "listen"),
@@ -431,6 +477,12 @@ impl Loaded {
         };
         let listen = value(&ss.listen).map_or(s.listen, |x| x.0).to_string();
         let serve_interval = dur(value(&ss.interval).map_or(s.interval, |x| x.0));
+        let defaults = crate::analysis::pool::Thresholds::default();
+        let warn_within = value(&p.warn_within).map_or(defaults.warn_within_secs, |x| x.0);
+        let crit_within = value(&p.crit_within).map_or(defaults.crit_within_secs, |x| x.0);
+        let web_config = value(&ss.web_config)
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
         vec![
             row(
                 "pool.warn",
@@ -443,6 +495,18 @@ impl Loaded {
                 format!("{}%", pct(crit)),
                 pct(crit),
                 from(span(&p.crit)),
+            ),
+            row(
+                "pool.warn-within",
+                format!("{warn_within}s"),
+                warn_within.to_string(),
+                from(span(&p.warn_within)),
+            ),
+            row(
+                "pool.crit-within",
+                format!("{crit_within}s"),
+                crit_within.to_string(),
+                from(span(&p.crit_within)),
             ),
             row(
                 "dashboard.interval",
@@ -481,7 +545,17 @@ impl Loaded {
                 quoted(&serve_interval),
                 from(span(&ss.interval)),
             ),
+            row(
+                "serve.web-config",
+                web_config.clone(),
+                quoted(&web_config),
+                from(span(&ss.web_config)),
+            ),
         ]
+        .into_iter()
+        // No web config by default: nothing to print as TOML either.
+        .filter(|r| !(r.key == "serve.web-config" && r.value.is_empty()))
+        .collect()
     }
 }
 

@@ -95,3 +95,44 @@ fn names_read_back_and_an_absent_default_file_is_no_error() {
     assert!(load(Some(Path::new("/nonexistent/porttop.toml")), false).is_err());
     assert!(load(None, true).is_ok_and(|l| l.path.is_none()));
 }
+
+#[test]
+fn projection_windows_and_the_web_config_reach_every_command_unless_a_flag_says() {
+    use clap::{CommandFactory, FromArgMatches};
+    let l = parse(
+        "[pool]\nwarn-within = \"2m\"\ncrit-within = 30\n[serve]\nweb-config = \"/etc/porttop/web.yml\"\n",
+    )
+    .unwrap();
+    let parsed = |args: &[&str]| {
+        let m = Cli::command().try_get_matches_from(args).unwrap();
+        let mut c = Cli::from_arg_matches(&m).unwrap();
+        l.file.apply(&mut c, &m);
+        c
+    };
+    match parsed(&["porttop", "pool"]).command {
+        Some(Command::Pool(a)) => {
+            assert_eq!(
+                (a.within.warn_within, a.within.crit_within),
+                (Some(120.0), Some(30.0))
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    match parsed(&["porttop", "serve", "--crit-within", "10s"]).command {
+        Some(Command::Serve(a)) => {
+            assert_eq!(
+                (a.within.warn_within, a.within.crit_within),
+                (Some(120.0), Some(10.0))
+            );
+            assert_eq!(
+                a.web_config.as_deref(),
+                Some(Path::new("/etc/porttop/web.yml"))
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let d = parsed(&["porttop"]).dash;
+    assert_eq!(d.within.warn_within, Some(120.0));
+    let e = parse("[pool]\nwarn-within = 30\ncrit-within = 60\n").unwrap_err();
+    assert!(e.starts_with("F:3:15: pool.crit-within is longer"), "{e}");
+}

@@ -37,9 +37,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) -> (u16, Vec<(u
         let root = unsafe { libc::geteuid() } == 0;
         l1.push(Span::styled(
             if root {
-                "  some processes hidden (another PID namespace?)"
+                "  some processes hidden: outside this PID namespace"
             } else {
-                "  other users' processes hidden: run as root"
+                "  other users' processes hidden: needs root or CAP_SYS_PTRACE + CAP_DAC_READ_SEARCH"
             },
             theme.dim(),
         ));
