@@ -9,8 +9,9 @@ use crate::analysis::pool::{self, Level, PoolReport, Projection, Thresholds};
 use crate::model::{Proto, Snapshot};
 use std::collections::HashSet;
 
-/// How many destinations get a projection.
-const TOP: usize = 3;
+/// How many destinations get a projection (the Ephemeral view shows their rate
+/// and time to exhaustion; the most urgent are chosen).
+const TOP: usize = 50;
 
 /// Turns snapshots into alerts (the shared `analysis::Analyzer`, plus what the
 /// table marks).

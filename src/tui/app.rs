@@ -237,7 +237,8 @@ impl App {
             view: View::All,
             sort: Col::Proto,
             desc: false,
-            dest_sort: (DestCol::Ports, true),
+            // Urgency: the destination that runs out soonest first.
+            dest_sort: (DestCol::RunsOut, false),
             proc_sort: (ProcCol::Sockets, true),
             filter,
             mode: Mode::Normal,
@@ -349,7 +350,7 @@ impl App {
             processes: Default::default(),
         };
         let snap: &Snapshot = self.snap.as_deref().unwrap_or(&empty);
-        let l = prep::listing(&self.rows, snap, &self.spec());
+        let l = prep::listing(&self.rows, snap, &self.spec(), self.alerts.report.as_ref());
         self.show(l);
     }
 

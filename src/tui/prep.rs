@@ -40,12 +40,21 @@ pub enum Listing {
 }
 
 /// The entries of `spec`'s view over `rows`.
-pub fn listing(rows: &[Row], snap: &Snapshot, spec: &ViewSpec) -> Listing {
+pub fn listing(
+    rows: &[Row],
+    snap: &Snapshot,
+    spec: &ViewSpec,
+    report: Option<&crate::analysis::pool::PoolReport>,
+) -> Listing {
     let filter = &spec.filter;
     let passing = rows.iter().filter(|r| filter.matches(snap, &r.sock));
     match spec.view {
         View::Ephemeral => {
-            let mut d = rows::dest_groups(passing, snap.range.pool_size());
+            let d = rows::dest_groups(passing, snap.range.pool_size());
+            let mut d = match report {
+                Some(r) => DestGroup::with_projections(d, &r.projections),
+                None => d,
+            };
             rows::sort_dests(&mut d, spec.dest_sort.0, spec.dest_sort.1);
             Listing::Dests(d)
         }
@@ -135,7 +144,7 @@ impl Preparer {
             r.flagged = alerts.flagged(r.sock.proto, r.sock.local.port);
         }
         let marked = rows.iter().filter(|r| r.mark != Mark::None).count();
-        let listing = listing(&rows, &snap, spec);
+        let listing = listing(&rows, &snap, spec, alerts.report.as_ref());
         self.rows = Arc::new(rows);
         Prepared {
             snap: Arc::new(snap),

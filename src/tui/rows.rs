@@ -285,6 +285,31 @@ pub struct DestGroup {
     pub time_wait: usize,
     /// ports / pool size, in percent.
     pub pct: f64,
+    /// New sockets a second toward it, from the analysis (None: no projection
+    /// for it yet).
+    pub rate: Option<f64>,
+    /// Seconds until it runs out at that rate (None: it does not, or no data).
+    pub runs_out_secs: Option<f64>,
+}
+
+impl DestGroup {
+    /// Takes the rate and time to exhaustion of the analysis' projection for the
+    /// same local address and destination.
+    pub fn with_projections(
+        mut v: Vec<DestGroup>,
+        p: &[crate::analysis::pool::DestProjection],
+    ) -> Vec<DestGroup> {
+        for d in &mut v {
+            if let Some(pr) = p
+                .iter()
+                .find(|x| x.dest.remote == d.remote && x.dest.local_addr == d.local)
+            {
+                d.rate = pr.rate_per_sec;
+                d.runs_out_secs = pr.projection.exhausts_in();
+            }
+        }
+        v
+    }
 }
 
 /// One process of the Processes view (`pid` None: sockets without a known owner).
@@ -330,6 +355,8 @@ pub fn dest_groups<'a>(rows: impl Iterator<Item = &'a Row>, pool: u32) -> Vec<De
             ports: ports.len(),
             time_wait: tw,
             pct: 100.0 * ports.len() as f64 / f64::from(pool.max(1)),
+            rate: None,
+            runs_out_secs: None,
         })
         .collect();
     v.sort_by(|a, b| {
@@ -438,15 +465,19 @@ pub enum DestCol {
     Ports,
     TimeWait,
     Pool,
+    Rate,
+    RunsOut,
 }
 
 impl DestCol {
-    pub const ALL: [DestCol; 5] = [
+    pub const ALL: [DestCol; 7] = [
         DestCol::Destination,
         DestCol::Local,
         DestCol::Ports,
         DestCol::TimeWait,
         DestCol::Pool,
+        DestCol::Rate,
+        DestCol::RunsOut,
     ];
 
     pub fn title(self) -> &'static str {
@@ -456,12 +487,18 @@ impl DestCol {
             DestCol::Ports => "PORTS",
             DestCol::TimeWait => "TIME-WAIT",
             DestCol::Pool => "% POOL",
+            DestCol::Rate => "NEW/S",
+            DestCol::RunsOut => "RUNS OUT",
         }
     }
 
-    /// Counts sort largest first when chosen.
+    /// Counts sort largest first when chosen; the time to exhaustion soonest
+    /// first (urgency).
     pub fn numeric(self) -> bool {
-        !matches!(self, DestCol::Destination | DestCol::Local)
+        !matches!(
+            self,
+            DestCol::Destination | DestCol::Local | DestCol::RunsOut
+        )
     }
 }
 
@@ -524,6 +561,12 @@ pub fn sort_dests(v: &mut [DestGroup], col: DestCol, desc: bool) {
             DestCol::Local => a.local.cmp(&b.local),
             DestCol::Ports | DestCol::Pool => a.ports.cmp(&b.ports),
             DestCol::TimeWait => a.time_wait.cmp(&b.time_wait),
+            DestCol::Rate => a.rate.unwrap_or(0.0).total_cmp(&b.rate.unwrap_or(0.0)),
+            // Not running out sorts after every time.
+            DestCol::RunsOut => a
+                .runs_out_secs
+                .unwrap_or(f64::INFINITY)
+                .total_cmp(&b.runs_out_secs.unwrap_or(f64::INFINITY)),
         };
         let o = if desc { o.reverse() } else { o };
         o.then(b.ports.cmp(&a.ports))

@@ -638,3 +638,54 @@ fn system_text_shows_escaped_in_the_dashboard() {
     assert!(t.contains(r"h\x1b]2;PWN\x07"), "{t}");
     assert!(t.contains(r"ng\x1b[2Jx"), "{t}");
 }
+
+#[test]
+fn the_ephemeral_view_puts_the_destination_that_runs_out_soonest_first() {
+    use crate::model::PortRange;
+    // 10.0.0.2:443 holds more ports but gains none; 10.0.0.3:80 gains 100 a
+    // second that stay: it runs out first and is listed first.
+    let at = |fast: u16, ms: u64| {
+        let mut socks: Vec<_> = (0..300)
+            .map(|i| {
+                sock(
+                    Proto::Tcp,
+                    ep("10.0.0.1", 40000 + i),
+                    Some(ep("10.0.0.2", 443)),
+                    SockState::Established,
+                    u64::from(i) + 10,
+                    Some(200),
+                )
+            })
+            .collect();
+        socks.extend((0..fast).map(|i| {
+            sock(
+                Proto::Tcp,
+                ep("10.0.0.1", 40500 + i),
+                Some(ep("10.0.0.3", 80)),
+                SockState::Established,
+                u64::from(i) + 5000,
+                Some(200),
+            )
+        }));
+        let mut s = crate::tui::test_fixture::snap(socks, ms);
+        s.range = PortRange::new(40000, 40999, vec![], "test");
+        s
+    };
+    let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
+    a.apply(Action::Snapshot(Arc::new(at(10, 1_000))));
+    a.apply(Action::Snapshot(Arc::new(at(110, 2_000))));
+    a.apply(Action::View(View::Ephemeral));
+    let t = text(&render(&mut a, &Theme::mono(), 100, 30));
+    let rows: Vec<&str> = t.lines().filter(|l| l.starts_with("10.0.0.")).collect();
+    assert!(rows[0].starts_with("10.0.0.3:80"), "{t}");
+    assert!(
+        rows[0].contains("100.0") && rows[0].trim_end().ends_with('s'),
+        "{}",
+        rows[0]
+    );
+    assert!(
+        rows[1].starts_with("10.0.0.2:443") && rows[1].trim_end().ends_with('-'),
+        "{}",
+        rows[1]
+    );
+}

@@ -194,6 +194,15 @@ fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             ),
             theme.dim(),
         ));
+        if app.view == View::Ephemeral && app.drill.is_none() {
+            // What the columns mean, where a user reading them needs it.
+            spans.push(Span::styled(
+                "  PORTS held toward it (each destination is a pool of its own) · NEW/S \
+                 new sockets a second · RUNS OUT at this rate, TIME-WAIT expiries and \
+                 lifetimes counted",
+                theme.dim(),
+            ));
+        }
         Line::from(spans)
     };
     f.render_widget(Paragraph::new(line), area);

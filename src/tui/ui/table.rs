@@ -354,24 +354,43 @@ fn draw_dests(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hi
                     d.ports.to_string(),
                     d.time_wait.to_string(),
                     format!("{:.1}%", d.pct),
+                    d.rate.map_or_else(|| "-".into(), |r| format!("{r:.1}")),
+                    d.runs_out_secs.map_or_else(|| "-".into(), runs_out),
                 ],
             )
         })
         .collect();
     let titles: Vec<&str> = DestCol::ALL.iter().map(|c| c.title()).collect();
     let keys: Vec<SortKey> = DestCol::ALL.iter().map(|c| SortKey::Dest(*c)).collect();
+    // The destination takes what the fixed columns leave (an IPv6 address and
+    // port at most; shortened in its middle below that).
+    let fixed = 15 + 6 + 10 + 7 + 6 + 9 + 7;
+    let dest_w = usize::from(area.width).saturating_sub(fixed).clamp(20, 48);
     group_table(
         f,
         area,
         app,
         &titles,
         &keys,
-        &[30, 22, 7, 9, 7],
+        &[dest_w, 15, 6, 10, 7, 6, 9],
         rows,
         (start, end),
         theme,
         hits,
     );
+}
+
+/// `now`, `45s`, `12m`, `3.1h`: when a destination runs out at its rate.
+fn runs_out(secs: f64) -> String {
+    if secs < 0.5 {
+        "now".into()
+    } else if secs < 120.0 {
+        format!("{secs:.0}s")
+    } else if secs < 7200.0 {
+        format!("{:.0}m", secs / 60.0)
+    } else {
+        format!("{:.1}h", secs / 3600.0)
+    }
 }
 
 fn draw_procs(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hits) {
