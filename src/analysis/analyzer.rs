@@ -17,6 +17,9 @@ pub struct Analysis {
     /// The pool's use (the level's fraction) at the last snapshots, oldest first:
     /// at most [`HISTORY_LEN`].
     pub history: Vec<f64>,
+    /// The same for each destination with a projection (its fraction of the
+    /// pool; 0 at the snapshots where it had no socket).
+    pub dest_history: std::collections::HashMap<pool::DestKey, Vec<f64>>,
 }
 
 /// How many snapshots of pool use the history keeps: ten minutes at the
@@ -33,6 +36,7 @@ pub struct Analyzer {
     level: Level,
     last_counters: Option<crate::model::KernelCounters>,
     history: std::collections::VecDeque<f64>,
+    dest_history: std::collections::HashMap<pool::DestKey, std::collections::VecDeque<f64>>,
 }
 
 impl Default for Analyzer {
@@ -50,12 +54,38 @@ impl Analyzer {
             level: Level::Ok,
             last_counters: None,
             history: Default::default(),
+            dest_history: Default::default(),
         }
     }
 
     /// Feeds a snapshot to the churn history without analysing it.
     pub fn observe(&mut self, snap: &Snapshot) {
         self.churn.observe(snap);
+    }
+
+    /// One more sample of every projected destination's use; a destination that
+    /// is no longer projected is forgotten (the history is bounded by `top`).
+    fn record_destinations(&mut self, report: &PoolReport) {
+        let now: std::collections::HashMap<pool::DestKey, f64> = report
+            .projections
+            .iter()
+            .map(|p| {
+                let f = report
+                    .destinations
+                    .iter()
+                    .find(|d| d.key == p.dest)
+                    .map_or(0.0, |d| d.fraction);
+                (p.dest, f)
+            })
+            .collect();
+        self.dest_history.retain(|k, _| now.contains_key(k));
+        for (k, f) in now {
+            let h = self.dest_history.entry(k).or_default();
+            if h.len() == HISTORY_LEN {
+                h.pop_front();
+            }
+            h.push_back(f);
+        }
     }
 
     /// Observes the snapshot and analyses it.
@@ -81,11 +111,17 @@ impl Analyzer {
             self.history.pop_front();
         }
         self.history.push_back(report.fraction);
+        self.record_destinations(&report);
         Analysis {
-            report,
             collisions: collisions::find_with(snap, &super::malware_lookup),
             kernel_moves,
             history: self.history.iter().copied().collect(),
+            dest_history: self
+                .dest_history
+                .iter()
+                .map(|(k, v)| (*k, v.iter().copied().collect()))
+                .collect(),
+            report,
         }
     }
 }

@@ -34,6 +34,7 @@ impl Analyzer {
             collisions,
             kernel_moves,
             history,
+            dest_history,
         } = self.0.analyze(snap);
         let flagged = collisions
             .iter()
@@ -48,6 +49,7 @@ impl Analyzer {
             flagged,
             kernel_moves,
             history,
+            dest_history,
         }
     }
 }
@@ -63,6 +65,8 @@ pub struct Alerts {
     pub kernel_moves: Vec<(&'static str, u64)>,
     /// Pool use at the last snapshots, oldest first (the header's sparkline).
     pub history: Vec<f64>,
+    /// The same per projected destination (the details pane's sparkline).
+    pub dest_history: std::collections::HashMap<pool::DestKey, Vec<f64>>,
 }
 
 impl Alerts {

@@ -689,3 +689,35 @@ fn the_ephemeral_view_puts_the_destination_that_runs_out_soonest_first() {
         rows[1]
     );
 }
+
+#[test]
+fn the_details_pane_draws_the_history_of_the_sockets_destination_pool() {
+    use crate::model::PortRange;
+    let at = |n: u16, ms: u64| {
+        let socks: Vec<_> = (0..n)
+            .map(|i| {
+                sock(
+                    Proto::Tcp,
+                    ep("10.0.0.1", 40000 + i),
+                    Some(ep("10.0.0.3", 80)),
+                    SockState::Established,
+                    u64::from(i) + 10,
+                    Some(200),
+                )
+            })
+            .collect();
+        let mut s = crate::tui::test_fixture::snap(socks, ms);
+        s.range = PortRange::new(40000, 40999, vec![], "test");
+        s
+    };
+    let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
+    for (i, n) in [100u16, 200, 400, 800].iter().enumerate() {
+        a.apply(Action::Snapshot(Arc::new(at(*n, 1_000 * (i as u64 + 1)))));
+    }
+    a.apply(Action::Home);
+    a.apply(Action::Open);
+    let t = text(&render(&mut a, &Theme::color(), 120, 30));
+    let l = t.lines().find(|l| l.contains("dest. pool")).unwrap_or("");
+    assert!(l.contains("80.0% now"), "{t}");
+    assert!(l.contains("▂▃▅█"), "100, 200, 400, 800 of 1000: {l}");
+}

@@ -58,6 +58,25 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             s.inode.map_or_else(|| "-".into(), |i| i.to_string()),
         ),
     ];
+    // The use of this socket's destination pool over the last minutes.
+    if let Some(remote) = s.remote {
+        let key = crate::analysis::pool::DestKey {
+            proto: s.proto,
+            local_addr: s.local.addr,
+            remote,
+        };
+        if let Some(h) = app.alerts.dest_history.get(&key) {
+            let last = h.last().copied().unwrap_or(0.0);
+            lines.push(kv(
+                "dest. pool",
+                format!(
+                    "{:.1}% now{}",
+                    last * 100.0,
+                    super::header::sparkline(h, 40, theme.color)
+                ),
+            ));
+        }
+    }
     // The advisor on the local port: would it be a good port for a service?
     if let Some(snap) = app.snap.as_deref() {
         use crate::analysis::advisor::{judge, Status};
