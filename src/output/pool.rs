@@ -230,6 +230,16 @@ pub fn pool_nagios(
         summary.push_str("; ");
         summary.push_str(&p.to_string());
     }
+    if r.level_by == crate::analysis::pool::LevelBy::Projection {
+        summary.push_str(&format!(
+            "; level by projection (runs out within --{}-within)",
+            if r.level == Level::Critical {
+                "crit"
+            } else {
+                "warn"
+            }
+        ));
+    }
     // The summary must not contain the performance data separator.
     let summary = summary.replace('|', "/");
     // Hundredths of a percent (a busy host's 12 ports of 28,232 are 0.04 %),
@@ -258,8 +268,50 @@ pub fn pool_nagios(
         format!("worst_destination={worst};;;0;{}", r.pool_size),
         format!("collisions={};;;0", collisions.len()),
     ];
-    if let Some((secs, _)) = soonest {
-        perf.push(format!("exhaustion_seconds={:.0}s;;;0", secs.max(0.0)));
+    // The soonest of the global pool and every destination; the thresholds are
+    // the windows, as ranges that alert below them ("300:", the guidelines'
+    // range syntax).
+    if let Some(secs) = r.exhaustion_secs.or(soonest.map(|(s, _)| s)) {
+        perf.push(format!(
+            "exhaustion_seconds={:.0}s;{:.0}:;{:.0}:;0",
+            secs.max(0.0),
+            t.warn_within_secs,
+            t.crit_within_secs
+        ));
     }
     writeln!(out, "PORTTOP {status} - {summary} | {}", perf.join(" "))
+}
+
+#[cfg(test)]
+mod nagios_tests {
+    use crate::analysis::pool::{analyze_with_churn, Churn, Level, Thresholds};
+    use crate::analysis::testutil::*;
+    use crate::model::{PortRange, SockState};
+
+    #[test]
+    fn the_plugin_line_says_the_projection_raised_the_level_and_carries_its_time() {
+        let range = PortRange::new(40000, 40999, Vec::new(), "t");
+        let mut churn = Churn::default();
+        churn.observe(&snap(0, range.clone(), Vec::new()));
+        let s = snap(
+            10_000,
+            range,
+            many(
+                "10.0.0.2",
+                "10.0.0.5:443",
+                40000,
+                200,
+                SockState::Established,
+            ),
+        );
+        churn.observe(&s);
+        let t = Thresholds::default();
+        let r = analyze_with_churn(&s, t, &churn, 5, Level::Ok);
+        let mut out = Vec::new();
+        super::pool_nagios(&mut out, &r, &[], &t).unwrap();
+        let line = String::from_utf8(out).unwrap();
+        assert!(line.starts_with("PORTTOP CRITICAL - "), "{line}");
+        assert!(line.contains("level by projection"), "{line}");
+        assert!(line.contains("exhaustion_seconds=40s;300:;60:;0"), "{line}");
+    }
 }
