@@ -253,6 +253,32 @@ fn crowded_app() -> App {
     a
 }
 
+/// `n` established connections from 10.0.0.1, local ports from `first`, toward
+/// `remote` (owned by pid 200), in a 1,000-port range 40000-40999.
+fn conns(n: u16, first: u16, remote: &str, inode0: u64) -> Vec<crate::model::Socket> {
+    let (host, port) = remote.rsplit_once(':').unwrap_or((remote, "0"));
+    let port: u16 = port.parse().unwrap_or(0);
+    (0..n)
+        .map(|i| {
+            sock(
+                Proto::Tcp,
+                ep("10.0.0.1", first + i),
+                Some(ep(host, port)),
+                SockState::Established,
+                u64::from(i) + inode0,
+                Some(200),
+            )
+        })
+        .collect()
+}
+
+/// A snapshot at `ms` of `socks` in the range 40000-40999.
+fn in_range1000(socks: Vec<crate::model::Socket>, ms: u64) -> crate::model::Snapshot {
+    let mut s = crate::tui::test_fixture::snap(socks, ms);
+    s.range = crate::model::PortRange::new(40000, 40999, vec![], "test");
+    s
+}
+
 fn line_width(l: &str) -> usize {
     unicode_width::UnicodeWidthStr::width(l)
 }
@@ -498,25 +524,8 @@ fn the_prompt_shows_its_cursor_and_the_chooser_hides_columns() {
 
 #[test]
 fn critical_is_red_even_when_the_projection_raised_it_at_low_usage() {
-    use crate::model::PortRange;
     use ratatui::style::Color;
-    let at = |n: u16, ms: u64| {
-        let socks: Vec<_> = (0..n)
-            .map(|i| {
-                sock(
-                    Proto::Tcp,
-                    ep("10.0.0.1", 40000 + i),
-                    Some(ep("10.0.0.2", 443)),
-                    SockState::Established,
-                    u64::from(i) + 10,
-                    Some(200),
-                )
-            })
-            .collect();
-        let mut s = crate::tui::test_fixture::snap(socks, ms);
-        s.range = PortRange::new(40000, 40999, vec![], "test");
-        s
-    };
+    let at = |n: u16, ms: u64| in_range1000(conns(n, 40000, "10.0.0.2:443", 10), ms);
     // 100 new connections a second that stay: 200 of 1000 in use (20 %), the
     // pool runs out in 8 s: critical by projection.
     let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
@@ -535,22 +544,9 @@ fn critical_is_red_even_when_the_projection_raised_it_at_low_usage() {
 
 #[test]
 fn the_header_shows_kernel_failures_that_moved_and_a_history_of_pool_use() {
-    use crate::model::{KernelCounters, PortRange};
+    use crate::model::KernelCounters;
     let at = |n: u16, ms: u64, fails: u64| {
-        let socks: Vec<_> = (0..n)
-            .map(|i| {
-                sock(
-                    Proto::Tcp,
-                    ep("10.0.0.1", 40000 + i),
-                    Some(ep("10.0.0.2", 443)),
-                    SockState::Established,
-                    u64::from(i) + 10,
-                    Some(200),
-                )
-            })
-            .collect();
-        let mut s = crate::tui::test_fixture::snap(socks, ms);
-        s.range = PortRange::new(40000, 40999, vec![], "test");
+        let mut s = in_range1000(conns(n, 40000, "10.0.0.2:443", 10), ms);
         s.counters = Some(KernelCounters {
             attempt_fails: fails,
             ..Default::default()
@@ -641,35 +637,12 @@ fn system_text_shows_escaped_in_the_dashboard() {
 
 #[test]
 fn the_ephemeral_view_puts_the_destination_that_runs_out_soonest_first() {
-    use crate::model::PortRange;
     // 10.0.0.2:443 holds more ports but gains none; 10.0.0.3:80 gains 100 a
     // second that stay: it runs out first and is listed first.
     let at = |fast: u16, ms: u64| {
-        let mut socks: Vec<_> = (0..300)
-            .map(|i| {
-                sock(
-                    Proto::Tcp,
-                    ep("10.0.0.1", 40000 + i),
-                    Some(ep("10.0.0.2", 443)),
-                    SockState::Established,
-                    u64::from(i) + 10,
-                    Some(200),
-                )
-            })
-            .collect();
-        socks.extend((0..fast).map(|i| {
-            sock(
-                Proto::Tcp,
-                ep("10.0.0.1", 40500 + i),
-                Some(ep("10.0.0.3", 80)),
-                SockState::Established,
-                u64::from(i) + 5000,
-                Some(200),
-            )
-        }));
-        let mut s = crate::tui::test_fixture::snap(socks, ms);
-        s.range = PortRange::new(40000, 40999, vec![], "test");
-        s
+        let mut socks = conns(300, 40000, "10.0.0.2:443", 10);
+        socks.extend(conns(fast, 40500, "10.0.0.3:80", 5000));
+        in_range1000(socks, ms)
     };
     let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
     a.apply(Action::Snapshot(Arc::new(at(10, 1_000))));
@@ -692,24 +665,7 @@ fn the_ephemeral_view_puts_the_destination_that_runs_out_soonest_first() {
 
 #[test]
 fn the_details_pane_draws_the_history_of_the_sockets_destination_pool() {
-    use crate::model::PortRange;
-    let at = |n: u16, ms: u64| {
-        let socks: Vec<_> = (0..n)
-            .map(|i| {
-                sock(
-                    Proto::Tcp,
-                    ep("10.0.0.1", 40000 + i),
-                    Some(ep("10.0.0.3", 80)),
-                    SockState::Established,
-                    u64::from(i) + 10,
-                    Some(200),
-                )
-            })
-            .collect();
-        let mut s = crate::tui::test_fixture::snap(socks, ms);
-        s.range = PortRange::new(40000, 40999, vec![], "test");
-        s
-    };
+    let at = |n: u16, ms: u64| in_range1000(conns(n, 40000, "10.0.0.3:80", 10), ms);
     let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
     for (i, n) in [100u16, 200, 400, 800].iter().enumerate() {
         a.apply(Action::Snapshot(Arc::new(at(*n, 1_000 * (i as u64 + 1)))));
