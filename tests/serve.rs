@@ -977,3 +977,45 @@ fn a_real_prometheus_scrapes_over_tls_with_basic_auth() {
         Some(0.0)
     );
 }
+
+/// A log pipe whose reader went away (EPIPE on every write to stderr) does not
+/// take the exporter down: it starts, answers and keeps refreshing.
+#[test]
+fn a_closed_stderr_does_not_stop_serve() {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: pipe(2) fills two fds; the read end is closed at once, so every
+    // write to the other fails with EPIPE (Rust ignores SIGPIPE).
+    let write_end = unsafe {
+        assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+        libc::close(fds[0]);
+        std::fs::File::from_raw_fd(fds[1])
+    };
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let child = porttop()
+        .args(["serve", "--listen", &listen, "--interval", "250ms"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(write_end))
+        .spawn()
+        .unwrap();
+    let mut s = Server {
+        child,
+        addr: listen.parse().unwrap(),
+    };
+    let t = Instant::now();
+    let mut answered = 0;
+    while t.elapsed() < Duration::from_secs(10) && answered < 3 {
+        if let Ok((200, _, _)) = get(s.addr, "/healthz") {
+            answered += 1;
+            std::thread::sleep(Duration::from_millis(300));
+        } else {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    assert!(s.child.try_wait().unwrap().is_none(), "serve exited");
+    assert_eq!(
+        answered, 3,
+        "serve did not keep answering with a closed stderr"
+    );
+}

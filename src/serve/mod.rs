@@ -218,7 +218,7 @@ impl Collector {
                 if let Some(hint) = crate::source::partial_hint(&snap) {
                     if !self.told_partial {
                         self.told_partial = true;
-                        eprintln!("porttop: note: {hint}");
+                        crate::elog!("porttop: note: {hint}");
                     }
                 }
                 let a = self.analyzer.analyze(&snap);
@@ -241,7 +241,7 @@ impl Collector {
             },
             Err(e) => {
                 self.errors += 1;
-                eprintln!("porttop: refresh failed: {e}");
+                crate::elog!("porttop: refresh failed: {e}");
                 State {
                     metrics: prev.metrics.clone(),
                     snapshot: prev.snapshot.clone(),
@@ -376,7 +376,7 @@ pub fn run(
                 let Ok(st) = st else {
                     // Serving stale data forever helps nobody: exit non-zero so a
                     // supervisor (systemd) restarts it.
-                    eprintln!("porttop: the collector panicked; exiting");
+                    crate::elog!("porttop: the collector panicked; exiting");
                     std::process::exit(70);
                 };
                 publish(&c_shared, st);

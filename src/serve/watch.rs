@@ -268,7 +268,7 @@ pub fn run(
             Ok(s) => s,
             Err(e) if cfg.replay => return Err(e.into()),
             Err(e) => {
-                eprintln!("porttop: refresh failed: {e}");
+                crate::elog!("porttop: refresh failed: {e}");
                 continue;
             }
         };

@@ -138,7 +138,7 @@ pub fn one_snapshot(
     let snap = src.snapshot().map_err(CliError::bad_input)?;
     print_note(src.as_mut());
     if let Some(hint) = crate::source::partial_hint(&snap) {
-        eprintln!("porttop: note: {hint}");
+        crate::elog!("porttop: note: {hint}");
     }
     Ok(snap)
 }
@@ -158,7 +158,7 @@ fn list(g: &GlobalArgs, a: &ListArgs, out: &mut dyn Write) -> Result<i32, CliErr
     // process (it has an inode; TIME-WAIT has none) and shows none.
     if rows.iter().any(|s| s.inode.is_some() && s.pids.is_empty()) {
         if let Some(hint) = crate::source::partial_hint(&snap) {
-            eprintln!("porttop: note: {hint}");
+            crate::elog!("porttop: note: {hint}");
         }
     }
     rows.sort_by(|a, b| output::list_order(a, b));
@@ -224,7 +224,7 @@ fn pool_report(g: &GlobalArgs, a: &PoolArgs, out: &mut dyn Write) -> Result<i32,
     }
     print_note(src.as_mut());
     if let Some(hint) = crate::source::partial_hint(&snap) {
-        eprintln!("porttop: note: {hint}");
+        crate::elog!("porttop: note: {hint}");
     }
     let an = analyzer.analyze(&snap);
     let (report, found) = (&an.report, &an.collisions);
@@ -265,7 +265,7 @@ fn record(g: &GlobalArgs, a: &super::RecordArgs, out: &mut dyn Write) -> Result<
 /// Prints what the source had to say (a recording's cut last line) on stderr.
 pub(crate) fn print_note(src: &mut dyn SocketSource) {
     if let Some(n) = src.take_note() {
-        eprintln!("porttop: note: {n}");
+        crate::elog!("porttop: note: {n}");
     }
 }
 /// `porttop config`: the effective settings and where each came from.
@@ -342,7 +342,7 @@ fn dashboard(cli: &Cli) -> Result<i32, CliError> {
     let (source, notes) = Noted::keep(source);
     let r = crate::tui::run(source, opts).map_err(CliError::bad_input);
     if let Ok(v) = notes.lock() {
-        v.iter().for_each(|n| eprintln!("porttop: note: {n}"));
+        v.iter().for_each(|n| crate::elog!("porttop: note: {n}"));
     }
     r
 }
@@ -381,7 +381,7 @@ impl SocketSource for Noted {
                         v.push(n);
                     }
                 }
-                None => eprintln!("porttop: note: {n}"),
+                None => crate::elog!("porttop: note: {n}"),
             }
         }
         r

@@ -30,7 +30,7 @@ pub fn serve(g: &GlobalArgs, a: &ServeArgs) -> Result<i32, CliError> {
     let loopback = addr.ip().to_canonical().is_loopback();
     let expose_cmdline = a.expose_cmdline || loopback;
     if !loopback {
-        eprintln!(
+        crate::elog!(
             "porttop: warning: serving on non-loopback address {addr}: anyone who can \
              reach it sees this host's sockets and processes{}",
             if expose_cmdline {
@@ -48,7 +48,9 @@ pub fn serve(g: &GlobalArgs, a: &ServeArgs) -> Result<i32, CliError> {
         expose_cmdline,
         access,
     };
-    eprintln!("porttop: serving {scheme}://{addr}/metrics (also /healthz, /snapshot.json; {how})");
+    crate::elog!(
+        "porttop: serving {scheme}://{addr}/metrics (also /healthz, /snapshot.json; {how})"
+    );
     serve::run(listener, src, cfg)?;
     Ok(0)
 }

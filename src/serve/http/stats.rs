@@ -71,7 +71,7 @@ impl Stats {
         if matches!(status, 400 | 401 | 408 | 431 | 500 | 503) {
             let line = format!("{status} {} to {peer}", reason(status));
             if let Some(l) = Self::log(&mut c, &line, Instant::now()) {
-                eprintln!("{l}");
+                crate::elog!("{l}");
             }
         }
     }
@@ -82,7 +82,7 @@ impl Stats {
         if why != Abort::Reset {
             let line = format!("{} {peer}{detail}", why.label());
             if let Some(l) = Self::log(&mut c, &line, Instant::now()) {
-                eprintln!("{l}");
+                crate::elog!("{l}");
             }
         }
     }
