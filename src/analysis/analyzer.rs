@@ -3,7 +3,7 @@
 //! collisions with the malware lookup. The dashboard, `serve` and `pool` all use it.
 
 use super::collisions::{self, Collision};
-use super::pool::{self, Churn, Level, PoolReport, Thresholds};
+use super::pool::{self, Churn, Hysteresis, PoolReport, Thresholds};
 use crate::model::Snapshot;
 
 /// What the analysis says about one snapshot.
@@ -32,8 +32,8 @@ pub struct Analyzer {
     thresholds: Thresholds,
     /// Destinations that get a projection.
     top: usize,
-    /// The level of the last analysis: levels clear lower than they raise.
-    level: Level,
+    /// The levels of the last analysis: levels clear lower than they raise.
+    levels: Hysteresis,
     last_counters: Option<crate::model::KernelCounters>,
     history: std::collections::VecDeque<f64>,
     dest_history: std::collections::HashMap<pool::DestKey, std::collections::VecDeque<f64>>,
@@ -51,7 +51,7 @@ impl Analyzer {
             churn: Churn::default(),
             thresholds,
             top,
-            level: Level::Ok,
+            levels: Hysteresis::default(),
             last_counters: None,
             history: Default::default(),
             dest_history: Default::default(),
@@ -61,6 +61,7 @@ impl Analyzer {
     /// Feeds a snapshot to the churn history without analysing it.
     pub fn observe(&mut self, snap: &Snapshot) {
         self.churn.observe(snap);
+        self.last_counters = snap.counters;
     }
 
     /// One more sample of every projected destination's use; a destination that
@@ -92,8 +93,8 @@ impl Analyzer {
     pub fn analyze(&mut self, snap: &Snapshot) -> Analysis {
         self.churn.observe(snap);
         let report =
-            pool::analyze_with_churn(snap, self.thresholds, &self.churn, self.top, self.level);
-        self.level = report.level;
+            pool::analyze_with_churn(snap, self.thresholds, &self.churn, self.top, self.levels);
+        self.levels = report.levels;
         let kernel_moves = match (&self.last_counters, &snap.counters) {
             (Some(a), Some(b)) => a
                 .named()

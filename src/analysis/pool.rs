@@ -53,6 +53,14 @@ impl Default for Thresholds {
     }
 }
 
+/// The levels of the last analysis, each kept for its own hysteresis: a level
+/// the projection raised must not lower the usage threshold, nor the other way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Hysteresis {
+    pub usage: Level,
+    pub projection: Level,
+}
+
 /// How far below a threshold a level must fall before it clears (hysteresis, as
 /// monitoring alarms clear lower than they raise): 5 points of usage, and a
 /// projection half again as long as its window.
@@ -291,6 +299,9 @@ pub struct PoolReport {
     pub level: Level,
     /// Whether usage or the projection set the level (usage on a tie).
     pub level_by: LevelBy,
+    /// The two levels the level is the worse of (the next analysis' hysteresis).
+    #[serde(skip)]
+    pub levels: Hysteresis,
     /// The fraction of the pool that drives: max(global, worst destination).
     pub fraction: f64,
     pub driver: Driver,
@@ -416,11 +427,15 @@ pub fn analyze(snap: &Snapshot, thresholds: Thresholds) -> PoolReport {
             if s.state == SockState::TimeWait {
                 c.time_wait += 1;
                 let left = tw_left_secs(s);
-                // Younger than the reuse delay, a TIME-WAIT blocks even with reuse.
-                if k.tw_reusable(range.tw_reuse) && left <= TIME_WAIT_SECS - TW_REUSE_DELAY_SECS {
+                let reuse_after = TIME_WAIT_SECS - TW_REUSE_DELAY_SECS;
+                if !k.tw_reusable(range.tw_reuse) {
+                    c.tw_left.push(left);
+                } else if left <= reuse_after {
                     c.reusable += 1;
                 } else {
-                    c.tw_left.push(left);
+                    // Younger than the reuse delay: it blocks until it is old
+                    // enough for connect() to take its port back.
+                    c.tw_left.push(left - reuse_after);
                 }
             }
         }
@@ -487,6 +502,10 @@ pub fn analyze(snap: &Snapshot, thresholds: Thresholds) -> PoolReport {
         worst,
         level,
         level_by: LevelBy::Usage,
+        levels: Hysteresis {
+            usage: level,
+            projection: Level::Ok,
+        },
         fraction,
         driver,
         exhaustion_secs: None,
@@ -506,7 +525,7 @@ pub fn analyze_with_churn(
     thresholds: Thresholds,
     churn: &Churn,
     top: usize,
-    prev: Level,
+    prev: Hysteresis,
 ) -> PoolReport {
     let mut r = analyze(snap, thresholds);
     r.projections = churn.projections(&r, snap, top);
@@ -514,7 +533,8 @@ pub fn analyze_with_churn(
     if r.pool_size == 0 {
         return r;
     }
-    r.level = thresholds.usage_level(r.fraction, prev);
+    r.level = thresholds.usage_level(r.fraction, prev.usage);
+    r.levels.usage = r.level;
     // The soonest exhaustion, and whose.
     let mut soonest: Option<(f64, Driver)> = None;
     let mut consider = |secs: f64, d: Driver| {
@@ -537,7 +557,8 @@ pub fn analyze_with_churn(
     }
     if let Some((secs, driver)) = soonest {
         r.exhaustion_secs = Some(secs);
-        let by_projection = thresholds.projection_level(Some(secs), prev);
+        let by_projection = thresholds.projection_level(Some(secs), prev.projection);
+        r.levels.projection = by_projection;
         if by_projection > r.level {
             r.level = by_projection;
             r.level_by = LevelBy::Projection;
@@ -553,6 +574,8 @@ pub fn analyze_with_churn(
             r.driver = driver;
         }
     }
+    // The remarks follow the final level and driver.
+    r.notes = notes(&r, thresholds);
     r
 }
 

@@ -475,7 +475,6 @@ pub fn parse_percent(s: &str) -> Result<f64, String> {
     Ok(v / 100.0)
 }
 
-/// Seconds with an optional unit: `1`, `1.5`, `500ms`, `2s`; at most an hour.
 /// The projection windows of the pool level (`--warn-within`, `--crit-within`).
 #[derive(Args, Debug, Clone, Copy, Default, PartialEq)]
 pub struct WithinArgs {
@@ -526,6 +525,7 @@ pub fn parse_window(s: &str) -> Result<f64, String> {
     duration(s, 86_400.0)
 }
 
+/// Seconds with an optional unit: `1`, `1.5`, `500ms`, `2s`; at most an hour.
 pub fn parse_seconds(s: &str) -> Result<f64, String> {
     duration(s, 3600.0)
 }

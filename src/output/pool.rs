@@ -284,7 +284,7 @@ pub fn pool_nagios(
 
 #[cfg(test)]
 mod nagios_tests {
-    use crate::analysis::pool::{analyze_with_churn, Churn, Level, Thresholds};
+    use crate::analysis::pool::{analyze_with_churn, Churn, Hysteresis, Thresholds};
     use crate::analysis::testutil::*;
     use crate::model::{PortRange, SockState};
 
@@ -306,7 +306,7 @@ mod nagios_tests {
         );
         churn.observe(&s);
         let t = Thresholds::default();
-        let r = analyze_with_churn(&s, t, &churn, 5, Level::Ok);
+        let r = analyze_with_churn(&s, t, &churn, 5, Hysteresis::default());
         let mut out = Vec::new();
         super::pool_nagios(&mut out, &r, &[], &t).unwrap();
         let line = String::from_utf8(out).unwrap();

@@ -10,9 +10,9 @@ use std::path::Path;
 /// Adds the counters of one file's text to `c`: only the `Tcp` and `TcpExt`
 /// groups, only names it knows; malformed lines are skipped.
 pub fn parse_into(text: &str, c: &mut KernelCounters) {
-    let mut lines = text.lines();
+    let mut lines = text.lines().peekable();
     while let Some(names) = lines.next() {
-        let Some(values) = lines.next() else {
+        let Some(&values) = lines.peek() else {
             break;
         };
         let (Some((p1, names)), Some((p2, values))) =
@@ -20,7 +20,12 @@ pub fn parse_into(text: &str, c: &mut KernelCounters) {
         else {
             continue;
         };
-        if p1 != p2 || !matches!(p1, "Tcp" | "TcpExt") {
+        // An unpaired line: the next one may start a pair of its own.
+        if p1 != p2 {
+            continue;
+        }
+        lines.next();
+        if !matches!(p1, "Tcp" | "TcpExt") {
             continue;
         }
         for (n, v) in names.split_whitespace().zip(values.split_whitespace()) {
@@ -78,6 +83,13 @@ IpExt: 0 0\n";
                 listen_drops: 13,
             }
         );
+    }
+
+    #[test]
+    fn an_unpaired_line_does_not_shift_the_pairs_after_it() {
+        let mut c = KernelCounters::default();
+        parse_into(&format!("Ip: Forwarding\n{SNMP}"), &mut c);
+        assert_eq!(c.active_opens, 4242);
     }
 
     #[test]

@@ -63,6 +63,9 @@ pub struct Churn {
     totals: HashMap<DestKey, u64>,
     lives: HashMap<DestKey, Lives>,
     last_counters: Option<KernelCounters>,
+    /// Live sockets first seen within the window, per destination: those the
+    /// observed lifetime applies to (older ones are taken to stay).
+    young: HashMap<DestKey, u32>,
 }
 
 impl Default for Churn {
@@ -84,6 +87,7 @@ impl Churn {
             totals: HashMap::new(),
             lives: HashMap::new(),
             last_counters: None,
+            young: HashMap::new(),
         }
     }
 
@@ -170,6 +174,13 @@ impl Churn {
             }
         }
         self.born = born;
+        let since = now.saturating_sub(self.window_ms);
+        self.young.clear();
+        for (k, first) in self.born.values() {
+            if first.is_some_and(|f| f >= since) {
+                *self.young.entry(*k).or_default() += 1;
+            }
+        }
         self.last_counters = snap.counters;
         self.last_ms = Some(now);
         self.prev_keys = snap.sockets.iter().map(|s| s.key()).collect();
@@ -266,6 +277,7 @@ impl Churn {
             Some(r) => project(&Ahead {
                 pool,
                 live: d.live(),
+                young: self.young.get(&d.key).copied().unwrap_or(0).min(d.live()),
                 tw_left_secs: &d.tw_left_secs,
                 rate: r,
                 lifetime,
@@ -356,9 +368,16 @@ impl Churn {
         // A port may hold several TIME-WAIT sockets (toward different
         // destinations): count each port once, the latest to expire.
         let skip = tw.len().saturating_sub(tw_ports as usize);
+        let young: u32 = self
+            .young
+            .iter()
+            .filter(|(k, _)| k.proto == proto)
+            .map(|(_, n)| *n)
+            .sum();
         Some(project(&Ahead {
             pool: report.pool_size,
             live: in_use - tw_ports,
+            young: young.min(in_use - tw_ports),
             tw_left_secs: &tw[skip..],
             rate,
             lifetime: self.mean_lifetime(),
@@ -386,6 +405,10 @@ pub struct Ahead<'a> {
     /// Sockets not in TIME-WAIT: each holds its port until it closes, then for its
     /// TIME-WAIT.
     pub live: u32,
+    /// Of those, the ones first seen within the window: the observed lifetime
+    /// applies to them (they are gone by `lifetime + tw_hold`); the others
+    /// (pooled keep-alives, sockets older than the window) are taken to stay.
+    pub young: u32,
     /// Seconds left of each blocking TIME-WAIT socket, ascending: the kernel frees
     /// the port then (sock_diag `idiag_expires`).
     pub tw_left_secs: &'a [f64],
@@ -399,10 +422,11 @@ pub struct Ahead<'a> {
 }
 
 /// The arithmetic. A new connection holds a port for `hold = lifetime + tw_hold`;
-/// the live ones for at most as long; each TIME-WAIT until the kernel frees it.
-/// Occupancy `t` seconds ahead = live (until `hold`) + TIME-WAITs not yet freed +
-/// `rate × min(t, hold)`; it runs out at the first `t` where that reaches the
-/// pool, else settles at `rate × hold` (+ live when connections stay).
+/// a young live one for at most as long, an old one stays; each TIME-WAIT until
+/// the kernel frees it. Occupancy `t` seconds ahead = old live + young live (until
+/// `hold`) + TIME-WAITs not yet freed + `rate × min(t, hold)`; it runs out at the
+/// first `t` where that reaches the pool, else settles at `rate × hold` + old live
+/// (+ all live when no connection was seen to close).
 pub fn project(a: &Ahead) -> Projection {
     let pool = f64::from(a.pool);
     let rate = if a.rate.is_finite() {
@@ -416,9 +440,10 @@ pub fn project(a: &Ahead) -> Projection {
         return Projection::Exhausts { secs: 0.0 };
     }
     let arrivals = |t: f64| rate * hold.map_or(t, |h| t.min(h));
+    let young = a.young.min(a.live);
     let live_at = |t: f64| {
         if hold.is_some_and(|h| t >= h) {
-            0.0
+            f64::from(a.live - young)
         } else {
             f64::from(a.live)
         }
@@ -449,7 +474,7 @@ pub fn project(a: &Ahead) -> Projection {
         from = to;
     }
     let expected = match hold {
-        Some(h) => rate * h,
+        Some(h) => rate * h + f64::from(a.live - young),
         None => f64::from(a.live),
     };
     Projection::Steady {
@@ -636,6 +661,7 @@ mod tests {
         project(&Ahead {
             pool,
             live,
+            young: live,
             tw_left_secs: tw,
             rate,
             lifetime,
@@ -675,6 +701,28 @@ mod tests {
     }
 
     #[test]
+    fn connections_older_than_the_window_stay_whatever_the_churn_closes() {
+        // 20,000 pooled keep-alives and 100/s of short connections (lifetime 0):
+        // the steady state is the keep-alives plus 100 x 60 s, not 6,000 alone.
+        let p = project(&Ahead {
+            pool: 28232,
+            live: 20_000,
+            young: 0,
+            tw_left_secs: &[],
+            rate: 100.0,
+            lifetime: Some(0.0),
+            tw_hold_secs: TIME_WAIT_SECS,
+        });
+        assert_eq!(
+            p,
+            Projection::Steady {
+                expected: 26_000,
+                pool: 28232
+            }
+        );
+    }
+
+    #[test]
     fn known_time_wait_expiries_push_exhaustion_out() {
         // 900 TIME-WAITs that end in 3 s, 20/s new, lifetime 0 (hold 60 s): without
         // the expiries (1000 - 900) / 20 = 5 s; with them, 20 t = 1000 at 50 s.
@@ -706,6 +754,7 @@ mod tests {
         let reuse = project(&Ahead {
             pool: 1000,
             live: 0,
+            young: 0,
             tw_left_secs: &[],
             rate: 20.0,
             lifetime: Some(0.0),

@@ -281,7 +281,7 @@ fn analyze_with_churn_projects_the_busiest_destination() {
     v.extend(many("10.0.0.2", "10.0.0.5:443", 40100, 100, TimeWait));
     let s = snap(10_000, range, v);
     churn.observe(&s);
-    let r = analyze_with_churn(&s, Thresholds::default(), &churn, 5, Level::Ok);
+    let r = analyze_with_churn(&s, Thresholds::default(), &churn, 5, Hysteresis::default());
     assert_eq!(r.projections.len(), 1);
     assert_eq!(r.projections[0].rate_per_sec, Some(20.0));
     // steady = 20 * 60 + 100 = 1300 >= 1000: (1000 - 200) / 20 = 40 s.
@@ -308,7 +308,7 @@ fn the_projection_raises_the_level_before_usage_does() {
         many("10.0.0.2", "10.0.0.5:443", 40000, 200, Established),
     );
     churn.observe(&s);
-    let r = analyze_with_churn(&s, Thresholds::default(), &churn, 5, Level::Ok);
+    let r = analyze_with_churn(&s, Thresholds::default(), &churn, 5, Hysteresis::default());
     assert_eq!(r.level, Level::Critical, "{r:#?}");
     assert_eq!(r.level_by, LevelBy::Projection);
     assert_eq!(r.exhaustion_secs, Some(40.0));
@@ -318,7 +318,7 @@ fn the_projection_raises_the_level_before_usage_does() {
         crit_within_secs: 30.0,
         ..Thresholds::default()
     };
-    let r = analyze_with_churn(&s, t, &churn, 5, Level::Ok);
+    let r = analyze_with_churn(&s, t, &churn, 5, Hysteresis::default());
     assert_eq!((r.level, r.level_by), (Level::Warn, LevelBy::Projection));
     // Without projections (one snapshot) usage alone decides.
     let r = analyze(&s, Thresholds::default());
@@ -511,4 +511,48 @@ fn the_kernels_connect_count_drives_the_global_rate_and_failures_are_reported() 
         an.report.global_projection,
         Some(Projection::Exhausts { secs: 20.0 })
     );
+}
+
+#[test]
+fn a_level_the_projection_raised_does_not_lower_the_usage_threshold() {
+    // 91 % in use and nothing new: usage alone is warn. A critical the projection
+    // raised last time must not keep it critical through the usage margin.
+    let range = range1000();
+    let s = snap(
+        10_000,
+        range.clone(),
+        many("10.0.0.2", "10.0.0.5:443", 40000, 910, Established),
+    );
+    let mut churn = Churn::default();
+    churn.observe(&snap(
+        0,
+        range,
+        many("10.0.0.2", "10.0.0.5:443", 40000, 910, Established),
+    ));
+    churn.observe(&s);
+    let prev = Hysteresis {
+        usage: Level::Warn,
+        projection: Level::Critical,
+    };
+    let r = analyze_with_churn(&s, Thresholds::default(), &churn, 5, prev);
+    assert_eq!(
+        (r.level, r.level_by),
+        (Level::Warn, LevelBy::Usage),
+        "{r:#?}"
+    );
+    // A critical usage raised stays within its margin.
+    let prev = Hysteresis {
+        usage: Level::Critical,
+        projection: Level::Ok,
+    };
+    let r = analyze_with_churn(&s, Thresholds::default(), &churn, 5, prev);
+    assert_eq!(r.level, Level::Critical);
+}
+
+#[test]
+fn a_young_reusable_time_wait_blocks_only_until_it_may_be_reused() {
+    let mut range = range100();
+    range.tw_reuse = Some(2);
+    let r = report(range, vec![tw_left(40060, "127.0.0.1:9000", 59_500)]);
+    assert_eq!(r.destinations[0].tw_left_secs, vec![0.5]);
 }
