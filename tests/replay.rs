@@ -126,18 +126,24 @@ fn record_replay_ends_at_the_end_and_repeats_no_frame() {
     assert_eq!(ts, vec![1000, 2000, 3000], "{out}");
 }
 
-#[test]
-fn a_cut_last_line_loads_every_complete_snapshot_and_says_so() {
-    let dir = tempfile::tempdir().unwrap();
+/// Three frames, the last cut in its middle, as `record` killed while writing it
+/// leaves them: (the whole text, the cut file).
+fn cut_recording(dir: &std::path::Path) -> (String, std::path::PathBuf) {
     let whole = write_lines(
-        dir.path(),
+        dir,
         "whole.jsonl",
         &[frame(1000, 2), frame(2000, 3), frame(3000, 5)],
     );
     let text = std::fs::read_to_string(&whole).unwrap();
-    let cut = dir.path().join("cut.jsonl");
-    // As `record` killed in the middle of its third line leaves it.
+    let cut = dir.join("cut.jsonl");
     std::fs::write(&cut, &text[..text.len() - 40]).unwrap();
+    (text, cut)
+}
+
+#[test]
+fn a_cut_last_line_loads_every_complete_snapshot_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, cut) = cut_recording(dir.path());
     let cut = cut.to_str().unwrap();
 
     let (code, out, err) = run_bounded(&["record", "-n", "10", "--replay", cut], LIMIT);
@@ -374,14 +380,7 @@ fn the_dashboard_says_after_it_ends_that_the_last_line_was_cut() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let whole = write_lines(
-        dir.path(),
-        "whole.jsonl",
-        &[frame(1000, 2), frame(2000, 3), frame(3000, 5)],
-    );
-    let text = std::fs::read_to_string(&whole).unwrap();
-    let cut = dir.path().join("cut.jsonl");
-    std::fs::write(&cut, &text[..text.len() - 40]).unwrap();
+    let (_, cut) = cut_recording(dir.path());
     let err = dir.path().join("err");
     let t = common::tmux::Tmux::new("cutnote");
     t.start(

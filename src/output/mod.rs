@@ -1,10 +1,12 @@
 //! Non-interactive renderers: aligned tables, CSV and JSON, over snapshots and
 //! analysis results. They write to any `io::Write`; the caller owns stdout.
 
+mod base64;
 mod list;
 pub mod metrics;
 mod pool;
 mod safe;
+pub use base64::base64;
 pub use list::{
     list_csv, list_json, list_order, list_table, range_json, range_text, snapshot_json,
     RangeSummary,

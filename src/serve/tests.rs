@@ -69,8 +69,8 @@ fn body(r: &Response) -> String {
     String::from_utf8(out).unwrap()
 }
 
-#[test]
-fn routes_serve_metrics_health_and_json_and_refuse_the_rest() {
+/// One refresh of a collector over three connections to 10.0.0.2:443.
+fn three_connections() -> (Collector, State) {
     let s = snap(
         5,
         range100(),
@@ -78,6 +78,12 @@ fn routes_serve_metrics_health_and_json_and_refuse_the_rest() {
     );
     let mut c = Collector::new(Box::new(Script(vec![Ok(s)])), cfg());
     let st = c.refresh(&State::default());
+    (c, st)
+}
+
+#[test]
+fn routes_serve_metrics_health_and_json_and_refuse_the_rest() {
+    let (_, st) = three_connections();
     let iv = Duration::from_secs(5);
 
     let m = route(&st, &get("/metrics"), iv, &stats());
@@ -157,13 +163,7 @@ fn gunzip(bytes: &[u8]) -> String {
 
 #[test]
 fn snapshot_json_is_rendered_once_per_refresh_and_shared() {
-    let s = snap(
-        5,
-        range100(),
-        many("10.0.0.1", "10.0.0.2:443", 40000, 3, SockState::Established),
-    );
-    let mut c = Collector::new(Box::new(Script(vec![Ok(s)])), cfg());
-    let st = c.refresh(&State::default());
+    let (mut c, st) = three_connections();
     let iv = Duration::from_secs(5);
     let shared = |r: &Response| match &r.body[..] {
         [Body::Shared(a)] => Arc::clone(a),

@@ -90,23 +90,10 @@ mod tests {
     use super::*;
 
     fn basic(user: &str, pass: &str) -> String {
-        // Tiny base64 encoder for the test only.
-        const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let raw = format!("{user}:{pass}").into_bytes();
-        let mut out = String::new();
-        for c in raw.chunks(3) {
-            let n = (u32::from(c[0]) << 16)
-                | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-                | u32::from(*c.get(2).unwrap_or(&0));
-            for i in 0..4 {
-                if i <= c.len() {
-                    out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-                } else {
-                    out.push('=');
-                }
-            }
-        }
-        format!("Basic {out}")
+        format!(
+            "Basic {}",
+            crate::output::base64(format!("{user}:{pass}").as_bytes())
+        )
     }
 
     #[test]
