@@ -20,8 +20,6 @@ pub mod theme;
 pub mod ui;
 
 #[cfg(test)]
-mod loop_tests;
-#[cfg(test)]
 mod test_fixture;
 
 use crate::feed::{Control, Feed, Latest};
