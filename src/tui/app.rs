@@ -42,7 +42,7 @@ impl View {
 
     pub(crate) fn shows(self, r: &Row) -> bool {
         match self {
-            View::Listening => matches!(r.sock.state, SockState::Listen | SockState::Unconn),
+            View::Listening => r.sock.is_listener(),
             View::Established => r.sock.state == SockState::Established,
             _ => true,
         }
@@ -325,7 +325,7 @@ impl App {
             View::Ephemeral => self.dests.get(i).map(|d| {
                 use std::hash::{Hash, Hasher};
                 let mut h = std::collections::hash_map::DefaultHasher::new();
-                (d.remote, d.local).hash(&mut h);
+                d.key().hash(&mut h);
                 h.finish()
             }),
             View::Processes => self.procs.get(i).map(|p| p.pid.map_or(u64::MAX, u64::from)),
@@ -689,11 +689,12 @@ impl App {
             }
             View::Ephemeral => {
                 if let Some(d) = self.dests.get(self.selected) {
-                    // Exactly the group's sockets: its local address, remote
-                    // address and remote port (a bare address word also matched
-                    // other destinations' local ends and other remotes).
+                    // Exactly the group's sockets: its protocol, local address,
+                    // remote address and remote port (a bare address word also
+                    // matched other destinations' local ends and other remotes).
                     use crate::filter::{Net, Ports, Term};
                     self.filter = Filter::of([
+                        Term::Proto(d.proto),
                         Term::Ephemeral,
                         Term::Src(Net::host(d.local)),
                         Term::Dst(Net::host(d.remote.addr)),
@@ -779,8 +780,8 @@ impl App {
         match self.view {
             View::Ephemeral => self.dests.get(self.selected).map(|d| {
                 format!(
-                    "{} -> {} ports {} time-wait {} pool {:.1}%",
-                    d.local, d.remote, d.ports, d.time_wait, d.pct
+                    "{} {} -> {} ports {} time-wait {} pool {:.1}%",
+                    d.proto, d.local, d.remote, d.ports, d.time_wait, d.pct
                 )
             }),
             View::Processes => self.procs.get(self.selected).map(|p| {

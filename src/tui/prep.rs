@@ -50,9 +50,11 @@ pub fn listing(
     let passing = rows.iter().filter(|r| filter.matches(snap, &r.sock));
     match spec.view {
         View::Ephemeral => {
-            let d = rows::dest_groups(passing, snap.range.pool_size());
+            let live = rows.iter().filter(|r| r.mark != Mark::Closed);
+            let view = crate::model::PoolView::of(&snap.range, live.map(|r| &r.sock));
+            let d = rows::dest_groups(passing, &view);
             let mut d = match report {
-                Some(r) => DestGroup::with_projections(d, &r.projections),
+                Some(r) => DestGroup::with_analysis(d, r),
                 None => d,
             };
             rows::sort_dests(&mut d, spec.dest_sort.0, spec.dest_sort.1);

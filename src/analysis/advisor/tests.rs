@@ -1,5 +1,5 @@
 use super::*;
-use crate::model::{Endpoint, Family, PortRange, Process};
+use crate::model::{Endpoint, Family, PortRange, Process, SockState};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;

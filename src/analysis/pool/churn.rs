@@ -508,7 +508,7 @@ impl Projection {
             Projection::Steady { expected, pool } => format!(
                 "at this rate, {subject} will not run out: steady state ≈ {expected} of \
                  {pool} ports ({:.1} %)",
-                super::fraction(expected, pool) * 100.0
+                crate::model::share(expected, pool) * 100.0
             ),
             Projection::NoData => format!("{subject}: not enough data for a projection yet"),
         }

@@ -59,12 +59,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ),
     ];
     // The use of this socket's destination pool over the last minutes.
-    if let Some(remote) = s.remote {
-        let key = crate::analysis::pool::DestKey {
-            proto: s.proto,
-            local_addr: s.local.addr,
-            remote,
-        };
+    if let Some(key) = crate::model::DestKey::of(s) {
         if let Some(h) = app.alerts.dest_history.get(&key) {
             let last = h.last().copied().unwrap_or(0.0);
             lines.push(kv(
