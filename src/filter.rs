@@ -266,10 +266,7 @@ pub const RULES: &[(&str, &str)] = &[
         "WORD",
         "a bare word matches an address, port, state, process, pid or user",
     ),
-    (
-        "",
-        "terms of one kind OR, different kinds AND, bare words AND",
-    ),
+    ("", "terms of one kind OR, kinds AND, words AND"),
 ];
 
 /// `WORDS` and `RULES` as help lines: (syntax, meaning).

@@ -640,8 +640,9 @@ impl App {
                     self.spec_changed();
                 } else {
                     self.status = Some(format!(
-                        "{} quits (Esc never does)",
-                        hint(&Action::Quit, Ctx::Table)
+                        "{} quits ({} never does)",
+                        hint(&Action::Quit, Ctx::Table),
+                        hint(&Action::Close, Ctx::Table)
                     ));
                 }
             }

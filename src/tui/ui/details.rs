@@ -155,9 +155,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let h = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
     let rect = centered(area, area.width.saturating_sub(4).min(100), h);
     f.render_widget(Clear, rect);
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .title(" socket details (Esc closes) ");
+    let block = Block::default().borders(Borders::ALL).title(format!(
+        " socket details ({} closes) ",
+        crate::tui::keys::hint(
+            &crate::tui::app::Action::Close,
+            crate::tui::keys::Ctx::Details
+        )
+    ));
     f.render_widget(
         Paragraph::new(lines)
             .block(block)
