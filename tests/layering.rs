@@ -222,11 +222,26 @@ fn item_end(t: &[(Tok, usize)], i: usize) -> usize {
     t.len()
 }
 
+/// `a/b/../c` as `a/c` (no file system access).
+fn normalise(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The file a `mod name;` in `file` loads (`path`: its `#[path]`).
 fn module_file(file: &Path, name: &str, path: Option<&str>) -> PathBuf {
     let dir = file.parent().unwrap_or(Path::new("."));
     if let Some(p) = path {
-        return dir.join(p);
+        return normalise(&dir.join(p));
     }
     let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("");
     let base = if matches!(stem, "mod" | "lib" | "main") {
@@ -424,7 +439,30 @@ fn violations(root: &Path) -> (Vec<String>, Vec<String>) {
         let name = first.trim_end_matches(".rs").to_string();
         (!matches!(name.as_str(), "lib" | "main" | "bin")).then_some(name)
     };
-    let modules: BTreeSet<String> = files.iter().filter_map(|p| top(p)).collect();
+    let mut parsed = BTreeMap::new();
+    let mut test_files = BTreeSet::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).expect("source file");
+        let u = uses(f, &text, &BTreeSet::new());
+        test_files.extend(u.test_files.iter().cloned());
+        parsed.insert(f.clone(), text);
+    }
+    // a module the crate root declares under #[cfg(test)] (the test kit) is
+    // test code through and through
+    let test_modules: BTreeSet<String> = test_files
+        .iter()
+        .filter(|f| {
+            let rel = f.strip_prefix(&src).unwrap_or(f);
+            rel.components().count() == 1
+                || (rel.components().count() == 2 && rel.ends_with("mod.rs"))
+        })
+        .filter_map(|f| top(f))
+        .collect();
+    let modules: BTreeSet<String> = files
+        .iter()
+        .filter_map(|p| top(p))
+        .filter(|m| !test_modules.contains(m))
+        .collect();
     let mut bad = Vec::new();
     for m in &modules {
         if !rules.contains_key(m) {
@@ -439,17 +477,19 @@ fn violations(root: &Path) -> (Vec<String>, Vec<String>) {
         .filter(|n| !modules.contains(*n))
         .cloned()
         .collect();
-    let mut parsed = BTreeMap::new();
-    let mut test_files = BTreeSet::new();
-    for f in &files {
-        let text = std::fs::read_to_string(f).expect("source file");
-        let u = uses(f, &text, &externals);
-        test_files.extend(u.test_files.iter().cloned());
-        parsed.insert(f.clone(), u);
-    }
+    let parsed: BTreeMap<PathBuf, Uses> = parsed
+        .into_iter()
+        .map(|(f, text)| {
+            let u = uses(&f, &text, &externals);
+            (f, u)
+        })
+        .collect();
     let mut hit_exceptions = BTreeSet::new();
     for (f, u) in &parsed {
         let Some(m) = top(f) else { continue };
+        if test_modules.contains(&m) {
+            continue;
+        }
         let Some(rule) = rules.get(&m) else { continue };
         if test_files.contains(f) {
             continue; // test code: may use anything

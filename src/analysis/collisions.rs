@@ -282,8 +282,8 @@ fn collision(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::testutil::*;
     use crate::model::PortRange;
+    use crate::testkit::*;
     use CollisionKind::*;
 
     const PROCS: &[(u32, &str)] = &[

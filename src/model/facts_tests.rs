@@ -1,23 +1,12 @@
 use super::*;
-use crate::model::{Family, Pids};
+use crate::testkit::{conn, ep, listener, SockExt};
 
-fn ep(s: &str) -> Endpoint {
-    let a: std::net::SocketAddr = s.parse().unwrap();
-    Endpoint::new(a.ip(), a.port())
-}
-
+/// A socket of the kit: with a remote end, or without one (then a listener's
+/// shape, in `state`).
 fn sock(proto: Proto, local: &str, remote: Option<&str>, state: SockState) -> Socket {
-    Socket {
-        proto,
-        family: Family::Ipv4,
-        local: ep(local),
-        remote: remote.map(ep),
-        state,
-        uid: None,
-        user: None,
-        inode: Some(1),
-        pids: Pids::new(),
-        time_wait_left_ms: None,
+    match remote {
+        Some(r) => conn(proto, local, r, state),
+        None => listener(proto, local).state(state),
     }
 }
 

@@ -277,8 +277,8 @@ mod tests {
     /// union counted 15 here), without the server side of accepted connections.
     #[test]
     fn ports_in_use_are_the_pools_count() {
-        use crate::analysis::testutil::{conn, listener, many, range100, snap};
         use crate::model::{Proto, SockState};
+        use crate::testkit::{conn, listener, many, range100, snap};
         let mut v = many(
             "10.0.0.2",
             "10.0.0.5:443",

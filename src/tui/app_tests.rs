@@ -1,7 +1,7 @@
 use super::*;
 use crate::model::{Proto, SockState};
+use crate::testkit::dashboard::{base, changed, ep, snap, sock, T0};
 use crate::tui::rows::{DestCol, Mark, ProcCol, SortKey};
-use crate::tui::test_fixture::{base, changed, ep, snap, sock, T0};
 
 fn app() -> App {
     let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);

@@ -16,9 +16,6 @@ pub mod term;
 pub mod theme;
 pub mod ui;
 
-#[cfg(test)]
-mod test_fixture;
-
 use crate::filter::Filter;
 use crate::model::Snapshot;
 use crate::source::SocketSource;

@@ -1,6 +1,6 @@
 use super::*;
 use crate::analysis::pool::{self, Thresholds};
-use crate::analysis::testutil::{conn, listener, range100, snap, tcp, SockExt};
+use crate::testkit::{conn, listener, range100, snap, tcp, SockExt};
 
 /// The Ephemeral view's groups are the pool's destinations: one key (with the
 /// protocol: TCP and UDP to one endpoint are two pools), the same rule for

@@ -554,9 +554,9 @@ impl fmt::Display for DestProjection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::testutil::*;
     use crate::model::SockState::*;
     use crate::model::Socket;
+    use crate::testkit::*;
 
     fn at(ms: u64, sockets: Vec<Socket>) -> Snapshot {
         snap(ms, range100(), sockets)
