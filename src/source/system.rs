@@ -29,6 +29,12 @@ pub struct SystemSource {
     host: String,
     /// Sockets in the last snapshot (the next one's starting capacity).
     last_len: usize,
+    /// Owners are found on demand (`attribute`), not with every snapshot.
+    lazy: bool,
+    /// Devices the last snapshot's sockets are bound to (lazy: for `attribute`'s
+    /// kernel lookups).
+    #[cfg(target_os = "linux")]
+    bound: rustc_hash::FxHashMap<u64, u32>,
 }
 
 impl SystemSource {
@@ -45,7 +51,18 @@ impl SystemSource {
             procs: ProcessTable::new(),
             host: host_name(),
             last_len: 0,
+            lazy: false,
+            #[cfg(target_os = "linux")]
+            bound: Default::default(),
         }
+    }
+
+    /// Snapshots without owners: `attribute` finds them for the sockets a
+    /// command will name (Linux; elsewhere netstat2 gives them anyway). For
+    /// one-shot commands, which then walk `/proc` only when they name a process.
+    pub fn lazy(mut self) -> Self {
+        self.lazy = true;
+        self
     }
 
     /// Asks the OS only for sockets `f` can match by protocol, family and state
@@ -193,6 +210,23 @@ fn convert(si: netstat2::SocketInfo) -> Socket {
 }
 
 impl SocketSource for SystemSource {
+    #[cfg(target_os = "linux")]
+    fn attribute(
+        &mut self,
+        snap: &mut Snapshot,
+        inodes: &super::attrib::InodeSet,
+    ) -> Result<(), SourceError> {
+        if !self.lazy {
+            return Ok(());
+        }
+        let (diag, bound) = (&mut self.diag, &self.bound);
+        let still_open = |socks: &[Socket], unknown: &super::attrib::InodeSet| match diag.as_mut() {
+            Some(d) => d.still_open(socks, unknown, bound),
+            None => unknown.clone(),
+        };
+        super::owners::attribute(snap, inodes, &mut self.procs, still_open)
+    }
+
     fn snapshot(&mut self) -> Result<Snapshot, SourceError> {
         let range = self.range()?;
         let taken_at_ms = now_ms();
@@ -218,7 +252,7 @@ impl SocketSource for SystemSource {
         self.last_len = sockets.len();
 
         #[cfg(target_os = "linux")]
-        {
+        if !self.lazy {
             let mut live = super::attrib::InodeSet::default();
             live.reserve(sockets.len());
             live.extend(sockets.iter().filter_map(|s| s.inode));
@@ -244,7 +278,7 @@ impl SocketSource for SystemSource {
         let mut last_pid = None;
         for s in sockets.iter_mut() {
             #[cfg(target_os = "linux")]
-            if let Some(i) = s.inode {
+            if let (Some(i), false) = (s.inode, self.lazy) {
                 s.pids = crate::model::Pids::from_slice(self.attrib.owners(i));
             }
             for &p in &s.pids {
@@ -289,7 +323,12 @@ impl SocketSource for SystemSource {
             }
         }
         #[cfg(target_os = "linux")]
-        let partial = owners_hidden(&sockets, &self.attrib.closed_since_dump);
+        let partial = if self.lazy {
+            self.bound = bound;
+            super::owners::others_hidden(&sockets)
+        } else {
+            owners_hidden(sockets.iter(), &self.attrib.closed_since_dump)
+        };
         #[cfg(not(target_os = "linux"))]
         let partial = false;
         Ok(Snapshot {
@@ -312,11 +351,13 @@ impl SocketSource for SystemSource {
 /// closed since the dump, and sockets no process holds (kernel sockets, in the
 /// initial namespace), hide nothing; TIME-WAIT has no inode and no owner.
 #[cfg(target_os = "linux")]
-fn owners_hidden(sockets: &[Socket], closed: &super::attrib::InodeSet) -> bool {
+pub(super) fn owners_hidden<'a>(
+    sockets: impl Iterator<Item = &'a Socket>,
+    closed: &super::attrib::InodeSet,
+) -> bool {
     // SAFETY: geteuid has no preconditions.
     let euid = unsafe { libc::geteuid() };
     let mut orphans = sockets
-        .iter()
         .filter(|s| s.pids.is_empty() && s.inode.is_some_and(|i| i != 0 && !closed.contains(&i)));
     if euid == 0 {
         orphans.next().is_some() && !super::in_initial_pid_ns()

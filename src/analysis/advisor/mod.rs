@@ -510,6 +510,27 @@ fn describe(s: &Socket, snap: &Snapshot) -> String {
     out
 }
 
+/// The sockets using `proto` port `port`, listeners first (they matter most):
+/// what the in-use rule lists.
+fn port_users(port: u16, proto: Proto, snap: &Snapshot) -> Vec<&Socket> {
+    let mut users: Vec<&Socket> = snap
+        .sockets
+        .iter()
+        .filter(|s| s.proto == proto && s.local.port == port)
+        .collect();
+    users.sort_by_key(|s| !is_listener(s));
+    users
+}
+
+/// The sockets whose owners `judge(port, proto, ..)` names (the in-use rule
+/// describes at most `MAX_LISTED`): the only ones a snapshot taken without
+/// owners needs them for.
+pub fn named_sockets(port: u16, proto: Proto, snap: &Snapshot) -> Vec<&Socket> {
+    let mut users = port_users(port, proto, snap);
+    users.truncate(MAX_LISTED);
+    users
+}
+
 fn in_use(port: u16, proto: Proto, snapshot: Option<&Snapshot>) -> Finding {
     let Some(snap) = snapshot else {
         return finding(
@@ -518,11 +539,7 @@ fn in_use(port: u16, proto: Proto, snapshot: Option<&Snapshot>) -> Finding {
             "not checked: no socket snapshot".to_string(),
         );
     };
-    let mut users: Vec<&Socket> = snap
-        .sockets
-        .iter()
-        .filter(|s| s.proto == proto && s.local.port == port)
-        .collect();
+    let users = port_users(port, proto, snap);
     if users.is_empty() {
         return finding(
             rule::IN_USE,
@@ -530,8 +547,6 @@ fn in_use(port: u16, proto: Proto, snapshot: Option<&Snapshot>) -> Finding {
             format!("no {proto} socket uses {port} on this host right now"),
         );
     }
-    // Listeners first: they matter most.
-    users.sort_by_key(|s| !is_listener(s));
     let listeners = users.iter().filter(|s| is_listener(s)).count();
     let mut list: Vec<String> = users
         .iter()
