@@ -378,17 +378,18 @@ fn list_rest(
 }
 
 /// Fills in the owners of the sockets with these inodes and their processes
-/// (`SystemSource::attribute` when lazy), and whether some of them show none
-/// because their owners are hidden (`partial`, over the sockets asked about).
-/// `still_open(sockets, inodes)`: which of the given inodes the kernel still has.
-pub(super) fn attribute(
+/// (`SystemSource::attribute` when lazy); returns those of them that no
+/// process holds and the kernel no longer has (closed since the dump: their
+/// lack of an owner hides nothing). `still_open(sockets, inodes)`: which of
+/// the given inodes the kernel still has.
+pub fn attribute(
     snap: &mut Snapshot,
     wanted: &InodeSet,
     procs: &mut ProcessTable,
     still_open: impl FnOnce(&[Socket], &InodeSet) -> InodeSet,
-) -> Result<(), SourceError> {
+) -> Result<InodeSet, SourceError> {
     if wanted.is_empty() {
-        return Ok(());
+        return Ok(InodeSet::default());
     }
     let found = find_owners(Path::new("/proc"), wanted).map_err(SourceError::Proc)?;
     let mut pids: Vec<u32> = found.owners.values().flatten().copied().collect();
@@ -418,19 +419,14 @@ pub(super) fn attribute(
         let open = still_open(&snap.sockets, &missing);
         missing.difference(&open).copied().collect()
     };
-    let asked = snap
-        .sockets
-        .iter()
-        .filter(|s| s.inode.is_some_and(|i| wanted.contains(&i)));
-    snap.partial |= super::system::owners_hidden(asked, &closed);
-    Ok(())
+    Ok(closed)
 }
 
 /// `partial` of a snapshot taken without owners, without a walk: without the
 /// capabilities to read other users' fds, another user's open socket would
 /// show no process. (As root, or with them, only a walk can tell; the
 /// sockets a command names get it from `attribute`.)
-pub(super) fn others_hidden(sockets: &[Socket]) -> bool {
+pub fn others_hidden(sockets: &[Socket]) -> bool {
     // SAFETY: geteuid has no preconditions.
     let euid = unsafe { libc::geteuid() };
     euid != 0
