@@ -19,8 +19,9 @@
 //! bound, and the destination is named as the driver when it accounts for all of it.
 
 use crate::model::{Endpoint, PortRange, Proto, Snapshot, SockState, Socket};
+use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -411,7 +412,7 @@ pub fn analyze(snap: &Snapshot, thresholds: Thresholds) -> PoolReport {
     let range = &snap.range;
     let pool = safe_pool_size(range);
     let (mut tcp, mut udp) = (ProtoCount::default(), ProtoCount::default());
-    let mut dests: HashMap<DestKey, DestCount> = HashMap::new();
+    let mut dests: HashMap<DestKey, DestCount> = HashMap::default();
     let view = PoolView::new(snap);
     for s in &snap.sockets {
         if !range.is_ephemeral(s.local.port) || view.is_server_side(s) {
