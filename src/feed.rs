@@ -18,7 +18,7 @@
 
 use crate::analysis::{Analysis, Analyzer};
 use crate::model::Snapshot;
-use crate::source::{SocketSource, SourceError};
+pub use crate::source::{SocketSource, SourceError};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -481,6 +481,24 @@ mod tests {
             Flow::Go
         });
         assert_eq!((end, n), (End::Stopped, 2));
+        assert!(t0.elapsed() < Duration::from_secs(60));
+    }
+
+    #[test]
+    fn an_interval_change_cuts_the_wait_short() {
+        let mut f = Feed::new(frames(u64::MAX), Analyzer::default())
+            .interval(Duration::from_secs(3600))
+            .analyze(Analyze::Never)
+            .limit(2);
+        let ctl = f.control();
+        let t0 = Instant::now();
+        let mut n = 0;
+        f.run(&mut |_r: Result<Frame, SourceError>, _: Instant| {
+            n += 1;
+            ctl.set_interval(Duration::from_millis(1));
+            Flow::Go
+        });
+        assert_eq!(n, 2);
         assert!(t0.elapsed() < Duration::from_secs(60));
     }
 

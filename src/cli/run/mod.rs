@@ -148,6 +148,13 @@ impl GlobalArgs {
     }
 }
 
+/// One snapshot of `src` for a one-shot command (the long-running ones take
+/// theirs through `crate::feed`): the one place outside the feed that asks a
+/// source.
+pub(crate) fn snapshot_of(src: &mut dyn SocketSource) -> Result<Snapshot, CliError> {
+    src.snapshot().map_err(CliError::bad_input)
+}
+
 /// Takes one snapshot of everything, with the owners of the sockets `named`
 /// picks (the ones the command will name; no `/proc` walk when none), and
 /// prints the one-time hint when attribution was partial.
@@ -156,7 +163,7 @@ pub fn one_snapshot(
     named: &dyn Fn(&Snapshot) -> InodeSet,
 ) -> Result<Snapshot, CliError> {
     let mut src = g.lazy_source(None)?;
-    let mut snap = src.snapshot().map_err(CliError::bad_input)?;
+    let mut snap = snapshot_of(src.as_mut())?;
     let inodes = named(&snap);
     src.attribute(&mut snap, &inodes)
         .map_err(CliError::bad_input)?;
@@ -170,7 +177,7 @@ pub fn one_snapshot(
 fn list(g: &GlobalArgs, a: &ListArgs, out: &mut dyn Write) -> Result<i32, CliError> {
     let filter = a.filter.to_filter().map_err(CliError::bad_input)?;
     let mut src = g.lazy_source(Some(&filter))?;
-    let mut snap = src.snapshot().map_err(CliError::bad_input)?;
+    let mut snap = snapshot_of(src.as_mut())?;
     // Owners of the rows printed only, unless the filter itself reads owners.
     let inodes: InodeSet = snap
         .sockets
@@ -443,7 +450,6 @@ fn dashboard(cli: &Cli) -> Result<i32, CliError> {
         keep_closed: d.keep_closed.unwrap_or(super::DASH_KEEP_CLOSED),
         no_color: d.no_color,
         replay: cli.global.replay.is_some(),
-        thresholds,
         view: d.view.unwrap_or(crate::tui::app::View::All),
         columns: d
             .columns
@@ -453,7 +459,13 @@ fn dashboard(cli: &Cli) -> Result<i32, CliError> {
     // The source's notes (a recording's cut last line) wait for the terminal to
     // be restored: written during the dashboard they would land on its screen.
     let (source, notes) = Noted::keep(source);
-    let r = crate::tui::run(source, opts).map_err(CliError::bad_input);
+    crate::source::tune_allocator();
+    let feed = crate::feed::Feed::new(
+        source,
+        crate::analysis::Analyzer::new(thresholds, crate::tui::alerts::TOP),
+    )
+    .interval(opts.interval);
+    let r = crate::tui::run(feed, opts).map_err(CliError::bad_input);
     if let Ok(v) = notes.lock() {
         v.iter().for_each(|n| crate::elog!("porttop: note: {n}"));
     }

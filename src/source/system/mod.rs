@@ -213,7 +213,7 @@ mod tests {
         // lazy changes nothing where every socket comes with its pids
         b.lazy();
         let range = crate::model::PortRange::new(32768, 60999, vec![], "test");
-        let mut snap = crate::analysis::testutil::snap(0, range, v.clone());
+        let mut snap = crate::testkit::snap(0, range, v.clone());
         b.attribute_named(&mut snap, &Default::default(), &mut procs)
             .unwrap();
         assert_eq!(snap.sockets, v);
