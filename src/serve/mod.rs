@@ -349,7 +349,7 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
 /// Serves until SIGTERM, SIGINT or SIGHUP: one refresh now, then the HTTP
 /// threads, then the feed on this thread. Returns how the feed ended (a
 /// recording that is used up is served as it ended, until a signal). `ready`
-/// is logged once requests are answered (and signals handled).
+/// is logged once signals are handled.
 pub fn run(
     listener: TcpListener,
     src: Box<dyn SocketSource>,
@@ -363,6 +363,8 @@ pub fn run(
         .interval(interval)
         .stop_on_signals()
         .map_err(std::io::Error::other)?;
+    // Signals are handled from here on; the listener already queues clients.
+    crate::elog!("{ready}");
     let shared: Shared = Latest::new(Arc::new(State::default()));
     let mut renderer = Renderer::new(cfg, shared.clone());
     let first = feed.step(&mut renderer);
@@ -374,7 +376,6 @@ pub fn run(
         Arc::new(move |rq: &Request| route(&current(&h_shared), rq, interval, &h_stats));
     let service = http::Service { handler, is_heavy };
     http::spawn(listener, limits, service, access, stats)?;
-    crate::elog!("{ready}");
     let end = match first {
         Some(end) => end,
         None => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| feed.run(&mut renderer)))
