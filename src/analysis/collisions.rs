@@ -53,11 +53,6 @@ pub struct Collision {
     pub sockets: Vec<Involved>,
 }
 
-/// Collisions without a malware lookup.
-pub fn find(snap: &Snapshot) -> Vec<Collision> {
-    find_with(snap, &|_, _| None)
-}
-
 /// Collisions; `is_malware(port, proto)` names the malware known on a port.
 /// Sorted by proto, port, then kind.
 pub fn find_with(
@@ -311,6 +306,11 @@ mod tests {
     use super::*;
     use crate::model::PortRange;
     use crate::testkit::*;
+
+    /// Collisions without a malware lookup.
+    fn find(snap: &Snapshot) -> Vec<Collision> {
+        find_with(snap, &|_, _| None)
+    }
     use CollisionKind::*;
 
     const PROCS: &[(u32, &str)] = &[
