@@ -8,8 +8,8 @@
 //! table once per address family. Here one netlink socket lives as long as the
 //! source, receives into 64 KiB (the kernel then fills 32 KiB chunks), only the
 //! fixed 72-byte `inet_diag_msg` header is decoded, and TCP of both families comes
-//! from one walk (`dump_tcp`). Measured with `porttop bench-refresh` (medians of
-//! 20, interleaved, 45,000 loopback sockets): netstat2's dump 59 ms, this one 37 ms.
+//! from one walk (`dump_tcp`). `porttop bench-refresh` times both dumps; the
+//! figures are in README.md ("Performance", "Measured for design decisions").
 
 use super::attrib::InodeSet;
 use crate::model::{Endpoint, Family, Proto, SockState, Socket};

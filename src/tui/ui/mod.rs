@@ -316,5 +316,5 @@ pub(crate) fn clock(ms: u64) -> String {
 }
 
 #[cfg(test)]
-#[path = "../ui_tests.rs"]
+#[path = "mod_tests.rs"]
 mod tests;
