@@ -33,6 +33,7 @@ pub fn conn(proto: Proto, local: &str, remote: &str, state: SockState) -> Socket
         inode: Some(1),
         pids: Default::default(),
         time_wait_left_ms: None,
+        conn: None,
     }
 }
 
@@ -63,6 +64,7 @@ pub fn listener(proto: Proto, local: &str) -> Socket {
         inode: Some(1),
         pids: Default::default(),
         time_wait_left_ms: None,
+        conn: None,
     }
 }
 

@@ -1,7 +1,9 @@
 //! The data porttop works on: sockets, their owners, the ephemeral range, and the
 //! immutable `Snapshot` that the collector hands to every consumer. No I/O here.
 
+pub mod conn;
 mod record;
+pub use conn::{ConnInfo, Detail};
 pub use record::{snapshot_from_records, ProcessRecord, SocketRecord};
 
 use serde::{Deserialize, Serialize};
@@ -263,6 +265,10 @@ pub struct Socket {
     /// when its port comes back. None for other states and where unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_wait_left_ms: Option<u32>,
+    /// Queues, timer, tcp_info, memory and rates (`model::conn`): for listeners
+    /// always, for the rest when the source was asked for `Detail::Info`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conn: Option<Box<ConnInfo>>,
 }
 
 impl Socket {

@@ -132,6 +132,7 @@ pub fn snapshot_from_records(
             inode: r.inode,
             pids: pids.into(),
             time_wait_left_ms: None,
+            conn: None,
         });
     }
     Snapshot {

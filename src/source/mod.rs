@@ -5,8 +5,11 @@ pub mod attrib;
 pub mod counters;
 #[cfg(target_os = "linux")]
 mod diag;
+#[cfg(target_os = "linux")]
+mod diag_info;
 mod fixture;
 pub mod procs;
+mod rates;
 mod system;
 
 pub use fixture::{parse_fixture, FixtureSource};

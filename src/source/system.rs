@@ -29,6 +29,10 @@ pub struct SystemSource {
     host: String,
     /// Sockets in the last snapshot (the next one's starting capacity).
     last_len: usize,
+    /// What the dump asks for beyond the header, and the rates kept from the
+    /// last refresh.
+    detail: crate::model::Detail,
+    rates: super::rates::RateTracker,
 }
 
 impl SystemSource {
@@ -45,7 +49,16 @@ impl SystemSource {
             procs: ProcessTable::new(),
             host: host_name(),
             last_len: 0,
+            detail: Default::default(),
+            rates: Default::default(),
         }
+    }
+
+    /// Asks the kernel for each connection's queues, timer, tcp_info and
+    /// socket memory (`Detail::Info`), for views and commands that show them.
+    pub fn with_detail(mut self, detail: crate::model::Detail) -> Self {
+        self.detail = detail;
+        self
     }
 
     /// Asks the OS only for sockets `f` can match by protocol, family and state
@@ -87,6 +100,7 @@ impl SystemSource {
             Some(d) => d,
             none => none.insert(super::diag::Diag::new().map_err(err)?),
         };
+        diag.detail = self.detail;
         let r = diag.dump_all(&self.scope, f);
         if r.is_err() {
             // A dump cut short may still run in the kernel, which then refuses
@@ -216,6 +230,9 @@ impl SocketSource for SystemSource {
             sockets.push(convert(si));
         }
         self.last_len = sockets.len();
+        if self.detail == crate::model::Detail::Info {
+            self.rates.update(&mut sockets, taken_at_ms);
+        }
 
         #[cfg(target_os = "linux")]
         {

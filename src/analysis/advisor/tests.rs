@@ -28,6 +28,7 @@ fn sock(proto: Proto, port: u16, state: SockState, pids: Vec<u32>) -> Socket {
         inode: Some(1),
         pids: pids.into(),
         time_wait_left_ms: None,
+        conn: None,
     }
 }
 
