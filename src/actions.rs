@@ -1,6 +1,10 @@
-//! The two things porttop changes on a system, kept in one place: reserving ports
-//! (Linux `ip_local_reserved_ports`) and sending SIGTERM to a process. Callers ask
-//! for confirmation first; these functions only do the deed and report clearly.
+//! The things porttop changes on a system, kept in one place: reserving ports
+//! (Linux `ip_local_reserved_ports`), signalling a process, and closing a TCP
+//! connection (`close`, SOCK_DESTROY). Callers ask for confirmation first; these
+//! functions only do the deed and report clearly.
+
+mod close;
+pub use close::{closable, close_socket};
 
 use crate::model::{format_ranges, merge_ranges};
 use crate::range::{parse_reserved_ports, read_sysfile, LINUX_PROC_DIR};
@@ -35,6 +39,18 @@ pub enum ActionError {
     NoSuchProcess(u32),
     #[error("cannot signal pid {0}: {1}")]
     Signal(u32, std::io::Error),
+    #[error("not permitted to close connections: needs CAP_NET_ADMIN (run as root)")]
+    CloseNotPermitted,
+    #[error(
+        "this kernel cannot close sockets from outside (built without CONFIG_INET_DIAG_DESTROY)"
+    )]
+    CloseUnsupported,
+    #[error("already closed")]
+    AlreadyClosed,
+    #[error("a {0} socket cannot be closed (only TCP sockets a process holds)")]
+    NotClosable(String),
+    #[error("cannot close: {0}")]
+    Close(std::io::Error),
 }
 
 /// The reserved-ports file of this network namespace.

@@ -64,6 +64,7 @@ impl Timer {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TcpInfo {
     /// Retransmission timeout, µs.
+    #[serde(rename = "rto_us")]
     pub rto: u32,
     pub snd_mss: u32,
     pub rcv_mss: u32,
@@ -77,7 +78,9 @@ pub struct TcpInfo {
     pub last_data_recv: u32,
     pub pmtu: u32,
     /// Smoothed RTT and its variance, µs.
+    #[serde(rename = "rtt_us")]
     pub rtt: u32,
+    #[serde(rename = "rttvar_us")]
     pub rttvar: u32,
     pub snd_ssthresh: u32,
     /// Congestion window, segments.
@@ -90,6 +93,7 @@ pub struct TcpInfo {
     pub segs_out: u32,
     pub segs_in: u32,
     pub notsent_bytes: u32,
+    #[serde(rename = "min_rtt_us")]
     pub min_rtt: u32,
     /// Bytes/s (tcpi_delivery_rate; ss prints it in bit/s).
     pub delivery_rate: u64,
@@ -141,11 +145,12 @@ pub struct ConnInfo {
     pub timer_left_ms: u32,
     #[serde(default, skip_serializing_if = "is_zero8")]
     pub timer_retrans: u8,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// (flat in JSON, under the kernel's names: `bytes_acked`, `rtt_us`…)
+    #[serde(flatten)]
     pub tcp: Option<TcpInfo>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(flatten)]
     pub mem: Option<MemInfo>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(flatten)]
     pub rates: Option<Rates>,
 }
 

@@ -4,6 +4,7 @@
 use super::{Cli, Command, GlobalArgs, ListArgs, PoolArgs, RangeArgs};
 mod advise;
 mod bench;
+mod close;
 mod docs;
 mod serve;
 use crate::model::{Snapshot, Socket};
@@ -111,6 +112,15 @@ impl GlobalArgs {
         &self,
         scope: Option<&crate::filter::Filter>,
     ) -> Result<Box<dyn SocketSource>, CliError> {
+        self.detailed_source(scope, crate::model::Detail::Bare)
+    }
+
+    /// `scoped_source`, asking the system for `detail` per connection.
+    pub fn detailed_source(
+        &self,
+        scope: Option<&crate::filter::Filter>,
+        detail: crate::model::Detail,
+    ) -> Result<Box<dyn SocketSource>, CliError> {
         let cfg = self.range_config();
         let range = cfg.resolve().map_err(CliError::bad_input)?;
         match &self.replay {
@@ -118,7 +128,7 @@ impl GlobalArgs {
                 FixtureSource::open(p, cfg, range).map_err(CliError::bad_input)?,
             )),
             None => {
-                let src = SystemSource::new(cfg);
+                let src = SystemSource::new(cfg).with_detail(detail);
                 Ok(Box::new(match scope {
                     Some(f) => src.scoped(f),
                     None => src,
@@ -145,8 +155,13 @@ pub fn one_snapshot(
 
 fn list(g: &GlobalArgs, a: &ListArgs, out: &mut dyn Write) -> Result<i32, CliError> {
     let filter = a.filter.to_filter().map_err(CliError::bad_input)?;
+    let detail = if a.info {
+        crate::model::Detail::Info
+    } else {
+        crate::model::Detail::Bare
+    };
     let snap = g
-        .scoped_source(Some(&filter))?
+        .detailed_source(Some(&filter), detail)?
         .snapshot()
         .map_err(CliError::bad_input)?;
     let mut rows: Vec<&Socket> = snap
@@ -165,9 +180,12 @@ fn list(g: &GlobalArgs, a: &ListArgs, out: &mut dyn Write) -> Result<i32, CliErr
     if a.json {
         output::list_json(out, &snap, &rows)?;
     } else if a.csv {
-        output::list_csv(out, &snap, &rows, !a.no_header)?;
+        output::list_csv_info(out, &snap, &rows, !a.no_header, a.info)?;
     } else {
-        output::list_table(out, &snap, &rows, !a.no_header)?;
+        output::list_table(out, &snap, &rows, !a.no_header, a.info)?;
+    }
+    for w in output::queue_warnings(&snap, &rows) {
+        crate::elog!("porttop: warning: {w}");
     }
     Ok(0)
 }
@@ -463,6 +481,7 @@ pub fn run(mut cli: Cli, matches: &clap::ArgMatches, out: &mut dyn Write) -> Res
         Some(Command::Serve(a)) => serve::serve(&cli.global, a),
         Some(Command::Watch(a)) => serve::watch(&cli.global, a, out),
         Some(Command::Record(a)) => record(&cli.global, a, out),
+        Some(Command::Close(a)) => close::close(&cli.global, a, out),
         Some(Command::BenchRefresh(a)) => bench::refresh(&cli.global, a, out),
         Some(Command::Config(a)) => show_config(&config, a, out),
         Some(Command::Completions(a)) => docs::completions(a, out),
