@@ -4,7 +4,9 @@
 //! functions only do the deed and report clearly.
 
 mod close;
+mod signal;
 pub use close::{closable, close_socket};
+pub use signal::{pin, pin_all, signal_all, Pinned, Sig};
 
 use crate::model::{format_ranges, merge_ranges};
 use crate::range::{parse_reserved_ports, read_sysfile, LINUX_PROC_DIR};
@@ -124,25 +126,11 @@ fn write_list(file: &Path, text: &[u8]) -> std::io::Result<()> {
     f.write_all(text)
 }
 
-/// Sends SIGTERM to `pid` (`name` is for the message).
+/// Sends SIGTERM to `pid` (`name` is for the message), through a pidfd
+/// opened now (`pin`); callers that ask first should `pin` when they ask and
+/// `signal` after, so a pid reused in between is never signalled.
 pub fn terminate(pid: u32, name: &str) -> Result<(), ActionError> {
-    let Ok(p) = libc::pid_t::try_from(pid) else {
-        return Err(ActionError::NoSuchProcess(pid));
-    };
-    if p <= 0 {
-        return Err(ActionError::NoPid);
-    }
-    // SAFETY: kill(2) with a positive pid and a valid signal number.
-    let rc = unsafe { libc::kill(p, libc::SIGTERM) };
-    if rc == 0 {
-        return Ok(());
-    }
-    let err = std::io::Error::last_os_error();
-    Err(match err.raw_os_error() {
-        Some(libc::EPERM) => ActionError::NotPermitted(pid, name.to_string()),
-        Some(libc::ESRCH) => ActionError::NoSuchProcess(pid),
-        _ => ActionError::Signal(pid, err),
-    })
+    pin(pid, name)?.signal(Sig::Term)
 }
 
 #[cfg(test)]

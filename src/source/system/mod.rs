@@ -211,5 +211,6 @@ mod tests {
         assert_eq!(b.attrib_stats(), Default::default());
         assert!(super::other::counters().is_none());
         b.scoped(&crate::filter::Filter::default());
+        b.detail(crate::model::Detail::Info);
     }
 }
