@@ -195,3 +195,63 @@ fn close_refuses_replay_and_an_empty_filter() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs a filter"));
 }
+
+/// The dashboard shows a running transfer's rate in RX/s and TX/s, and a full
+/// accept queue in its warning line.
+#[test]
+fn dashboard_shows_rates_and_a_full_accept_queue() {
+    if !common::have("tmux") {
+        eprintln!("SKIP: tmux is not installed");
+        return;
+    }
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let lp = l.local_addr().unwrap().port();
+    let mut c = TcpStream::connect(("127.0.0.1", lp)).unwrap();
+    let (mut srv, _) = l.accept().unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let st = stop.clone();
+    let w = std::thread::spawn(move || {
+        let buf = [5u8; 32768];
+        while !st.load(std::sync::atomic::Ordering::Relaxed) && c.write_all(&buf).is_ok() {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    });
+    let r = std::thread::spawn(move || {
+        let mut b = [0u8; 65536];
+        while srv.read(&mut b).is_ok_and(|n| n > 0) {}
+    });
+    let full = TcpListener::bind("127.0.0.1:0").unwrap();
+    // SAFETY: a valid listening descriptor; listen(2) again sets the backlog.
+    assert_eq!(unsafe { libc::listen(full.as_raw_fd(), 1) }, 0);
+    let fp = full.local_addr().unwrap().port();
+    let _q = [
+        TcpStream::connect(("127.0.0.1", fp)).unwrap(),
+        TcpStream::connect(("127.0.0.1", fp)).unwrap(),
+    ];
+    let t = common::tmux::Tmux::new("conn");
+    t.start(
+        200,
+        30,
+        &format!(
+            "'{}' --no-config --warn 99 --crit 99.5 --interval 250ms port:{lp} port:{fp}; echo PORTTOP_EXITED; sleep 30",
+            env!("CARGO_BIN_EXE_porttop")
+        ),
+    );
+    let s = t.wait("a rate in the transfer's rows", 15, |s| {
+        s.contains("RX/s")
+            && s.lines()
+                .any(|l| l.contains(&format!(" {lp} ")) && (l.contains("K ") || l.contains("M ")))
+    });
+    assert!(
+        s.contains("TX/s") && s.contains("RTT") && s.contains("RETR"),
+        "{s}"
+    );
+    t.wait("the full accept queue's warning", 10, |s| {
+        s.contains(&format!("accept queue full: 127.0.0.1:{fp}")) && s.contains(" 2/1")
+    });
+    t.keys(&["q"]);
+    t.wait("the shell after q", 5, |s| s.contains("PORTTOP_EXITED"));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    w.join().unwrap();
+    r.join().unwrap();
+}

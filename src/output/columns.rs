@@ -285,8 +285,13 @@ pub fn value(f: Field, s: &Socket, cx: &Context, style: Style) -> String {
         (Some(v), true) => human_bytes(v as f64),
         _ => num(v),
     };
-    let tcp = conn(s).and_then(|c| c.tcp);
-    let rates = conn(s).and_then(|c| c.rates);
+    // (a listener's tcp_info is its template for children, RTT 0: not shown)
+    let tcp = conn(s)
+        .and_then(|c| c.tcp)
+        .filter(|_| s.state != crate::model::SockState::Listen);
+    let rates = conn(s)
+        .and_then(|c| c.rates)
+        .filter(|_| s.state != crate::model::SockState::Listen);
     match f {
         Field::Proto => s.proto.to_string(),
         Field::Family => s.family.as_str().to_string(),

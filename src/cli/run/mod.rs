@@ -378,7 +378,17 @@ fn dashboard(cli: &Cli) -> Result<i32, CliError> {
             d.crit.unwrap_or(defaults.crit),
         )
         .map_err(CliError::bad_input)?;
-    let source = cli.global.source()?;
+    let columns = d
+        .columns
+        .clone()
+        .map_or(crate::tui::rows::Col::ALL.to_vec(), |c| c.0);
+    // The kernel's per-connection detail only when a column shows it.
+    let detail = if columns.iter().any(|c| c.field().is_some()) {
+        crate::model::Detail::Info
+    } else {
+        crate::model::Detail::Bare
+    };
+    let source = cli.global.detailed_source(None, detail)?;
     let opts = crate::tui::Options {
         filter,
         interval: d.interval.unwrap_or(super::DASH_INTERVAL),
@@ -387,10 +397,7 @@ fn dashboard(cli: &Cli) -> Result<i32, CliError> {
         replay: cli.global.replay.is_some(),
         thresholds,
         view: d.view.unwrap_or(crate::tui::app::View::All),
-        columns: d
-            .columns
-            .clone()
-            .map_or(crate::tui::rows::Col::ALL.to_vec(), |c| c.0),
+        columns,
     };
     // The source's notes (a recording's cut last line) wait for the terminal to
     // be restored: written during the dashboard they would land on its screen.

@@ -126,6 +126,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     if let Some(c) = change {
         lines.push(kv("change", c.into()));
     }
+    lines.extend(super::conn_details::lines(r, theme.title(), theme.color));
     if s.pids.is_empty() {
         // SAFETY: geteuid has no preconditions.
         let root = unsafe { libc::geteuid() } == 0;
