@@ -18,7 +18,7 @@
 
 use crate::analysis::{Analysis, Analyzer};
 use crate::model::Snapshot;
-use crate::source::{SocketSource, SourceError};
+pub use crate::source::{SocketSource, SourceError};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};

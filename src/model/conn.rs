@@ -180,6 +180,15 @@ impl ConnInfo {
     }
 }
 
+/// A TCP listener's detail when its accept queue is full (only listeners:
+/// on a connection the two queues are bytes, not an accept queue).
+pub fn full_accept_queue(s: &super::Socket) -> Option<&ConnInfo> {
+    if s.proto != super::Proto::Tcp || s.state != super::SockState::Listen {
+        return None;
+    }
+    s.conn.as_deref().filter(|c| c.accept_queue_full())
+}
+
 /// Rates from an earlier reading of the same socket `dt_ms` before (None when
 /// no time passed or a counter went back: not the same connection).
 pub fn rates_between(prev: &TcpInfo, now: &TcpInfo, dt_ms: u64) -> Option<Rates> {

@@ -107,7 +107,7 @@ pub fn queue_warnings(snap: &Snapshot, sockets: &[&Socket]) -> Vec<String> {
     sockets
         .iter()
         .filter_map(|s| {
-            let c = s.conn.as_deref().filter(|c| c.accept_queue_full())?;
+            let c = crate::model::conn::full_accept_queue(s)?;
             let owner = snap
                 .owner(s)
                 .map(|p| format!(" ({} pid {})", safe(&p.name), p.pid))

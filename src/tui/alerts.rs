@@ -1,41 +1,26 @@
-//! The dashboard's analysis: `Analyzer` keeps the churn history and turns every
-//! snapshot into `Alerts` (pool pressure, projection, collisions) with pure
-//! functions. The runtime runs it on the collector thread, so the UI thread only
-//! merges rows and draws; `App` runs it itself when given a bare snapshot (tests,
-//! and any caller without a collector).
+//! The dashboard's view of the analysis: the feed's `analysis::Analyzer` (the
+//! one place with history) analyses every snapshot on the feed's thread; its
+//! `Analysis` becomes `Alerts` (pool pressure, projection, collisions, and the
+//! listeners the table marks).
 
 use crate::analysis::collisions::{Collision, CollisionKind};
-use crate::analysis::pool::{self, Level, PoolReport, Projection, Thresholds};
-use crate::model::{Proto, Snapshot};
+use crate::analysis::pool::{self, Level, PoolReport, Projection};
+use crate::model::Proto;
 use std::collections::HashSet;
 
 /// How many destinations get a projection (the Ephemeral view shows their rate
 /// and time to exhaustion; the most urgent are chosen).
-const TOP: usize = 50;
+pub const TOP: usize = 50;
 
-/// Turns snapshots into alerts (the shared `analysis::Analyzer`, plus what the
-/// table marks).
-pub struct Analyzer(crate::analysis::Analyzer);
-
-impl Default for Analyzer {
-    fn default() -> Self {
-        Self::new(Thresholds::default())
-    }
-}
-
-impl Analyzer {
-    pub fn new(thresholds: Thresholds) -> Self {
-        Analyzer(crate::analysis::Analyzer::new(thresholds, TOP))
-    }
-
-    pub fn analyze(&mut self, snap: &Snapshot) -> Alerts {
+impl From<crate::analysis::Analysis> for Alerts {
+    fn from(a: crate::analysis::Analysis) -> Self {
         let crate::analysis::Analysis {
             report,
             collisions,
             kernel_moves,
             history,
             dest_history,
-        } = self.0.analyze(snap);
+        } = a;
         let flagged = collisions
             .iter()
             .filter(|c| {
@@ -50,7 +35,8 @@ impl Analyzer {
             kernel_moves,
             history,
             dest_history,
-            full_queues: full_queues(snap),
+            // (set from the snapshot by the preparer)
+            full_queues: Vec::new(),
         }
     }
 }
@@ -74,12 +60,12 @@ pub struct Alerts {
 
 /// Listeners whose accept queue is over its backlog (the kernel drops new
 /// connections to them), fullest first.
-fn full_queues(snap: &Snapshot) -> Vec<String> {
+pub fn full_queues(snap: &crate::model::Snapshot) -> Vec<String> {
     let mut v: Vec<(u32, String)> = snap
         .sockets
         .iter()
         .filter_map(|s| {
-            let c = s.conn.as_deref().filter(|c| c.accept_queue_full())?;
+            let c = crate::model::conn::full_accept_queue(s)?;
             let who = snap
                 .owner(s)
                 .map(|p| format!(" ({})", crate::output::safe(&p.name)))

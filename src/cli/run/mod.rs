@@ -395,14 +395,19 @@ fn dashboard(cli: &Cli) -> Result<i32, CliError> {
         keep_closed: d.keep_closed.unwrap_or(super::DASH_KEEP_CLOSED),
         no_color: d.no_color,
         replay: cli.global.replay.is_some(),
-        thresholds,
         view: d.view.unwrap_or(crate::tui::app::View::All),
         columns,
     };
     // The source's notes (a recording's cut last line) wait for the terminal to
     // be restored: written during the dashboard they would land on its screen.
     let (source, notes) = Noted::keep(source);
-    let r = crate::tui::run(source, opts).map_err(CliError::bad_input);
+    crate::source::tune_allocator();
+    let feed = crate::feed::Feed::new(
+        source,
+        crate::analysis::Analyzer::new(thresholds, crate::tui::alerts::TOP),
+    )
+    .interval(opts.interval);
+    let r = crate::tui::run(feed, opts).map_err(CliError::bad_input);
     if let Ok(v) = notes.lock() {
         v.iter().for_each(|n| crate::elog!("porttop: note: {n}"));
     }
