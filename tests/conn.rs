@@ -37,23 +37,29 @@ fn list_info_shows_a_known_transfer_on_both_ends() {
     let (sp, dp) = (format!("sport:{cp}"), format!("dport:{lp}"));
     let end = Instant::now() + Duration::from_secs(5);
     let (acked, received) = loop {
-        let client = json(&["list", "--json", "--info", &sp, &dp]);
-        let server = json(&[
-            "list",
-            "--json",
-            "--info",
-            &format!("sport:{lp}"),
-            &format!("dport:{cp}"),
-        ]);
-        let get = |v: &[serde_json::Value], k: &str| v.first().and_then(|r| r[k].as_u64());
-        let (a, r) = (get(&client, "bytes_acked"), get(&server, "bytes_received"));
-        assert!(get(&client, "rtt_us").is_some() && get(&client, "tx_queue").is_some());
+        // one call: the listener and both ends have port lp
+        let all = json(&["list", "--json", "--info", &format!("port:{lp}")]);
+        let end_of = |l: u16, r: u16| {
+            all.iter()
+                .find(|x| x["local_port"] == l && x["remote_port"] == r)
+                .cloned()
+                .unwrap_or_default()
+        };
+        let (client, server) = (end_of(cp, lp), end_of(lp, cp));
+        let (a, r) = (
+            client["bytes_acked"].as_u64(),
+            server["bytes_received"].as_u64(),
+        );
+        assert!(
+            client["rtt_us"].is_u64() && client["tx_queue"].is_u64(),
+            "{all:?}"
+        );
         if let (Some(a), Some(r)) = (a, r) {
             if a > N || Instant::now() > end {
                 break (a, r);
             }
         }
-        assert!(Instant::now() < end, "no tcp_info in {client:?}");
+        assert!(Instant::now() < end, "no tcp_info in {all:?}");
         std::thread::sleep(Duration::from_millis(20));
     };
     // bytes_acked counts the SYN's sequence number, bytes_received does not
