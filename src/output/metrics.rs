@@ -380,12 +380,16 @@ fn collision_counts(e: &mut Exposition, found: &[Collision]) {
     }
 }
 
+/// A listener's labels: (proto, addr, port, process).
+type ListenerKey = (Proto, String, u16, String);
+/// Accept queue, backlog, drops (None: not read).
+type Queues = (u64, u64, Option<u64>);
+
 fn listeners(e: &mut Exposition, snap: &Snapshot) {
     // (proto, addr, port, process) -> sockets; SO_REUSEPORT workers share a series.
     let mut by: BTreeMap<(Proto, String, u16, String), u64> = BTreeMap::new();
     // The same keys (TCP) -> accept queue, backlog, drops (when the source had them).
-    let mut queues: BTreeMap<(Proto, String, u16, String), (u64, u64, Option<u64>)> =
-        BTreeMap::new();
+    let mut queues: BTreeMap<ListenerKey, Queues> = BTreeMap::new();
     let mut total = 0u64;
     for s in &snap.sockets {
         let listening = match s.proto {
@@ -439,10 +443,7 @@ fn listeners(e: &mut Exposition, snap: &Snapshot) {
 /// (the same bound). The kernel drops new connections once a queue exceeds its
 /// backlog: queue / backlog near 1 is the early warning, ListenOverflows (in
 /// `porttop_kernel_tcp_total`) the count of what was lost.
-fn listener_queues(
-    e: &mut Exposition,
-    queues: &BTreeMap<(Proto, String, u16, String), (u64, u64, Option<u64>)>,
-) {
+fn listener_queues(e: &mut Exposition, queues: &BTreeMap<ListenerKey, Queues>) {
     if queues.is_empty() {
         return;
     }
