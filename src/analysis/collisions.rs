@@ -65,7 +65,7 @@ pub fn find_with(
     is_malware: &dyn Fn(u16, Proto) -> Option<String>,
 ) -> Vec<Collision> {
     let mut groups: BTreeMap<(Proto, u16), Vec<&Socket>> = BTreeMap::new();
-    for s in snap.sockets.iter().filter(|s| is_listener(s)) {
+    for s in snap.sockets.iter().filter(|s| s.is_listener()) {
         groups.entry((s.proto, s.local.port)).or_default().push(s);
     }
     let mut out = Vec::new();
@@ -94,17 +94,6 @@ pub fn find_with(
         }
     }
     out
-}
-
-/// A TCP listener, or a UDP socket bound without a peer.
-fn is_listener(s: &Socket) -> bool {
-    match s.proto {
-        Proto::Tcp => s.state == SockState::Listen,
-        Proto::Udp => match s.remote {
-            None => true,
-            Some(r) => r.port == 0 && r.addr.is_unspecified(),
-        },
-    }
 }
 
 fn in_range(snap: &Snapshot, proto: Proto, port: u16, socks: &[&Socket]) -> Collision {
@@ -293,8 +282,8 @@ fn collision(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::testutil::*;
     use crate::model::PortRange;
+    use crate::testkit::*;
     use CollisionKind::*;
 
     const PROCS: &[(u32, &str)] = &[

@@ -2,8 +2,10 @@
 //! immutable `Snapshot` that the collector hands to every consumer. No I/O here.
 
 pub mod conn;
+mod facts;
 mod record;
 pub use conn::{ConnInfo, Detail};
+pub use facts::{share, DestKey, PoolView, PortSet};
 pub use record::{snapshot_from_records, ProcessRecord, SocketRecord};
 
 use serde::{Deserialize, Serialize};

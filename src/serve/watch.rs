@@ -327,7 +327,7 @@ fn write_line(out: &mut dyn Write, ev: &Event) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::testutil::*;
+    use crate::testkit::*;
 
     #[test]
     fn open_close_state_level_and_collisions_become_events() {

@@ -372,4 +372,62 @@ mod tests {
             }
         }
     }
+
+    /// gitui's rule: a key label on screen comes from the bindings (`hint`,
+    /// `Binding::label`), never typed. Every string literal of the dashboard's
+    /// code (tests aside) is searched for the name of a bound key that is more
+    /// than one character (`Esc`, `Enter`, `Shift-Tab`, `Ctrl-C`...): one
+    /// found there was typed, and goes stale when the table changes.
+    #[test]
+    fn no_key_label_is_typed_outside_the_key_table() {
+        let mut names: Vec<String> = KEYS
+            .iter()
+            .flat_map(|b| b.keys.iter().map(|(c, m)| key_name(*c, *m)))
+            .filter(|n| n.chars().count() > 1)
+            .collect();
+        names.sort();
+        names.dedup();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/tui");
+        let mut files = vec![];
+        let mut todo = vec![dir];
+        while let Some(d) = todo.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    todo.push(p);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    files.push(p);
+                }
+            }
+        }
+        let mut typed = vec![];
+        for f in files {
+            let name = f.file_name().unwrap().to_string_lossy().to_string();
+            if name == "keys.rs" || name.ends_with("_tests.rs") || name.contains("test_") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&f).unwrap();
+            // the code before its inline tests
+            let code = text.split("#[cfg(test)]").next().unwrap_or("");
+            for (n, line) in code.lines().enumerate() {
+                if line.trim_start().starts_with("//") {
+                    continue;
+                }
+                // the string literals of the line (odd pieces between quotes)
+                for lit in line.split('"').skip(1).step_by(2) {
+                    let words = lit.split(|c: char| !(c.is_alphanumeric() || c == '-'));
+                    for w in words {
+                        if names.iter().any(|k| k == w) {
+                            typed.push(format!("{}:{}: {w:?} in {lit:?}", f.display(), n + 1));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            typed.is_empty(),
+            "key labels typed, not derived:\n{}",
+            typed.join("\n")
+        );
+    }
 }

@@ -37,7 +37,7 @@ pub use remedy::{
 pub use reserve::{reserve_plan, reserve_plan_registry, ReservePlan, TargetOs};
 pub use suggest::suggest;
 
-use crate::model::{PortRange, Proto, Snapshot, SockState, Socket};
+use crate::model::{PortRange, Proto, Snapshot, Socket};
 use crate::ports::{self, Kind};
 use crate::range::windows::{App, Meaning, WindowsRow, WindowsVersion, WINDOWS_TABLE};
 use serde::Serialize;
@@ -477,13 +477,6 @@ fn reserved(port: u16, range: &PortRange) -> Finding {
     }
 }
 
-/// A socket that owns the port: a listener, a bound UDP socket, or a TCP socket
-/// bound and not yet listening or connected (a service's bind() fails on it).
-fn is_listener(s: &Socket) -> bool {
-    matches!(s.state, SockState::Listen | SockState::Bound)
-        || (s.proto == Proto::Udp && s.state == SockState::Unconn)
-}
-
 fn describe(s: &Socket, snap: &Snapshot) -> String {
     let mut out = format!("{} {} {}", s.proto, s.local, s.state);
     if s.pids.is_empty() {
@@ -530,9 +523,10 @@ fn in_use(port: u16, proto: Proto, snapshot: Option<&Snapshot>) -> Finding {
             format!("no {proto} socket uses {port} on this host right now"),
         );
     }
-    // Listeners first: they matter most.
-    users.sort_by_key(|s| !is_listener(s));
-    let listeners = users.iter().filter(|s| is_listener(s)).count();
+    // Sockets that own the port (listeners, bound-only TCP: a service's bind()
+    // fails on them) first: they matter most.
+    users.sort_by_key(|s| !s.owns_port());
+    let listeners = users.iter().filter(|s| s.owns_port()).count();
     let mut list: Vec<String> = users
         .iter()
         .take(MAX_LISTED)

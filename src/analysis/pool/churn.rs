@@ -508,7 +508,7 @@ impl Projection {
             Projection::Steady { expected, pool } => format!(
                 "at this rate, {subject} will not run out: steady state ≈ {expected} of \
                  {pool} ports ({:.1} %)",
-                super::fraction(expected, pool) * 100.0
+                crate::model::share(expected, pool) * 100.0
             ),
             Projection::NoData => format!("{subject}: not enough data for a projection yet"),
         }
@@ -554,9 +554,9 @@ impl fmt::Display for DestProjection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::testutil::*;
     use crate::model::SockState::*;
     use crate::model::Socket;
+    use crate::testkit::*;
 
     fn at(ms: u64, sockets: Vec<Socket>) -> Snapshot {
         snap(ms, range100(), sockets)

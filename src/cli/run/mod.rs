@@ -138,6 +138,13 @@ impl GlobalArgs {
     }
 }
 
+/// One snapshot of `src` for a one-shot command (the long-running ones take
+/// theirs through `crate::feed`): the one place outside the feed that asks a
+/// source.
+pub(crate) fn snapshot_of(src: &mut dyn SocketSource) -> Result<Snapshot, CliError> {
+    src.snapshot().map_err(CliError::bad_input)
+}
+
 /// Takes one snapshot (of what `scope` can match, or everything) and prints the
 /// one-time hint when attribution was partial.
 pub fn one_snapshot(
@@ -145,7 +152,7 @@ pub fn one_snapshot(
     scope: Option<&crate::filter::Filter>,
 ) -> Result<Snapshot, CliError> {
     let mut src = g.scoped_source(scope)?;
-    let snap = src.snapshot().map_err(CliError::bad_input)?;
+    let snap = snapshot_of(src.as_mut())?;
     print_note(src.as_mut());
     if let Some(hint) = crate::source::partial_hint(&snap) {
         crate::elog!("porttop: note: {hint}");
@@ -160,10 +167,7 @@ fn list(g: &GlobalArgs, a: &ListArgs, out: &mut dyn Write) -> Result<i32, CliErr
     } else {
         crate::model::Detail::Bare
     };
-    let snap = g
-        .detailed_source(Some(&filter), detail)?
-        .snapshot()
-        .map_err(CliError::bad_input)?;
+    let snap = snapshot_of(g.detailed_source(Some(&filter), detail)?.as_mut())?;
     let mut rows: Vec<&Socket> = snap
         .sockets
         .iter()

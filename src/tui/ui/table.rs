@@ -285,10 +285,17 @@ fn draw_sockets(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut 
         .collect();
     let constraints = lengths(&widths);
     if shown.is_empty() {
+        let clears = format!(
+            "no sockets match ({} clears the filter)",
+            crate::tui::keys::hint(
+                &crate::tui::app::Action::Close,
+                crate::tui::keys::Ctx::Table
+            )
+        );
         let msg = if app.data.snap.is_none() {
             "waiting for the first snapshot…"
         } else {
-            "no sockets match (Esc clears the filter)"
+            &clears
         };
         let t = Table::new(Vec::<Row>::new(), constraints).header(header);
         f.render_widget(t, area);
