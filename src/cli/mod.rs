@@ -284,6 +284,9 @@ pub struct BenchRefreshArgs {
     /// Pause between refreshes, so sockets can churn as they would between frames
     #[arg(long, default_value_t = 200)]
     pub interval_ms: u64,
+    /// Ask for tcp_info and socket memory (the dump then asks for them too)
+    #[arg(long)]
+    pub info: bool,
 }
 
 #[derive(Args, Debug)]
