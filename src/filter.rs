@@ -456,6 +456,16 @@ impl Filter {
         Filter::parse(&words.join(" "))
     }
 
+    /// True when whether a socket matches can depend on its owners (`pid:`,
+    /// `proc:`, and bare words, which also match process names): then every
+    /// socket needs its owners before matching, not only the rows shown.
+    pub fn reads_owners(&self) -> bool {
+        self.terms
+            .iter()
+            .chain(&self.negated)
+            .any(|t| matches!(t, Term::Pid(_) | Term::Process(_) | Term::Word(_)))
+    }
+
     pub fn matches(&self, snap: &Snapshot, s: &Socket) -> bool {
         // Bit k of `need`: some term of kind k is present; of `got`: one matched.
         let (mut need, mut got) = (0u32, 0u32);

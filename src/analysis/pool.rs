@@ -20,8 +20,9 @@
 
 use crate::model::{share, PortRange, PortSet, Proto, Snapshot, SockState, Socket};
 pub use crate::model::{DestKey, PoolView};
+use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 
 mod churn;
@@ -292,7 +293,7 @@ pub fn analyze(snap: &Snapshot, thresholds: Thresholds) -> PoolReport {
     let range = &snap.range;
     let pool = safe_pool_size(range);
     let (mut tcp, mut udp) = (ProtoCount::default(), ProtoCount::default());
-    let mut dests: HashMap<DestKey, DestCount> = HashMap::new();
+    let mut dests: HashMap<DestKey, DestCount> = HashMap::default();
     let view = PoolView::new(snap);
     for s in &snap.sockets {
         if !view.takes_from_pool(s) {

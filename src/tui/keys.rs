@@ -66,19 +66,20 @@ pub struct Binding {
     pub keys: &'static [(C, M)],
     pub ctx: Ctx,
     pub action: Action,
-    pub desc: &'static str,
+    /// What the binding does, as the help screen says it.
+    pub help: &'static str,
 }
 
 const N: M = M::NONE;
 const CT: M = M::CONTROL;
 const SH: M = M::SHIFT;
 
-const fn b(keys: &'static [(C, M)], ctx: Ctx, action: Action, desc: &'static str) -> Binding {
+const fn b(keys: &'static [(C, M)], ctx: Ctx, action: Action, help: &'static str) -> Binding {
     Binding {
         keys,
         ctx,
         action,
-        desc,
+        help,
     }
 }
 
@@ -356,7 +357,7 @@ mod tests {
     #[test]
     fn every_binding_has_keys_and_a_description_and_no_key_is_bound_twice() {
         for b in KEYS {
-            assert!(!b.keys.is_empty() && !b.desc.is_empty());
+            assert!(!b.keys.is_empty() && !b.help.is_empty());
         }
         for (i, a) in KEYS.iter().enumerate() {
             for b in &KEYS[i + 1..] {

@@ -125,7 +125,7 @@ fn help_is_generated_from_the_key_table() {
         .iter()
         .filter(|k| k.ctx == crate::tui::keys::Ctx::Table);
     for k in table {
-        assert!(t.contains(k.desc), "help lists {}", k.desc);
+        assert!(t.contains(k.help), "help lists {}", k.help);
         assert!(t.contains(&k.label()), "with its keys {}", k.label());
     }
 }
@@ -487,7 +487,7 @@ fn help_has_a_legend_tab_names_and_scrolls_at_80x24() {
         );
     }
     for k in crate::tui::keys::KEYS {
-        assert!(seen.contains(k.desc), "help lists {}", k.desc);
+        assert!(seen.contains(k.help), "help lists {}", k.help);
     }
 }
 

@@ -503,6 +503,28 @@ fn describe(s: &Socket, snap: &Snapshot) -> String {
     out
 }
 
+/// The sockets using `proto` port `port`, those that own the port first
+/// (listeners, bound-only TCP: a service's bind() fails on them; they matter
+/// most): what the in-use rule lists.
+fn port_users(port: u16, proto: Proto, snap: &Snapshot) -> Vec<&Socket> {
+    let mut users: Vec<&Socket> = snap
+        .sockets
+        .iter()
+        .filter(|s| s.proto == proto && s.local.port == port)
+        .collect();
+    users.sort_by_key(|s| !s.owns_port());
+    users
+}
+
+/// The sockets whose owners `judge(port, proto, ..)` names (the in-use rule
+/// describes at most `MAX_LISTED`): the only ones a snapshot taken without
+/// owners needs them for.
+pub fn named_sockets(port: u16, proto: Proto, snap: &Snapshot) -> Vec<&Socket> {
+    let mut users = port_users(port, proto, snap);
+    users.truncate(MAX_LISTED);
+    users
+}
+
 fn in_use(port: u16, proto: Proto, snapshot: Option<&Snapshot>) -> Finding {
     let Some(snap) = snapshot else {
         return finding(
@@ -511,11 +533,7 @@ fn in_use(port: u16, proto: Proto, snapshot: Option<&Snapshot>) -> Finding {
             "not checked: no socket snapshot".to_string(),
         );
     };
-    let mut users: Vec<&Socket> = snap
-        .sockets
-        .iter()
-        .filter(|s| s.proto == proto && s.local.port == port)
-        .collect();
+    let users = port_users(port, proto, snap);
     if users.is_empty() {
         return finding(
             rule::IN_USE,
@@ -523,9 +541,6 @@ fn in_use(port: u16, proto: Proto, snapshot: Option<&Snapshot>) -> Finding {
             format!("no {proto} socket uses {port} on this host right now"),
         );
     }
-    // Sockets that own the port (listeners, bound-only TCP: a service's bind()
-    // fails on them) first: they matter most.
-    users.sort_by_key(|s| !s.owns_port());
     let listeners = users.iter().filter(|s| s.owns_port()).count();
     let mut list: Vec<String> = users
         .iter()

@@ -24,6 +24,18 @@ impl Backend {
 
     /// netstat2 has no per-connection detail: nothing to ask for.
     pub fn detail(&mut self, _d: crate::model::Detail) {}
+    /// netstat2 gives pids with every socket: nothing to defer.
+    pub fn lazy(&mut self) {}
+
+    /// Every socket came with its pids.
+    pub fn attribute_named(
+        &mut self,
+        _snap: &mut crate::model::Snapshot,
+        _inodes: &super::super::attrib::InodeSet,
+        _procs: &mut ProcessTable,
+    ) -> Result<(), SourceError> {
+        Ok(())
+    }
 
     pub fn attrib_stats(&self) -> AttribStats {
         AttribStats::default()

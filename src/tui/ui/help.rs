@@ -20,7 +20,7 @@ fn lines(theme: &Theme) -> Vec<Line<'static>> {
         for b in KEYS.iter().filter(|b| b.ctx == ctx) {
             out.push(Line::from(vec![
                 Span::styled(format!(" {:<13} ", b.label()), theme.title()),
-                Span::raw(b.desc),
+                Span::raw(b.help),
             ]));
         }
     }
