@@ -5,10 +5,13 @@ pub mod attrib;
 pub mod counters;
 #[cfg(target_os = "linux")]
 mod diag;
+#[cfg(target_os = "linux")]
+mod diag_info;
 mod fixture;
 #[cfg(target_os = "linux")]
 pub mod owners;
 pub mod procs;
+mod rates;
 mod system;
 
 pub use fixture::{parse_fixture, FixtureSource};
