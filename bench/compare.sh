@@ -120,5 +120,12 @@ for n in "${NS[@]}"; do
     row "porttop refresh, warm (in-process)" "$s" "$(awk -v k="$rss" 'BEGIN{printf "%.1f", k/1024}')"
     awk -v s="$s" -v d="$d" -v n="$n" 'BEGIN{ if (d>0) printf "%-7s refresh / dump = %.2f\n", n, s/d }'
     if [ -n "${VERBOSE:-}" ]; then cat "$WORK/refresh.log"; fi
+    # The same with the per-connection detail (tcp_info, socket memory, rates):
+    # the dump asks for the same attributes, so the ratio is what decoding costs.
+    out=$(timeout 300 "$PORTTOP" bench-refresh --info --iterations "$ITERS" --interval-ms 200)
+    read -r di si _ _ < <(echo "$out" | awk '/^median/ {print $3, $5, $9, $11}')
+    row "netlink dump with tcp_info+skmeminfo (in-process)" "$di" "-"
+    row "porttop refresh with --info, warm (in-process)" "$si" "-"
+    awk -v s="$si" -v d="$di" -v b="$s" -v n="$n" 'BEGIN{ if (d>0 && b>0) printf "%-7s info refresh / info dump = %.2f, info refresh / bare refresh = %.2f\n", n, s/d, s/b }'
     stop_load
 done

@@ -25,7 +25,13 @@ for t in tmux python3 curl; do command -v "$t" >/dev/null || { echo "$NAME: need
 . "$ROOT/bench/lib.sh"
 fd_limit 9000
 NS="porttop-scale-$$"; TSOCK="porttop-scale-$$"
-cleanup_ns() { tmux -L "$TSOCK" kill-server 2>/dev/null || true; stop_load; ip netns del "$NS" 2>/dev/null || true; }
+cleanup_ns() {
+    tmux -L "$TSOCK" kill-server 2>/dev/null || true
+    stop_load
+    # whatever still runs in the namespace (loadlab behind `ip netns exec`)
+    ip netns pids "$NS" 2>/dev/null | xargs -r kill 2>/dev/null || true
+    ip netns del "$NS" 2>/dev/null || true
+}
 CLEANUP_EXTRA=cleanup_ns
 ip netns add "$NS"
 inns() { ip netns exec "$NS" "$@"; }
@@ -144,11 +150,14 @@ for i in range(100):
     subprocess.run(["tmux", "-L", sock, "send-keys", "-t", "load", key], check=True)
     while position()[0] != want:
         if time.perf_counter() - t0 > 10:
-            sys.exit(f"scale.sh: key {key} not shown after 10 s:\n{screen()}")
+            break
     lat.append((time.perf_counter() - t0) * 1000)
+    if lat[-1] > 10000:
+        print(f"   key {key} not shown after 10 s (after {len(lat) - 1} keys)")
+        break
 lat.sort()
 p99 = lat[min(len(lat) - 1, int(round(0.99 * (len(lat) - 1))))]
-print(f"   dashboard: {rows} rows; 100 keys: median {statistics.median(lat):.1f} ms, "
+print(f"   dashboard: {rows} rows; {len(lat)} keys: median {statistics.median(lat):.1f} ms, "
       f"p99 {p99:.1f} ms, max {lat[-1]:.1f} ms")
 PY
 tmux -L "$TSOCK" send-keys -t load End; sleep 2

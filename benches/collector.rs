@@ -46,6 +46,7 @@ fn fixture(n: u32, shift: u32) -> Snapshot {
             inode: (!k.is_multiple_of(10)).then_some(100_000 + k as u64),
             pids: [pid].into_iter().collect(),
             time_wait_left_ms: None,
+            conn: None,
         });
         processes.entry(pid).or_insert_with(|| {
             Arc::new(Process {

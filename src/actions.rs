@@ -1,6 +1,12 @@
-//! The two things porttop changes on a system, kept in one place: reserving ports
-//! (Linux `ip_local_reserved_ports`) and sending SIGTERM to a process. Callers ask
-//! for confirmation first; these functions only do the deed and report clearly.
+//! The things porttop changes on a system, kept in one place: reserving ports
+//! (Linux `ip_local_reserved_ports`), signalling a process, and closing a TCP
+//! connection (`close`, SOCK_DESTROY). Callers ask for confirmation first; these
+//! functions only do the deed and report clearly.
+
+mod close;
+mod signal;
+pub use close::{closable, close_socket};
+pub use signal::{pin, pin_all, signal_all, Pinned, Sig};
 
 use crate::model::{format_ranges, merge_ranges};
 use crate::range::{parse_reserved_ports, read_sysfile, LINUX_PROC_DIR};
@@ -35,6 +41,18 @@ pub enum ActionError {
     NoSuchProcess(u32),
     #[error("cannot signal pid {0}: {1}")]
     Signal(u32, std::io::Error),
+    #[error("not permitted to close connections: needs CAP_NET_ADMIN (run as root)")]
+    CloseNotPermitted,
+    #[error(
+        "this kernel cannot close sockets from outside (built without CONFIG_INET_DIAG_DESTROY)"
+    )]
+    CloseUnsupported,
+    #[error("already closed")]
+    AlreadyClosed,
+    #[error("a {0} socket cannot be closed (only TCP sockets a process holds)")]
+    NotClosable(String),
+    #[error("cannot close: {0}")]
+    Close(std::io::Error),
 }
 
 /// The reserved-ports file of this network namespace.
@@ -108,25 +126,11 @@ fn write_list(file: &Path, text: &[u8]) -> std::io::Result<()> {
     f.write_all(text)
 }
 
-/// Sends SIGTERM to `pid` (`name` is for the message).
+/// Sends SIGTERM to `pid` (`name` is for the message), through a pidfd
+/// opened now (`pin`); callers that ask first should `pin` when they ask and
+/// `signal` after, so a pid reused in between is never signalled.
 pub fn terminate(pid: u32, name: &str) -> Result<(), ActionError> {
-    let Ok(p) = libc::pid_t::try_from(pid) else {
-        return Err(ActionError::NoSuchProcess(pid));
-    };
-    if p <= 0 {
-        return Err(ActionError::NoPid);
-    }
-    // SAFETY: kill(2) with a positive pid and a valid signal number.
-    let rc = unsafe { libc::kill(p, libc::SIGTERM) };
-    if rc == 0 {
-        return Ok(());
-    }
-    let err = std::io::Error::last_os_error();
-    Err(match err.raw_os_error() {
-        Some(libc::EPERM) => ActionError::NotPermitted(pid, name.to_string()),
-        Some(libc::ESRCH) => ActionError::NoSuchProcess(pid),
-        _ => ActionError::Signal(pid, err),
-    })
+    pin(pid, name)?.signal(Sig::Term)
 }
 
 #[cfg(test)]

@@ -613,6 +613,7 @@ mod tests {
             inode: Some(1),
             pids: pid.into_iter().collect(),
             time_wait_left_ms: None,
+            conn: None,
         };
         let mut processes = BTreeMap::new();
         for (pid, name) in [(10, "nginx"), (20, "curl")] {

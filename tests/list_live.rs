@@ -506,7 +506,7 @@ fn list_and_the_dashboard_agree_on_which_sockets_are_listeners() {
         let eph = snap.is_ephemeral(s);
         assert!(eph, "bind(0) gives an ephemeral port: {s:?}");
         let mut line = Vec::new();
-        porttop::output::list_table(&mut line, &snap, &[s], false).unwrap();
+        porttop::output::list_table(&mut line, &snap, &[s], false, false).unwrap();
         let line = String::from_utf8(line).unwrap();
         let list_e = line.split_whitespace().any(|w| w == "E");
         assert_eq!(list_e, s.is_listener(), "list's E column: {line}");

@@ -70,6 +70,7 @@ fn socket() -> impl Strategy<Value = Socket> {
                     [pid].into_iter().collect()
                 },
                 time_wait_left_ms: None,
+                conn: None,
             }
         })
 }

@@ -494,4 +494,5 @@ fn notes(r: &PoolReport, t: Thresholds) -> Vec<String> {
 }
 
 #[cfg(test)]
+#[path = "pool_tests.rs"]
 mod tests;

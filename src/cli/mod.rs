@@ -144,6 +144,9 @@ pub enum Command {
     Watch(WatchArgs),
     /// Record snapshots as JSON lines (with range and processes) for --replay
     Record(RecordArgs),
+    /// Close the TCP connections FILTER matches (SOCK_DESTROY, as `ss -K`; root);
+    /// exits 0 when all were closed, 1 when some were not, 2 on bad input
+    Close(CloseArgs),
     /// Print the effective configuration and where each value came from
     Config(ConfigArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
@@ -281,6 +284,9 @@ pub struct BenchRefreshArgs {
     /// Pause between refreshes, so sockets can churn as they would between frames
     #[arg(long, default_value_t = 200)]
     pub interval_ms: u64,
+    /// Ask for tcp_info and socket memory (the dump then asks for them too)
+    #[arg(long)]
+    pub info: bool,
 }
 
 #[derive(Args, Debug)]
@@ -701,6 +707,23 @@ pub struct ListArgs {
     /// Leave out the header line
     #[arg(long)]
     pub no_header: bool,
+    /// Each connection's queues, RTT, retransmits, cwnd, bytes, timer and drops
+    /// (tcp_info and socket memory, as `ss -tinoem`; JSON and CSV get every field)
+    #[arg(long, short = 'i')]
+    pub info: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = crate::filter::help_text())]
+pub struct CloseArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// List what would be closed, close nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask (required when stdin is not a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Args, Debug)]

@@ -1,8 +1,10 @@
 //! The data porttop works on: sockets, their owners, the ephemeral range, and the
 //! immutable `Snapshot` that the collector hands to every consumer. No I/O here.
 
+pub mod conn;
 mod facts;
 mod record;
+pub use conn::{ConnInfo, Detail};
 pub use facts::{share, DestKey, PoolView, PortSet};
 pub use record::{snapshot_from_records, ProcessRecord, SocketRecord};
 
@@ -265,6 +267,10 @@ pub struct Socket {
     /// when its port comes back. None for other states and where unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_wait_left_ms: Option<u32>,
+    /// Queues, timer, tcp_info, memory and rates (`model::conn`): for listeners
+    /// always, for the rest when the source was asked for `Detail::Info`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conn: Option<Box<ConnInfo>>,
 }
 
 impl Socket {

@@ -45,6 +45,10 @@ pub struct SocketRecord {
     /// Every owner in full.
     #[serde(default)]
     pub processes: Vec<ProcessRecord>,
+    /// Queues (`rx_queue`, `tx_queue`: ss's Recv-Q/Send-Q), timer, tcp_info
+    /// under the kernel's names, memory and rates, where the source had them.
+    #[serde(flatten)]
+    pub conn: Option<super::ConnInfo>,
 }
 
 impl SocketRecord {
@@ -75,6 +79,7 @@ impl SocketRecord {
                     cmdline: p.cmdline.clone(),
                 })
                 .collect(),
+            conn: s.conn.as_deref().cloned(),
         }
     }
 }
@@ -132,6 +137,7 @@ pub fn snapshot_from_records(
             inode: r.inode,
             pids: pids.into(),
             time_wait_left_ms: None,
+            conn: r.conn.map(Box::new),
         });
     }
     Snapshot {

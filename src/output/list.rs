@@ -1,34 +1,15 @@
 //! `porttop list` and `porttop range` renderers.
 
 use super::{count, csv_field, safe, write_table};
-use crate::model::{Endpoint, PoolView, PortRange, Proto, Snapshot, Socket, SocketRecord};
+use crate::model::{PoolView, PortRange, Proto, Snapshot, Socket, SocketRecord};
 use serde::Serialize;
 use std::io::{self, Write};
 
-const HEADER: [&str; 8] = [
-    "PROTO", "LOCAL", "REMOTE", "STATE", "E", "PID", "PROCESS", "USER",
-];
+use super::columns::{self, column, Context, Field, Style};
 
-fn ep(e: Option<Endpoint>) -> String {
-    match e {
-        Some(e) => e.to_string(),
-        None => "*".into(),
-    }
-}
-
-fn pids(s: &Socket) -> String {
-    if s.pids.is_empty() {
-        "-".into()
-    } else {
-        s.pids
-            .iter()
-            .map(u32::to_string)
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-}
-
-fn process(snap: &Snapshot, s: &Socket) -> String {
+/// What a column's value needs from the snapshot: the owners' names (deduped,
+/// as the table joins them), the first owner's command line, the E mark.
+fn context<'a>(snap: &'a Snapshot, s: &Socket) -> Context<'a> {
     let mut names: Vec<&str> = s
         .pids
         .iter()
@@ -36,42 +17,22 @@ fn process(snap: &Snapshot, s: &Socket) -> String {
         .map(|p| p.name.as_str())
         .collect();
     names.dedup();
-    if names.is_empty() {
-        "-".into()
-    } else {
-        safe(&names.join(",")).into_owned()
+    Context {
+        names,
+        cmdline: snap.owner(s).map(|p| p.cmdline.as_str()),
+        ephemeral: snap.is_ephemeral(s),
+        // `E`: a listener in the pool (a collision risk), `e` otherwise.
+        collision: s.is_listener(),
     }
 }
 
-/// The E column: `e` for a local port in the ephemeral pool, `E` for a listener
-/// there (a collision risk), blank otherwise.
-fn mark(snap: &Snapshot, s: &Socket) -> &'static str {
-    if !snap.is_ephemeral(s) {
-        ""
-    } else if s.is_listener() {
-        "E"
-    } else {
-        "e"
+/// The columns of `list`'s table: `--info` adds the connection's detail.
+fn table_fields(info: bool) -> Vec<Field> {
+    let mut v = columns::LIST_TABLE.to_vec();
+    if info {
+        v.extend_from_slice(columns::LIST_INFO);
     }
-}
-
-/// One row of text cells per socket, in the order given.
-fn rows<'a>(snap: &'a Snapshot, sockets: &[&'a Socket]) -> Vec<Vec<String>> {
-    sockets
-        .iter()
-        .map(|s| {
-            vec![
-                s.proto.to_string(),
-                s.local.to_string(),
-                ep(s.remote),
-                s.state.to_string(),
-                mark(snap, s).to_string(),
-                pids(s),
-                process(snap, s),
-                safe(s.user.as_deref().unwrap_or("-")).into_owned(),
-            ]
-        })
-        .collect()
+    v
 }
 
 pub fn list_table(
@@ -79,58 +40,88 @@ pub fn list_table(
     snap: &Snapshot,
     sockets: &[&Socket],
     header: bool,
+    info: bool,
 ) -> io::Result<()> {
-    let right = [false, false, false, false, false, true, false, false];
-    write_table(
-        out,
-        header.then_some(&HEADER[..]),
-        &rows(snap, sockets),
-        &right,
-    )
+    let fields = table_fields(info);
+    let titles: Vec<&str> = fields.iter().map(|f| column(*f).title).collect();
+    let right: Vec<bool> = fields.iter().map(|f| column(*f).right).collect();
+    let rows: Vec<Vec<String>> = sockets
+        .iter()
+        .map(|s| {
+            let cx = context(snap, s);
+            fields
+                .iter()
+                .map(|f| columns::value(*f, s, &cx, Style::Table))
+                .collect()
+        })
+        .collect();
+    write_table(out, header.then_some(&titles[..]), &rows, &right)
 }
 
+/// `list --csv`: the columns of [`columns::CSV`].
 pub fn list_csv(
     out: &mut dyn Write,
     snap: &Snapshot,
     sockets: &[&Socket],
     header: bool,
 ) -> io::Result<()> {
+    list_csv_info(out, snap, sockets, header, false)
+}
+
+/// `list --csv`, with `info` the detail columns of [`columns::CSV_INFO`] too.
+pub fn list_csv_info(
+    out: &mut dyn Write,
+    snap: &Snapshot,
+    sockets: &[&Socket],
+    header: bool,
+    info: bool,
+) -> io::Result<()> {
+    let mut fields = columns::CSV.to_vec();
+    if info {
+        fields.extend_from_slice(columns::CSV_INFO);
+    }
     if header {
-        writeln!(
-            out,
-            "proto,family,local_addr,local_port,remote_addr,remote_port,state,ephemeral,pids,process,user,uid,inode,cmdline"
-        )?;
+        let names: Vec<&str> = fields.iter().map(|f| column(*f).name).collect();
+        writeln!(out, "{}", names.join(","))?;
     }
     for s in sockets {
-        let owner = snap.owner(s);
-        let fields = [
-            s.proto.to_string(),
-            s.family.as_str().to_string(),
-            s.local.addr.to_string(),
-            s.local.port.to_string(),
-            s.remote.map(|r| r.addr.to_string()).unwrap_or_default(),
-            s.remote.map(|r| r.port.to_string()).unwrap_or_default(),
-            s.state.to_string(),
-            snap.is_ephemeral(s).to_string(),
-            s.pids
-                .iter()
-                .map(u32::to_string)
-                .collect::<Vec<_>>()
-                .join(" "),
-            owner
-                .map(|p| safe(&p.name).into_owned())
-                .unwrap_or_default(),
-            safe(s.user.as_deref().unwrap_or_default()).into_owned(),
-            s.uid.map(|u| u.to_string()).unwrap_or_default(),
-            s.inode.map(|u| u.to_string()).unwrap_or_default(),
-            owner
-                .map(|p| safe(&p.cmdline).into_owned())
-                .unwrap_or_default(),
-        ];
-        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        let cx = context(snap, s);
+        let line: Vec<String> = fields
+            .iter()
+            .map(|f| csv_field(&columns::value(*f, s, &cx, Style::Raw)))
+            .collect();
         writeln!(out, "{}", line.join(","))?;
     }
     Ok(())
+}
+
+/// One line per listener among `sockets` whose accept queue is full (the
+/// kernel drops new connections to it), with the kernel's listen counters.
+pub fn queue_warnings(snap: &Snapshot, sockets: &[&Socket]) -> Vec<String> {
+    let counters = snap.counters.map(|c| {
+        format!(
+            " (ListenOverflows {}, ListenDrops {} since boot)",
+            c.listen_overflows, c.listen_drops
+        )
+    });
+    sockets
+        .iter()
+        .filter_map(|s| {
+            let c = crate::model::conn::full_accept_queue(s)?;
+            let owner = snap
+                .owner(s)
+                .map(|p| format!(" ({} pid {})", safe(&p.name), p.pid))
+                .unwrap_or_default();
+            Some(format!(
+                "accept queue of {} {}{owner} is full: {} connections wait for accept(), backlog {}; new ones are dropped{}",
+                s.proto,
+                s.local,
+                c.rx_queue,
+                c.tx_queue,
+                counters.as_deref().unwrap_or("")
+            ))
+        })
+        .collect()
 }
 
 /// Sort order of `list`: protocol, state (listeners first), local, remote.

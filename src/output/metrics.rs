@@ -380,9 +380,16 @@ fn collision_counts(e: &mut Exposition, found: &[Collision]) {
     }
 }
 
+/// A listener's labels: (proto, addr, port, process).
+type ListenerKey = (Proto, String, u16, String);
+/// Accept queue, backlog, drops (None: not read).
+type Queues = (u64, u64, Option<u64>);
+
 fn listeners(e: &mut Exposition, snap: &Snapshot) {
     // (proto, addr, port, process) -> sockets; SO_REUSEPORT workers share a series.
     let mut by: BTreeMap<(Proto, String, u16, String), u64> = BTreeMap::new();
+    // The same keys (TCP) -> accept queue, backlog, drops (when the source had them).
+    let mut queues: BTreeMap<ListenerKey, Queues> = BTreeMap::new();
     let mut total = 0u64;
     for s in &snap.sockets {
         if !s.is_listener() {
@@ -391,6 +398,16 @@ fn listeners(e: &mut Exposition, snap: &Snapshot) {
         total += 1;
         let process = snap.owner(s).map(|p| p.name.clone()).unwrap_or_default();
         let key = (s.proto, s.local.addr.to_string(), s.local.port, process);
+        if let (Proto::Tcp, Some(c)) = (s.proto, s.conn.as_deref()) {
+            let q = queues.entry(key.clone()).or_default();
+            q.0 += u64::from(c.rx_queue);
+            q.1 += u64::from(c.tx_queue);
+            if let Some(m) = c.mem {
+                // a listener's sk_drops: SYNs and handshakes it dropped
+                // (net/ipv4/tcp_ipv4.c, tcp_listendrop)
+                q.2 = Some(q.2.unwrap_or(0) + u64::from(m.drops));
+            }
+        }
         *by.entry(key).or_default() += 1;
     }
     e.single(
@@ -414,6 +431,69 @@ fn listeners(e: &mut Exposition, snap: &Snapshot) {
             ("process", process.as_str()),
         ];
         e.sample("porttop_listener_sockets", &labels, *n as f64);
+    }
+    listener_queues(e, &queues);
+}
+
+/// Accept queues of TCP listeners, on the label sets of `porttop_listener_sockets`
+/// (the same bound). The kernel drops new connections once a queue exceeds its
+/// backlog: queue / backlog near 1 is the early warning, ListenOverflows (in
+/// `porttop_kernel_tcp_total`) the count of what was lost.
+fn listener_queues(e: &mut Exposition, queues: &BTreeMap<ListenerKey, Queues>) {
+    if queues.is_empty() {
+        return;
+    }
+    let fams = [
+        (
+            "porttop_listener_accept_queue",
+            "Connections waiting for accept() per TCP listener (ss Recv-Q on LISTEN)",
+        ),
+        (
+            "porttop_listener_accept_backlog",
+            "The accept queue's backlog per TCP listener (ss Send-Q on LISTEN)",
+        ),
+        (
+            "porttop_listener_accept_fill_ratio",
+            "Accept queue / backlog per TCP listener; above 1 new connections are dropped",
+        ),
+    ];
+    for (i, (name, help)) in fams.iter().enumerate() {
+        e.family(name, Kind::Gauge, help);
+        for ((p, addr, port, process), (q, b, _)) in queues.iter().take(MAX_LISTENER_SERIES) {
+            let port = port.to_string();
+            let labels = [
+                ("proto", p.as_str()),
+                ("addr", addr.as_str()),
+                ("port", port.as_str()),
+                ("process", process.as_str()),
+            ];
+            let v = match i {
+                0 => *q as f64,
+                1 => *b as f64,
+                _ => *q as f64 / (*b).max(1) as f64,
+            };
+            e.sample(name, &labels, v);
+        }
+    }
+    if queues.values().any(|v| v.2.is_some()) {
+        let name = "porttop_listener_drops_total";
+        e.family(
+            name,
+            Kind::Counter,
+            "Connection requests dropped per TCP listener (its sk_drops: full accept \
+             queue or SYN queue, and other listen drops)",
+        );
+        for ((p, addr, port, process), (_, _, d)) in queues.iter().take(MAX_LISTENER_SERIES) {
+            let Some(d) = d else { continue };
+            let port = port.to_string();
+            let labels = [
+                ("proto", p.as_str()),
+                ("addr", addr.as_str()),
+                ("port", port.as_str()),
+                ("process", process.as_str()),
+            ];
+            e.sample(name, &labels, *d as f64);
+        }
     }
 }
 

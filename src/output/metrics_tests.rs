@@ -237,3 +237,48 @@ fn kernel_counters_are_exported_as_counters() {
     );
     assert!(!render(&sample_snapshot(), 10).contains("porttop_kernel_tcp_total"));
 }
+
+/// Accept queues per TCP listener, on the listener's label set; a full one
+/// reads above 1; drops only where the source had the socket's memory.
+#[test]
+fn listener_accept_queues_are_exported_per_listener() {
+    use crate::model::conn::{ConnInfo, MemInfo};
+    let mut full = listener(Proto::Tcp, "127.0.0.1:8080").pids(&[7]);
+    full.conn = Some(Box::new(ConnInfo {
+        rx_queue: 3,
+        tx_queue: 2,
+        mem: Some(MemInfo {
+            drops: 9,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }));
+    let mut idle = listener(Proto::Tcp, "127.0.0.1:9090").pids(&[7]);
+    idle.conn = Some(Box::new(ConnInfo {
+        tx_queue: 128,
+        ..Default::default()
+    }));
+    let s = with_procs(snap(1_000, range100(), vec![full, idle]), &[(7, "srv")]);
+    let t = render(&s, 10);
+    let l = r#"proto="tcp",addr="127.0.0.1",port="8080",process="srv""#;
+    assert!(
+        t.contains(&format!("porttop_listener_accept_queue{{{l}}} 3\n")),
+        "{t}"
+    );
+    assert!(
+        t.contains(&format!("porttop_listener_accept_backlog{{{l}}} 2\n")),
+        "{t}"
+    );
+    assert!(
+        t.contains(&format!("porttop_listener_accept_fill_ratio{{{l}}} 1.5\n")),
+        "{t}"
+    );
+    assert!(
+        t.contains(&format!("porttop_listener_drops_total{{{l}}} 9\n")),
+        "{t}"
+    );
+    assert!(!t.contains(r#"porttop_listener_drops_total{proto="tcp",addr="127.0.0.1",port="9090""#));
+    // no detail at all: no queue families
+    let bare = render(&sample_snapshot(), 10);
+    assert!(!bare.contains("porttop_listener_accept_queue"), "{bare}");
+}

@@ -2,14 +2,15 @@
 //! analysis results. They write to any `io::Write`; the caller owns stdout.
 
 mod base64;
+pub mod columns;
 mod list;
 pub mod metrics;
 mod pool;
 mod safe;
 pub use base64::base64;
 pub use list::{
-    list_csv, list_json, list_order, list_table, range_json, range_text, snapshot_json,
-    RangeSummary,
+    list_csv, list_csv_info, list_json, list_order, list_table, queue_warnings, range_json,
+    range_text, snapshot_json, RangeSummary,
 };
 pub use pool::{collision_kind, driver_text, pool_json, pool_nagios, pool_text};
 pub use safe::{safe, safe_string};

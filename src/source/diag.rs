@@ -8,11 +8,11 @@
 //! table once per address family. Here one netlink socket lives as long as the
 //! source, receives into 64 KiB (the kernel then fills 32 KiB chunks), only the
 //! fixed 72-byte `inet_diag_msg` header is decoded, and TCP of both families comes
-//! from one walk (`dump_tcp`). Measured with `porttop bench-refresh` (medians of
-//! 20, interleaved, 45,000 loopback sockets): netstat2's dump 59 ms, this one 37 ms.
+//! from one walk (`dump_tcp`). `porttop bench-refresh` times both dumps; the
+//! figures are in README.md ("Performance", "Measured for design decisions").
 
 use super::attrib::InodeSet;
-use crate::model::{Endpoint, Family, Proto, SockState, Socket};
+use crate::model::{Detail, Endpoint, Family, Proto, SockState, Socket};
 use netlink_packet_core::{
     NetlinkBuffer, NetlinkHeader, NetlinkMessage, NLM_F_DUMP, NLM_F_REQUEST,
 };
@@ -45,17 +45,24 @@ pub struct Diag {
     /// The kernel takes the old one-walk TCP request (`dump_tcp`); cleared
     /// when it refuses it.
     compat_tcp: bool,
+    /// What dumps ask for beyond the header (tcp_info, socket memory).
+    pub detail: Detail,
 }
 
 /// One socket as the kernel reports it: the decoded `inet_diag_msg` header, and
 /// its `idiag_expires` (ms left of the socket's timer), which the crate's header
-/// drops for TIME-WAIT sockets (`Timer::TimeWait` carries no time).
-pub struct Record {
+/// drops for TIME-WAIT sockets (`Timer::TimeWait` carries no time), the raw
+/// `idiag_timer`/`idiag_retrans`, and the attributes after the header
+/// (decoded on demand by `diag_info`).
+pub struct Record<'a> {
     pub header: InetResponseHeader,
     pub expires_ms: u32,
+    pub timer: u8,
+    pub retrans: u8,
+    pub attrs: &'a [u8],
 }
 
-impl std::ops::Deref for Record {
+impl std::ops::Deref for Record<'_> {
     type Target = InetResponseHeader;
     fn deref(&self) -> &InetResponseHeader {
         &self.header
@@ -72,6 +79,7 @@ impl Diag {
             buf: vec![0; RECV_BUF],
             seq: 0,
             compat_tcp: true,
+            detail: Detail::Bare,
         })
     }
 
@@ -182,7 +190,12 @@ impl Diag {
                     Proto::Tcp => IPPROTO_TCP,
                     Proto::Udp => IPPROTO_UDP,
                 },
-                extensions: ExtensionFlags::empty(),
+                // (only dumps ask for more than the header)
+                extensions: ExtensionFlags::from_bits_truncate(if dump {
+                    super::diag_info::ext_bits(self.detail)
+                } else {
+                    0
+                }),
                 states,
                 socket_id,
             })
@@ -208,6 +221,7 @@ impl Diag {
         out[6..8].copy_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
         out[8..12].copy_from_slice(&self.seq.to_ne_bytes());
         out[16] = AF_INET;
+        out[19] = super::diag_info::ext_bits(self.detail);
         out[68..72].copy_from_slice(&states.bits().to_ne_bytes());
         self.sock.send(&out, 0)?;
         self.receive(TCPDIAG_GETSOCK, false, &mut f)
@@ -217,7 +231,12 @@ impl Diag {
     /// families in one walk) and UDP (IPv4, IPv6) — as `Socket`s without pids,
     /// each with the index of the device it is bound to (0: none).
     pub fn dump_all(&mut self, scope: &Scope, mut f: impl FnMut(Socket, u32)) -> io::Result<()> {
-        let mut emit = |p: Proto, r: &Record| f(to_socket(p, r), r.socket_id.interface_id);
+        let detail = self.detail;
+        let mut emit = |p: Proto, r: &Record| {
+            let mut s = to_socket(p, r);
+            s.conn = super::diag_info::conn_info(p, s.state, r, detail);
+            f(s, r.socket_id.interface_id)
+        };
         let fams: Vec<Family> = [(Family::Ipv4, scope.v4), (Family::Ipv6, scope.v6)]
             .into_iter()
             .filter_map(|(f, on)| on.then_some(f))
@@ -295,6 +314,9 @@ impl Diag {
                         f(&Record {
                             header: InetResponseHeader::parse(&b).map_err(bad)?,
                             expires_ms: b.expires(),
+                            timer: b.timer(),
+                            retrans: b.retransmits(),
+                            attrs: b.payload(),
                         });
                         if single {
                             return Ok(());
@@ -475,6 +497,7 @@ pub fn to_socket(proto: Proto, r: &Record) -> Socket {
         // net/ipv4/inet_diag.c, inet_twsk_diag_fill: idiag_timer 3 and
         // idiag_expires = the ms left until the TIME-WAIT socket is freed.
         time_wait_left_ms: (st == SockState::TimeWait).then_some(r.expires_ms),
+        conn: None,
     }
 }
 

@@ -5,10 +5,13 @@ pub mod attrib;
 pub mod counters;
 #[cfg(target_os = "linux")]
 mod diag;
+#[cfg(target_os = "linux")]
+mod diag_info;
 mod fixture;
 #[cfg(target_os = "linux")]
 pub mod owners;
 pub mod procs;
+mod rates;
 mod system;
 
 pub use fixture::{parse_fixture, FixtureSource};
@@ -204,8 +207,8 @@ pub fn in_initial_pid_ns() -> bool {
 /// high-water mark; and a fixed mmap threshold of 1 MiB, so the large per-refresh
 /// vectors (megabytes at 40,000 sockets) are mapped and unmapped instead of
 /// fragmenting the heap: glibc's adaptive threshold moved them onto the heap and
-/// the dashboard's peak RSS at 46,000 sockets wandered between 59 and 86 MB; with
-/// the fixed threshold it stays at 39 MB (VmHWM, 30 s).
+/// the dashboard's peak RSS wandered from run to run; with the fixed threshold it
+/// stays put (figures in README.md, "Measured for design decisions").
 pub fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only tunes the allocator; called before other threads start.

@@ -12,8 +12,10 @@
 //! - no directory listing where the kernel says how many fds a process has
 //!   (`stat` of `/proc/<pid>/fd` reports the count as its size since Linux 6.2,
 //!   "proc: report open files as size in stat() for /proc/pid/fd",
-//!   `proc_fd_getattr` in fs/proc/fd.c): fd numbers are read from 0 up until that many links were
-//!   found (a table with large gaps is listed instead). Listing costs about a
+//!   `proc_fd_getattr` in fs/proc/fd.c): fd numbers are read from 0 up to that count and a slack past it;
+//!   the directory is listed for the rest when fewer were found or the slack
+//!   held some (fds opened meanwhile at low numbers make up the count while
+//!   older ones sit above it). Listing costs about a
 //!   third of reading every link again (proc allocates a dentry per entry);
 //! - `readlinkat` relative to the fd directory, into a stack buffer: no path
 //!   lookup of `/proc/<pid>/fd` per link and no allocation;
@@ -64,6 +66,8 @@ struct Proc {
     /// fds the kernel reported (0: unknown, list the directory).
     count: u64,
     hits: AtomicUsize,
+    /// The highest fd number found (+1; 0: none).
+    top: AtomicUsize,
     denied: AtomicBool,
 }
 
@@ -110,6 +114,7 @@ pub fn find_owners_with(root: &Path, wanted: &InodeSet, threads: usize) -> std::
             pid,
             count,
             hits: AtomicUsize::new(0),
+            top: AtomicUsize::new(0),
             denied: AtomicBool::new(false),
         });
     }
@@ -182,14 +187,21 @@ pub fn find_owners_with(root: &Path, wanted: &InodeSet, threads: usize) -> std::
         if p.denied.load(Ordering::Relaxed) {
             continue;
         }
+        // Every number up to the count and the slack was read; the table
+        // goes on past that when fewer fds were found than counted (gaps), or
+        // when the slack itself held some (fds opened meanwhile at low numbers
+        // can make up the count while older ones sit above it).
+        let end = u32::try_from(p.count)
+            .unwrap_or(u32::MAX)
+            .saturating_add(SLACK);
         let covered = if p.count == 0 {
             0
-        } else if p.hits.load(Ordering::Relaxed) as u64 >= p.count {
+        } else if p.hits.load(Ordering::Relaxed) as u64 >= p.count
+            && p.top.load(Ordering::Relaxed) <= (end - SLACK) as usize
+        {
             continue;
         } else {
-            u32::try_from(p.count)
-                .unwrap_or(u32::MAX)
-                .saturating_add(SLACK)
+            end
         };
         list_rest(root, p, covered, wanted, &mut part)?;
     }
@@ -295,8 +307,7 @@ fn read_link_at(dir: &OwnedFd, fd: u32) -> Link {
     }
 }
 
-/// Reads links `lo..hi` of one process, stopping once it has found as many
-/// as the kernel reported.
+/// Reads links `lo..hi` of one process.
 fn read_range(
     root: &Path,
     p: &Proc,
@@ -305,10 +316,7 @@ fn read_range(
     wanted: &InodeSet,
     part: &mut Part,
 ) -> std::io::Result<()> {
-    let done = |p: &Proc| {
-        p.denied.load(Ordering::Relaxed) || p.hits.load(Ordering::Relaxed) as u64 >= p.count
-    };
-    if done(p) {
+    if p.denied.load(Ordering::Relaxed) {
         return Ok(());
     }
     let Some(dir) = open_fd_dir(root, p)? else {
@@ -328,9 +336,8 @@ fn read_range(
             Link::Socket(i) if wanted.contains(&i) => part.pairs.push((i, p.pid)),
             Link::Socket(_) | Link::Other => {}
         }
-        if p.hits.fetch_add(1, Ordering::Relaxed) as u64 + 1 >= p.count || done(p) {
-            return Ok(());
-        }
+        p.hits.fetch_add(1, Ordering::Relaxed);
+        p.top.fetch_max(fd as usize + 1, Ordering::Relaxed);
     }
     Ok(())
 }

@@ -33,6 +33,7 @@ pub fn sock(
         inode: (inode != 0).then_some(inode),
         pids: pid.into_iter().collect(),
         time_wait_left_ms: None,
+        conn: None,
     }
 }
 

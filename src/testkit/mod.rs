@@ -38,6 +38,7 @@ pub fn conn(proto: Proto, local: &str, remote: &str, state: SockState) -> Socket
         inode: Some(1),
         pids: Default::default(),
         time_wait_left_ms: None,
+        conn: None,
     }
 }
 
@@ -68,6 +69,7 @@ pub fn listener(proto: Proto, local: &str) -> Socket {
         inode: Some(1),
         pids: Default::default(),
         time_wait_left_ms: None,
+        conn: None,
     }
 }
 

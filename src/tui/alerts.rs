@@ -35,6 +35,8 @@ impl From<crate::analysis::Analysis> for Alerts {
             kernel_moves,
             history,
             dest_history,
+            // (set from the snapshot by the preparer)
+            full_queues: Vec::new(),
         }
     }
 }
@@ -52,6 +54,30 @@ pub struct Alerts {
     pub history: Vec<f64>,
     /// The same per projected destination (the details pane's sparkline).
     pub dest_history: std::collections::HashMap<pool::DestKey, Vec<f64>>,
+    /// Listeners whose accept queue is full: `addr:port (name) waiting/backlog`.
+    pub full_queues: Vec<String>,
+}
+
+/// Listeners whose accept queue is over its backlog (the kernel drops new
+/// connections to them), fullest first.
+pub fn full_queues(snap: &crate::model::Snapshot) -> Vec<String> {
+    let mut v: Vec<(u32, String)> = snap
+        .sockets
+        .iter()
+        .filter_map(|s| {
+            let c = crate::model::conn::full_accept_queue(s)?;
+            let who = snap
+                .owner(s)
+                .map(|p| format!(" ({})", crate::output::safe(&p.name)))
+                .unwrap_or_default();
+            Some((
+                c.rx_queue,
+                format!("{}{who} {}/{}", s.local, c.rx_queue, c.tx_queue),
+            ))
+        })
+        .collect();
+    v.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    v.into_iter().map(|(_, s)| s).collect()
 }
 
 impl Alerts {
@@ -105,6 +131,16 @@ impl Alerts {
             pool::Driver::Destination(k) => Some(k.remote.to_string()),
             _ => None,
         }
+    }
+
+    /// `accept queue full: 127.0.0.1:8080 (nginx) 129/128 (+2 more)`.
+    pub fn queue_warning(&self) -> Option<String> {
+        let first = self.full_queues.first()?;
+        let more = match self.full_queues.len() {
+            1 => String::new(),
+            n => format!(" (+{} more)", n - 1),
+        };
+        Some(format!("accept queue full: {first}{more}"))
     }
 
     pub fn projection_of_worst(&self) -> Option<&pool::DestProjection> {

@@ -228,10 +228,11 @@ impl Preparer {
     pub fn prepare(
         &mut self,
         mut snap: Snapshot,
-        alerts: Alerts,
+        mut alerts: Alerts,
         spec: &ViewSpec,
         version: u64,
     ) -> Prepared {
+        alerts.full_queues = super::alerts::full_queues(&snap);
         let sockets = std::mem::take(&mut snap.sockets);
         let counts = rows::count_states(&sockets);
         let mut rows = rows::merge(

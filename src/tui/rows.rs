@@ -56,6 +56,38 @@ pub struct Row {
     pub reserved: bool,
     /// A listener in a shared-port or malware-port collision (set by the app).
     pub flagged: bool,
+    /// Recent rates for the details pane's sparklines; only for rows that
+    /// moved data lately (idle rows carry none: no allocation per row).
+    pub hist: Option<Arc<RateHist>>,
+}
+
+/// The last [`RateHist::LEN`] rates of a row, oldest first (bytes/s).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RateHist {
+    pub rx: Vec<f64>,
+    pub tx: Vec<f64>,
+}
+
+impl RateHist {
+    pub const LEN: usize = 40;
+
+    /// `old` with this refresh's rates added; None once every sample is 0.
+    pub fn next(old: Option<&RateHist>, s: &Socket) -> Option<Arc<RateHist>> {
+        let r = s.conn.as_ref().and_then(|c| c.rates);
+        let (rx, tx) = r.map_or((0.0, 0.0), |r| (r.rx_bps, r.tx_bps));
+        if old.is_none() && rx == 0.0 && tx == 0.0 {
+            return None;
+        }
+        let mut h = old.cloned().unwrap_or_default();
+        for (v, x) in [(&mut h.rx, rx), (&mut h.tx, tx)] {
+            v.push(x);
+            if v.len() > Self::LEN {
+                v.remove(0);
+            }
+        }
+        let idle = h.rx.iter().chain(&h.tx).all(|x| *x == 0.0);
+        (!idle).then(|| Arc::new(h))
+    }
 }
 
 impl Row {
@@ -163,6 +195,10 @@ pub fn merge(
                 .filter_map(|p| snap.processes.get(p).cloned())
                 .collect(),
         };
+        let hist = match (prev, &s.conn) {
+            (_, None) => None,
+            (p, Some(_)) => RateHist::next(p.and_then(|o| o.hist.as_deref()), &s),
+        };
         out.push(Row {
             id,
             owners,
@@ -172,6 +208,7 @@ pub fn merge(
             ephemeral: snap.range.is_ephemeral(s.local.port),
             reserved: snap.range.is_reserved(s.local.port),
             flagged: false,
+            hist,
             sock: s,
         });
     }
@@ -209,10 +246,19 @@ pub enum Col {
     User,
     /// Time since the row's latest change (first seen, state change, close).
     Age,
+    /// Bytes/s received and sent, from tcp_info between refreshes.
+    RxRate,
+    TxRate,
+    /// Smoothed RTT.
+    Rtt,
+    /// Retransmitted segments, in total.
+    Retr,
+    /// Recv-Q/Send-Q (a listener's accept queue and backlog).
+    Queue,
 }
 
 impl Col {
-    pub const ALL: [Col; 10] = [
+    pub const ALL: [Col; 15] = [
         Col::Proto,
         Col::LocalAddr,
         Col::LocalPort,
@@ -223,7 +269,26 @@ impl Col {
         Col::Process,
         Col::User,
         Col::Age,
+        Col::RxRate,
+        Col::TxRate,
+        Col::Rtt,
+        Col::Retr,
+        Col::Queue,
     ];
+
+    /// The connection-detail columns: their titles, values and widths come
+    /// from the one column list (`output::columns`).
+    pub fn field(self) -> Option<crate::output::columns::Field> {
+        use crate::output::columns::Field;
+        Some(match self {
+            Col::RxRate => Field::RxRate,
+            Col::TxRate => Field::TxRate,
+            Col::Rtt => Field::Rtt,
+            Col::Retr => Field::Retrans,
+            Col::Queue => Field::Queues,
+            _ => return None,
+        })
+    }
 
     pub fn title(self) -> &'static str {
         match self {
@@ -237,6 +302,9 @@ impl Col {
             Col::Process => "PROCESS",
             Col::User => "USER",
             Col::Age => "AGE",
+            c => c
+                .field()
+                .map_or("?", |f| crate::output::columns::column(f).title),
         }
     }
 
@@ -244,6 +312,24 @@ impl Col {
         let i = Col::ALL.iter().position(|c| *c == self).unwrap_or(0);
         Col::ALL[(i + 1) % Col::ALL.len()]
     }
+}
+
+fn tcp(r: &Row) -> Option<crate::model::conn::TcpInfo> {
+    r.sock.conn.as_ref()?.tcp
+}
+
+/// A row's rate, -1 where it has none (sorted below every real rate).
+fn rate(r: &Row, rx: bool) -> f64 {
+    r.sock
+        .conn
+        .as_ref()
+        .and_then(|c| c.rates)
+        .map_or(-1.0, |x| if rx { x.rx_bps } else { x.tx_bps })
+}
+
+fn queue(r: &Row) -> Option<u64> {
+    let c = r.sock.conn.as_ref()?;
+    Some(u64::from(c.rx_queue) + u64::from(c.tx_queue))
 }
 
 fn owner_name(r: &Row) -> Option<&str> {
@@ -268,6 +354,13 @@ pub fn compare(a: &Row, b: &Row, col: Col) -> Ordering {
         Col::User => a.sock.user.cmp(&b.sock.user),
         // Latest change first; among equals the row seen last.
         Col::Age => return b.since_ms.cmp(&a.since_ms).then(b.id.cmp(&a.id)),
+        Col::RxRate => rate(a, true).total_cmp(&rate(b, true)),
+        Col::TxRate => rate(a, false).total_cmp(&rate(b, false)),
+        Col::Rtt => tcp(a).map(|t| t.rtt).cmp(&tcp(b).map(|t| t.rtt)),
+        Col::Retr => tcp(a)
+            .map(|t| t.total_retrans)
+            .cmp(&tcp(b).map(|t| t.total_retrans)),
+        Col::Queue => queue(a).cmp(&queue(b)),
     };
     primary
         .then(a.sock.proto.cmp(&b.sock.proto))

@@ -28,6 +28,7 @@ mod remedy;
 mod reserve;
 mod suggest;
 #[cfg(test)]
+#[path = "mod_tests.rs"]
 mod tests;
 
 pub use remedy::{

@@ -4,6 +4,7 @@
 use super::{Cli, Command, GlobalArgs, ListArgs, PoolArgs, RangeArgs};
 mod advise;
 mod bench;
+mod close;
 mod docs;
 mod serve;
 use crate::model::{Snapshot, Socket};
@@ -112,7 +113,7 @@ impl GlobalArgs {
         &self,
         scope: Option<&crate::filter::Filter>,
     ) -> Result<Box<dyn SocketSource>, CliError> {
-        self.make_source(scope, false)
+        self.make_source(scope, false, crate::model::Detail::Bare)
     }
 
     /// `scoped_source` whose snapshots come without owners: the command asks
@@ -122,13 +123,23 @@ impl GlobalArgs {
         &self,
         scope: Option<&crate::filter::Filter>,
     ) -> Result<Box<dyn SocketSource>, CliError> {
-        self.make_source(scope, true)
+        self.make_source(scope, true, crate::model::Detail::Bare)
+    }
+
+    /// `scoped_source`, asking the system for `detail` per connection.
+    pub fn detailed_source(
+        &self,
+        scope: Option<&crate::filter::Filter>,
+        detail: crate::model::Detail,
+    ) -> Result<Box<dyn SocketSource>, CliError> {
+        self.make_source(scope, false, detail)
     }
 
     fn make_source(
         &self,
         scope: Option<&crate::filter::Filter>,
         lazy: bool,
+        detail: crate::model::Detail,
     ) -> Result<Box<dyn SocketSource>, CliError> {
         let cfg = self.range_config();
         let range = cfg.resolve().map_err(CliError::bad_input)?;
@@ -137,7 +148,7 @@ impl GlobalArgs {
                 FixtureSource::open(p, cfg, range).map_err(CliError::bad_input)?,
             )),
             None => {
-                let src = SystemSource::new(cfg);
+                let src = SystemSource::new(cfg).with_detail(detail);
                 let src = if lazy { src.lazy() } else { src };
                 Ok(Box::new(match scope {
                     Some(f) => src.scoped(f),
@@ -176,7 +187,12 @@ pub fn one_snapshot(
 
 fn list(g: &GlobalArgs, a: &ListArgs, out: &mut dyn Write) -> Result<i32, CliError> {
     let filter = a.filter.to_filter().map_err(CliError::bad_input)?;
-    let mut src = g.lazy_source(Some(&filter))?;
+    let detail = if a.info {
+        crate::model::Detail::Info
+    } else {
+        crate::model::Detail::Bare
+    };
+    let mut src = g.make_source(Some(&filter), true, detail)?;
     let mut snap = snapshot_of(src.as_mut())?;
     // Owners of the rows printed only, unless the filter itself reads owners.
     let inodes: InodeSet = snap
@@ -203,9 +219,12 @@ fn list(g: &GlobalArgs, a: &ListArgs, out: &mut dyn Write) -> Result<i32, CliErr
     if a.json {
         output::list_json(out, &snap, &rows)?;
     } else if a.csv {
-        output::list_csv(out, &snap, &rows, !a.no_header)?;
+        output::list_csv_info(out, &snap, &rows, !a.no_header, a.info)?;
     } else {
-        output::list_table(out, &snap, &rows, !a.no_header)?;
+        output::list_table(out, &snap, &rows, !a.no_header, a.info)?;
+    }
+    for w in output::queue_warnings(&snap, &rows) {
+        crate::elog!("porttop: warning: {w}");
     }
     Ok(0)
 }
@@ -443,7 +462,17 @@ fn dashboard(cli: &Cli) -> Result<i32, CliError> {
             d.crit.unwrap_or(defaults.crit),
         )
         .map_err(CliError::bad_input)?;
-    let source = cli.global.source()?;
+    let columns = d
+        .columns
+        .clone()
+        .map_or(crate::tui::rows::Col::ALL.to_vec(), |c| c.0);
+    // The kernel's per-connection detail only when a column shows it.
+    let detail = if columns.iter().any(|c| c.field().is_some()) {
+        crate::model::Detail::Info
+    } else {
+        crate::model::Detail::Bare
+    };
+    let source = cli.global.detailed_source(None, detail)?;
     let opts = crate::tui::Options {
         filter,
         interval: d.interval.unwrap_or(super::DASH_INTERVAL),
@@ -451,10 +480,7 @@ fn dashboard(cli: &Cli) -> Result<i32, CliError> {
         no_color: d.no_color,
         replay: cli.global.replay.is_some(),
         view: d.view.unwrap_or(crate::tui::app::View::All),
-        columns: d
-            .columns
-            .clone()
-            .map_or(crate::tui::rows::Col::ALL.to_vec(), |c| c.0),
+        columns,
     };
     // The source's notes (a recording's cut last line) wait for the terminal to
     // be restored: written during the dashboard they would land on its screen.
@@ -588,6 +614,7 @@ pub fn run(mut cli: Cli, matches: &clap::ArgMatches, out: &mut dyn Write) -> Res
         Some(Command::Serve(a)) => serve::serve(&cli.global, a),
         Some(Command::Watch(a)) => serve::watch(&cli.global, a, out),
         Some(Command::Record(a)) => record(&cli.global, a, out),
+        Some(Command::Close(a)) => close::close(&cli.global, a, out),
         Some(Command::BenchRefresh(a)) => bench::refresh(&cli.global, a, out),
         Some(Command::Config(a)) => show_config(&config, a, out),
         Some(Command::Completions(a)) => docs::completions(a, out),

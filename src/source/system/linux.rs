@@ -20,6 +20,8 @@ pub struct Backend {
     /// Devices that the last dump's sockets are bound to, by inode (rare:
     /// SO_BINDTODEVICE, VRFs, IPv6 link-local), for exact lookups.
     bound: rustc_hash::FxHashMap<u64, u32>,
+    /// What dumps ask for beyond the header.
+    detail: crate::model::Detail,
     /// Owners are found on demand (`attribute_named`), not with every dump.
     lazy: bool,
 }
@@ -31,6 +33,11 @@ impl Backend {
 
     pub fn scoped(&mut self, f: &crate::filter::Filter) {
         self.scope = Scope::of(f);
+    }
+
+    /// tcp_info and socket memory per connection (`Detail::Info`), or not.
+    pub fn detail(&mut self, d: crate::model::Detail) {
+        self.detail = d;
     }
 
     /// Dumps come without owners; `attribute_named` finds those asked for.
@@ -81,6 +88,7 @@ impl Backend {
             Some(d) => d,
             none => none.insert(Diag::new().map_err(err)?),
         };
+        diag.detail = self.detail;
         let r = diag.dump_all(&self.scope, f);
         if r.is_err() {
             // A dump cut short may still run in the kernel, which then refuses

@@ -29,6 +29,10 @@ pub struct SystemSource {
     host: String,
     /// Sockets in the last snapshot (the next one's starting capacity).
     last_len: usize,
+    /// What the dump asks for beyond the header, and the rates kept from the
+    /// last refresh.
+    detail: crate::model::Detail,
+    rates: super::rates::RateTracker,
 }
 
 impl SystemSource {
@@ -40,7 +44,17 @@ impl SystemSource {
             procs: ProcessTable::new(),
             host: host_name(),
             last_len: 0,
+            detail: Default::default(),
+            rates: Default::default(),
         }
+    }
+
+    /// Asks the kernel for each connection's queues, timer, tcp_info and
+    /// socket memory (`Detail::Info`), for views and commands that show them.
+    pub fn with_detail(mut self, detail: crate::model::Detail) -> Self {
+        self.detail = detail;
+        self.os.detail(detail);
+        self
     }
 
     /// Asks the OS only for sockets `f` can match by protocol, family and state
@@ -105,6 +119,9 @@ impl SocketSource for SystemSource {
         let mut sockets = Vec::with_capacity(self.last_len + self.last_len / 8);
         self.os.dump(&mut sockets)?;
         self.last_len = sockets.len();
+        if self.detail == crate::model::Detail::Info {
+            self.rates.update(&mut sockets, taken_at_ms);
+        }
         self.os.attribute(&sockets, &mut self.procs)?;
 
         // One pass: owners (where the backend attributes), user names, and the
@@ -210,6 +227,7 @@ mod tests {
         assert_eq!(b.attrib_stats(), Default::default());
         assert!(super::other::counters().is_none());
         b.scoped(&crate::filter::Filter::default());
+        b.detail(crate::model::Detail::Info);
         // lazy changes nothing where every socket comes with its pids
         b.lazy();
         let range = crate::model::PortRange::new(32768, 60999, vec![], "test");

@@ -22,6 +22,8 @@ impl Backend {
     /// filtered after.
     pub fn scoped(&mut self, _f: &crate::filter::Filter) {}
 
+    /// netstat2 has no per-connection detail: nothing to ask for.
+    pub fn detail(&mut self, _d: crate::model::Detail) {}
     /// netstat2 gives pids with every socket: nothing to defer.
     pub fn lazy(&mut self) {}
 
@@ -136,6 +138,7 @@ fn convert(si: netstat2::SocketInfo) -> Socket {
                 inode,
                 pids,
                 time_wait_left_ms: None,
+                conn: None,
             }
         }
         // netstat2 reports no peer for UDP: connected UDP sockets show as UNCONN.
@@ -150,6 +153,7 @@ fn convert(si: netstat2::SocketInfo) -> Socket {
             inode,
             pids,
             time_wait_left_ms: None,
+            conn: None,
         },
     }
 }

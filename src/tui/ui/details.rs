@@ -104,6 +104,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, advice: Option<&String>, theme
     if let Some(c) = change {
         lines.push(kv("change", c.into()));
     }
+    lines.extend(super::conn_details::lines(r, theme.title(), theme.color));
     if s.pids.is_empty() {
         lines.push(kv("processes", s.why_no_process(app.data.root).into()));
     } else {

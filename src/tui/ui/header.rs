@@ -215,7 +215,15 @@ fn alert_line(app: &App, w: usize, theme: &Theme) -> Line<'static> {
             _ => theme.warn(),
         };
         let subject = app.data.alerts.warning_subject();
+        // A full accept queue too, where the line has room for it.
+        let text = match app.data.alerts.queue_warning() {
+            Some(q) if width(&text) + width(&q) + 3 <= w => format!("{text} · {q}"),
+            _ => text,
+        };
         return Line::from(Span::styled(keep_tail(text, subject, w), style));
+    }
+    if let Some(text) = app.data.alerts.queue_warning() {
+        return Line::from(Span::styled(super::fit(&text, w), theme.warn()));
     }
     match app.data.alerts.projection_of_worst() {
         Some(p) if p.projection != crate::analysis::pool::Projection::NoData => {

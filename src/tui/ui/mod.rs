@@ -1,6 +1,7 @@
 //! Widgets. `draw` renders the whole screen from `&App`; nothing here collects
 //! data, and only the rows on screen are formatted.
 
+mod conn_details;
 mod details;
 mod dialogs;
 mod header;
@@ -316,5 +317,5 @@ pub(crate) fn clock(ms: u64) -> String {
 }
 
 #[cfg(test)]
-#[path = "../ui_tests.rs"]
+#[path = "mod_tests.rs"]
 mod tests;

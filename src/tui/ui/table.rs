@@ -6,7 +6,7 @@
 //! rows on screen are turned into strings.
 
 use super::{fit, shorten_middle, width, Hits};
-use crate::output::safe_string;
+use crate::output::{columns, safe_string};
 use crate::tui::app::{App, View};
 use crate::tui::rows::{fmt_age, Col, DestCol, ProcCol, Row as SockRow, SortKey};
 use crate::tui::theme::Theme;
@@ -78,6 +78,14 @@ fn cell(app: &App, r: &SockRow, c: Shown) -> String {
                 let now = app.data.snap.as_ref().map_or(r.since_ms, |s| s.taken_at_ms);
                 fmt_age(now.saturating_sub(r.since_ms))
             }
+            c => c.field().map_or_else(String::new, |f| {
+                columns::value(
+                    f,
+                    &r.sock,
+                    &columns::Context::default(),
+                    columns::Style::Table,
+                )
+            }),
         },
     }
 }
@@ -121,6 +129,14 @@ fn layout(app: &App, rows: &[&SockRow], avail: usize, theme: &Theme) -> Vec<Spec
             .unwrap_or(0)
             .clamp(min, max)
     };
+    // The connection columns only where the source asked for the detail (a
+    // recording without it, or a dashboard started with them hidden, shows none).
+    let detail = rows.iter().any(|r| {
+        r.sock
+            .conn
+            .as_ref()
+            .is_some_and(|c| c.tcp.is_some() || c.mem.is_some())
+    });
     let mut specs: Vec<Spec> = Vec::new();
     if !theme.color {
         specs.push(Spec {
@@ -130,6 +146,9 @@ fn layout(app: &App, rows: &[&SockRow], avail: usize, theme: &Theme) -> Vec<Spec
         });
     }
     for col in Col::ALL {
+        if col.field().is_some() && !detail {
+            continue;
+        }
         if !app.hidden.contains(&col) {
             let c = Shown::Sort(col);
             let w = match col {
@@ -141,6 +160,7 @@ fn layout(app: &App, rows: &[&SockRow], avail: usize, theme: &Theme) -> Vec<Spec
                 Col::Process => max_w(c, 4, 24),
                 Col::User => max_w(c, 4, 12),
                 Col::Age => 4,
+                c => c.field().map_or(5, |f| columns::column(f).width),
             };
             specs.push(Spec {
                 c,
@@ -155,6 +175,17 @@ fn layout(app: &App, rows: &[&SockRow], avail: usize, theme: &Theme) -> Vec<Spec
                 width: 1,
             });
         }
+    }
+    if total(&specs) <= avail {
+        return specs;
+    }
+    // 0. The connection columns that say least at a glance (Q, RETR, RTT) give
+    // way before anything is shortened.
+    for drop in [Col::Queue, Col::Retr, Col::Rtt] {
+        if total(&specs) <= avail {
+            return specs;
+        }
+        specs.retain(|s| s.c != Shown::Sort(drop));
     }
     if total(&specs) <= avail {
         return specs;
@@ -184,19 +215,22 @@ fn layout(app: &App, rows: &[&SockRow], avail: usize, theme: &Theme) -> Vec<Spec
     };
     shrink(&mut specs, 15, 10);
     // 3. Drop columns by priority, shrinking further on the way; PID stays.
+    // The rates go after AGE and USER.
     let drops = [
         Col::Age,
         Col::User,
+        Col::TxRate,
+        Col::RxRate,
         Col::Proto,
         Col::Process,
         Col::RemotePort,
         Col::State,
     ];
-    for (i, drop) in drops.iter().enumerate() {
+    for drop in drops.iter() {
         if total(&specs) <= avail {
             break;
         }
-        if i == 2 {
+        if *drop == Col::Proto {
             shrink(&mut specs, 9, 7);
             if total(&specs) <= avail {
                 break;
