@@ -46,6 +46,7 @@ fn fixture(n: u32, shift: u32) -> Snapshot {
             inode: (!k.is_multiple_of(10)).then_some(100_000 + k as u64),
             pids: [pid].into_iter().collect(),
             time_wait_left_ms: None,
+            netns: 0,
         });
         processes.entry(pid).or_insert_with(|| {
             Arc::new(Process {
@@ -54,6 +55,8 @@ fn fixture(n: u32, shift: u32) -> Snapshot {
                 uid: Some(1000),
                 user: Some("bench".into()),
                 cmdline: format!("/usr/bin/server{} --port {server}", pid % 7),
+                container: None,
+                unit: None,
             })
         });
     }
@@ -65,6 +68,7 @@ fn fixture(n: u32, shift: u32) -> Snapshot {
         counters: None,
         sockets,
         processes,
+        netns: Vec::new(),
     }
 }
 

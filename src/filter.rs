@@ -609,6 +609,7 @@ mod tests {
             inode: Some(1),
             pids: pid.into_iter().collect(),
             time_wait_left_ms: None,
+            netns: 0,
         };
         let mut processes = BTreeMap::new();
         for (pid, name) in [(10, "nginx"), (20, "curl")] {
@@ -620,6 +621,8 @@ mod tests {
                     uid: Some(0),
                     user: Some("root".into()),
                     cmdline: name.into(),
+                    container: None,
+                    unit: None,
                 }),
             );
         }
@@ -664,6 +667,7 @@ mod tests {
                     None,
                 ),
             ],
+            netns: Vec::new(),
         }
     }
 

@@ -70,6 +70,7 @@ fn socket() -> impl Strategy<Value = Socket> {
                     [pid].into_iter().collect()
                 },
                 time_wait_left_ms: None,
+                netns: 0,
             }
         })
 }
@@ -91,6 +92,7 @@ fn snapshot() -> impl Strategy<Value = Snapshot> {
                 counters: None,
                 sockets,
                 processes: BTreeMap::new(),
+                netns: Vec::new(),
             }
         },
     )

@@ -33,6 +33,7 @@ pub fn conn(proto: Proto, local: &str, remote: &str, state: SockState) -> Socket
         inode: Some(1),
         pids: Default::default(),
         time_wait_left_ms: None,
+        netns: 0,
     }
 }
 
@@ -63,6 +64,7 @@ pub fn listener(proto: Proto, local: &str) -> Socket {
         inode: Some(1),
         pids: Default::default(),
         time_wait_left_ms: None,
+        netns: 0,
     }
 }
 
@@ -101,6 +103,7 @@ pub fn snap(taken_at_ms: u64, range: PortRange, sockets: Vec<Socket>) -> Snapsho
         counters: None,
         sockets,
         processes: BTreeMap::new(),
+        netns: Vec::new(),
     }
 }
 
@@ -113,6 +116,8 @@ pub fn with_procs(mut s: Snapshot, procs: &[(u32, &str)]) -> Snapshot {
             uid: None,
             user: None,
             cmdline: String::new(),
+            container: None,
+            unit: None,
         };
         s.processes.insert(pid, Arc::new(p));
     }

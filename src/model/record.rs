@@ -99,6 +99,8 @@ pub fn snapshot_from_records(
                         uid: r.uid,
                         user: r.user.clone(),
                         cmdline: r.cmdline.clone().unwrap_or_default(),
+                        container: None,
+                        unit: None,
                     })
                 });
             }
@@ -111,6 +113,8 @@ pub fn snapshot_from_records(
                     uid: p.uid,
                     user: p.user.clone(),
                     cmdline: p.cmdline.clone(),
+                    container: None,
+                    unit: None,
                 })
             });
         }
@@ -132,6 +136,7 @@ pub fn snapshot_from_records(
             inode: r.inode,
             pids: pids.into(),
             time_wait_left_ms: None,
+            netns: 0,
         });
     }
     Snapshot {
@@ -142,5 +147,6 @@ pub fn snapshot_from_records(
         counters: None,
         sockets,
         processes,
+        netns: Vec::new(),
     }
 }

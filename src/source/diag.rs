@@ -475,6 +475,7 @@ pub fn to_socket(proto: Proto, r: &Record) -> Socket {
         // net/ipv4/inet_diag.c, inet_twsk_diag_fill: idiag_timer 3 and
         // idiag_expires = the ms left until the TIME-WAIT socket is freed.
         time_wait_left_ms: (st == SockState::TimeWait).then_some(r.expires_ms),
+        netns: 0,
     }
 }
 

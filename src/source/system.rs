@@ -25,6 +25,9 @@ pub struct SystemSource {
     /// Which sockets to ask the kernel for (all, unless `scoped`).
     #[cfg(target_os = "linux")]
     scope: super::diag::Scope,
+    /// The other network namespaces read (`--netns`), kept across refreshes.
+    #[cfg(target_os = "linux")]
+    netns: super::netns::Namespaces,
     procs: ProcessTable,
     host: String,
     /// Sockets in the last snapshot (the next one's starting capacity).
@@ -34,6 +37,8 @@ pub struct SystemSource {
 impl SystemSource {
     pub fn new(range_cfg: RangeConfig) -> Self {
         SystemSource {
+            #[cfg(target_os = "linux")]
+            netns: super::netns::Namespaces::new(Default::default(), range_cfg.clone()),
             range_cfg,
             last_range: None,
             #[cfg(target_os = "linux")]
@@ -58,6 +63,18 @@ impl SystemSource {
         }
         #[cfg(not(target_os = "linux"))]
         let _ = f;
+        self
+    }
+
+    /// Reads the network namespaces `select` names (Linux; elsewhere there is
+    /// one).
+    pub fn with_netns(mut self, select: super::NetnsSelect) -> Self {
+        #[cfg(target_os = "linux")]
+        {
+            self.netns = super::netns::Namespaces::new(select, self.range_cfg.clone());
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = select;
         self
     }
 
@@ -87,7 +104,12 @@ impl SystemSource {
             Some(d) => d,
             none => none.insert(super::diag::Diag::new().map_err(err)?),
         };
-        let r = diag.dump_all(&self.scope, f);
+        let tag = self.netns.own_tag();
+        let mut f = f;
+        let r = diag.dump_all(&self.scope, |mut s, i| {
+            s.netns = tag;
+            f(s, i)
+        });
         if r.is_err() {
             // A dump cut short may still run in the kernel, which then refuses
             // the next one on this socket: the next refresh opens a new one.
@@ -102,8 +124,10 @@ impl SystemSource {
         #[cfg(target_os = "linux")]
         {
             let mut n = 0;
-            self.dump_into(|_, _| n += 1)?;
-            Ok(n)
+            if self.netns.own_wanted() {
+                self.dump_into(|_, _| n += 1)?;
+            }
+            Ok(n + self.netns.bare_dump(&self.scope))
         }
         #[cfg(not(target_os = "linux"))]
         netstat2_bare_dump()
@@ -193,8 +217,17 @@ fn convert(si: netstat2::SocketInfo) -> Socket {
 }
 
 impl SocketSource for SystemSource {
+    fn take_note(&mut self) -> Option<String> {
+        #[cfg(target_os = "linux")]
+        return self.netns.take_note();
+        #[cfg(not(target_os = "linux"))]
+        None
+    }
+
     fn snapshot(&mut self) -> Result<Snapshot, SourceError> {
-        let range = self.range()?;
+        #[cfg(target_os = "linux")]
+        self.netns.refresh()?;
+        let own_range = self.range()?;
         let taken_at_ms = now_ms();
         // Room for as many as last time and some growth: no re-copying of a
         // 40,000-entry table while it fills.
@@ -204,12 +237,18 @@ impl SocketSource for SystemSource {
         #[cfg(target_os = "linux")]
         let mut bound: rustc_hash::FxHashMap<u64, u32> = Default::default();
         #[cfg(target_os = "linux")]
-        self.dump_into(|s, ifindex| {
-            if let (Some(i), true) = (s.inode, ifindex != 0) {
-                bound.insert(i, ifindex);
+        {
+            let mut keep = |s: Socket, ifindex: u32| {
+                if let (Some(i), true) = (s.inode, ifindex != 0) {
+                    bound.insert(i, ifindex);
+                }
+                sockets.push(s)
+            };
+            if self.netns.own_wanted() {
+                self.dump_into(&mut keep)?;
             }
-            sockets.push(s)
-        })?;
+            self.netns.dump(&self.scope, keep);
+        }
         #[cfg(not(target_os = "linux"))]
         for si in netstat2_dump()? {
             let si = si.map_err(|e| SourceError::Netlink(e.to_string()))?;
@@ -224,10 +263,14 @@ impl SocketSource for SystemSource {
             live.extend(sockets.iter().filter_map(|s| s.inode));
             // Asked only for sockets no process was found holding: one kernel
             // lookup each instead of a walk of every process.
-            let (diag, socks) = (&mut self.diag, &sockets);
-            let still_open = |unknown: &super::attrib::InodeSet| match diag.as_mut() {
-                Some(d) => d.still_open(socks, unknown, &bound),
-                None => unknown.clone(),
+            let (diag, socks, netns) = (&mut self.diag, &sockets, &mut self.netns);
+            let still_open = |unknown: &super::attrib::InodeSet| {
+                let mut open = match diag.as_mut() {
+                    Some(d) => d.still_open(socks, unknown, &bound),
+                    None => unknown.clone(),
+                };
+                open.extend(netns.still_open(socks, unknown, &bound));
+                open
             };
             self.attrib
                 .refresh(live, still_open)
@@ -277,9 +320,20 @@ impl SocketSource for SystemSource {
             .into_iter()
             .collect();
         #[cfg(target_os = "linux")]
-        let counters = super::counters::read(std::path::Path::new("/proc/net"));
+        let own_counters = super::counters::read(std::path::Path::new("/proc/net"));
         #[cfg(not(target_os = "linux"))]
-        let counters = None;
+        let own_counters = None;
+        #[cfg(target_os = "linux")]
+        let (range, counters, netns) = (
+            self.netns
+                .primary_range()
+                .cloned()
+                .unwrap_or_else(|| own_range.clone()),
+            self.netns.primary_counters().unwrap_or(own_counters),
+            self.netns.infos(&own_range, own_counters),
+        );
+        #[cfg(not(target_os = "linux"))]
+        let (range, counters, netns) = (own_range, own_counters, Vec::new());
         // A pid that exited (or became a zombie) before its details were read
         // holds nothing any more: it loses the attribution instead of showing
         // as a process without name, user or command line.
@@ -300,6 +354,7 @@ impl SocketSource for SystemSource {
             sockets,
             processes,
             counters,
+            netns,
         })
     }
 }

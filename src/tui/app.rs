@@ -348,6 +348,7 @@ impl App {
             counters: None,
             sockets: Vec::new(),
             processes: Default::default(),
+            netns: Vec::new(),
         };
         let snap: &Snapshot = self.snap.as_deref().unwrap_or(&empty);
         let l = prep::listing(&self.rows, snap, &self.spec(), self.alerts.report.as_ref());

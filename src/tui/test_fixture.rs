@@ -33,6 +33,7 @@ pub fn sock(
         inode: (inode != 0).then_some(inode),
         pids: pid.into_iter().collect(),
         time_wait_left_ms: None,
+        netns: 0,
     }
 }
 
@@ -52,6 +53,8 @@ pub fn snap(sockets: Vec<Socket>, at: u64) -> Snapshot {
                 uid: Some(1000),
                 user: Some("alice".into()),
                 cmdline: format!("/usr/bin/{name} --flag"),
+                container: None,
+                unit: None,
             }),
         );
     }
@@ -63,6 +66,7 @@ pub fn snap(sockets: Vec<Socket>, at: u64) -> Snapshot {
         counters: None,
         sockets,
         processes,
+        netns: Vec::new(),
     }
 }
 

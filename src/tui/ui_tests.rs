@@ -237,6 +237,8 @@ fn crowded_app() -> App {
                 uid: Some(1000),
                 user: Some("alice".into()),
                 cmdline: name.into(),
+                container: None,
+                unit: None,
             }),
         );
         s.sockets.push(sock(

@@ -28,6 +28,7 @@ fn sock(proto: Proto, port: u16, state: SockState, pids: Vec<u32>) -> Socket {
         inode: Some(1),
         pids: pids.into(),
         time_wait_left_ms: None,
+        netns: 0,
     }
 }
 
@@ -42,6 +43,8 @@ fn snap(sockets: Vec<Socket>) -> Snapshot {
                 uid: Some(0),
                 user: None,
                 cmdline: String::new(),
+                container: None,
+                unit: None,
             }),
         );
     }
@@ -53,6 +56,7 @@ fn snap(sockets: Vec<Socket>) -> Snapshot {
         counters: None,
         sockets,
         processes,
+        netns: Vec::new(),
     }
 }
 

@@ -33,7 +33,8 @@ pub fn peak_rss_kb() -> Option<u64> {
 }
 
 pub fn refresh(g: &GlobalArgs, a: &BenchRefreshArgs, out: &mut dyn Write) -> Result<i32, CliError> {
-    let mut src = SystemSource::new(g.range_config());
+    let mut src =
+        SystemSource::new(g.range_config()).with_netns(g.netns.clone().unwrap_or_default());
     let t = Instant::now();
     let snap = src.snapshot().map_err(CliError::bad_input)?;
     writeln!(

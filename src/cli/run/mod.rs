@@ -118,7 +118,7 @@ impl GlobalArgs {
                 FixtureSource::open(p, cfg, range).map_err(CliError::bad_input)?,
             )),
             None => {
-                let src = SystemSource::new(cfg);
+                let src = SystemSource::new(cfg).with_netns(self.netns.clone().unwrap_or_default());
                 Ok(Box::new(match scope {
                     Some(f) => src.scoped(f),
                     None => src,
