@@ -603,11 +603,12 @@ impl Snapshot {
         self.netns.len() > 1 && self.sockets.iter().any(|s| s.netns != 0)
     }
 
-    /// One snapshot per namespace with sockets (the own one first, always): its
+    /// One snapshot per namespace with sockets, by `Socket::netns` (the own one,
+    /// 0, first and always): its
     /// sockets (with `netns` 0), its range and counters, the processes that own
     /// them; `netns` holds just that namespace, as its own. Each is what an
     /// analysis of one namespace reads.
-    pub fn split_netns(&self) -> Vec<Snapshot> {
+    pub fn split_netns(&self) -> Vec<(u64, Snapshot)> {
         let mut by: BTreeMap<u64, Vec<Socket>> = BTreeMap::new();
         by.insert(0, Vec::new());
         for s in &self.sockets {
@@ -627,7 +628,7 @@ impl Snapshot {
                     (Some(n), i) if i != 0 => (n.range.clone(), n.counters),
                     _ => (self.range.clone(), self.counters),
                 };
-                Snapshot {
+                let part = Snapshot {
                     taken_at_ms: self.taken_at_ms,
                     host: self.host.clone(),
                     range,
@@ -641,7 +642,8 @@ impl Snapshot {
                             vec![n]
                         })
                         .unwrap_or_default(),
-                }
+                };
+                (ino, part)
             })
             .collect()
     }

@@ -45,6 +45,19 @@ pub struct SocketRecord {
     /// Every owner in full.
     #[serde(default)]
     pub processes: Vec<ProcessRecord>,
+    /// The socket's network namespace (where the snapshot names them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<NetnsRecord>,
+    /// The container of the first owner, if it runs in one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<super::Container>,
+}
+
+/// A network namespace as a record names it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NetnsRecord {
+    pub inode: u64,
+    pub name: String,
 }
 
 impl SocketRecord {
@@ -75,6 +88,11 @@ impl SocketRecord {
                     cmdline: p.cmdline.clone(),
                 })
                 .collect(),
+            netns: snap.netns_info(s.netns).map(|n| NetnsRecord {
+                inode: n.inode,
+                name: n.name.clone(),
+            }),
+            container: procs.first().and_then(|p| p.container.clone()),
         }
     }
 }

@@ -35,6 +35,7 @@ impl Analyzer {
             kernel_moves,
             history,
             dest_history,
+            netns,
         } = self.0.analyze(snap);
         let flagged = collisions
             .iter()
@@ -50,6 +51,7 @@ impl Analyzer {
             kernel_moves,
             history,
             dest_history,
+            netns,
         }
     }
 }
@@ -67,6 +69,8 @@ pub struct Alerts {
     pub history: Vec<f64>,
     /// The same per projected destination (the details pane's sparkline).
     pub dest_history: std::collections::HashMap<pool::DestKey, Vec<f64>>,
+    /// Each network namespace's pool, the worst first (the Namespaces view).
+    pub netns: Vec<crate::analysis::NetnsPool>,
 }
 
 impl Alerts {
@@ -97,6 +101,9 @@ impl Alerts {
             "WARNING"
         };
         let mut s = format!("{level} {:.1}% {what}", r.fraction * 100.0);
+        if let Some(ns) = &r.netns {
+            s.push_str(&format!(" in netns {}", crate::output::safe(ns)));
+        }
         match self.projection_of_worst().map(|p| &p.projection) {
             Some(Projection::Exhausts { secs }) if *secs <= 0.0 => s.push_str(": no port left"),
             Some(Projection::Exhausts { secs }) if *secs < 1.0 => {

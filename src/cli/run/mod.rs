@@ -145,10 +145,9 @@ pub fn one_snapshot(
 
 fn list(g: &GlobalArgs, a: &ListArgs, out: &mut dyn Write) -> Result<i32, CliError> {
     let filter = a.filter.to_filter().map_err(CliError::bad_input)?;
-    let snap = g
-        .scoped_source(Some(&filter))?
-        .snapshot()
-        .map_err(CliError::bad_input)?;
+    let mut src = g.scoped_source(Some(&filter))?;
+    let snap = src.snapshot().map_err(CliError::bad_input)?;
+    print_note(src.as_mut());
     let mut rows: Vec<&Socket> = snap
         .sockets
         .iter()
@@ -231,9 +230,12 @@ fn pool_report(g: &GlobalArgs, a: &PoolArgs, out: &mut dyn Write) -> Result<i32,
     if a.nagios {
         output::pool_nagios(out, report, found, &thresholds).map_err(|e| unknown(e.into()))?;
     } else if a.json {
-        output::pool_json(out, report, found, a.top).map_err(|e| unknown(e.into()))?;
+        output::pool_json(out, report, found, a.top, &an.netns).map_err(|e| unknown(e.into()))?;
     } else {
         output::pool_text(out, report, found, a.top).map_err(|e| unknown(e.into()))?;
+        if an.netns.len() > 1 {
+            output::pool_netns_text(out, &an.netns).map_err(|e| unknown(e.into()))?;
+        }
     }
     Ok(report.level.exit_code())
 }
