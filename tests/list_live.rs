@@ -182,6 +182,7 @@ fn unprivileged_run_lists_roots_sockets_without_pid_and_hints() {
     let dir = tempfile::tempdir().unwrap();
     let bin = world_runnable_binary(dir.path());
     let o = std::process::Command::new("setpriv")
+        .env("PORTTOP_NETNS", "host")
         .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
         .arg(&bin)
         // -l: leftovers of earlier runs (TIME-WAIT toward a reused port) are not ours.
