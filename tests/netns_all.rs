@@ -209,7 +209,7 @@ fn two_namespaces_are_listed_pooled_ranged_shown_and_one_may_vanish() {
             ),
         );
         t.wait("the dashboard", 15, |s| s.contains(&p.busy.name));
-        t.keys(&["N"]);
+        t.keys(&["6"]);
         let s = t.wait("the Namespaces view", 10, |s| {
             s.contains("Namespaces") && s.contains(&p.calm.name) && s.contains("40000-40019")
         });

@@ -19,15 +19,17 @@ pub enum View {
     Established,
     Ephemeral,
     Processes,
+    Namespaces,
 }
 
 impl View {
-    pub const ALL: [View; 5] = [
+    pub const ALL: [View; 6] = [
         View::All,
         View::Listening,
         View::Established,
         View::Ephemeral,
         View::Processes,
+        View::Namespaces,
     ];
 
     pub fn title(self) -> &'static str {
@@ -37,6 +39,7 @@ impl View {
             View::Established => "Established",
             View::Ephemeral => "Ephemeral",
             View::Processes => "Processes",
+            View::Namespaces => "Namespaces",
         }
     }
 
@@ -49,7 +52,7 @@ impl View {
     }
 
     pub fn grouped(self) -> bool {
-        matches!(self, View::Ephemeral | View::Processes)
+        matches!(self, View::Ephemeral | View::Processes | View::Namespaces)
     }
 
     /// The view `step` places away along the tabs (wrapping).
@@ -202,6 +205,7 @@ pub struct App {
     pub visible: Vec<usize>,
     pub dests: Vec<DestGroup>,
     pub procs: Vec<ProcGroup>,
+    pub namespaces: Vec<super::netns::NsGroup>,
     pub selected: usize,
     pub offset: usize,
     sel_id: Option<u64>,
@@ -250,6 +254,7 @@ impl App {
             visible: Vec::new(),
             dests: Vec::new(),
             procs: Vec::new(),
+            namespaces: Vec::new(),
             selected: 0,
             offset: 0,
             sel_id: None,
@@ -302,6 +307,7 @@ impl App {
         match self.view {
             View::Ephemeral => self.dests.len(),
             View::Processes => self.procs.len(),
+            View::Namespaces => self.namespaces.len(),
             _ => self.visible.len(),
         }
     }
@@ -329,6 +335,7 @@ impl App {
                 h.finish()
             }),
             View::Processes => self.procs.get(i).map(|p| p.pid.map_or(u64::MAX, u64::from)),
+            View::Namespaces => self.namespaces.get(i).map(|n| n.inode),
             _ => self
                 .visible
                 .get(i)
@@ -351,7 +358,7 @@ impl App {
             netns: Vec::new(),
         };
         let snap: &Snapshot = self.snap.as_deref().unwrap_or(&empty);
-        let l = prep::listing(&self.rows, snap, &self.spec(), self.alerts.report.as_ref());
+        let l = prep::listing(&self.rows, snap, &self.spec(), &self.alerts);
         self.show(l);
     }
 
@@ -373,6 +380,7 @@ impl App {
             Listing::Sockets(v) => self.visible = v,
             Listing::Dests(d) => self.dests = d,
             Listing::Procs(p) => self.procs = p,
+            Listing::Netns(n) => self.namespaces = n,
         }
         let len = self.len();
         let found = self
@@ -681,6 +689,12 @@ impl App {
 
     fn open(&mut self) {
         match self.view {
+            View::Namespaces => {
+                if let Some(n) = self.namespaces.get(self.selected) {
+                    self.filter = Filter::of([crate::filter::Term::Netns(n.name.clone())]);
+                    self.set_view(View::All);
+                }
+            }
             View::Processes => {
                 if let Some(pid) = self.procs.get(self.selected).and_then(|p| p.pid) {
                     self.filter = Filter::of([crate::filter::Term::Pid(pid)]);
@@ -784,6 +798,18 @@ impl App {
                     d.local, d.remote, d.ports, d.time_wait, d.pct
                 )
             }),
+            View::Namespaces => self.namespaces.get(self.selected).map(|n| {
+                format!(
+                    "netns {} container {} range {} sockets {} level {} pool {:.1}% worst {}",
+                    n.name,
+                    n.container,
+                    n.range,
+                    n.sockets,
+                    n.level.as_str(),
+                    n.pct,
+                    n.worst
+                )
+            }),
             View::Processes => self.procs.get(self.selected).map(|p| {
                 format!(
                     "pid {} {} user {} sockets {} listen {} estab {} other {} ephemeral {}",
@@ -836,6 +862,10 @@ impl App {
             View::Processes => {
                 super::export::procs(&mut out, &self.procs, json).map_err(err)?;
                 self.procs.len()
+            }
+            View::Namespaces => {
+                super::export::namespaces(&mut out, &self.namespaces, json).map_err(err)?;
+                self.namespaces.len()
             }
             _ => {
                 let socks: Vec<&crate::model::Socket> = self

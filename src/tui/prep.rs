@@ -37,15 +37,12 @@ pub enum Listing {
     Sockets(Vec<usize>),
     Dests(Vec<DestGroup>),
     Procs(Vec<ProcGroup>),
+    Netns(Vec<super::netns::NsGroup>),
 }
 
 /// The entries of `spec`'s view over `rows`.
-pub fn listing(
-    rows: &[Row],
-    snap: &Snapshot,
-    spec: &ViewSpec,
-    report: Option<&crate::analysis::pool::PoolReport>,
-) -> Listing {
+pub fn listing(rows: &[Row], snap: &Snapshot, spec: &ViewSpec, alerts: &Alerts) -> Listing {
+    let report = alerts.report.as_ref();
     let filter = &spec.filter;
     let passing = rows.iter().filter(|r| filter.matches(snap, &r.sock));
     match spec.view {
@@ -58,6 +55,7 @@ pub fn listing(
             rows::sort_dests(&mut d, spec.dest_sort.0, spec.dest_sort.1);
             Listing::Dests(d)
         }
+        View::Namespaces => Listing::Netns(super::netns::ns_groups(passing, snap, &alerts.netns)),
         View::Processes => {
             let mut p = rows::proc_groups(passing);
             rows::sort_procs(&mut p, spec.proc_sort.0, spec.proc_sort.1);
@@ -144,7 +142,7 @@ impl Preparer {
             r.flagged = alerts.flagged(r.sock.proto, r.sock.local.port);
         }
         let marked = rows.iter().filter(|r| r.mark != Mark::None).count();
-        let listing = listing(&rows, &snap, spec, alerts.report.as_ref());
+        let listing = listing(&rows, &snap, spec, &alerts);
         self.rows = Arc::new(rows);
         Prepared {
             snap: Arc::new(snap),

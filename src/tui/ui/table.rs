@@ -21,6 +21,8 @@ enum C {
     Mark,
     Sort(Col),
     Eph,
+    /// The socket's network namespace (shown when more than one has sockets).
+    Netns,
 }
 
 struct Spec {
@@ -33,6 +35,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hits
     match app.view {
         View::Ephemeral => draw_dests(f, area, app, theme, hits),
         View::Processes => draw_procs(f, area, app, theme, hits),
+        View::Namespaces => draw_netns(f, area, app, theme, hits),
         _ => draw_sockets(f, area, app, theme, hits),
     }
 }
@@ -50,6 +53,10 @@ fn addr(r: &SockRow, remote: bool) -> String {
 fn cell(app: &App, r: &SockRow, c: C) -> String {
     match c {
         C::Mark => r.mark.symbol().into(),
+        C::Netns => app
+            .snap
+            .as_ref()
+            .map_or_else(|| "-".into(), |s| safe_string(s.netns_name(r.sock.netns))),
         C::Eph => match (r.ephemeral, r.collision()) {
             (true, true) => "E".into(),
             (true, false) => "e".into(),
@@ -127,6 +134,17 @@ fn layout(app: &App, rows: &[&SockRow], avail: usize, theme: &Theme) -> Vec<Spec
             c: C::Mark,
             title: " ",
             width: 1,
+        });
+    }
+    // Sockets of more than one namespace: which one, first (rows of the
+    // snapshot's own namespace are 0).
+    if rows.iter().any(|r| r.sock.netns != 0)
+        || app.alerts.netns.iter().filter(|p| p.sockets > 0).count() > 1
+    {
+        specs.push(Spec {
+            c: C::Netns,
+            title: "NETNS",
+            width: max_w(C::Netns, 5, 16),
         });
     }
     for col in Col::ALL {
@@ -391,6 +409,35 @@ fn runs_out(secs: f64) -> String {
     } else {
         format!("{:.1}h", secs / 3600.0)
     }
+}
+
+fn draw_netns(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hits) {
+    let (start, end) = window(&app.namespaces, app, area);
+    let rows = app.namespaces[start..end]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let cells = crate::tui::netns::cells(n)
+                .iter()
+                .map(|c| safe_string(c))
+                .collect();
+            (start + i == app.selected, cells)
+        })
+        .collect();
+    // (a fixed order, the worst first: a header click sorts the socket views)
+    let keys = vec![SortKey::Sock(app.sort); crate::tui::netns::TITLES.len()];
+    group_table(
+        f,
+        area,
+        app,
+        &crate::tui::netns::TITLES,
+        &keys,
+        &[12, 12, 11, 7, 6, 6, 20],
+        rows,
+        (start, end),
+        theme,
+        hits,
+    );
 }
 
 fn draw_procs(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hits) {
