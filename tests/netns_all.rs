@@ -196,10 +196,11 @@ fn two_namespaces_are_listed_pooled_ranged_shown_and_one_may_vanish() {
         );
     }
 
-    // The dashboard: the Namespaces view lists both; one namespace goes away
-    // while it runs and leaves the view, with no error.
-    if common::have("tmux") {
-        let t = Tmux::new("netns");
+    // The dashboard: the Namespaces view lists both; then one namespace goes
+    // away while the dashboard and `watch` run: it leaves the view, with no
+    // error, and watch reports its sockets closed, naming it.
+    let tmux = common::have("tmux").then(|| Tmux::new("netns"));
+    if let Some(t) = &tmux {
         t.start(
             150,
             30,
@@ -214,10 +215,46 @@ fn two_namespaces_are_listed_pooled_ranged_shown_and_one_may_vanish() {
             s.contains("Namespaces") && s.contains(&p.calm.name) && s.contains("40000-40019")
         });
         assert!(s.contains("50000-50999"), "{s}");
-        drop(p.calm_lab.take());
-        let _ = Command::new("ip")
-            .args(["netns", "del", &p.calm.name])
-            .status();
+    }
+    let mut watch = common::porttop()
+        .env("PORTTOP_NETNS", &names)
+        .args([
+            "watch",
+            "--jsonl",
+            "--interval",
+            "250ms",
+            "--duration",
+            "20",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = watch.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    // (watch's first snapshot is its baseline: give it one refresh)
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    drop(p.calm_lab.take());
+    let _ = Command::new("ip")
+        .args(["netns", "del", &p.calm.name])
+        .status();
+    let closed = rx
+        .iter()
+        .find(|l| l.contains(r#""event":"close""#) && l.contains(&p.calm.name));
+    let _ = watch.kill();
+    let o = watch.wait_with_output().unwrap();
+    assert!(closed.is_some(), "no close event naming {}", p.calm.name);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("porttop:"), "{err}");
+    if let Some(t) = &tmux {
         let s = t.wait("the calm namespace gone", 10, |s| !s.contains(&p.calm.name));
         assert!(
             s.contains(&p.busy.name) && !s.contains("PORTTOP_EXITED"),

@@ -222,7 +222,13 @@ impl Collector {
                     }
                 }
                 let a = self.analyzer.analyze(&snap);
-                let text = metrics::render_snapshot(&snap, &a.report, &a.collisions, self.cfg.top);
+                let text = metrics::render_snapshot(
+                    &snap,
+                    &a.report,
+                    &a.collisions,
+                    self.cfg.top,
+                    &a.netns,
+                );
                 (text.into_bytes(), Arc::new(snap))
             });
         let refresh_secs = t0.elapsed().as_secs_f64();

@@ -317,7 +317,7 @@ fn group_table(
     area: Rect,
     app: &App,
     titles: &[&str],
-    keys: &[SortKey],
+    keys: &[Option<SortKey>],
     min_widths: &[usize],
     rows: Vec<(bool, Vec<String>)>,
     range: (usize, usize),
@@ -329,9 +329,8 @@ fn group_table(
         .zip(min_widths)
         .map(|(t, w)| (*w).max(width(t) + 1))
         .collect();
-    let keys: Vec<Option<SortKey>> = keys.iter().copied().map(Some).collect();
-    let header = header_row(titles, &keys, app, theme);
-    hits.table(area, &widths, &keys, range.0, range.1);
+    let header = header_row(titles, keys, app, theme);
+    hits.table(area, &widths, keys, range.0, range.1);
     let rows: Vec<Row> = rows
         .into_iter()
         .map(|(sel, cells)| {
@@ -379,7 +378,10 @@ fn draw_dests(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hi
         })
         .collect();
     let titles: Vec<&str> = DestCol::ALL.iter().map(|c| c.title()).collect();
-    let keys: Vec<SortKey> = DestCol::ALL.iter().map(|c| SortKey::Dest(*c)).collect();
+    let keys: Vec<Option<SortKey>> = DestCol::ALL
+        .iter()
+        .map(|c| Some(SortKey::Dest(*c)))
+        .collect();
     // The destination takes what the fixed columns leave (an IPv6 address and
     // port at most; shortened in its middle below that).
     let fixed = 15 + 6 + 10 + 7 + 6 + 9 + 7;
@@ -424,15 +426,27 @@ fn draw_netns(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hi
             (start + i == app.selected, cells)
         })
         .collect();
-    // (a fixed order, the worst first: a header click sorts the socket views)
-    let keys = vec![SortKey::Sock(app.sort); crate::tui::netns::TITLES.len()];
+    // A fixed order, the worst first: no sort keys.
+    let keys = vec![None; crate::tui::netns::TITLES.len()];
+    let name_w = app
+        .namespaces
+        .iter()
+        .map(|n| width(&n.name))
+        .max()
+        .unwrap_or(0);
+    let cont_w = app
+        .namespaces
+        .iter()
+        .map(|n| width(&n.container))
+        .max()
+        .unwrap_or(0);
     group_table(
         f,
         area,
         app,
         &crate::tui::netns::TITLES,
         &keys,
-        &[12, 12, 11, 7, 6, 6, 20],
+        &[name_w.clamp(6, 32), cont_w.clamp(9, 24), 11, 7, 6, 6, 20],
         rows,
         (start, end),
         theme,
@@ -462,7 +476,10 @@ fn draw_procs(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hi
         })
         .collect();
     let titles: Vec<&str> = ProcCol::ALL.iter().map(|c| c.title()).collect();
-    let keys: Vec<SortKey> = ProcCol::ALL.iter().map(|c| SortKey::Proc(*c)).collect();
+    let keys: Vec<Option<SortKey>> = ProcCol::ALL
+        .iter()
+        .map(|c| Some(SortKey::Proc(*c)))
+        .collect();
     group_table(
         f,
         area,
