@@ -16,6 +16,7 @@ macro_rules! elog {
 pub mod actions;
 pub mod analysis;
 pub mod cli;
+pub mod feed;
 pub mod filter;
 pub mod model;
 pub mod output;

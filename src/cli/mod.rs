@@ -16,7 +16,8 @@ Exit status:
   2  bad input (unknown flag, bad port/range/state, unreadable file) or a runtime
      error; pool: level critical
   3  pool only: bad input or error (Nagios UNKNOWN), since 2 means critical there
-  128+N  the dashboard was ended by signal N (143 SIGTERM, 129 SIGHUP)";
+  128+N  ended by signal N (143 SIGTERM, 130 SIGINT, 129 SIGHUP): the dashboard,
+         serve, watch, record, pool --sample";
 
 #[derive(Parser, Debug)]
 #[command(

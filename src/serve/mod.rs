@@ -1,24 +1,25 @@
 //! `porttop serve`: Prometheus `/metrics`, `/healthz` and `/snapshot.json`, and
 //! `porttop watch --jsonl` (in [`watch`]): consumers of snapshots.
 //!
-//! A collector thread owns the source and refreshes on its own interval; each
-//! refresh renders the exposition once and publishes it behind an `Arc` swap, so a
-//! scrape only copies pointers and N scrapers cost one refresh. `/snapshot.json`
+//! The feed (`crate::feed`) runs on the main thread and refreshes on its
+//! interval; each refresh renders the exposition once (`Renderer`) and
+//! publishes it in a latest-value cell, so a scrape only copies pointers and N
+//! scrapers cost one refresh. `/snapshot.json`
 //! (and each gzip variant) is rendered on the first request after a refresh and
 //! shared by every later one until the next refresh.
 
 pub mod http;
-pub mod signal;
 pub mod watch;
 pub mod web_config;
 
 use crate::analysis::{pool, Analyzer};
+use crate::feed::{Consumer, End, Feed, Flow, Frame, Latest};
 use crate::output::metrics::{self, CollectorStatus};
-use crate::source::SocketSource;
+use crate::source::{SocketSource, SourceError};
 use http::{Body, Request, Response};
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The default port of `serve`, chosen with porttop's own advisor: above 1024, not
@@ -165,72 +166,57 @@ pub fn render_http_stats(stats: &http::Stats) -> String {
     e.text
 }
 
-pub type Shared = Arc<RwLock<Arc<State>>>;
+/// Where the renderer publishes and every request reads: the latest state.
+pub type Shared = Latest<Arc<State>>;
 
 fn current(shared: &Shared) -> Arc<State> {
-    match shared.read() {
-        Ok(g) => Arc::clone(&g),
-        Err(p) => Arc::clone(&p.into_inner()),
-    }
+    shared.get().unwrap_or_default()
 }
 
-fn publish(shared: &Shared, st: State) {
-    let st = Arc::new(st);
-    match shared.write() {
-        Ok(mut g) => *g = st,
-        Err(p) => *p.into_inner() = st,
-    }
-}
-
-/// Owns the source and the churn tracker; one `refresh` per interval.
-pub struct Collector {
-    src: Box<dyn SocketSource>,
-    analyzer: Analyzer,
+/// serve's consumer of the feed: renders each refresh once (the exposition) and
+/// publishes it; on a failed refresh keeps the previous rendering and counts
+/// the error.
+pub struct Renderer {
     cfg: ServeConfig,
     errors: u64,
     told_partial: bool,
+    shared: Shared,
 }
 
-impl Collector {
-    pub fn new(src: Box<dyn SocketSource>, cfg: ServeConfig) -> Self {
-        Collector {
-            src,
-            analyzer: Analyzer::new(cfg.thresholds, cfg.top),
+impl Renderer {
+    pub fn new(cfg: ServeConfig, shared: Shared) -> Self {
+        Renderer {
             cfg,
             errors: 0,
             told_partial: false,
+            shared,
         }
     }
 
-    /// Takes a snapshot and renders it; on error keeps the previous rendering and
-    /// counts the error.
-    pub fn refresh(&mut self, prev: &State) -> State {
-        let t0 = Instant::now();
+    /// The state after refresh `r` (started at `t0`), given the one before.
+    pub fn render(&mut self, r: Result<Frame, SourceError>, t0: Instant, prev: &State) -> State {
         let expose = self.cfg.expose_cmdline;
-        let rendered = self
-            .src
-            .snapshot()
-            .map_err(|e| e.to_string())
-            .map(|mut snap| {
-                if !expose {
-                    without_cmdlines(&mut snap);
+        let rendered = r.map_err(|e| e.to_string()).and_then(|f| {
+            let Frame {
+                mut snap,
+                analysis: Some(a),
+            } = f
+            else {
+                return Err("the feed gave no analysis".to_string());
+            };
+            if !expose {
+                without_cmdlines(&mut snap);
+            }
+            if let Some(hint) = crate::source::partial_hint(&snap) {
+                if !self.told_partial {
+                    self.told_partial = true;
+                    crate::elog!("porttop: note: {hint}");
                 }
-                if let Some(hint) = crate::source::partial_hint(&snap) {
-                    if !self.told_partial {
-                        self.told_partial = true;
-                        crate::elog!("porttop: note: {hint}");
-                    }
-                }
-                let a = self.analyzer.analyze(&snap);
-                let text = metrics::render_snapshot(
-                    &snap,
-                    &a.report,
-                    &a.collisions,
-                    self.cfg.top,
-                    &a.netns,
-                );
-                (text.into_bytes(), Arc::new(snap))
-            });
+            }
+            let text =
+                metrics::render_snapshot(&snap, &a.report, &a.collisions, self.cfg.top, &a.netns);
+            Ok((text.into_bytes(), Arc::new(snap)))
+        });
         let refresh_secs = t0.elapsed().as_secs_f64();
         match rendered {
             Ok((text, snap)) => State {
@@ -264,6 +250,15 @@ impl Collector {
                 }
             }
         }
+    }
+}
+
+impl Consumer for Renderer {
+    fn refresh(&mut self, r: Result<Frame, SourceError>, t0: Instant) -> Flow {
+        let prev = current(&self.shared);
+        let st = self.render(r, t0, &prev);
+        self.shared.put(Arc::new(st));
+        Flow::Go
     }
 }
 
@@ -352,59 +347,56 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
     TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))
 }
 
-/// Serves until SIGTERM/SIGINT: one refresh now, then the collector thread and the
-/// HTTP threads. Returns when asked to stop.
+/// Serves until SIGTERM, SIGINT or SIGHUP: one refresh now, then the HTTP
+/// threads, then the feed on this thread. Returns how the feed ended (a
+/// recording that is used up is served as it ended, until a signal). `ready`
+/// is logged once requests are answered (and signals handled).
 pub fn run(
     listener: TcpListener,
     src: Box<dyn SocketSource>,
     cfg: ServeConfig,
-) -> std::io::Result<()> {
+    ready: &str,
+) -> std::io::Result<End> {
     crate::source::tune_allocator();
-    signal::install();
     let interval = cfg.interval.max(MIN_INTERVAL);
-    let limits = cfg.limits;
-    let access = cfg.access.clone();
-    let mut collector = Collector::new(src, cfg);
-    let shared: Shared = Arc::new(RwLock::new(Arc::new(State::default())));
-    publish(&shared, collector.refresh(&State::default()));
+    let (limits, access) = (cfg.limits, cfg.access.clone());
+    let mut feed = Feed::new(src, Analyzer::new(cfg.thresholds, cfg.top))
+        .interval(interval)
+        .stop_on_signals()
+        .map_err(std::io::Error::other)?;
+    let shared: Shared = Latest::new(Arc::new(State::default()));
+    let mut renderer = Renderer::new(cfg, shared.clone());
+    let first = feed.step(&mut renderer);
 
-    let c_shared = Arc::clone(&shared);
-    std::thread::Builder::new()
-        .name("collector".into())
-        .spawn(move || {
-            let mut next = Instant::now() + interval;
-            while signal::sleep_until(next) {
-                next += interval;
-                let prev = current(&c_shared);
-                let st = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    collector.refresh(&prev)
-                }));
-                let Ok(st) = st else {
-                    // Serving stale data forever helps nobody: exit non-zero so a
-                    // supervisor (systemd) restarts it.
-                    crate::elog!("porttop: the collector panicked; exiting");
-                    std::process::exit(70);
-                };
-                publish(&c_shared, st);
-                // After a long stall, do not try to catch up with a burst.
-                let now = Instant::now();
-                if next < now {
-                    next = now + interval;
-                }
-            }
-        })?;
-
-    let h_shared = Arc::clone(&shared);
+    let h_shared = shared.clone();
     let stats = Arc::new(http::Stats::default());
     let h_stats = Arc::clone(&stats);
     let handler: http::Handler =
         Arc::new(move |rq: &Request| route(&current(&h_shared), rq, interval, &h_stats));
     let service = http::Service { handler, is_heavy };
     http::spawn(listener, limits, service, access, stats)?;
-    while !signal::stopping() {
-        std::thread::sleep(Duration::from_millis(100));
+    crate::elog!("{ready}");
+    let end = match first {
+        Some(end) => end,
+        None => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| feed.run(&mut renderer)))
+            .unwrap_or_else(|_| {
+                // Serving stale data forever helps nobody: exit non-zero so a
+                // supervisor (systemd) restarts it.
+                crate::elog!("porttop: the collector panicked; exiting");
+                std::process::exit(70);
+            }),
+    };
+    if end != End::Done {
+        return Ok(end);
     }
-    Ok(())
+    // The recording is used up: its last frame stays served until a signal.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let _hook = crate::feed::on_signal(move |n| {
+        let _ = tx.send(n);
+    })
+    .map_err(std::io::Error::other)?;
+    drop(feed);
+    Ok(rx.recv().map_or(End::Stopped, End::Signal))
 }
 
 #[cfg(test)]

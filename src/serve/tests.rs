@@ -33,6 +33,30 @@ impl SocketSource for Script {
     }
 }
 
+/// A feed of `src` and serve's renderer, one refresh per call.
+struct Collector {
+    feed: Feed,
+    renderer: Renderer,
+}
+
+impl Collector {
+    fn new(src: Box<dyn SocketSource>, cfg: ServeConfig) -> Self {
+        let feed = Feed::new(src, Analyzer::new(cfg.thresholds, cfg.top));
+        let renderer = Renderer::new(cfg, Shared::default());
+        Collector { feed, renderer }
+    }
+
+    fn refresh(&mut self, prev: &State) -> State {
+        let mut out = None;
+        let r = &mut self.renderer;
+        self.feed.step(&mut |f, t0| {
+            out = Some(r.render(f, t0, prev));
+            Flow::Go
+        });
+        out.expect("one refresh")
+    }
+}
+
 fn cfg() -> ServeConfig {
     ServeConfig {
         interval: Duration::from_secs(5),

@@ -9,14 +9,14 @@
 //! socket's `netns` where the snapshot has more than one namespace), and
 //! `pool_level` the `netns` whose pool sets the level.
 
-use super::signal;
 use crate::analysis::collisions::{Collision, CollisionKind};
 use crate::analysis::diff::diff;
 use crate::analysis::pool::{self, Level, Thresholds};
-use crate::analysis::Analyzer;
+use crate::analysis::{Analysis, Analyzer};
+use crate::feed::{Consumer, Control, End, Feed, Flow, Frame};
 use crate::filter::Filter;
 use crate::model::{Proto, Snapshot, SockState, SocketRecord};
-use crate::source::SocketSource;
+use crate::source::{SocketSource, SourceError};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -90,6 +90,11 @@ impl Seen {
     /// projection and the level's hysteresis need the history).
     pub fn analyze(snap: Snapshot, analyzer: &mut Analyzer) -> Self {
         let an = analyzer.analyze(&snap);
+        Seen::from_analysis(snap, &an)
+    }
+
+    /// A snapshot with its analysis (from the feed).
+    pub fn from_analysis(snap: Snapshot, an: &Analysis) -> Self {
         let report = &an.report;
         Seen {
             level: report.level,
@@ -179,32 +184,30 @@ fn collision_matches(snap: &Snapshot, c: &CollisionInfo, filter: &Filter) -> boo
             .any(|s| s.proto == c.proto && s.local.port == c.port && filter.matches(snap, s))
 }
 
-/// Whether the reader of `fd` went away (a pipe whose reader exited reports
-/// POLLERR, a socket POLLHUP), so `watch | head -1` ends when head does, not at
-/// the next event, which may be hours away.
-fn reader_gone(fd: Option<i32>) -> bool {
-    let Some(fd) = fd else { return false };
-    let mut p = libc::pollfd {
-        fd,
-        events: 0,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd, timeout 0.
-    let n = unsafe { libc::poll(&mut p, 1, 0) };
-    n > 0 && p.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0
-}
-
-/// Sleeps until `wake` (false: stop now, on a signal or a gone reader).
-fn wait(wake: Instant, fd: Option<i32>) -> bool {
-    loop {
-        let step = (Instant::now() + Duration::from_millis(100)).min(wake);
-        if !signal::sleep_until(step) || reader_gone(fd) {
-            return false;
-        }
-        if step >= wake {
-            return true;
-        }
-    }
+/// Ends the feed as soon as the reader of `fd` goes away (a pipe whose reader
+/// exited reports POLLERR, a socket or terminal POLLHUP), so `watch | head -1`
+/// ends when head does, not at the next event, which may be hours away. A
+/// thread blocks in poll(2) asking for no event: only those conditions wake it
+/// (a regular file or /dev/null never does).
+fn stop_when_reader_goes(fd: i32, ctl: Control) {
+    let _ = std::thread::Builder::new()
+        .name("reader".into())
+        .spawn(move || loop {
+            let mut p = libc::pollfd {
+                fd,
+                events: 0,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd, no timeout.
+            let n = unsafe { libc::poll(&mut p, 1, -1) };
+            if n > 0 && p.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
+                ctl.stop();
+                return;
+            }
+            if n < 0 && std::io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+                return;
+            }
+        });
 }
 
 #[derive(Clone, Debug)]
@@ -234,65 +237,92 @@ pub enum WatchError {
 }
 
 /// Writes events as JSON lines, flushed per line, until the count or duration is
-/// reached, a recording ends, or SIGTERM/SIGINT arrives. A closed output (broken
+/// reached, a recording ends, the reader goes away, or SIGTERM/SIGINT/SIGHUP
+/// arrives (returned: the exit status says which). A closed output (broken
 /// pipe) ends quietly. Refresh errors are reported on stderr and retried at the
 /// next interval (a recording's are final).
 pub fn run(
-    src: &mut dyn SocketSource,
+    src: Box<dyn SocketSource>,
     cfg: &WatchConfig,
     out: &mut dyn Write,
-) -> Result<(), WatchError> {
+) -> Result<End, WatchError> {
     crate::source::tune_allocator();
-    signal::install();
-    let start = Instant::now();
-    let end = cfg.duration.map(|d| start + d);
     // Projections for the busiest destinations: the level follows them too.
-    let mut analyzer = Analyzer::new(cfg.thresholds, WATCH_TOP);
-    let mut prev = Seen::analyze(src.snapshot()?, &mut analyzer);
-    let mut written = 0u64;
-    if cfg.count == Some(0) {
-        return Ok(());
+    let mut feed = Feed::new(src, Analyzer::new(cfg.thresholds, WATCH_TOP))
+        .interval(cfg.interval)
+        .paced(!cfg.replay)
+        .stop_on_signals()
+        .map_err(|e| WatchError::Output(io::Error::other(e)))?;
+    if let Some(d) = cfg.duration {
+        feed = feed.until(Instant::now() + d);
     }
-    let mut next = start + cfg.interval;
-    loop {
-        if cfg.replay {
-            if src.at_end() || signal::stopping() || reader_gone(cfg.out_fd) {
-                return Ok(());
+    if let Some(fd) = cfg.out_fd {
+        stop_when_reader_goes(fd, feed.control());
+    }
+    let mut differ = Differ {
+        cfg,
+        out,
+        prev: None,
+        written: 0,
+        failed: None,
+    };
+    let end = feed.run(&mut differ);
+    match differ.failed {
+        Some(e) => Err(e),
+        None => Ok(end),
+    }
+}
+
+/// watch's consumer: the events between each refresh and the one before.
+struct Differ<'a> {
+    cfg: &'a WatchConfig,
+    out: &'a mut dyn Write,
+    prev: Option<Seen>,
+    written: u64,
+    failed: Option<WatchError>,
+}
+
+impl Consumer for Differ<'_> {
+    fn refresh(&mut self, r: Result<Frame, SourceError>, _: Instant) -> Flow {
+        let cur = match r {
+            Ok(Frame {
+                snap,
+                analysis: Some(a),
+            }) => Seen::from_analysis(snap, &a),
+            Ok(_) => return Flow::Go,
+            Err(e) if self.cfg.replay || self.prev.is_none() => {
+                self.failed = Some(e.into());
+                return Flow::Stop;
             }
-        } else {
-            let wake = end.map_or(next, |e| next.min(e));
-            if !wait(wake, cfg.out_fd) {
-                return Ok(());
-            }
-        }
-        if end.is_some_and(|e| Instant::now() >= e) {
-            return Ok(());
-        }
-        next += cfg.interval;
-        if next < Instant::now() {
-            next = Instant::now() + cfg.interval;
-        }
-        let snap = match src.snapshot() {
-            Ok(s) => s,
-            Err(e) if cfg.replay => return Err(e.into()),
             Err(e) => {
                 crate::elog!("porttop: refresh failed: {e}");
-                continue;
+                return Flow::Go;
             }
         };
-        let cur = Seen::analyze(snap, &mut analyzer);
-        for ev in events(&prev, &cur, &cfg.filter) {
-            match write_line(out, &ev) {
+        if self.cfg.count == Some(0) {
+            return Flow::Stop;
+        }
+        let Some(prev) = self.prev.replace(cur) else {
+            return Flow::Go;
+        };
+        let Some(cur) = &self.prev else {
+            return Flow::Go;
+        };
+        for ev in events(&prev, cur, &self.cfg.filter) {
+            match write_line(self.out, &ev) {
                 Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
-                Err(e) => return Err(WatchError::Output(e)),
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Flow::Stop,
+                Err(e) => {
+                    self.failed = Some(WatchError::Output(e));
+                    return Flow::Stop;
+                }
             }
-            written += 1;
-            if cfg.count.is_some_and(|n| written >= n) {
-                return Ok(());
+            self.written += 1;
+            if self.cfg.count.is_some_and(|n| self.written >= n) {
+                return Flow::Stop;
             }
         }
-        prev = cur;
+        Flow::Go
     }
 }
 

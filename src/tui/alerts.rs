@@ -1,34 +1,19 @@
-//! The dashboard's analysis: `Analyzer` keeps the churn history and turns every
-//! snapshot into `Alerts` (pool pressure, projection, collisions) with pure
-//! functions. The runtime runs it on the collector thread, so the UI thread only
-//! merges rows and draws; `App` runs it itself when given a bare snapshot (tests,
-//! and any caller without a collector).
+//! The dashboard's view of the analysis: the feed's `analysis::Analyzer` (the
+//! one place with history) analyses every snapshot on the feed's thread; its
+//! `Analysis` becomes `Alerts` (pool pressure, projection, collisions, and the
+//! listeners the table marks).
 
 use crate::analysis::collisions::{Collision, CollisionKind};
-use crate::analysis::pool::{self, Level, PoolReport, Projection, Thresholds};
-use crate::model::{Proto, Snapshot};
+use crate::analysis::pool::{self, Level, PoolReport, Projection};
+use crate::model::Proto;
 use std::collections::HashSet;
 
 /// How many destinations get a projection (the Ephemeral view shows their rate
 /// and time to exhaustion; the most urgent are chosen).
-const TOP: usize = 50;
+pub const TOP: usize = 50;
 
-/// Turns snapshots into alerts (the shared `analysis::Analyzer`, plus what the
-/// table marks).
-pub struct Analyzer(crate::analysis::Analyzer);
-
-impl Default for Analyzer {
-    fn default() -> Self {
-        Self::new(Thresholds::default())
-    }
-}
-
-impl Analyzer {
-    pub fn new(thresholds: Thresholds) -> Self {
-        Analyzer(crate::analysis::Analyzer::new(thresholds, TOP))
-    }
-
-    pub fn analyze(&mut self, snap: &Snapshot) -> Alerts {
+impl From<crate::analysis::Analysis> for Alerts {
+    fn from(a: crate::analysis::Analysis) -> Self {
         let crate::analysis::Analysis {
             report,
             collisions,
@@ -36,7 +21,7 @@ impl Analyzer {
             history,
             dest_history,
             netns,
-        } = self.0.analyze(snap);
+        } = a;
         let flagged = collisions
             .iter()
             .filter(|c| {

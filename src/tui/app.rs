@@ -1,76 +1,27 @@
-//! Dashboard state and its one entry point, `App::apply(Action)`: pure (no I/O,
-//! no terminal), so every behaviour is unit-tested. Side effects the runtime must
-//! perform (kill, interval change, pause, quit) come back as an `Effect`.
+//! Dashboard state and its two entry points, both pure (no I/O, no terminal),
+//! so every behaviour is unit-tested: `App::apply(Action)` for what the user
+//! asks (side effects the runtime must perform — kill, interval change, pause,
+//! quit — come back as an `Effect`), `App::receive(Msg)` for what the feed and
+//! the runtime bring (a prepared refresh, an error, a message).
 
+use super::alerts::Alerts;
 use super::keys::{hint, Ctx};
 use super::line::{self, Edit, LineEdit};
-use super::prep::{self, Listing, Prepared, Preparer, SharedSpec, ViewSpec};
-use super::rows::{Col, Counts, DestCol, DestGroup, ProcCol, ProcGroup, Row, SortKey};
+use super::prep::{self, Listing, Prepared, SharedSpec, ViewSpec};
+use super::rows::{Col, Counts, DestCol, ProcCol, Row, SortKey};
 use crate::filter::Filter;
-use crate::model::{Snapshot, SockState};
+use crate::model::Snapshot;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The views (Tab / 1-5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum View {
-    All,
-    Listening,
-    Established,
-    Ephemeral,
-    Processes,
-    Namespaces,
-}
-
-impl View {
-    pub const ALL: [View; 6] = [
-        View::All,
-        View::Listening,
-        View::Established,
-        View::Ephemeral,
-        View::Processes,
-        View::Namespaces,
-    ];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            View::All => "All",
-            View::Listening => "Listening",
-            View::Established => "Established",
-            View::Ephemeral => "Ephemeral",
-            View::Processes => "Processes",
-            View::Namespaces => "Namespaces",
-        }
-    }
-
-    pub(crate) fn shows(self, r: &Row) -> bool {
-        match self {
-            View::Listening => matches!(r.sock.state, SockState::Listen | SockState::Unconn),
-            View::Established => r.sock.state == SockState::Established,
-            _ => true,
-        }
-    }
-
-    pub fn grouped(self) -> bool {
-        matches!(self, View::Ephemeral | View::Processes | View::Namespaces)
-    }
-
-    /// The view `step` places away along the tabs (wrapping).
-    fn step(self, step: isize) -> View {
-        let n = View::ALL.len() as isize;
-        let i = View::ALL.iter().position(|v| *v == self).unwrap_or(0) as isize;
-        View::ALL[(i + step).rem_euclid(n) as usize]
-    }
-}
+pub use super::prep::View;
 
 /// Where Back returns from a group's sockets: the group list as it was.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Drill {
     pub view: View,
     pub filter: Filter,
-    selected: usize,
-    offset: usize,
-    sel_id: Option<u64>,
+    cursor: Cursor,
 }
 
 /// What is on top of the table.
@@ -81,7 +32,11 @@ pub enum Mode {
     Filter(LineEdit),
     /// The `w` prompt: the file to save the view to.
     Save(LineEdit),
-    Details,
+    /// The details pane, with the advisor's word on the local port (computed
+    /// with the data, not while drawing).
+    Details {
+        advice: Option<String>,
+    },
     Help,
     /// The column chooser, its cursor on `Col::ALL[i]`.
     Columns(usize),
@@ -91,8 +46,8 @@ pub enum Mode {
     },
 }
 
-/// Everything that can happen to the dashboard.
-#[derive(Clone, Debug, PartialEq)]
+/// What the user asks of the dashboard (a key, a click, the terminal's size).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
     Up,
     Down,
@@ -147,12 +102,15 @@ pub enum Action {
     Quit,
     /// Rows of the table area (for paging and scrolling).
     Viewport(usize),
-    Snapshot(Arc<Snapshot>),
-    /// A snapshot analysed already.
-    Analyzed(Arc<Snapshot>, Box<super::alerts::Alerts>),
-    /// A snapshot analysed, merged and listed already (on the collector thread).
+}
+
+/// What the feed and the runtime bring to the dashboard.
+#[derive(Debug)]
+pub enum Msg {
+    /// A snapshot analysed, merged and listed already (on the feed's thread).
     Prepared(Box<Prepared>),
     SourceError(String),
+    /// A line for the status bar (the outcome of an effect).
     Status(String),
 }
 
@@ -161,7 +119,8 @@ pub enum Action {
 pub enum Effect {
     SetInterval(Duration),
     SetPaused(bool),
-    Kill(u32),
+    /// Ask the action layer to signal this process (its name for the message).
+    Kill(u32, String),
     /// Clear the terminal and draw everything again (Ctrl-L).
     Redraw,
     /// Turn mouse capture on or off.
@@ -180,16 +139,54 @@ pub enum Effect {
 pub use crate::model::MIN_INTERVAL;
 const STEPS_MS: [u64; 8] = [250, 500, 1000, 2000, 3000, 5000, 10000, 30000];
 
-pub struct App {
+/// The refresh on screen, as the feed prepared it.
+#[derive(Debug, Default)]
+pub struct Data {
     pub snap: Option<Arc<Snapshot>>,
-    /// Shared with the collector, which merges the next snapshot from them.
+    /// The rows the feed's preparation merges the next snapshot into.
     pub rows: Arc<Vec<Row>>,
-    pub view: View,
-    pub sort: Col,
-    pub desc: bool,
-    pub dest_sort: (DestCol, bool),
-    pub proc_sort: (ProcCol, bool),
-    pub filter: Filter,
+    /// Pool pressure and collisions of the latest snapshot.
+    pub alerts: Alerts,
+    /// Counts by state, for the header.
+    pub counts: Counts,
+    /// Rows closed or changed since they were marked (for the status line).
+    pub marked: usize,
+    /// porttop runs as root (how a socket without a process is explained).
+    pub root: bool,
+    /// Rows the last refresh replaced, for the runtime to free elsewhere.
+    retired: Option<Arc<Vec<Row>>>,
+}
+
+/// The selection and the scroll position.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cursor {
+    pub selected: usize,
+    /// The first row shown.
+    pub offset: usize,
+    /// The selected entry's identity (the selection follows it across refreshes).
+    sel_id: Option<u64>,
+}
+
+/// How the feed runs, as the header shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pace {
+    pub paused: bool,
+    pub interval: Duration,
+    /// The data is a recording (`--replay`): nothing can be killed.
+    pub replay: bool,
+}
+
+pub struct App {
+    /// What the table lists, in which order.
+    pub spec: ViewSpec,
+    /// `spec`'s version (it grows on every change) and the cell the feed reads.
+    shared: (u64, Option<SharedSpec>),
+    pub data: Data,
+    /// The current view's entries.
+    pub listing: Listing,
+    pub cursor: Cursor,
+    /// Rows of the table area (for paging and scrolling).
+    pub page: usize,
     pub mode: Mode,
     /// Filters applied at the prompt, newest first.
     pub history: Vec<String>,
@@ -201,115 +198,59 @@ pub struct App {
     pub mouse: bool,
     /// First line of the help shown.
     pub help_scroll: usize,
-    /// Socket views: indices into `rows`, filtered and sorted.
-    pub visible: Vec<usize>,
-    pub dests: Vec<DestGroup>,
-    pub procs: Vec<ProcGroup>,
-    pub namespaces: Vec<super::netns::NsGroup>,
-    pub selected: usize,
-    pub offset: usize,
-    sel_id: Option<u64>,
-    pub page: usize,
-    pub paused: bool,
-    pub interval: Duration,
-    pub keep_closed: u32,
-    pub replay: bool,
+    pub pace: Pace,
+    /// The status line's message, and the last refresh's error.
     pub status: Option<String>,
     pub error: Option<String>,
-    pub quit: bool,
-    /// Pool pressure and collisions of the latest snapshot.
-    pub alerts: super::alerts::Alerts,
-    /// Analyses bare `Action::Snapshot`s (`Action::Analyzed` brings its own).
-    pub analyzer: super::alerts::Analyzer,
-    /// Prepares bare and analysed snapshots given to `apply` (not `Prepared`).
-    prep: Preparer,
-    state_counts: Counts,
-    marked: usize,
-    /// Grows whenever view, sort or filter change.
-    spec_version: u64,
-    /// Where the collector reads the spec (None: no collector).
-    shared_spec: Option<SharedSpec>,
-    /// Rows replaced by the last snapshot, for the runtime to free elsewhere.
-    retired: Option<Arc<Vec<Row>>>,
 }
 
 impl App {
-    pub fn new(filter: Filter, interval: Duration, keep_closed: u32, replay: bool) -> Self {
+    pub fn new(filter: Filter, interval: Duration, replay: bool) -> Self {
         App {
-            snap: None,
-            rows: Arc::new(Vec::new()),
-            view: View::All,
-            sort: Col::Proto,
-            desc: false,
-            // Urgency: the destination that runs out soonest first.
-            dest_sort: (DestCol::RunsOut, false),
-            proc_sort: (ProcCol::Sockets, true),
-            filter,
+            spec: ViewSpec::new(View::All, filter),
+            shared: (0, None),
+            data: Data::default(),
+            listing: Listing::default(),
+            cursor: Cursor::default(),
+            page: 20,
             mode: Mode::Normal,
             history: Vec::new(),
             drill: None,
             hidden: Vec::new(),
             mouse: true,
             help_scroll: 0,
-            visible: Vec::new(),
-            dests: Vec::new(),
-            procs: Vec::new(),
-            namespaces: Vec::new(),
-            selected: 0,
-            offset: 0,
-            sel_id: None,
-            page: 20,
-            paused: false,
-            interval,
-            keep_closed,
-            replay,
+            pace: Pace {
+                paused: false,
+                interval,
+                replay,
+            },
             status: None,
             error: None,
-            quit: false,
-            alerts: Default::default(),
-            analyzer: Default::default(),
-            prep: Preparer::new(keep_closed),
-            state_counts: Counts::default(),
-            marked: 0,
-            spec_version: 0,
-            shared_spec: None,
-            retired: None,
         }
     }
 
-    /// What decides the table's content now.
-    pub fn spec(&self) -> ViewSpec {
-        ViewSpec {
-            view: self.view,
-            sort: self.sort,
-            desc: self.desc,
-            dest_sort: self.dest_sort,
-            proc_sort: self.proc_sort,
-            filter: self.filter.clone(),
-        }
-    }
-
-    /// The spec as the collector should see it, updated on every change.
+    /// The spec as the feed's preparation should see it, updated on every
+    /// change.
     pub fn share_spec(&mut self) -> SharedSpec {
-        let s = Arc::new(std::sync::Mutex::new((self.spec_version, self.spec())));
-        self.shared_spec = Some(Arc::clone(&s));
+        let s = SharedSpec::new((self.shared.0, self.spec.clone()));
+        self.shared.1 = Some(s.clone());
         s
     }
 
-    /// The rows the last snapshot replaced (the runtime frees them off the UI
+    /// The spec's version now.
+    pub fn spec_version(&self) -> u64 {
+        self.shared.0
+    }
+
+    /// The rows the last refresh replaced (the runtime frees them off the UI
     /// thread).
     pub fn take_retired(&mut self) -> Option<Arc<Vec<Row>>> {
-        self.retired.take()
+        self.data.retired.take()
     }
 
     /// Number of rows in the current view.
     pub fn len(&self) -> usize {
-        match self.view {
-            View::Ephemeral => self.dests.len(),
-            View::Processes => self.procs.len(),
-            View::Namespaces => self.namespaces.len(),
-            _ => self.visible.len(),
-        }
+        self.listing.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -318,29 +259,23 @@ impl App {
 
     /// The selected socket row (socket views only).
     pub fn selected_row(&self) -> Option<&Row> {
-        if self.view.grouped() {
-            return None;
-        }
-        self.visible
-            .get(self.selected)
-            .and_then(|i| self.rows.get(*i))
+        self.listing
+            .sockets()
+            .get(self.cursor.selected)
+            .and_then(|i| self.data.rows.get(*i))
     }
 
     fn id_at(&self, i: usize) -> Option<u64> {
-        match self.view {
-            View::Ephemeral => self.dests.get(i).map(|d| {
+        match &self.listing {
+            Listing::Dests(d) => d.get(i).map(|d| {
                 use std::hash::{Hash, Hasher};
                 let mut h = std::collections::hash_map::DefaultHasher::new();
                 (d.remote, d.local).hash(&mut h);
                 h.finish()
             }),
-            View::Processes => self.procs.get(i).map(|p| p.pid.map_or(u64::MAX, u64::from)),
-            View::Namespaces => self.namespaces.get(i).map(|n| n.inode),
-            _ => self
-                .visible
-                .get(i)
-                .and_then(|r| self.rows.get(*r))
-                .map(|r| r.id),
+            Listing::Procs(p) => p.get(i).map(|p| p.pid.map_or(u64::MAX, u64::from)),
+            Listing::Netns(n) => n.get(i).map(|n| n.inode),
+            Listing::Sockets(v) => v.get(i).and_then(|r| self.data.rows.get(*r)).map(|r| r.id),
         }
     }
 
@@ -357,82 +292,133 @@ impl App {
             processes: Default::default(),
             netns: Vec::new(),
         };
-        let snap: &Snapshot = self.snap.as_deref().unwrap_or(&empty);
-        let l = prep::listing(&self.rows, snap, &self.spec(), &self.alerts);
+        let snap: &Snapshot = self.data.snap.as_deref().unwrap_or(&empty);
+        let l = prep::listing(&self.data.rows, snap, &self.spec, &self.data.alerts);
         self.show(l);
     }
 
-    /// The view, sort or filter changed: tell the collector, recompute here.
+    /// The view, sort or filter changed: tell the feed, recompute here.
     fn spec_changed(&mut self) {
-        self.spec_version += 1;
-        if let Some(shared) = &self.shared_spec {
-            if let Ok(mut g) = shared.lock() {
-                *g = (self.spec_version, self.spec());
-            }
+        self.shared.0 += 1;
+        if let Some(cell) = &self.shared.1 {
+            cell.put((self.shared.0, self.spec.clone()));
         }
         self.rebuild();
     }
 
     /// Shows a listing, keeping the selection on the same row at the same height.
     fn show(&mut self, l: Listing) {
-        let screen_line = self.selected.saturating_sub(self.offset);
-        match l {
-            Listing::Sockets(v) => self.visible = v,
-            Listing::Dests(d) => self.dests = d,
-            Listing::Procs(p) => self.procs = p,
-            Listing::Netns(n) => self.namespaces = n,
-        }
+        let c = self.cursor;
+        let screen_line = c.selected.saturating_sub(c.offset);
+        self.listing = l;
         let len = self.len();
-        let found = self
+        let found = c
             .sel_id
             .and_then(|id| (0..len).find(|i| self.id_at(*i) == Some(id)));
-        self.selected = found.unwrap_or(self.selected).min(len.saturating_sub(1));
-        self.offset = self.selected.saturating_sub(screen_line);
+        self.cursor.selected = found.unwrap_or(c.selected).min(len.saturating_sub(1));
+        self.cursor.offset = self.cursor.selected.saturating_sub(screen_line);
         self.clamp_offset();
-        self.sel_id = self.id_at(self.selected);
+        self.cursor.sel_id = self.id_at(self.cursor.selected);
+        self.refresh_details();
     }
 
     /// Installs a prepared refresh: pointer swaps, plus a new listing only when
-    /// the spec changed since the collector read it.
+    /// the spec changed since the feed read it.
     fn install(&mut self, p: Prepared) {
-        self.alerts = p.alerts;
-        self.state_counts = p.counts;
-        self.marked = p.marked;
-        self.retired = Some(std::mem::replace(&mut self.rows, p.rows));
-        self.snap = Some(p.snap);
+        let old = std::mem::replace(
+            &mut self.data,
+            Data {
+                snap: Some(p.snap),
+                rows: p.rows,
+                alerts: p.alerts,
+                counts: p.counts,
+                marked: p.marked,
+                root: p.root,
+                retired: None,
+            },
+        );
+        self.data.retired = Some(old.rows);
         self.error = None;
-        if p.version == self.spec_version {
+        if p.version == self.shared.0 {
             self.show(p.listing);
         } else {
             self.rebuild();
         }
     }
 
+    /// The details pane's advisor line, for the row selected now.
+    fn refresh_details(&mut self) {
+        if let Mode::Details { .. } = self.mode {
+            self.mode = Mode::Details {
+                advice: self.advice(),
+            };
+        }
+    }
+
+    /// The advisor on the selected socket's local port: would it be a good
+    /// port for a service?
+    fn advice(&self) -> Option<String> {
+        use crate::analysis::advisor::{judge, Status};
+        let s = &self.selected_row()?.sock;
+        let snap = self.data.snap.as_deref()?;
+        let j = judge(s.local.port, s.proto, &snap.range, None, false);
+        let concerns: Vec<&str> = j
+            .findings
+            .iter()
+            .filter(|f| matches!(f.status, Status::Caution | Status::Bad))
+            .map(|f| f.rule)
+            .collect();
+        Some(if concerns.is_empty() {
+            format!("{} as a listening port", j.verdict.as_str())
+        } else {
+            format!(
+                "{} as a listening port ({}; porttop check {}/{})",
+                j.verdict.as_str(),
+                concerns.join(", "),
+                s.local.port,
+                s.proto
+            )
+        })
+    }
+
     fn clamp_offset(&mut self) {
         let page = self.page.max(1);
-        if self.selected < self.offset {
-            self.offset = self.selected;
+        let c = &mut self.cursor;
+        if c.selected < c.offset {
+            c.offset = c.selected;
         }
-        if self.selected >= self.offset + page {
-            self.offset = self.selected + 1 - page;
+        if c.selected >= c.offset + page {
+            c.offset = c.selected + 1 - page;
         }
-        let max_off = self.len().saturating_sub(page);
-        self.offset = self.offset.min(max_off);
+        let max_off = self.listing.len().saturating_sub(page);
+        c.offset = c.offset.min(max_off);
     }
 
     fn select(&mut self, i: usize) {
-        self.selected = i.min(self.len().saturating_sub(1));
+        self.cursor.selected = i.min(self.len().saturating_sub(1));
         self.clamp_offset();
-        self.sel_id = self.id_at(self.selected);
+        self.cursor.sel_id = self.id_at(self.cursor.selected);
+        self.refresh_details();
     }
 
     fn set_view(&mut self, v: View) {
-        if v != self.view {
-            self.view = v;
-            self.selected = 0;
-            self.offset = 0;
-            self.sel_id = None;
+        if v != self.spec.view {
+            self.spec.view = v;
+            self.cursor = Cursor::default();
             self.spec_changed();
+        }
+    }
+
+    /// Takes what the feed or the runtime brought.
+    pub fn receive(&mut self, m: Msg) {
+        match m {
+            Msg::Prepared(p) => {
+                if !self.pace.paused {
+                    self.install(*p);
+                }
+            }
+            Msg::SourceError(e) => self.error = Some(e),
+            Msg::Status(m) => self.status = Some(m),
         }
     }
 
@@ -465,30 +451,30 @@ impl App {
             _ => {}
         }
         match a {
-            Action::Up => self.select(self.selected.saturating_sub(1)),
-            Action::Down => self.select(self.selected.saturating_add(1)),
-            Action::PageUp => self.select(self.selected.saturating_sub(self.page.max(1))),
-            Action::PageDown => self.select(self.selected.saturating_add(self.page.max(1))),
+            Action::Up => self.select(self.cursor.selected.saturating_sub(1)),
+            Action::Down => self.select(self.cursor.selected.saturating_add(1)),
+            Action::PageUp => self.select(self.cursor.selected.saturating_sub(self.page.max(1))),
+            Action::PageDown => self.select(self.cursor.selected.saturating_add(self.page.max(1))),
             Action::Home => self.select(0),
             Action::End => self.select(usize::MAX),
-            Action::NextView => self.set_view(self.view.step(1)),
-            Action::PrevView => self.set_view(self.view.step(-1)),
+            Action::NextView => self.set_view(self.spec.view.step(1)),
+            Action::PrevView => self.set_view(self.spec.view.step(-1)),
             Action::View(v) => self.set_view(v),
             Action::SortNext => self.sort_next(),
             Action::SortReverse => {
-                match self.view {
-                    View::Ephemeral => self.dest_sort.1 = !self.dest_sort.1,
-                    View::Processes => self.proc_sort.1 = !self.proc_sort.1,
-                    _ => self.desc = !self.desc,
+                match self.spec.view {
+                    View::Ephemeral => self.spec.dest_sort.1 = !self.spec.dest_sort.1,
+                    View::Processes => self.spec.proc_sort.1 = !self.spec.proc_sort.1,
+                    _ => self.spec.desc = !self.spec.desc,
                 }
                 self.spec_changed();
             }
             Action::SortAge => {
-                if self.view.grouped() {
+                if self.spec.view.grouped() {
                     self.status = Some("the age sort is for socket views (1-3)".into());
                 } else {
-                    self.sort = Col::Age;
-                    self.desc = false;
+                    self.spec.sort = Col::Age;
+                    self.spec.desc = false;
                     self.spec_changed();
                 }
             }
@@ -532,16 +518,16 @@ impl App {
                 return Some(Effect::Copy(text));
             }
             Action::Save => {
-                let at = self.snap.as_ref().map_or(0, |s| s.taken_at_ms / 1000);
-                let name = format!("porttop-{}-{at}.csv", self.view.title().to_lowercase());
+                let at = self.data.snap.as_ref().map_or(0, |s| s.taken_at_ms / 1000);
+                let name = format!("porttop-{}-{at}.csv", self.spec.view.title().to_lowercase());
                 self.mode = Mode::Save(LineEdit::new(name));
             }
             Action::TogglePause => {
-                self.paused = !self.paused;
-                return Some(Effect::SetPaused(self.paused));
+                self.pace.paused = !self.pace.paused;
+                return Some(Effect::SetPaused(self.pace.paused));
             }
             Action::Slower | Action::Faster => {
-                let ms = self.interval.as_millis() as u64;
+                let ms = self.pace.interval.as_millis() as u64;
                 let next = if a == Action::Slower {
                     STEPS_MS.iter().copied().find(|s| *s > ms).unwrap_or(ms)
                 } else {
@@ -552,12 +538,12 @@ impl App {
                         .find(|s| *s < ms)
                         .unwrap_or(ms)
                 };
-                self.interval = Duration::from_millis(next);
-                return Some(Effect::SetInterval(self.interval));
+                self.pace.interval = Duration::from_millis(next);
+                return Some(Effect::SetInterval(self.pace.interval));
             }
             Action::OpenFilter => {
                 // Start from the active filter (plus a space), so typing refines it.
-                let mut t = self.filter.to_string();
+                let mut t = self.spec.filter.to_string();
                 if !t.is_empty() {
                     t.push(' ');
                 }
@@ -580,7 +566,7 @@ impl App {
                     match Filter::parse(&t) {
                         Ok(f) => {
                             line::remember(&mut self.history, &t);
-                            self.filter = f;
+                            self.spec.filter = f;
                             self.mode = Mode::Normal;
                             self.status = None;
                             self.spec_changed();
@@ -606,23 +592,21 @@ impl App {
                 self.status = None;
             }
             Action::Open => {
-                let back = self.view.grouped().then(|| Drill {
-                    view: self.view,
-                    filter: self.filter.clone(),
-                    selected: self.selected,
-                    offset: self.offset,
-                    sel_id: self.sel_id,
+                let back = self.spec.view.grouped().then(|| Drill {
+                    view: self.spec.view,
+                    filter: self.spec.filter.clone(),
+                    cursor: self.cursor,
                 });
                 self.open();
-                if let Some(d) = back.filter(|d| d.view != self.view) {
+                if let Some(d) = back.filter(|d| d.view != self.spec.view) {
                     self.drill = Some(d);
                 }
             }
             Action::Kill => self.ask_kill(),
             Action::ConfirmYes => {
-                if let Mode::Confirm { pid, .. } = self.mode {
-                    self.mode = Mode::Normal;
-                    return Some(Effect::Kill(pid));
+                if let Mode::Confirm { pid, name } = std::mem::replace(&mut self.mode, Mode::Normal)
+                {
+                    return Some(Effect::Kill(pid, name));
                 }
             }
             Action::ConfirmNo => {
@@ -643,8 +627,8 @@ impl App {
                 if self.mode != Mode::Normal {
                     self.mode = Mode::Normal;
                 } else if self.back() {
-                } else if !self.filter.is_empty() {
-                    self.filter = Filter::default();
+                } else if !self.spec.filter.is_empty() {
+                    self.spec.filter = Filter::default();
                     self.status = Some("filter cleared".into());
                     self.spec_changed();
                 } else {
@@ -654,61 +638,42 @@ impl App {
                     ));
                 }
             }
-            Action::Quit => {
-                self.quit = true;
-                return Some(Effect::Quit);
-            }
+            Action::Quit => return Some(Effect::Quit),
             Action::Viewport(n) => {
                 self.page = n.max(1);
                 self.clamp_offset();
             }
-            Action::Snapshot(s) => {
-                let alerts = Box::new(self.analyzer.analyze(&s));
-                return self.apply(Action::Analyzed(s, alerts));
-            }
-            Action::Analyzed(s, alerts) => {
-                if self.paused {
-                    return None;
-                }
-                let snap = Arc::try_unwrap(s).unwrap_or_else(|shared| (*shared).clone());
-                let p = self
-                    .prep
-                    .prepare(snap, *alerts, &self.spec(), self.spec_version);
-                self.install(p);
-            }
-            Action::Prepared(p) => {
-                if !self.paused {
-                    self.install(*p);
-                }
-            }
-            Action::SourceError(e) => self.error = Some(e),
-            Action::Status(m) => self.status = Some(m),
         }
         None
     }
 
     fn open(&mut self) {
-        match self.view {
+        match self.spec.view {
             View::Namespaces => {
-                if let Some(n) = self.namespaces.get(self.selected) {
-                    self.filter = Filter::of([crate::filter::Term::Netns(n.name.clone())]);
+                if let Some(n) = self.listing.namespaces().get(self.cursor.selected) {
+                    self.spec.filter = Filter::of([crate::filter::Term::Netns(n.name.clone())]);
                     self.set_view(View::All);
                 }
             }
             View::Processes => {
-                if let Some(pid) = self.procs.get(self.selected).and_then(|p| p.pid) {
-                    self.filter = Filter::of([crate::filter::Term::Pid(pid)]);
+                if let Some(pid) = self
+                    .listing
+                    .procs()
+                    .get(self.cursor.selected)
+                    .and_then(|p| p.pid)
+                {
+                    self.spec.filter = Filter::of([crate::filter::Term::Pid(pid)]);
                     // (a grouped view: switching to All lists the rows once)
                     self.set_view(View::All);
                 }
             }
             View::Ephemeral => {
-                if let Some(d) = self.dests.get(self.selected) {
+                if let Some(d) = self.listing.dests().get(self.cursor.selected) {
                     // Exactly the group's sockets: its local address, remote
                     // address and remote port (a bare address word also matched
                     // other destinations' local ends and other remotes).
                     use crate::filter::{Net, Ports, Term};
-                    self.filter = Filter::of([
+                    self.spec.filter = Filter::of([
                         Term::Ephemeral,
                         Term::Src(Net::host(d.local)),
                         Term::Dst(Net::host(d.remote.addr)),
@@ -719,7 +684,9 @@ impl App {
             }
             _ => {
                 if self.selected_row().is_some() {
-                    self.mode = Mode::Details;
+                    self.mode = Mode::Details {
+                        advice: self.advice(),
+                    };
                 }
             }
         }
@@ -730,21 +697,19 @@ impl App {
         let Some(d) = self.drill.take() else {
             return false;
         };
-        self.filter = d.filter;
-        self.view = d.view;
-        self.selected = d.selected;
-        self.offset = d.offset;
-        self.sel_id = d.sel_id;
+        self.spec.filter = d.filter;
+        self.spec.view = d.view;
+        self.cursor = d.cursor;
         self.spec_changed();
         true
     }
 
     /// The sort of the current view.
     pub fn sort_key(&self) -> (SortKey, bool) {
-        match self.view {
-            View::Ephemeral => (SortKey::Dest(self.dest_sort.0), self.dest_sort.1),
-            View::Processes => (SortKey::Proc(self.proc_sort.0), self.proc_sort.1),
-            _ => (SortKey::Sock(self.sort), self.desc),
+        match self.spec.view {
+            View::Ephemeral => (SortKey::Dest(self.spec.dest_sort.0), self.spec.dest_sort.1),
+            View::Processes => (SortKey::Proc(self.spec.proc_sort.0), self.spec.proc_sort.1),
+            _ => (SortKey::Sock(self.spec.sort), self.spec.desc),
         }
     }
 
@@ -759,7 +724,7 @@ impl App {
                 SortKey::Proc(ProcCol::ALL[(i + 1) % ProcCol::ALL.len()])
             }
             SortKey::Sock(c) => {
-                self.sort = c.next();
+                self.spec.sort = c.next();
                 return self.spec_changed();
             }
         };
@@ -780,37 +745,41 @@ impl App {
     fn set_sort(&mut self, k: SortKey, desc: Option<bool>) {
         match k {
             SortKey::Sock(c) => {
-                self.sort = c;
-                self.desc = desc.unwrap_or(false);
+                self.spec.sort = c;
+                self.spec.desc = desc.unwrap_or(false);
             }
-            SortKey::Dest(c) => self.dest_sort = (c, desc.unwrap_or(c.numeric())),
-            SortKey::Proc(c) => self.proc_sort = (c, desc.unwrap_or(c.numeric())),
+            SortKey::Dest(c) => self.spec.dest_sort = (c, desc.unwrap_or(c.numeric())),
+            SortKey::Proc(c) => self.spec.proc_sort = (c, desc.unwrap_or(c.numeric())),
         }
         self.spec_changed();
     }
 
     /// The selected row as one line of text (for the clipboard).
     pub fn row_text(&self) -> Option<String> {
-        match self.view {
-            View::Ephemeral => self.dests.get(self.selected).map(|d| {
+        match self.spec.view {
+            View::Ephemeral => self.listing.dests().get(self.cursor.selected).map(|d| {
                 format!(
                     "{} -> {} ports {} time-wait {} pool {:.1}%",
                     d.local, d.remote, d.ports, d.time_wait, d.pct
                 )
             }),
-            View::Namespaces => self.namespaces.get(self.selected).map(|n| {
-                format!(
-                    "netns {} container {} range {} sockets {} level {} pool {:.1}% worst {}",
-                    n.name,
-                    n.container,
-                    n.range,
-                    n.sockets,
-                    n.level.as_str(),
-                    n.pct,
-                    n.worst
-                )
-            }),
-            View::Processes => self.procs.get(self.selected).map(|p| {
+            View::Namespaces => self
+                .listing
+                .namespaces()
+                .get(self.cursor.selected)
+                .map(|n| {
+                    format!(
+                        "netns {} container {} range {} sockets {} level {} pool {:.1}% worst {}",
+                        n.name,
+                        n.container,
+                        n.range,
+                        n.sockets,
+                        n.level.as_str(),
+                        n.pct,
+                        n.worst
+                    )
+                }),
+            View::Processes => self.listing.procs().get(self.cursor.selected).map(|p| {
                 format!(
                     "pid {} {} user {} sockets {} listen {} estab {} other {} ephemeral {}",
                     p.pid.map_or_else(|| "-".into(), |p| p.to_string()),
@@ -851,27 +820,29 @@ impl App {
         if path.ends_with('/') || path.rsplit('/').next().is_some_and(|n| n.starts_with('.')) {
             return Err("give a file name ending in .csv or .json".into());
         }
-        let snap = self.snap.as_deref().ok_or("no snapshot yet")?;
+        let snap = self.data.snap.as_deref().ok_or("no snapshot yet")?;
         let mut out = Vec::new();
         let err = |e: std::io::Error| e.to_string();
-        let rows = match self.view {
+        let rows = match self.spec.view {
             View::Ephemeral => {
-                super::export::dests(&mut out, &self.dests, json).map_err(err)?;
-                self.dests.len()
+                super::export::dests(&mut out, self.listing.dests(), json).map_err(err)?;
+                self.listing.dests().len()
             }
             View::Processes => {
-                super::export::procs(&mut out, &self.procs, json).map_err(err)?;
-                self.procs.len()
+                super::export::procs(&mut out, self.listing.procs(), json).map_err(err)?;
+                self.listing.procs().len()
             }
             View::Namespaces => {
-                super::export::namespaces(&mut out, &self.namespaces, json).map_err(err)?;
-                self.namespaces.len()
+                let n = self.listing.namespaces();
+                super::export::namespaces(&mut out, n, json).map_err(err)?;
+                n.len()
             }
             _ => {
                 let socks: Vec<&crate::model::Socket> = self
-                    .visible
+                    .listing
+                    .sockets()
                     .iter()
-                    .filter_map(|i| self.rows.get(*i))
+                    .filter_map(|i| self.data.rows.get(*i))
                     .map(|r| &r.sock)
                     .collect();
                 if json {
@@ -886,14 +857,15 @@ impl App {
     }
 
     fn ask_kill(&mut self) {
-        if self.replay {
+        if self.pace.replay {
             self.status = Some("killing is disabled in --replay mode".into());
             return;
         }
-        let target = match self.view {
+        let target = match self.spec.view {
             View::Processes => self
-                .procs
-                .get(self.selected)
+                .listing
+                .procs()
+                .get(self.cursor.selected)
                 .and_then(|g| g.pid.map(|p| (p, g.name.clone()))),
             _ => self.selected_row().and_then(|r| {
                 r.sock.pids.first().map(|p| {
@@ -907,10 +879,9 @@ impl App {
         match target {
             Some((pid, name)) => self.mode = Mode::Confirm { pid, name },
             None => {
-                // SAFETY: geteuid has no preconditions.
-                let root = unsafe { libc::geteuid() } == 0;
+                let root = self.data.root;
                 self.status = Some(match self.selected_row() {
-                    Some(r) if self.view != View::Processes => {
+                    Some(r) if self.spec.view != View::Processes => {
                         format!("no process to signal: {}", r.sock.why_no_process(root))
                     }
                     _ => "no process to signal".into(),
@@ -921,12 +892,12 @@ impl App {
 
     /// Counts by state of the latest snapshot, for the header.
     pub fn counts(&self) -> Counts {
-        self.state_counts
+        self.data.counts
     }
 
     /// Rows closed or changed since they were marked (for the status line).
     pub fn marked(&self) -> usize {
-        self.marked
+        self.data.marked
     }
 }
 

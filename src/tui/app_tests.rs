@@ -1,19 +1,20 @@
 use super::*;
 use crate::model::{Proto, SockState};
 use crate::tui::rows::{DestCol, Mark, ProcCol, SortKey};
-use crate::tui::test_fixture::{base, changed, ep, snap, sock, T0};
+use crate::tui::test_fixture::{base, changed, ep, snap, sock, Fed, T0};
 
-fn app() -> App {
-    let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
+fn app() -> Fed {
+    let mut a = Fed::new(App::new(Filter::default(), Duration::from_secs(1), false));
     a.apply(Action::Viewport(5));
-    a.apply(Action::Snapshot(Arc::new(base())));
+    a.snapshot(base());
     a
 }
 
 fn ports(a: &App) -> Vec<u16> {
-    a.visible
+    a.listing
+        .sockets()
         .iter()
-        .map(|i| a.rows[*i].sock.local.port)
+        .map(|i| a.data.rows[*i].sock.local.port)
         .collect()
 }
 
@@ -24,7 +25,7 @@ fn sel_port(a: &App) -> u16 {
 #[test]
 fn sorting_by_port_is_numeric_and_reversible() {
     let mut a = app();
-    while a.sort != Col::LocalPort {
+    while a.spec.sort != Col::LocalPort {
         a.apply(Action::SortNext);
     }
     assert_eq!(
@@ -50,7 +51,7 @@ fn sorting_by_port_is_numeric_and_reversible() {
             )
         })
         .collect();
-    a.apply(Action::Snapshot(Arc::new(snap(many, T0 + 1000))));
+    a.snapshot(snap(many, T0 + 1000));
     a.apply(Action::SortNext);
     assert_eq!(a.len(), 40_008);
 }
@@ -58,7 +59,7 @@ fn sorting_by_port_is_numeric_and_reversible() {
 #[test]
 fn selection_sticks_to_the_same_socket_when_rows_arrive_above() {
     let mut a = app();
-    while a.sort != Col::LocalPort {
+    while a.spec.sort != Col::LocalPort {
         a.apply(Action::SortNext);
     }
     a.apply(Action::Home);
@@ -66,7 +67,7 @@ fn selection_sticks_to_the_same_socket_when_rows_arrive_above() {
         a.apply(Action::Down);
     }
     assert_eq!(sel_port(&a), 40100);
-    let line = a.selected - a.offset;
+    let line = a.cursor.selected - a.cursor.offset;
     let mut s = base();
     for p in [20, 21, 22, 25, 110] {
         s.sockets.push(sock(
@@ -79,10 +80,10 @@ fn selection_sticks_to_the_same_socket_when_rows_arrive_above() {
         ));
     }
     s.taken_at_ms += 1000;
-    a.apply(Action::Snapshot(Arc::new(s)));
+    a.snapshot(s);
     assert_eq!(sel_port(&a), 40100, "selection follows the socket");
     assert_eq!(
-        a.selected - a.offset,
+        a.cursor.selected - a.cursor.offset,
         line,
         "and stays on the same screen line"
     );
@@ -90,7 +91,7 @@ fn selection_sticks_to_the_same_socket_when_rows_arrive_above() {
     let mut s = base();
     s.sockets[2].state = SockState::TimeWait;
     s.sockets[2].inode = None;
-    a.apply(Action::Snapshot(Arc::new(s)));
+    a.snapshot(s);
     assert_eq!(sel_port(&a), 40100);
     assert_eq!(a.selected_row().map(|r| r.mark), Some(Mark::Changed));
 }
@@ -99,14 +100,15 @@ fn selection_sticks_to_the_same_socket_when_rows_arrive_above() {
 fn change_marks_new_changed_closed_and_their_expiry() {
     let mut a = app();
     assert!(
-        a.rows.iter().all(|r| r.mark == Mark::None),
+        a.data.rows.iter().all(|r| r.mark == Mark::None),
         "first snapshot has no marks"
     );
     // :80 closes, 40100 changes state, 41000 is new.
     let s = Arc::new(changed());
-    a.apply(Action::Snapshot(s.clone()));
+    a.snapshot(Arc::unwrap_or_clone(s.clone()));
     let mark = |a: &App, p: u16| {
-        a.rows
+        a.data
+            .rows
             .iter()
             .find(|r| r.sock.local.port == p)
             .map(|r| r.mark)
@@ -116,14 +118,14 @@ fn change_marks_new_changed_closed_and_their_expiry() {
     assert_eq!(mark(&a, 80), Some(Mark::Closed));
     assert_eq!(mark(&a, 443), Some(Mark::None));
     assert_eq!(a.len(), 9, "the closed row stays visible");
-    a.apply(Action::Snapshot(s.clone()));
+    a.snapshot(Arc::unwrap_or_clone(s.clone()));
     assert_eq!(
         mark(&a, 80),
         Some(Mark::Closed),
         "kept for keep-closed=2 refreshes"
     );
     assert_eq!(mark(&a, 41000), Some(Mark::New));
-    a.apply(Action::Snapshot(s));
+    a.snapshot(Arc::unwrap_or_clone(s));
     assert_eq!(mark(&a, 80), None, "gone after keep-closed refreshes");
     assert_eq!(mark(&a, 41000), Some(Mark::None));
     assert_eq!(mark(&a, 40100), Some(Mark::None));
@@ -135,8 +137,9 @@ fn a_new_socket_on_the_tuple_of_a_closed_one_is_new() {
     let mut a = app();
     let mut s = base();
     s.sockets[0].inode = Some(777); // :443 listener replaced by another socket
-    a.apply(Action::Snapshot(Arc::new(s)));
+    a.snapshot(s);
     let marks: Vec<Mark> = a
+        .data
         .rows
         .iter()
         .filter(|r| r.sock.local.port == 443)
@@ -157,10 +160,10 @@ fn filter_prompt_applies_rejects_bad_input_and_clears() {
     }
     a.apply(Action::FilterSubmit);
     assert_eq!(a.mode, Mode::Normal);
-    assert_eq!(a.filter.to_string(), "port:443");
+    assert_eq!(a.spec.filter.to_string(), "port:443");
     assert_eq!(a.len(), 3);
-    assert!(a.visible.iter().all(|i| {
-        let s = &a.rows[*i].sock;
+    assert!(a.listing.sockets().iter().all(|i| {
+        let s = &a.data.rows[*i].sock;
         s.local.port == 443 || s.remote.map(|r| r.port) == Some(443)
     }));
     a.apply(Action::OpenFilter);
@@ -174,17 +177,17 @@ fn filter_prompt_applies_rejects_bad_input_and_clears() {
         "prompt stays open on error"
     );
     assert!(a.status.as_deref().unwrap_or("").contains("unknown state"));
-    assert_eq!(a.filter.to_string(), "port:443", "old filter kept");
+    assert_eq!(a.spec.filter.to_string(), "port:443", "old filter kept");
     a.apply(Action::FilterCancel);
     assert_eq!(
-        a.filter.to_string(),
+        a.spec.filter.to_string(),
         "port:443",
         "Esc in the prompt only closes it"
     );
     assert_eq!(a.mode, Mode::Normal);
     a.apply(Action::Close);
     assert!(
-        a.filter.is_empty(),
+        a.spec.filter.is_empty(),
         "Esc on the table then clears the filter"
     );
     assert_eq!(a.len(), 8);
@@ -198,35 +201,42 @@ fn views_select_and_group() {
     a.apply(Action::View(View::Established));
     assert_eq!(a.len(), 3);
     a.apply(Action::View(View::Ephemeral));
-    assert_eq!(a.dests.len(), 2);
-    let d = &a.dests[0];
+    assert_eq!(a.listing.dests().len(), 2);
+    let d = &a.listing.dests()[0];
     assert_eq!(
         (d.remote, d.ports, d.time_wait),
         (ep("10.0.0.5", 443), 2, 1)
     );
     a.apply(Action::View(View::Processes));
     let nginx = a
-        .procs
+        .listing
+        .procs()
         .iter()
         .find(|p| p.pid == Some(100))
         .map(|p| (p.listening, p.established));
     assert_eq!(nginx, Some((2, 0)));
     let pg = a
-        .procs
+        .listing
+        .procs()
         .iter()
         .find(|p| p.pid == Some(300))
         .map(|p| (p.listening, p.established, p.ephemeral));
     assert_eq!(pg, Some((1, 1, 1)));
     // Enter on a process shows its sockets.
-    let i = a.procs.iter().position(|p| p.pid == Some(300)).unwrap_or(0);
+    let i = a
+        .listing
+        .procs()
+        .iter()
+        .position(|p| p.pid == Some(300))
+        .unwrap_or(0);
     a.apply(Action::Home);
     for _ in 0..i {
         a.apply(Action::Down);
     }
     a.apply(Action::Open);
-    assert_eq!((a.view, a.len()), (View::All, 2));
+    assert_eq!((a.spec.view, a.len()), (View::All, 2));
     a.apply(Action::NextView);
-    assert_eq!(a.view, View::Listening);
+    assert_eq!(a.spec.view, View::Listening);
 }
 
 #[test]
@@ -236,12 +246,12 @@ fn pause_ignores_snapshots_until_resumed() {
     let mut s = base();
     s.sockets.clear();
     let s = Arc::new(s);
-    a.apply(Action::Snapshot(s.clone()));
+    a.snapshot(Arc::unwrap_or_clone(s.clone()));
     assert_eq!(a.len(), 8);
     assert_eq!(a.apply(Action::TogglePause), Some(Effect::SetPaused(false)));
-    a.apply(Action::Snapshot(s));
+    a.snapshot(Arc::unwrap_or_clone(s));
     assert_eq!(a.len(), 8, "all closed, kept visible");
-    assert!(a.rows.iter().all(|r| r.mark == Mark::Closed));
+    assert!(a.data.rows.iter().all(|r| r.mark == Mark::Closed));
 }
 
 #[test]
@@ -262,7 +272,10 @@ fn interval_steps_and_kill_confirmation() {
     assert_eq!(a.apply(Action::Kill), None);
     assert!(matches!(a.mode, Mode::Confirm { .. }));
     let pid = a.selected_row().and_then(|r| r.sock.pids.first().copied());
-    assert_eq!(a.apply(Action::ConfirmYes), pid.map(Effect::Kill));
+    assert_eq!(
+        a.apply(Action::ConfirmYes),
+        pid.map(|p| Effect::Kill(p, "nginx".into()))
+    );
     // A socket without a pid: a message, no dialog.
     a.apply(Action::OpenFilter);
     for c in "state:time-wait".chars() {
@@ -272,8 +285,8 @@ fn interval_steps_and_kill_confirmation() {
     a.apply(Action::Kill);
     assert_eq!(a.mode, Mode::Normal);
     assert!(a.status.as_deref().unwrap_or("").contains("no process"));
-    let mut r = App::new(Filter::default(), Duration::from_secs(1), 2, true);
-    r.apply(Action::Snapshot(Arc::new(base())));
+    let mut r = Fed::new(App::new(Filter::default(), Duration::from_secs(1), true));
+    r.snapshot(base());
     r.apply(Action::Kill);
     assert!(r.status.as_deref().unwrap_or("").contains("--replay"));
 }
@@ -319,32 +332,35 @@ fn esc_closes_the_innermost_thing_and_never_quits() {
     press(&mut a, &[k('/')]);
     typed(&mut a, "tcp");
     press(&mut a, &[(KeyCode::Enter, KeyModifiers::NONE), k('4')]);
-    assert_eq!((a.view, a.dests.len()), (View::Ephemeral, 2));
+    assert_eq!((a.spec.view, a.listing.dests().len()), (View::Ephemeral, 2));
     press(&mut a, &[k('j')]);
-    let group = a.dests[1].remote;
+    let group = a.listing.dests()[1].remote;
     press(&mut a, &[(KeyCode::Enter, KeyModifiers::NONE)]);
-    assert_eq!(a.view, View::All, "a group's sockets");
+    assert_eq!(a.spec.view, View::All, "a group's sockets");
     assert!(a.drill.is_some());
     press(&mut a, &[k('/')]);
     assert!(matches!(a.mode, Mode::Filter(_)));
     press(&mut a, &[ESC]);
     assert_eq!(
-        (a.mode.clone(), a.view),
+        (a.mode.clone(), a.spec.view),
         (Mode::Normal, View::All),
         "first the prompt"
     );
     press(&mut a, &[ESC]);
-    assert_eq!(a.view, View::Ephemeral, "then back to the group list");
-    assert_eq!(a.dests[a.selected].remote, group, "on the same group");
-    assert_eq!(a.filter.to_string(), "tcp", "with its filter");
+    assert_eq!(a.spec.view, View::Ephemeral, "then back to the group list");
+    assert_eq!(
+        a.listing.dests()[a.cursor.selected].remote,
+        group,
+        "on the same group"
+    );
+    assert_eq!(a.spec.filter.to_string(), "tcp", "with its filter");
     press(&mut a, &[ESC]);
-    assert!(a.filter.is_empty(), "then the filter");
+    assert!(a.spec.filter.is_empty(), "then the filter");
     assert_eq!(press(&mut a, &[ESC, ESC]), [None, None], "never quits");
-    assert!(!a.quit);
     assert!(a.status.as_deref().unwrap_or("").contains("q quits"));
     // q in the help closes the help; q on the table and Ctrl-C anywhere quit.
     press(&mut a, &[k('?'), k('q')]);
-    assert_eq!((a.mode.clone(), a.quit), (Mode::Normal, false));
+    assert_eq!(a.mode, Mode::Normal);
     let ctrl_c = (KeyCode::Char('c'), KeyModifiers::CONTROL);
     press(&mut a, &[k('?')]);
     assert_eq!(press(&mut a, &[ctrl_c]), [Some(Effect::Quit)]);
@@ -357,27 +373,36 @@ fn shift_tab_goes_back_ctrl_l_redraws_and_backspace_leaves_a_drill_down() {
     let mut a = app();
     let back_tab = (KeyCode::BackTab, KeyModifiers::SHIFT);
     press(&mut a, &[back_tab]);
-    assert_eq!(a.view, View::Namespaces, "wraps to the last tab");
+    assert_eq!(a.spec.view, View::Namespaces, "wraps to the last tab");
     press(&mut a, &[back_tab]);
-    assert_eq!(a.view, View::Processes);
+    assert_eq!(a.spec.view, View::Processes);
     press(&mut a, &[back_tab]);
-    assert_eq!(a.view, View::Ephemeral);
+    assert_eq!(a.spec.view, View::Ephemeral);
     press(&mut a, &[(KeyCode::Tab, KeyModifiers::NONE)]);
-    assert_eq!(a.view, View::Processes);
+    assert_eq!(a.spec.view, View::Processes);
     assert_eq!(
         press(&mut a, &[(KeyCode::Char('l'), KeyModifiers::CONTROL)]),
         [Some(Effect::Redraw)]
     );
-    let i = a.procs.iter().position(|p| p.pid == Some(300)).unwrap_or(0);
+    let i = a
+        .listing
+        .procs()
+        .iter()
+        .position(|p| p.pid == Some(300))
+        .unwrap_or(0);
     a.apply(Action::Select(i));
     press(&mut a, &[(KeyCode::Enter, KeyModifiers::NONE)]);
-    assert_eq!((a.view, a.len()), (View::All, 2));
+    assert_eq!((a.spec.view, a.len()), (View::All, 2));
     press(&mut a, &[(KeyCode::Backspace, KeyModifiers::NONE)]);
-    assert_eq!(a.view, View::Processes);
-    assert_eq!(a.procs[a.selected].pid, Some(300), "the same process again");
-    assert!(a.filter.is_empty());
+    assert_eq!(a.spec.view, View::Processes);
+    assert_eq!(
+        a.listing.procs()[a.cursor.selected].pid,
+        Some(300),
+        "the same process again"
+    );
+    assert!(a.spec.filter.is_empty());
     press(&mut a, &[(KeyCode::Backspace, KeyModifiers::NONE)]);
-    assert_eq!(a.view, View::Processes, "nothing more to go back to");
+    assert_eq!(a.spec.view, View::Processes, "nothing more to go back to");
     assert!(a
         .status
         .as_deref()
@@ -406,7 +431,7 @@ fn the_filter_prompt_edits_like_a_shell_line_with_history() {
     typed(&mut a, "5");
     assert_eq!(text(&a), "tcp port:453 ");
     press(&mut a, &[(Right, n), (Backspace, n), (Enter, n)]);
-    assert_eq!(a.filter.to_string(), "tcp port:45");
+    assert_eq!(a.spec.filter.to_string(), "tcp port:45");
     press(&mut a, &[k('/'), (Char('u'), ctrl)]);
     assert_eq!(text(&a), "");
     typed(&mut a, "udp");
@@ -421,7 +446,7 @@ fn the_filter_prompt_edits_like_a_shell_line_with_history() {
     press(&mut a, &[(Down, n), (Down, n)]);
     assert_eq!(text(&a), "x");
     press(&mut a, &[(Up, n), (Enter, n)]);
-    assert_eq!(a.filter.to_string(), "udp");
+    assert_eq!(a.spec.filter.to_string(), "udp");
 }
 
 #[test]
@@ -429,12 +454,22 @@ fn every_view_sorts_by_any_column_and_by_age() {
     let mut a = app();
     // Ephemeral: busiest first, then by TIME-WAIT, then by destination.
     a.apply(Action::View(View::Ephemeral));
-    assert_eq!(a.dests[0].ports, 2);
+    assert_eq!(a.listing.dests()[0].ports, 2);
     a.apply(Action::SortBy(SortKey::Dest(DestCol::Destination)));
-    let remotes: Vec<_> = a.dests.iter().map(|d| d.remote.to_string()).collect();
+    let remotes: Vec<_> = a
+        .listing
+        .dests()
+        .iter()
+        .map(|d| d.remote.to_string())
+        .collect();
     assert_eq!(remotes, ["10.0.0.5:443", "[2001:db8::2]:8080"]);
     a.apply(Action::SortBy(SortKey::Dest(DestCol::Destination)));
-    let remotes: Vec<_> = a.dests.iter().map(|d| d.remote.to_string()).collect();
+    let remotes: Vec<_> = a
+        .listing
+        .dests()
+        .iter()
+        .map(|d| d.remote.to_string())
+        .collect();
     assert_eq!(
         remotes,
         ["[2001:db8::2]:8080", "10.0.0.5:443"],
@@ -445,24 +480,35 @@ fn every_view_sorts_by_any_column_and_by_age() {
     // Processes: by name, by ephemeral ports (largest first).
     a.apply(Action::View(View::Processes));
     a.apply(Action::SortBy(SortKey::Proc(ProcCol::Process)));
-    let names: Vec<_> = a.procs.iter().map(|p| p.name.clone()).collect();
+    let names: Vec<_> = a.listing.procs().iter().map(|p| p.name.clone()).collect();
     let mut sorted = names.clone();
     sorted.sort();
     assert_eq!(names, sorted);
     a.apply(Action::SortBy(SortKey::Proc(ProcCol::Ephemeral)));
     assert_eq!(
-        a.procs[0].ephemeral,
-        a.procs.iter().map(|p| p.ephemeral).max().unwrap_or(0)
+        a.listing.procs()[0].ephemeral,
+        a.listing
+            .procs()
+            .iter()
+            .map(|p| p.ephemeral)
+            .max()
+            .unwrap_or(0)
     );
     a.apply(Action::SortReverse);
-    assert_eq!(a.procs[0].ephemeral, 0);
+    assert_eq!(a.listing.procs()[0].ephemeral, 0);
     // Age: new, changed and closed rows of the last refresh first.
     a.apply(Action::View(View::All));
-    a.apply(Action::Snapshot(Arc::new(changed())));
+    a.snapshot(changed());
     a.apply(Action::SortAge);
-    let marks: Vec<Mark> = a.visible.iter().take(3).map(|i| a.rows[*i].mark).collect();
+    let marks: Vec<Mark> = a
+        .listing
+        .sockets()
+        .iter()
+        .take(3)
+        .map(|i| a.data.rows[*i].mark)
+        .collect();
     assert!(marks.iter().all(|m| *m != Mark::None), "{marks:?}");
-    assert_eq!(a.rows[a.visible[3]].mark, Mark::None);
+    assert_eq!(a.data.rows[a.listing.sockets()[3]].mark, Mark::None);
 }
 
 #[test]
@@ -547,10 +593,12 @@ fn prepared(
     prep: &mut crate::tui::prep::Preparer,
     spec: &crate::tui::prep::SharedSpec,
     s: crate::model::Snapshot,
-) -> Action {
-    let alerts = crate::tui::alerts::Analyzer::default().analyze(&s);
-    let (version, view) = spec.lock().unwrap().clone();
-    Action::Prepared(Box::new(prep.prepare(s, alerts, &view, version)))
+) -> Msg {
+    let alerts = crate::analysis::Analyzer::new(Default::default(), crate::tui::alerts::TOP)
+        .analyze(&s)
+        .into();
+    let (version, view) = spec.get().unwrap();
+    Msg::Prepared(Box::new(prep.prepare(s, alerts, &view, version)))
 }
 
 /// An app as the runtime sets it up: the spec shared with a collector's
@@ -560,11 +608,11 @@ fn with_collector() -> (
     crate::tui::prep::SharedSpec,
     crate::tui::prep::Preparer,
 ) {
-    let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
+    let mut a = App::new(Filter::default(), Duration::from_secs(1), false);
     a.apply(Action::Viewport(5));
     let spec = a.share_spec();
-    let mut prep = crate::tui::prep::Preparer::new(2);
-    a.apply(prepared(&mut prep, &spec, base()));
+    let mut prep = crate::tui::prep::Preparer::new(2, crate::feed::Feed::privileged());
+    a.receive(prepared(&mut prep, &spec, base()));
     (a, spec, prep)
 }
 
@@ -576,9 +624,9 @@ fn a_prepared_refresh_is_shown_as_listed_off_the_ui_thread() {
     assert_eq!(a.counts(), b.counts());
 
     a.apply(Action::Down);
-    a.apply(prepared(&mut prep, &spec, changed()));
+    a.receive(prepared(&mut prep, &spec, changed()));
     b.apply(Action::Down);
-    b.apply(Action::Snapshot(Arc::new(changed())));
+    b.snapshot(changed());
     assert_eq!(ports(&a), ports(&b));
     assert_eq!(
         sel_port(&a),
@@ -599,16 +647,16 @@ fn a_sort_change_during_a_refresh_is_not_lost() {
     // The collector lists the next refresh for the old sort order ...
     let stale = prepared(&mut prep, &spec, changed());
     // ... while the user sorts by port and filters.
-    while a.sort != Col::LocalPort {
+    while a.spec.sort != Col::LocalPort {
         a.apply(Action::SortNext);
     }
     a.apply(Action::SortReverse);
     assert_eq!(
-        spec.lock().unwrap().1,
-        a.spec(),
+        spec.get().unwrap().1,
+        a.spec,
         "the collector sees the new spec"
     );
-    a.apply(stale);
+    a.receive(stale);
     let p = ports(&a);
     let mut want = p.clone();
     want.sort_unstable_by(|x, y| y.cmp(x));
@@ -637,37 +685,39 @@ fn enter_on_an_ephemeral_group_lists_exactly_its_sockets() {
         ],
         T0,
     );
-    let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
+    let mut a = Fed::new(App::new(Filter::default(), Duration::from_secs(1), false));
     a.apply(Action::Viewport(10));
-    a.apply(Action::Snapshot(Arc::new(s)));
+    a.snapshot(s);
     a.apply(Action::View(View::Ephemeral));
     let i = a
-        .dests
+        .listing
+        .dests()
         .iter()
         .position(|d| d.remote == ep("127.0.0.1", 15558) && d.local == ep("127.0.0.1", 0).addr)
         .expect("the group");
-    assert_eq!(a.dests[i].ports, 2);
+    assert_eq!(a.listing.dests()[i].ports, 2);
     a.apply(Action::Home);
     for _ in 0..i {
         a.apply(Action::Down);
     }
     a.apply(Action::Open);
-    assert_eq!(a.view, View::All);
+    assert_eq!(a.spec.view, View::All);
     let mut got = ports(&a);
     got.sort_unstable();
-    assert_eq!(got, vec![40100, 40101], "filter: {}", a.filter);
+    assert_eq!(got, vec![40100, 40101], "filter: {}", a.spec.filter);
 }
 
 #[test]
 fn sockets_without_a_process_say_why_and_the_unowned_group_has_no_user() {
     // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
+    let root = crate::feed::Feed::privileged();
     let mut a = app();
     // The TIME-WAIT row (no inode): nobody holds it, whoever asks.
     let i = a
-        .visible
+        .listing
+        .sockets()
         .iter()
-        .position(|i| a.rows[*i].sock.local.port == 40101)
+        .position(|i| a.data.rows[*i].sock.local.port == 40101)
         .expect("TIME-WAIT row");
     a.apply(Action::Home);
     for _ in 0..i {
@@ -679,13 +729,16 @@ fn sockets_without_a_process_say_why_and_the_unowned_group_has_no_user() {
     // A socket with an inode and no known owner: as root, never "run as root".
     let mut s = base();
     s.sockets[0].pids.clear();
-    let mut b = App::new(Filter::default(), Duration::from_secs(1), 2, false);
+    let mut b = Fed::new(App::new(Filter::default(), Duration::from_secs(1), false));
     b.apply(Action::Viewport(10));
-    b.apply(Action::Snapshot(Arc::new(s)));
+    b.snapshot(s);
     let i = b
-        .visible
+        .listing
+        .sockets()
         .iter()
-        .position(|i| b.rows[*i].sock.local.port == 443 && b.rows[*i].sock.remote.is_none())
+        .position(|i| {
+            b.data.rows[*i].sock.local.port == 443 && b.data.rows[*i].sock.remote.is_none()
+        })
         .expect("443 listener");
     b.apply(Action::Home);
     for _ in 0..i {
@@ -700,7 +753,8 @@ fn sockets_without_a_process_say_why_and_the_unowned_group_has_no_user() {
     // Processes view: sockets of no known process are not filed under a user.
     a.apply(Action::View(View::Processes));
     let none = a
-        .procs
+        .listing
+        .procs()
         .iter()
         .find(|p| p.pid.is_none())
         .expect("the - group");

@@ -55,7 +55,7 @@ impl Ctx {
             Ctx::Table => *mode == Mode::Normal,
             Ctx::Prompt => matches!(mode, Mode::Filter(_) | Mode::Save(_)),
             Ctx::Confirm => matches!(mode, Mode::Confirm { .. }),
-            Ctx::Details => *mode == Mode::Details,
+            Ctx::Details => matches!(mode, Mode::Details { .. }),
             Ctx::Help => *mode == Mode::Help,
             Ctx::Columns => matches!(mode, Mode::Columns(_)),
         }
@@ -174,7 +174,7 @@ pub fn action_for(ev: &KeyEvent, mode: &Mode) -> Option<Action> {
     };
     for bind in KEYS.iter().filter(|b| b.ctx.applies(mode)) {
         if bind.keys.iter().any(|(c, m)| *c == code && *m == mods) {
-            return Some(bind.action.clone());
+            return Some(bind.action);
         }
     }
     // In a prompt, any other printable character is typed.
@@ -261,7 +261,10 @@ mod tests {
         assert_eq!(action_for(&q, &Mode::Help), Some(Action::Close));
         assert_eq!(action_for(&q, &prompt()), Some(Action::FilterInput('q')));
         let esc = key(C::Esc, N);
-        assert_eq!(action_for(&esc, &Mode::Details), Some(Action::Close));
+        assert_eq!(
+            action_for(&esc, &Mode::Details { advice: None }),
+            Some(Action::Close)
+        );
         assert_eq!(action_for(&esc, &prompt()), Some(Action::FilterCancel));
         let ctrl_c = key(C::Char('c'), M::CONTROL);
         assert_eq!(action_for(&ctrl_c, &prompt()), Some(Action::Quit));
@@ -282,7 +285,7 @@ mod tests {
         for mode in [
             Mode::Normal,
             Mode::Help,
-            Mode::Details,
+            Mode::Details { advice: None },
             Mode::Columns(0),
             prompt(),
             Mode::Save(LineEdit::default()),

@@ -1,9 +1,12 @@
 //! The live dashboard (`porttop` with no subcommand).
 //!
-//! Threads: a collector owns the `SocketSource` and publishes snapshots into a
-//! latest-wins slot (a slow UI never sees stale ones queued); an input thread
-//! forwards terminal events; a signal thread turns SIGTERM/SIGHUP into Quit. The
-//! UI thread blocks on ONE event channel and redraws only when something changed.
+//! Threads: the feed (`crate::feed`) takes the snapshots and runs the
+//! dashboard's preparation (`prep::Prep`) on its own thread, publishing each
+//! prepared refresh in a latest-value cell (a slow UI never sees stale ones
+//! queued); an input thread forwards terminal events; the one signal thread
+//! turns SIGTERM/SIGHUP/SIGINT into an event. The UI thread blocks on ONE event
+//! channel and redraws only when something changed. Nothing here touches the
+//! OS: signals to processes go through `crate::actions`.
 
 pub mod alerts;
 pub mod app;
@@ -20,15 +23,15 @@ pub mod ui;
 #[cfg(test)]
 mod test_fixture;
 
+use crate::feed::{Control, Feed, Latest};
 use crate::filter::Filter;
-use crate::model::Snapshot;
-use crate::source::SocketSource;
-use app::{Action, App, Effect};
+use app::{Action, App, Effect, Msg};
+use ratatui::backend::Backend;
 use ratatui::crossterm::event::{self, Event as CEvent, KeyEvent, MouseButton, MouseEventKind};
+use ratatui::Terminal;
 use std::io::IsTerminal;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::time::Duration;
 
 /// Dashboard settings from the command line.
 #[derive(Clone, Debug)]
@@ -38,48 +41,32 @@ pub struct Options {
     pub keep_closed: u32,
     pub no_color: bool,
     pub replay: bool,
-    pub thresholds: crate::analysis::pool::Thresholds,
     /// The view to open on, and the socket table's columns.
     pub view: app::View,
     pub columns: Vec<rows::Col>,
 }
 
 /// What the UI thread waits for.
-enum Event {
+pub enum Event {
     Key(KeyEvent),
     Wheel(bool),
     /// A left click at (column, row).
     Click(u16, u16),
     Resize(u16),
-    /// A snapshot (or an error) is waiting in the slot.
+    /// A prepared refresh (or an error) is waiting in the cell.
     Snapshot,
+    /// The terminal's input ended.
     Quit,
     /// SIGTERM, SIGHUP or SIGINT: quit, and exit with 128 + the signal.
     Signal(i32),
 }
 
-/// Collector control messages (they also cut its sleep short).
-enum Ctl {
-    Interval(Duration),
-    Pause(bool),
-    /// Rows the UI no longer shows: freed on the collector thread, not the UI's.
-    Free(Arc<Vec<rows::Row>>),
-    Quit,
-}
+/// Where the feed's preparation leaves each refresh for the UI.
+pub type Prepared = Latest<Result<Box<prep::Prepared>, String>>;
 
-type Slot = Arc<Mutex<Option<Result<Box<prep::Prepared>, String>>>>;
-
-/// Runs the dashboard until the user quits; returns the exit status.
-pub fn run(source: Box<dyn SocketSource>, opts: Options) -> Result<i32, String> {
-    if !std::io::stdout().is_terminal() {
-        return Err(
-            "the dashboard needs a terminal on stdout; use `porttop list` for plain output".into(),
-        );
-    }
-    crate::source::tune_allocator();
-    let theme = theme::Theme::from_env(opts.no_color);
-    let mut app = App::new(opts.filter, opts.interval, opts.keep_closed, opts.replay);
-    app.analyzer = alerts::Analyzer::new(opts.thresholds);
+/// The app as `opts` set it up.
+pub fn new_app(opts: &Options) -> App {
+    let mut app = App::new(opts.filter.clone(), opts.interval, opts.replay);
     // `--columns` / config `columns`: the others start hidden (the column
     // chooser shows them again); the order is the table's own.
     app.hidden = rows::Col::ALL
@@ -87,29 +74,59 @@ pub fn run(source: Box<dyn SocketSource>, opts: Options) -> Result<i32, String> 
         .filter(|c| !opts.columns.contains(c))
         .collect();
     app.apply(Action::View(opts.view));
-    let (tx, rx) = mpsc::channel::<Event>();
-    let (ctl_tx, ctl_rx) = mpsc::channel::<Ctl>();
-    let slot: Slot = Arc::new(Mutex::new(None));
-    {
-        let (slot, tx, interval) = (slot.clone(), tx.clone(), opts.interval);
-        let work = Work {
-            analyzer: alerts::Analyzer::new(opts.thresholds),
-            prep: prep::Preparer::new(opts.keep_closed),
-            spec: app.share_spec(),
-        };
-        std::thread::Builder::new()
-            .name("collector".into())
-            .spawn(move || collector(source, work, slot, tx, ctl_rx, interval))
-            .map_err(|e| e.to_string())?;
+    app
+}
+
+/// The dashboard's consumer of `feed`: prepares for the spec `app` shares, and
+/// wakes the UI through `tx`.
+pub fn consumer(app: &mut App, keep_closed: u32, tx: Sender<Event>) -> (prep::Prep, Prepared) {
+    let out = Prepared::default();
+    let prep = prep::Prep {
+        preparer: prep::Preparer::new(keep_closed, Feed::privileged()),
+        spec: app.share_spec(),
+        out: out.clone(),
+        wake: Box::new(move || tx.send(Event::Snapshot).is_ok()),
+    };
+    (prep, out)
+}
+
+/// Runs the dashboard on `feed` until the user quits; returns the exit status.
+pub fn run(feed: Feed, opts: Options) -> Result<i32, String> {
+    if !std::io::stdout().is_terminal() {
+        return Err(
+            "the dashboard needs a terminal on stdout; use `porttop list` for plain output".into(),
+        );
     }
-    spawn_signals(tx.clone())?;
+    let theme = theme::Theme::from_env(opts.no_color);
+    // A hidden trigger for the test that proves the panic hook restores the
+    // terminal: a panic inside a render, once data is on screen. Read once here,
+    // never while drawing.
+    let test_panic = std::env::var_os("PORTTOP_TEST_PANIC").is_some();
+    let mut app = new_app(&opts);
+    let (tx, rx) = mpsc::channel::<Event>();
+    let (mut prep, prepared) = consumer(&mut app, opts.keep_closed, tx.clone());
+    let ctl = feed.control();
+    let mut feed = feed;
+    std::thread::Builder::new()
+        .name("collector".into())
+        .spawn(move || feed.run(&mut prep))
+        .map_err(|e| e.to_string())?;
+    let _signals = on_signals(tx.clone())?;
     let (guard, mut terminal) = term::Guard::enter().map_err(|e| format!("terminal: {e}"))?;
     spawn_input(tx)?;
     if let Ok(size) = terminal.size() {
         app.apply(Action::Viewport(ui::viewport_rows(size.height)));
     }
-    let result = ui_loop(&mut app, &mut terminal, &theme, &rx, &slot, &ctl_tx);
-    let _ = ctl_tx.send(Ctl::Quit);
+    let mut ui = Ui {
+        app: &mut app,
+        theme: &theme,
+        prepared: &prepared,
+        ctl: &ctl,
+        host: &mut term::Host,
+        test_panic,
+    };
+    let result = ui.run(&mut terminal, &rx);
+    ctl.stop();
     drop(terminal);
     drop(guard);
     // A signal ends the process with 128 + its number, as if it had been killed.
@@ -118,102 +135,123 @@ pub fn run(source: Box<dyn SocketSource>, opts: Options) -> Result<i32, String> 
         .map_err(|e| format!("terminal: {e}"))
 }
 
-fn ui_loop(
-    app: &mut App,
-    terminal: &mut term::Term,
-    theme: &theme::Theme,
-    rx: &Receiver<Event>,
-    slot: &Slot,
-    ctl: &Sender<Ctl>,
-) -> std::io::Result<Option<i32>> {
-    let mut hits = ui::Hits::default();
-    terminal.draw(|f| hits = ui::draw(f, app, theme))?;
-    while let Ok(first) = rx.recv() {
-        // Handle everything already queued, then draw once.
-        let mut dirty = false;
-        let mut next = Some(first);
-        while let Some(ev) = next {
-            if let Event::Signal(n) = ev {
-                return Ok(Some(n));
+/// What the loop does to the terminal besides drawing (a test records it).
+pub trait Host {
+    fn set_mouse(&mut self, on: bool);
+    /// Writes an OSC 52 sequence that puts text on the clipboard.
+    fn copy(&mut self, osc52: &str);
+}
+
+/// The event loop: the app, what it draws with, and where it takes refreshes
+/// from and sends its wishes to the feed.
+pub struct Ui<'a> {
+    pub app: &'a mut App,
+    pub theme: &'a theme::Theme,
+    pub prepared: &'a Prepared,
+    pub ctl: &'a Control,
+    pub host: &'a mut dyn Host,
+    pub test_panic: bool,
+}
+
+impl Ui<'_> {
+    /// Draws, then handles events until the user quits (None), a signal arrives
+    /// (its number) or the event stream ends.
+    pub fn run<B: Backend>(
+        &mut self,
+        terminal: &mut Terminal<B>,
+        rx: &Receiver<Event>,
+    ) -> Result<Option<i32>, B::Error> {
+        let mut hits = self.draw(terminal)?;
+        while let Ok(first) = rx.recv() {
+            // Handle everything already queued, then draw once.
+            let mut dirty = false;
+            let mut next = Some(first);
+            while let Some(ev) = next {
+                if let Event::Signal(n) = ev {
+                    return Ok(Some(n));
+                }
+                match self.handle(ev, &hits, terminal) {
+                    Step::Quit => return Ok(None),
+                    Step::Redraw => dirty = true,
+                    Step::Ignored => {}
+                }
+                next = rx.try_recv().ok();
             }
-            match handle(ev, app, &hits, slot, ctl, terminal) {
-                Step::Quit => return Ok(None),
-                Step::Redraw => dirty = true,
-                Step::Ignored => {}
+            if dirty {
+                hits = self.draw(terminal)?;
             }
-            next = rx.try_recv().ok();
         }
-        if dirty {
-            terminal.draw(|f| hits = ui::draw(f, app, theme))?;
-        }
+        Ok(None)
     }
-    Ok(None)
+
+    fn draw<B: Backend>(&self, terminal: &mut Terminal<B>) -> Result<ui::Hits, B::Error> {
+        let mut hits = ui::Hits::default();
+        let (app, theme) = (&*self.app, self.theme);
+        let panic = self.test_panic && app.data.snap.is_some();
+        terminal.draw(|f| {
+            if panic {
+                panic!("injected test panic (PORTTOP_TEST_PANIC)");
+            }
+            hits = ui::draw(f, app, theme);
+        })?;
+        Ok(hits)
+    }
+
+    fn handle<B: Backend>(
+        &mut self,
+        ev: Event,
+        hits: &ui::Hits,
+        terminal: &mut Terminal<B>,
+    ) -> Step {
+        let app = &mut *self.app;
+        let action = match ev {
+            Event::Key(k) => keys::action_for(&k, &app.mode),
+            Event::Wheel(up) => Some(if up { Action::Up } else { Action::Down }),
+            // Clicks act on the table and tabs only while nothing is on top.
+            Event::Click(x, y) if app.mode == app::Mode::Normal => hits.click(x, y),
+            Event::Click(..) => None,
+            Event::Resize(h) => Some(Action::Viewport(ui::viewport_rows(h))),
+            Event::Snapshot => {
+                let Some(r) = self.prepared.take() else {
+                    return Step::Ignored;
+                };
+                app.receive(match r {
+                    Ok(p) => Msg::Prepared(p),
+                    Err(e) => Msg::SourceError(e),
+                });
+                if let Some(old) = app.take_retired() {
+                    self.ctl.free(Box::new(old));
+                }
+                return Step::Redraw;
+            }
+            Event::Quit | Event::Signal(_) => return Step::Quit,
+        };
+        let Some(action) = action else {
+            return Step::Ignored;
+        };
+        match app.apply(action) {
+            Some(Effect::Quit) => return Step::Quit,
+            Some(Effect::SetInterval(d)) => self.ctl.set_interval(d),
+            Some(Effect::SetPaused(p)) => self.ctl.pause(p),
+            Some(Effect::Kill(pid, name)) => app.receive(Msg::Status(kill(pid, &name))),
+            Some(Effect::Redraw) => {
+                let _ = terminal.clear();
+            }
+            Some(Effect::Mouse(on)) => self.host.set_mouse(on),
+            Some(Effect::Copy(text)) => self.host.copy(&osc52(&text)),
+            Some(Effect::Save { path, data, rows }) => {
+                app.receive(Msg::Status(save(&path, &data, rows)));
+            }
+            None => {}
+        }
+        Step::Redraw
+    }
 }
 
 enum Step {
     Quit,
     Redraw,
     Ignored,
-}
-
-fn handle(
-    ev: Event,
-    app: &mut App,
-    hits: &ui::Hits,
-    slot: &Slot,
-    ctl: &Sender<Ctl>,
-    terminal: &mut term::Term,
-) -> Step {
-    let action = match ev {
-        Event::Key(k) => keys::action_for(&k, &app.mode),
-        Event::Wheel(up) => Some(if up { Action::Up } else { Action::Down }),
-        // Clicks act on the table and tabs only while nothing is on top.
-        Event::Click(x, y) if app.mode == app::Mode::Normal => hits.click(x, y),
-        Event::Click(..) => None,
-        Event::Resize(h) => Some(Action::Viewport(ui::viewport_rows(h))),
-        Event::Snapshot => {
-            let taken = slot.lock().map(|mut g| g.take()).unwrap_or(None);
-            taken.map(|r| match r {
-                Ok(p) => Action::Prepared(p),
-                Err(e) => Action::SourceError(e),
-            })
-        }
-        Event::Quit | Event::Signal(_) => return Step::Quit,
-    };
-    let Some(action) = action else {
-        return Step::Ignored;
-    };
-    let effect = app.apply(action);
-    if let Some(old) = app.take_retired() {
-        let _ = ctl.send(Ctl::Free(old));
-    }
-    match effect {
-        Some(Effect::Quit) => return Step::Quit,
-        Some(Effect::SetInterval(d)) => {
-            let _ = ctl.send(Ctl::Interval(d));
-        }
-        Some(Effect::SetPaused(p)) => {
-            let _ = ctl.send(Ctl::Pause(p));
-        }
-        Some(Effect::Kill(pid)) => {
-            let msg = kill(pid);
-            app.apply(Action::Status(msg));
-        }
-        Some(Effect::Redraw) => {
-            let _ = terminal.clear();
-        }
-        Some(Effect::Mouse(on)) => term::set_mouse(on),
-        Some(Effect::Copy(text)) => {
-            use std::io::Write;
-            let _ = std::io::stdout().write_all(osc52(&text).as_bytes());
-            let _ = std::io::stdout().flush();
-        }
-        Some(Effect::Save { path, data, rows }) => {
-            app.apply(Action::Status(save(&path, &data, rows)));
-        }
-        None => {}
-    }
-    Step::Redraw
 }
 
 /// The OSC 52 sequence that puts `text` on the terminal's clipboard (xterm's
@@ -250,100 +288,12 @@ fn save(path: &str, data: &[u8], rows: usize) -> String {
     }
 }
 
-/// Sends SIGTERM; returns the message for the status line.
-fn kill(pid: u32) -> String {
-    let Ok(p) = i32::try_from(pid) else {
-        return format!("invalid pid {pid}");
-    };
-    if p <= 0 {
-        return format!("invalid pid {pid}");
-    }
-    // SAFETY: kill(2) with a positive pid and a valid signal has no memory effects.
-    let rc = unsafe { libc::kill(p, libc::SIGTERM) };
-    if rc == 0 {
-        return format!("sent SIGTERM to pid {pid}");
-    }
-    let err = std::io::Error::last_os_error();
-    match err.raw_os_error() {
-        Some(libc::EPERM) => {
-            format!("not permitted to signal pid {pid} (another user's process; try sudo)")
-        }
-        Some(libc::ESRCH) => format!("pid {pid} no longer exists"),
-        _ => format!("cannot signal pid {pid}: {err}"),
-    }
-}
-
-/// What the collector does to each snapshot before the UI sees it.
-struct Work {
-    analyzer: alerts::Analyzer,
-    prep: prep::Preparer,
-    spec: prep::SharedSpec,
-}
-
-impl Work {
-    fn run(&mut self, s: Snapshot) -> Box<prep::Prepared> {
-        let a = self.analyzer.analyze(&s);
-        let (version, spec) = match self.spec.lock() {
-            Ok(g) => (g.0, g.1.clone()),
-            // The UI thread panicked holding it: the dashboard is ending anyway.
-            Err(p) => (p.get_ref().0, p.get_ref().1.clone()),
-        };
-        Box::new(self.prep.prepare(s, a, &spec, version))
-    }
-}
-
-fn collector(
-    mut source: Box<dyn SocketSource>,
-    mut work: Work,
-    slot: Slot,
-    events: Sender<Event>,
-    ctl: Receiver<Ctl>,
-    mut interval: Duration,
-) {
-    let mut paused = false;
-    loop {
-        let started = Instant::now();
-        if !paused {
-            // The analysis runs here, off the UI thread, and sees every snapshot
-            // (the churn rate needs them all, even those the UI skips).
-            let r = source
-                .snapshot()
-                .map(|s| work.run(s))
-                .map_err(|e| e.to_string());
-            let was_empty = match slot.lock() {
-                Ok(mut g) => {
-                    let empty = g.is_none();
-                    *g = Some(r);
-                    empty
-                }
-                Err(_) => return,
-            };
-            // Only one wake-up is ever pending: the slot holds the latest.
-            if was_empty && events.send(Event::Snapshot).is_err() {
-                return;
-            }
-        }
-        loop {
-            let msg = if paused {
-                ctl.recv().map_err(|_| RecvTimeoutError::Disconnected)
-            } else {
-                let left = (started + interval).saturating_duration_since(Instant::now());
-                ctl.recv_timeout(left)
-            };
-            match msg {
-                Err(RecvTimeoutError::Timeout) => break,
-                Err(RecvTimeoutError::Disconnected) | Ok(Ctl::Quit) => return,
-                Ok(Ctl::Interval(d)) => interval = d,
-                Ok(Ctl::Free(rows)) => drop(rows),
-                Ok(Ctl::Pause(p)) => {
-                    let resumed = paused && !p;
-                    paused = p;
-                    if resumed {
-                        break;
-                    }
-                }
-            }
-        }
+/// Asks the action layer to signal `pid`; returns the message for the status
+/// line. The one place the dashboard acts on a process.
+fn kill(pid: u32, name: &str) -> String {
+    match crate::actions::terminate(pid, name) {
+        Ok(()) => format!("sent SIGTERM to pid {pid}"),
+        Err(e) => e.to_string(),
     }
 }
 
@@ -372,28 +322,26 @@ fn spawn_input(tx: Sender<Event>) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-fn spawn_signals(tx: Sender<Event>) -> Result<(), String> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT])
-        .map_err(|e| format!("signals: {e}"))?;
-    std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            if let Some(sig) = signals.forever().next() {
-                let _ = tx.send(Event::Signal(sig));
-                // The UI thread normally quits at once. If it is stuck (writing to a
-                // stalled SSH pty), a second signal or 2 s later: restore what can
-                // be restored and exit anyway, as a signal-killed process would.
-                let second = signals.pending().next().is_some();
-                if !second {
-                    std::thread::sleep(Duration::from_secs(2));
-                }
+/// SIGTERM, SIGHUP and SIGINT become `Event::Signal` (through the feed's one
+/// signal mechanism). The UI thread normally quits at once. If it is stuck
+/// (writing to a stalled SSH pty), a second signal or 2 s later: restore what
+/// can be restored and exit anyway, as a signal-killed process would.
+fn on_signals(tx: Sender<Event>) -> Result<crate::feed::Hook, String> {
+    let first = std::sync::atomic::AtomicBool::new(true);
+    crate::feed::on_signal(move |sig| {
+        if !first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            term::restore();
+            std::process::exit(128 + sig);
+        }
+        let _ = tx.send(Event::Signal(sig));
+        let _ = std::thread::Builder::new()
+            .name("signal-deadline".into())
+            .spawn(move || {
+                std::thread::sleep(Duration::from_secs(2));
                 term::restore();
                 std::process::exit(128 + sig);
-            }
-        })
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+            });
+    })
 }
 
 #[cfg(test)]

@@ -7,11 +7,62 @@
 //! milliseconds: done on the UI thread they delayed keys (issue #6).
 
 use super::alerts::Alerts;
-use super::app::View;
 use super::rows::{self, Col, Counts, DestCol, DestGroup, Mark, ProcCol, ProcGroup, Row};
 use crate::filter::Filter;
-use crate::model::Snapshot;
-use std::sync::{Arc, Mutex};
+use crate::model::{Snapshot, SockState};
+use std::sync::Arc;
+
+/// The views (Tab / 1-5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    All,
+    Listening,
+    Established,
+    Ephemeral,
+    Processes,
+    Namespaces,
+}
+
+impl View {
+    pub const ALL: [View; 6] = [
+        View::All,
+        View::Listening,
+        View::Established,
+        View::Ephemeral,
+        View::Processes,
+        View::Namespaces,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            View::All => "All",
+            View::Listening => "Listening",
+            View::Established => "Established",
+            View::Ephemeral => "Ephemeral",
+            View::Processes => "Processes",
+            View::Namespaces => "Namespaces",
+        }
+    }
+
+    pub(crate) fn shows(self, r: &Row) -> bool {
+        match self {
+            View::Listening => matches!(r.sock.state, SockState::Listen | SockState::Unconn),
+            View::Established => r.sock.state == SockState::Established,
+            _ => true,
+        }
+    }
+
+    pub fn grouped(self) -> bool {
+        matches!(self, View::Ephemeral | View::Processes | View::Namespaces)
+    }
+
+    /// The view `step` places away along the tabs (wrapping).
+    pub(crate) fn step(self, step: isize) -> View {
+        let n = View::ALL.len() as isize;
+        let i = View::ALL.iter().position(|v| *v == self).unwrap_or(0) as isize;
+        View::ALL[(i + step).rem_euclid(n) as usize]
+    }
+}
 
 /// What decides the table's content and order (everything but the selection).
 #[derive(Clone, Debug, PartialEq)]
@@ -26,9 +77,23 @@ pub struct ViewSpec {
     pub filter: Filter,
 }
 
+impl ViewSpec {
+    pub fn new(view: View, filter: Filter) -> Self {
+        ViewSpec {
+            view,
+            sort: Col::Proto,
+            desc: false,
+            // Urgency: the destination that runs out soonest first.
+            dest_sort: (DestCol::RunsOut, false),
+            proc_sort: (ProcCol::Sockets, true),
+            filter,
+        }
+    }
+}
+
 /// The view spec the UI shows now, with a version that grows on every change;
-/// written by the UI, read by the collector before each preparation.
-pub type SharedSpec = Arc<Mutex<(u64, ViewSpec)>>;
+/// written by the UI, read by the feed's preparation before each refresh.
+pub type SharedSpec = crate::feed::Latest<(u64, ViewSpec)>;
 
 /// The current view's entries.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,6 +103,56 @@ pub enum Listing {
     Dests(Vec<DestGroup>),
     Procs(Vec<ProcGroup>),
     Netns(Vec<super::netns::NsGroup>),
+}
+
+impl Default for Listing {
+    fn default() -> Self {
+        Listing::Sockets(Vec::new())
+    }
+}
+
+impl Listing {
+    pub fn len(&self) -> usize {
+        match self {
+            Listing::Sockets(v) => v.len(),
+            Listing::Dests(d) => d.len(),
+            Listing::Procs(p) => p.len(),
+            Listing::Netns(n) => n.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Indices into the rows (empty in a grouped view).
+    pub fn sockets(&self) -> &[usize] {
+        match self {
+            Listing::Sockets(v) => v,
+            _ => &[],
+        }
+    }
+
+    pub fn dests(&self) -> &[DestGroup] {
+        match self {
+            Listing::Dests(d) => d,
+            _ => &[],
+        }
+    }
+
+    pub fn procs(&self) -> &[ProcGroup] {
+        match self {
+            Listing::Procs(p) => p,
+            _ => &[],
+        }
+    }
+
+    pub fn namespaces(&self) -> &[super::netns::NsGroup] {
+        match self {
+            Listing::Netns(n) => n,
+            _ => &[],
+        }
+    }
 }
 
 /// The entries of `spec`'s view over `rows`.
@@ -80,6 +195,9 @@ pub fn listing(rows: &[Row], snap: &Snapshot, spec: &ViewSpec, alerts: &Alerts) 
 /// One refresh, ready to show.
 #[derive(Clone, Debug)]
 pub struct Prepared {
+    /// porttop runs as root (the feed says; it explains sockets without a
+    /// process).
+    pub root: bool,
     /// The snapshot without its sockets (they moved into `rows`).
     pub snap: Arc<Snapshot>,
     pub alerts: Alerts,
@@ -93,29 +211,23 @@ pub struct Prepared {
     pub listing: Listing,
 }
 
-/// The same preparation (the same rows, for the same spec version): rows are
-/// compared by identity, not cell by cell.
-impl PartialEq for Prepared {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.rows, &other.rows) && self.version == other.version
-    }
-}
-
 /// Keeps the rows between refreshes (ids, marks, closed rows).
 pub struct Preparer {
     rows: Arc<Vec<Row>>,
     next_id: u64,
     keep_closed: u32,
     first: bool,
+    root: bool,
 }
 
 impl Preparer {
-    pub fn new(keep_closed: u32) -> Self {
+    pub fn new(keep_closed: u32, root: bool) -> Self {
         Preparer {
             rows: Arc::new(Vec::new()),
             next_id: 0,
             keep_closed,
             first: true,
+            root,
         }
     }
 
@@ -145,6 +257,7 @@ impl Preparer {
         let listing = listing(&rows, &snap, spec, &alerts);
         self.rows = Arc::new(rows);
         Prepared {
+            root: self.root,
             snap: Arc::new(snap),
             alerts,
             rows: Arc::clone(&self.rows),
@@ -153,5 +266,38 @@ impl Preparer {
             version,
             listing,
         }
+    }
+}
+
+/// The dashboard's consumer of the feed, on the feed's thread: analysis into
+/// alerts, rows merged, the view listed for the spec the UI shares; the result
+/// waits in `out` (the latest wins) and `wake` tells the UI (false: the UI is
+/// gone, the feed ends).
+pub struct Prep {
+    pub preparer: Preparer,
+    pub spec: SharedSpec,
+    pub out: crate::feed::Latest<Result<Box<Prepared>, String>>,
+    pub wake: Box<dyn Fn() -> bool + Send>,
+}
+
+impl crate::feed::Consumer for Prep {
+    fn refresh(
+        &mut self,
+        r: Result<crate::feed::Frame, crate::feed::SourceError>,
+        _: std::time::Instant,
+    ) -> crate::feed::Flow {
+        let r = r.map_err(|e| e.to_string()).map(|f| {
+            let alerts = f.analysis.map(Alerts::from).unwrap_or_default();
+            let (version, spec) = self
+                .spec
+                .get()
+                .unwrap_or_else(|| (0, ViewSpec::new(View::All, Filter::default())));
+            Box::new(self.preparer.prepare(f.snap, alerts, &spec, version))
+        });
+        // Only one wake-up is ever pending: the cell holds the latest.
+        if self.out.put(r) && !(self.wake)() {
+            return crate::feed::Flow::Stop;
+        }
+        crate::feed::Flow::Go
     }
 }

@@ -41,6 +41,21 @@ pub fn set_mouse(on: bool) {
     };
 }
 
+/// The real terminal's side of the loop's effects (mouse capture, clipboard).
+pub struct Host;
+
+impl super::Host for Host {
+    fn set_mouse(&mut self, on: bool) {
+        set_mouse(on);
+    }
+
+    fn copy(&mut self, seq: &str) {
+        use std::io::Write;
+        let _ = io::stdout().write_all(seq.as_bytes());
+        let _ = io::stdout().flush();
+    }
+}
+
 /// Owns the terminal state; dropping it restores the terminal.
 pub struct Guard {
     _private: (),

@@ -134,3 +134,48 @@ pub fn changed() -> Snapshot {
     s.taken_at_ms += 1000;
     s
 }
+
+/// An app fed the way the runtime feeds it: each snapshot analysed by the one
+/// `analysis::Analyzer`, merged and listed by a `Preparer` for the app's spec
+/// now, and received as a prepared refresh.
+pub struct Fed {
+    pub app: crate::tui::app::App,
+    analyzer: crate::analysis::Analyzer,
+    prep: crate::tui::prep::Preparer,
+}
+
+impl Fed {
+    pub fn new(app: crate::tui::app::App) -> Self {
+        Fed {
+            app,
+            analyzer: crate::analysis::Analyzer::new(Default::default(), crate::tui::alerts::TOP),
+            prep: crate::tui::prep::Preparer::new(2, crate::feed::Feed::privileged()),
+        }
+    }
+
+    /// One refresh of `s` (none while paused: a paused feed takes none).
+    pub fn snapshot(&mut self, s: Snapshot) {
+        if self.app.pace.paused {
+            return;
+        }
+        let alerts = self.analyzer.analyze(&s).into();
+        let p = self
+            .prep
+            .prepare(s, alerts, &self.app.spec, self.app.spec_version());
+        self.app
+            .receive(crate::tui::app::Msg::Prepared(Box::new(p)));
+    }
+}
+
+impl std::ops::Deref for Fed {
+    type Target = crate::tui::app::App;
+    fn deref(&self) -> &Self::Target {
+        &self.app
+    }
+}
+
+impl std::ops::DerefMut for Fed {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.app
+    }
+}

@@ -3,7 +3,7 @@ use crate::filter::Filter;
 use crate::model::{Proto, SockState};
 use crate::tui::app::{Action, App, View};
 use crate::tui::rows::{Col, ProcCol, SortKey};
-use crate::tui::test_fixture::{base, changed, ep, sock};
+use crate::tui::test_fixture::{base, changed, ep, sock, Fed};
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Base table, then a refresh where :80 closed, 40100 changed and 41000 is new.
-fn marked_app() -> App {
-    let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
-    a.apply(Action::Snapshot(Arc::new(base())));
-    a.apply(Action::Snapshot(Arc::new(changed())));
+fn marked_app() -> Fed {
+    let mut a = Fed::new(App::new(Filter::default(), Duration::from_secs(1), false));
+    a.snapshot(base());
+    a.snapshot(changed());
     a
 }
 
@@ -194,8 +194,8 @@ fn header_warns_at_85_percent_of_one_destination_and_lists_collisions() {
     ));
     let mut s = crate::tui::test_fixture::snap(socks, 1_000);
     s.range = PortRange::new(40000, 40099, vec![], "test");
-    let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
-    a.apply(Action::Snapshot(Arc::new(s)));
+    let mut a = Fed::new(App::new(Filter::default(), Duration::from_secs(1), false));
+    a.snapshot(s);
     let b = render(&mut a, &Theme::color(), 120, 30);
     let t = text(&b);
     assert!(t.contains("86.0% WARN"), "{t}");
@@ -210,7 +210,7 @@ fn header_warns_at_85_percent_of_one_destination_and_lists_collisions() {
 
 /// A table with long IPv6 addresses, a long and a wide (CJK) process name and
 /// sockets in CLOSE-WAIT.
-fn crowded_app() -> App {
+fn crowded_app() -> Fed {
     use crate::model::Process;
     let mut s = base();
     for (i, (name, local, remote)) in [
@@ -250,8 +250,8 @@ fn crowded_app() -> App {
             Some(pid),
         ));
     }
-    let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
-    a.apply(Action::Snapshot(Arc::new(s)));
+    let mut a = Fed::new(App::new(Filter::default(), Duration::from_secs(1), false));
+    a.snapshot(s);
     a
 }
 
@@ -372,10 +372,10 @@ fn the_projection_time_is_never_cut_and_the_gauge_keeps_its_width() {
         s.range = PortRange::new(40000, 40099, vec![], "test");
         s
     };
-    let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
-    a.apply(Action::Snapshot(Arc::new(at(82, 1_000))));
-    a.apply(Action::Snapshot(Arc::new(at(85, 2_000))));
-    let full = a.alerts.warning().unwrap_or_default();
+    let mut a = Fed::new(App::new(Filter::default(), Duration::from_secs(1), false));
+    a.snapshot(at(82, 1_000));
+    a.snapshot(at(85, 2_000));
+    let full = a.data.alerts.warning().unwrap_or_default();
     let when = full.rsplit(": ").next().unwrap_or("").to_string();
     assert!(when.contains(" s"), "a projection in seconds: {full}");
     for w in [40u16, 60, 80, 120] {
@@ -430,16 +430,20 @@ fn clicks_select_rows_sort_by_titles_and_switch_views() {
         }
     };
     click(&mut a, &hits, x, y);
-    assert_eq!((a.sort, a.desc), (Col::LocalPort, false));
+    assert_eq!((a.spec.sort, a.spec.desc), (Col::LocalPort, false));
     click(&mut a, &hits, x, y);
-    assert_eq!((a.sort, a.desc), (Col::LocalPort, true), "again: reversed");
+    assert_eq!(
+        (a.spec.sort, a.spec.desc),
+        (Col::LocalPort, true),
+        "again: reversed"
+    );
     let (b, hits) = render_hits(&mut a, &Theme::color(), 120, 30);
     let body_y = line_of(&b, "LOCAL PORT") + 1;
     click(&mut a, &hits, 3, body_y + 2);
-    assert_eq!(a.selected, 2);
+    assert_eq!(a.cursor.selected, 2);
     let (x, y) = find("5 Processes");
     click(&mut a, &hits, x, y);
-    assert_eq!(a.view, View::Processes);
+    assert_eq!(a.spec.view, View::Processes);
     let (b, hits) = render_hits(&mut a, &Theme::color(), 120, 30);
     let t = text(&b);
     let y = line_of(&b, "EPH PORTS");
@@ -447,7 +451,7 @@ fn clicks_select_rows_sort_by_titles_and_switch_views() {
     let x = u16::try_from(l.find("PROCESS").unwrap_or(0)).unwrap_or(0);
     click(&mut a, &hits, x, y);
     assert_eq!(a.sort_key(), (SortKey::Proc(ProcCol::Process), false));
-    let names: Vec<_> = a.procs.iter().map(|p| p.name.clone()).collect();
+    let names: Vec<_> = a.listing.procs().iter().map(|p| p.name.clone()).collect();
     let mut sorted = names.clone();
     sorted.sort();
     assert_eq!(names, sorted);
@@ -530,10 +534,13 @@ fn critical_is_red_even_when_the_projection_raised_it_at_low_usage() {
     let at = |n: u16, ms: u64| in_range1000(conns(n, 40000, "10.0.0.2:443", 10), ms);
     // 100 new connections a second that stay: 200 of 1000 in use (20 %), the
     // pool runs out in 8 s: critical by projection.
-    let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
-    a.apply(Action::Snapshot(Arc::new(at(100, 1_000))));
-    a.apply(Action::Snapshot(Arc::new(at(200, 2_000))));
-    assert_eq!(a.alerts.level(), crate::analysis::pool::Level::Critical);
+    let mut a = Fed::new(App::new(Filter::default(), Duration::from_secs(1), false));
+    a.snapshot(at(100, 1_000));
+    a.snapshot(at(200, 2_000));
+    assert_eq!(
+        a.data.alerts.level(),
+        crate::analysis::pool::Level::Critical
+    );
     let b = render(&mut a, &Theme::color(), 120, 30);
     let y = line_of(&b, "pool [");
     let t = text(&b);
@@ -555,14 +562,10 @@ fn the_header_shows_kernel_failures_that_moved_and_a_history_of_pool_use() {
         });
         s
     };
-    let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
+    let mut a = Fed::new(App::new(Filter::default(), Duration::from_secs(1), false));
     for (i, n) in [10u16, 10, 50, 100].iter().enumerate() {
         let fails = if i == 3 { 12 } else { 5 };
-        a.apply(Action::Snapshot(Arc::new(at(
-            *n,
-            1_000 * (i as u64 + 1),
-            fails,
-        ))));
+        a.snapshot(at(*n, 1_000 * (i as u64 + 1), fails));
     }
     let t = text(&render(&mut a, &Theme::color(), 120, 30));
     assert!(t.contains("kernel: AttemptFails +7"), "{t}");
@@ -581,13 +584,14 @@ fn the_header_shows_kernel_failures_that_moved_and_a_history_of_pool_use() {
 
 #[test]
 fn details_of_a_time_wait_socket_say_no_process_holds_it() {
-    let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
-    a.apply(Action::Snapshot(Arc::new(base())));
+    let mut a = Fed::new(App::new(Filter::default(), Duration::from_secs(1), false));
+    a.snapshot(base());
     a.apply(Action::Viewport(viewport_rows(30)));
     let i = a
-        .visible
+        .listing
+        .sockets()
         .iter()
-        .position(|i| a.rows[*i].sock.local.port == 40101)
+        .position(|i| a.data.rows[*i].sock.local.port == 40101)
         .expect("TIME-WAIT row");
     a.apply(Action::Home);
     for _ in 0..i {
@@ -620,7 +624,7 @@ fn the_prompt_shows_an_unknown_filter_key_instead_of_matching_nothing() {
     let last = text(&b).lines().last().unwrap_or("").to_string();
     assert!(last.starts_with("/sprt:80"), "{last}");
     assert!(last.contains("unknown filter word 'sprt:'"), "{last}");
-    assert!(a.filter.is_empty(), "the filter is unchanged");
+    assert!(a.spec.filter.is_empty(), "the filter is unchanged");
 }
 
 #[test]
@@ -630,8 +634,8 @@ fn system_text_shows_escaped_in_the_dashboard() {
     let mut p = (**s.processes.get(&100).expect("nginx")).clone();
     p.name = "ng\x1b[2Jx".into();
     s.processes.insert(100, Arc::new(p));
-    let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
-    a.apply(Action::Snapshot(Arc::new(s)));
+    let mut a = Fed::new(App::new(Filter::default(), Duration::from_secs(1), false));
+    a.snapshot(s);
     let t = text(&render(&mut a, &Theme::mono(), 120, 30));
     assert!(t.contains(r"h\x1b]2;PWN\x07"), "{t}");
     assert!(t.contains(r"ng\x1b[2Jx"), "{t}");
@@ -646,9 +650,9 @@ fn the_ephemeral_view_puts_the_destination_that_runs_out_soonest_first() {
         socks.extend(conns(fast, 40500, "10.0.0.3:80", 5000));
         in_range1000(socks, ms)
     };
-    let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
-    a.apply(Action::Snapshot(Arc::new(at(10, 1_000))));
-    a.apply(Action::Snapshot(Arc::new(at(110, 2_000))));
+    let mut a = Fed::new(App::new(Filter::default(), Duration::from_secs(1), false));
+    a.snapshot(at(10, 1_000));
+    a.snapshot(at(110, 2_000));
     a.apply(Action::View(View::Ephemeral));
     let t = text(&render(&mut a, &Theme::mono(), 100, 30));
     let rows: Vec<&str> = t.lines().filter(|l| l.starts_with("10.0.0.")).collect();
@@ -668,9 +672,9 @@ fn the_ephemeral_view_puts_the_destination_that_runs_out_soonest_first() {
 #[test]
 fn the_details_pane_draws_the_history_of_the_sockets_destination_pool() {
     let at = |n: u16, ms: u64| in_range1000(conns(n, 40000, "10.0.0.3:80", 10), ms);
-    let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
+    let mut a = Fed::new(App::new(Filter::default(), Duration::from_secs(1), false));
     for (i, n) in [100u16, 200, 400, 800].iter().enumerate() {
-        a.apply(Action::Snapshot(Arc::new(at(*n, 1_000 * (i as u64 + 1)))));
+        a.snapshot(at(*n, 1_000 * (i as u64 + 1)));
     }
     a.apply(Action::Home);
     a.apply(Action::Open);
@@ -725,8 +729,8 @@ fn two_namespaces() -> crate::model::Snapshot {
 
 #[test]
 fn namespaces_view_lists_each_namespace_and_drills_down_to_its_sockets() {
-    let mut a = App::new(Filter::default(), Duration::from_secs(1), 2, false);
-    a.apply(Action::Snapshot(Arc::new(two_namespaces())));
+    let mut a = Fed::new(App::new(Filter::default(), Duration::from_secs(1), false));
+    a.snapshot(two_namespaces());
     let t = text(&render(&mut a, &Theme::mono(), 120, 30));
     // the socket table names every row's namespace; the header the worst one
     assert!(
@@ -749,9 +753,9 @@ fn namespaces_view_lists_each_namespace_and_drills_down_to_its_sockets() {
         "{t}"
     );
     // Enter on `web` (the worst, first): its sockets, by the filter word
-    assert!(a.namespaces[a.selected].name == "web");
+    assert!(a.listing.namespaces()[a.cursor.selected].name == "web");
     a.apply(Action::Open);
-    assert_eq!(a.view, View::All);
-    assert_eq!(a.filter.to_string(), "netns:web");
+    assert_eq!(a.spec.view, View::All);
+    assert_eq!(a.spec.filter.to_string(), "netns:web");
     assert_eq!(a.len(), 9);
 }

@@ -199,33 +199,44 @@ fn pool_report(g: &GlobalArgs, a: &PoolArgs, out: &mut dyn Write) -> Result<i32,
         .within
         .thresholds(a.warn, a.crit)
         .map_err(|e| unknown(CliError::bad_input(e)))?;
-    let mut src = g.source().map_err(unknown)?;
-    let mut analyzer = crate::analysis::Analyzer::new(thresholds, a.top);
-    let mut snap = src
-        .snapshot()
-        .map_err(|e| unknown(CliError::bad_input(e)))?;
-    if a.sample > 0.0 && g.replay.is_none() {
-        analyzer.observe(&snap);
-        std::thread::sleep(std::time::Duration::from_secs_f64(a.sample));
-        snap = src
-            .snapshot()
-            .map_err(|e| unknown(CliError::bad_input(e)))?;
-    } else if g.replay.is_some() {
-        // A recording's frames are its own samples: all but the last feed the
-        // churn history, the last is analysed.
-        while !src.at_end() {
-            let next = src
-                .snapshot()
+    let src = g.source().map_err(unknown)?;
+    // One snapshot; with --sample two, `sample` apart, the first feeding the
+    // churn history; a recording's frames are its own samples: all but the
+    // last feed the history. Only the last is analysed.
+    let mut feed = crate::feed::Feed::new(src, crate::analysis::Analyzer::new(thresholds, a.top))
+        .analyze(crate::feed::Analyze::Last)
+        .paced(g.replay.is_none());
+    if g.replay.is_none() {
+        let sample = a.sample > 0.0;
+        feed = feed
+            .limit(if sample { 2 } else { 1 })
+            .interval(std::time::Duration::from_secs_f64(a.sample.max(0.0)));
+        if sample {
+            feed = feed
+                .stop_on_signals()
                 .map_err(|e| unknown(CliError::bad_input(e)))?;
-            analyzer.observe(&snap);
-            snap = next;
         }
     }
-    print_note(src.as_mut());
+    let mut last = None;
+    let end = feed.run(&mut |r, _| {
+        last = Some(r);
+        crate::feed::Flow::Stop
+    });
+    print_note_of(&mut feed);
+    if let crate::feed::End::Signal(_) = end {
+        return Ok(end.exit_code());
+    }
+    let frame = last
+        .ok_or_else(|| unknown(CliError::bad_input("no snapshot was taken")))?
+        .map_err(|e| unknown(CliError::bad_input(e)))?;
+    let (snap, Some(an)) = (frame.snap, frame.analysis) else {
+        return Err(unknown(CliError::bad_input(
+            "the snapshot was not analysed",
+        )));
+    };
     if let Some(hint) = crate::source::partial_hint(&snap) {
         crate::elog!("porttop: note: {hint}");
     }
-    let an = analyzer.analyze(&snap);
     let (report, found) = (&an.report, &an.collisions);
     if a.nagios {
         output::pool_nagios(out, report, found, &thresholds).map_err(|e| unknown(e.into()))?;
@@ -243,25 +254,51 @@ fn pool_report(g: &GlobalArgs, a: &PoolArgs, out: &mut dyn Write) -> Result<i32,
 /// `porttop record`: one snapshot object per line, the format `--replay` reads
 /// with its range and processes, so a recording replays the same anywhere.
 fn record(g: &GlobalArgs, a: &super::RecordArgs, out: &mut dyn Write) -> Result<i32, CliError> {
-    let mut src = g.source()?;
-    for i in 0..a.count {
-        if i > 0 {
-            // A recording ends at its end (no repeat of its last frame), and is
-            // converted at once: its frames carry their own times.
-            if src.at_end() {
-                break;
+    // A recording ends at its end (no repeat of its last frame), and is
+    // converted at once: its frames carry their own times.
+    let mut feed = crate::feed::Feed::new(g.source()?, crate::analysis::Analyzer::default())
+        .analyze(crate::feed::Analyze::Never)
+        .interval(a.interval)
+        .paced(g.replay.is_none())
+        .limit(u64::from(a.count))
+        .stop_on_signals()
+        .map_err(CliError::bad_input)?;
+    let mut failed = None;
+    let end = if a.count == 0 {
+        crate::feed::End::Done
+    } else {
+        feed.run(&mut |r: Result<crate::feed::Frame, _>, _| {
+            let written = r
+                .map_err(CliError::bad_input)
+                .and_then(|f| write_frame(out, &f.snap));
+            match written {
+                Ok(()) => crate::feed::Flow::Go,
+                Err(e) => {
+                    failed = Some(e);
+                    crate::feed::Flow::Stop
+                }
             }
-            if g.replay.is_none() {
-                std::thread::sleep(a.interval);
-            }
-        }
-        let snap = src.snapshot().map_err(CliError::bad_input)?;
-        serde_json::to_writer(&mut *out, &snap).map_err(io::Error::from)?;
-        writeln!(out)?;
-        out.flush()?;
+        })
+    };
+    print_note_of(&mut feed);
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(end.exit_code()),
     }
-    print_note(src.as_mut());
-    Ok(0)
+}
+
+/// One frame of a recording: a whole line, flushed (a signal waits for it).
+fn write_frame(out: &mut dyn Write, snap: &Snapshot) -> Result<(), CliError> {
+    serde_json::to_writer(&mut *out, snap).map_err(io::Error::from)?;
+    writeln!(out)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn print_note_of(feed: &mut crate::feed::Feed) {
+    if let Some(n) = feed.take_note() {
+        crate::elog!("porttop: note: {n}");
+    }
 }
 
 /// Prints what the source had to say (a recording's cut last line) on stderr.
@@ -332,7 +369,6 @@ fn dashboard(cli: &Cli) -> Result<i32, CliError> {
         keep_closed: d.keep_closed.unwrap_or(super::DASH_KEEP_CLOSED),
         no_color: d.no_color,
         replay: cli.global.replay.is_some(),
-        thresholds,
         view: d.view.unwrap_or(crate::tui::app::View::All),
         columns: d
             .columns
@@ -342,7 +378,13 @@ fn dashboard(cli: &Cli) -> Result<i32, CliError> {
     // The source's notes (a recording's cut last line) wait for the terminal to
     // be restored: written during the dashboard they would land on its screen.
     let (source, notes) = Noted::keep(source);
-    let r = crate::tui::run(source, opts).map_err(CliError::bad_input);
+    crate::source::tune_allocator();
+    let feed = crate::feed::Feed::new(
+        source,
+        crate::analysis::Analyzer::new(thresholds, crate::tui::alerts::TOP),
+    )
+    .interval(opts.interval);
+    let r = crate::tui::run(feed, opts).map_err(CliError::bad_input);
     if let Ok(v) = notes.lock() {
         v.iter().for_each(|n| crate::elog!("porttop: note: {n}"));
     }

@@ -48,11 +48,11 @@ pub fn serve(g: &GlobalArgs, a: &ServeArgs) -> Result<i32, CliError> {
         expose_cmdline,
         access,
     };
-    crate::elog!(
+    let ready = format!(
         "porttop: serving {scheme}://{addr}/metrics (also /healthz, /snapshot.json; {how})"
     );
-    serve::run(listener, src, cfg)?;
-    Ok(0)
+    let end = serve::run(listener, src, cfg, &ready)?;
+    Ok(end.exit_code())
 }
 
 pub fn watch(g: &GlobalArgs, a: &WatchArgs, out: &mut dyn Write) -> Result<i32, CliError> {
@@ -68,9 +68,7 @@ pub fn watch(g: &GlobalArgs, a: &WatchArgs, out: &mut dyn Write) -> Result<i32, 
         out_fd: Some(std::os::fd::AsRawFd::as_raw_fd(&std::io::stdout())),
         replay: g.replay.is_some(),
     };
-    let mut src = g.source()?;
-    let r = watch::run(src.as_mut(), &cfg, out);
-    super::print_note(src.as_mut());
-    r.map_err(CliError::bad_input)?;
-    Ok(0)
+    let src = super::Noted::print(g.source()?);
+    let end = watch::run(src, &cfg, out).map_err(CliError::bad_input)?;
+    Ok(end.exit_code())
 }

@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
-pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+pub fn draw(f: &mut Frame, area: Rect, app: &App, advice: Option<&String>, theme: &Theme) {
     let Some(r) = app.selected_row() else { return };
     let s = &r.sock;
     let kv = |k: &str, v: String| {
@@ -19,7 +19,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Span::raw(v),
         ])
     };
-    let range = app.snap.as_ref().map(|s| &s.range);
+    let range = app.data.snap.as_ref().map(|s| &s.range);
     let mut lines = vec![
         kv("protocol", format!("{} ({})", s.proto, s.family.as_str())),
         kv("local", s.local.to_string()),
@@ -65,7 +65,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             local_addr: s.local.addr,
             remote,
         };
-        if let Some(h) = app.alerts.dest_history.get(&key) {
+        if let Some(h) = app.data.alerts.dest_history.get(&key) {
             let last = h.last().copied().unwrap_or(0.0);
             lines.push(kv(
                 "dest. pool",
@@ -77,28 +77,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             ));
         }
     }
-    // The advisor on the local port: would it be a good port for a service?
-    if let Some(snap) = app.snap.as_deref() {
-        use crate::analysis::advisor::{judge, Status};
-        let j = judge(s.local.port, s.proto, &snap.range, None, false);
-        let concerns: Vec<&str> = j
-            .findings
-            .iter()
-            .filter(|f| matches!(f.status, Status::Caution | Status::Bad))
-            .map(|f| f.rule)
-            .collect();
-        let text = if concerns.is_empty() {
-            format!("{} as a listening port", j.verdict.as_str())
-        } else {
-            format!(
-                "{} as a listening port ({}; porttop check {}/{})",
-                j.verdict.as_str(),
-                concerns.join(", "),
-                s.local.port,
-                s.proto
-            )
-        };
-        lines.push(kv("advisor", text));
+    // The advisor on the local port (computed with the data, not here).
+    if let Some(text) = advice {
+        let s = &r.sock;
+        lines.push(kv("advisor", text.clone()));
         for m in crate::ports::malware(s.local.port, s.proto) {
             lines.push(Line::styled(
                 format!("malware    {} ({}) used this port", m.name, m.role),
@@ -107,6 +89,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         }
     }
     for c in app
+        .data
         .alerts
         .collisions
         .iter()
@@ -127,9 +110,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         lines.push(kv("change", c.into()));
     }
     if s.pids.is_empty() {
-        // SAFETY: geteuid has no preconditions.
-        let root = unsafe { libc::geteuid() } == 0;
-        lines.push(kv("processes", s.why_no_process(root).into()));
+        lines.push(kv("processes", s.why_no_process(app.data.root).into()));
     } else {
         lines.push(kv("processes", format!("{} holding it", s.pids.len())));
         for pid in &s.pids {

@@ -15,12 +15,12 @@ use ratatui::Frame;
 pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) -> (u16, Vec<(u16, u16, View)>) {
     let w = usize::from(area.width);
     let mut lines: Vec<Line> = Vec::with_capacity(5);
-    let every = if app.paused {
+    let every = if app.pace.paused {
         Span::styled("PAUSED", theme.warn())
     } else {
-        Span::raw(format!("every {}", fmt_interval(app.interval)))
+        Span::raw(format!("every {}", fmt_interval(app.pace.interval)))
     };
-    let (host, when) = match &app.snap {
+    let (host, when) = match &app.data.snap {
         Some(s) => (crate::output::safe(&s.host), clock(s.taken_at_ms)),
         None => ("…".into(), "waiting for the first snapshot".to_string()),
     };
@@ -29,14 +29,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) -> (u16, Vec<(u
         Span::raw(format!("  {host}  {when}  ")),
         every,
     ];
-    if app.replay {
+    if app.pace.replay {
         l1.push(Span::styled("  (replay)", theme.dim()));
     }
-    if app.snap.as_ref().is_some_and(|s| s.partial) {
-        // SAFETY: geteuid has no preconditions.
-        let root = unsafe { libc::geteuid() } == 0;
+    if app.data.snap.as_ref().is_some_and(|s| s.partial) {
         l1.push(Span::styled(
-            if root {
+            if app.data.root {
                 "  some processes hidden: outside this PID namespace"
             } else {
                 "  other users' processes hidden: needs root or CAP_SYS_PTRACE + CAP_DAC_READ_SEARCH"
@@ -61,7 +59,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) -> (u16, Vec<(u
         Span::raw(format!("  other {}  total {}", c.other, c.total())),
         Span::styled(kernel_moves(app), theme.error()),
     ]));
-    match &app.snap {
+    match &app.data.snap {
         Some(s) => {
             let r = &s.range;
             // The source last and short: it is the first thing to lose at 80 columns.
@@ -89,7 +87,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) -> (u16, Vec<(u
     let mut x = area.x;
     for (i, v) in View::ALL.iter().enumerate() {
         let text = format!(" {} {} ", i + 1, v.title());
-        let style = if *v == app.view {
+        let style = if *v == app.spec.view {
             theme.active_tab()
         } else {
             theme.dim()
@@ -114,7 +112,7 @@ const GAUGE_MIN: usize = 10;
 /// larger of the global and the worst destination's use; the bar as wide as the
 /// line allows.
 fn pool_line(app: &App, width: u16, theme: &Theme) -> Line<'static> {
-    let Some(r) = app.alerts.report.as_ref() else {
+    let Some(r) = app.data.alerts.report.as_ref() else {
         return Line::from("");
     };
     let pct = r.fraction * 100.0;
@@ -129,7 +127,7 @@ fn pool_line(app: &App, width: u16, theme: &Theme) -> Line<'static> {
     let avail = usize::from(width);
     // The last ten minutes of pool use, where the line has room for them.
     let spark = if avail >= 100 {
-        sparkline(&app.alerts.history, SPARK_W, theme.color)
+        sparkline(&app.data.alerts.history, SPARK_W, theme.color)
     } else {
         String::new()
     };
@@ -189,10 +187,11 @@ pub fn sparkline(v: &[f64], w: usize, unicode: bool) -> String {
 /// `  kernel: AttemptFails +3 ListenDrops +12`: the failure counters that rose
 /// since the last refresh (empty when none did).
 fn kernel_moves(app: &App) -> String {
-    if app.alerts.kernel_moves.is_empty() {
+    if app.data.alerts.kernel_moves.is_empty() {
         return String::new();
     }
     let moved: Vec<String> = app
+        .data
         .alerts
         .kernel_moves
         .iter()
@@ -206,15 +205,15 @@ fn kernel_moves(app: &App) -> String {
 /// The line says when: if it is too wide, the destination in it is shortened
 /// (in its middle), never the time at the end.
 fn alert_line(app: &App, w: usize, theme: &Theme) -> Line<'static> {
-    if let Some(text) = app.alerts.warning() {
-        let style = match app.alerts.level() {
+    if let Some(text) = app.data.alerts.warning() {
+        let style = match app.data.alerts.level() {
             Level::Critical => theme.error(),
             _ => theme.warn(),
         };
-        let subject = app.alerts.warning_subject();
+        let subject = app.data.alerts.warning_subject();
         return Line::from(Span::styled(keep_tail(text, subject, w), style));
     }
-    match app.alerts.projection_of_worst() {
+    match app.data.alerts.projection_of_worst() {
         Some(p) if p.projection != crate::analysis::pool::Projection::NoData => {
             let subject = Some(p.dest.remote.to_string());
             Line::from(Span::styled(
@@ -253,7 +252,7 @@ fn keep_tail(text: String, subject: Option<String>, w: usize) -> String {
 
 /// `collisions 2: listener in ephemeral range 46883/tcp loadlab; shared port ...`
 fn collision_line(app: &App, theme: &Theme) -> Line<'static> {
-    let c = &app.alerts.collisions;
+    let c = &app.data.alerts.collisions;
     if c.is_empty() {
         return Line::from(Span::styled("collisions none", theme.dim()));
     }

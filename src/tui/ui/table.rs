@@ -32,7 +32,7 @@ struct Spec {
 }
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hits) {
-    match app.view {
+    match app.spec.view {
         View::Ephemeral => draw_dests(f, area, app, theme, hits),
         View::Processes => draw_procs(f, area, app, theme, hits),
         View::Namespaces => draw_netns(f, area, app, theme, hits),
@@ -54,6 +54,7 @@ fn cell(app: &App, r: &SockRow, c: C) -> String {
     match c {
         C::Mark => r.mark.symbol().into(),
         C::Netns => app
+            .data
             .snap
             .as_ref()
             .map_or_else(|| "-".into(), |s| safe_string(s.netns_name(r.sock.netns))),
@@ -82,7 +83,7 @@ fn cell(app: &App, r: &SockRow, c: C) -> String {
                 .map_or_else(|| "-".into(), |p| safe_string(&p.name)),
             Col::User => safe_string(r.sock.user.as_deref().unwrap_or("-")),
             Col::Age => {
-                let now = app.snap.as_ref().map_or(r.since_ms, |s| s.taken_at_ms);
+                let now = app.data.snap.as_ref().map_or(r.since_ms, |s| s.taken_at_ms);
                 fmt_age(now.saturating_sub(r.since_ms))
             }
         },
@@ -139,7 +140,14 @@ fn layout(app: &App, rows: &[&SockRow], avail: usize, theme: &Theme) -> Vec<Spec
     // Sockets of more than one namespace: which one, first (rows of the
     // snapshot's own namespace are 0).
     if rows.iter().any(|r| r.sock.netns != 0)
-        || app.alerts.netns.iter().filter(|p| p.sockets > 0).count() > 1
+        || app
+            .data
+            .alerts
+            .netns
+            .iter()
+            .filter(|p| p.sockets > 0)
+            .count()
+            > 1
     {
         specs.push(Spec {
             c: C::Netns,
@@ -228,11 +236,15 @@ fn layout(app: &App, rows: &[&SockRow], avail: usize, theme: &Theme) -> Vec<Spec
 
 fn draw_sockets(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hits) {
     let body_h = usize::from(area.height.saturating_sub(1));
-    let end = app.offset.saturating_add(body_h).min(app.visible.len());
-    let start = app.offset.min(end);
-    let shown: Vec<&SockRow> = app.visible[start..end]
+    let end = app
+        .cursor
+        .offset
+        .saturating_add(body_h)
+        .min(app.listing.sockets().len());
+    let start = app.cursor.offset.min(end);
+    let shown: Vec<&SockRow> = app.listing.sockets()[start..end]
         .iter()
-        .filter_map(|i| app.rows.get(*i))
+        .filter_map(|i| app.data.rows.get(*i))
         .collect();
     let specs = layout(app, &shown, usize::from(area.width), theme);
     let widths: Vec<usize> = specs.iter().map(|s| s.width.max(title_w(s))).collect();
@@ -255,7 +267,7 @@ fn draw_sockets(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut 
                 .zip(&widths)
                 .map(|(s, w)| fit_cell(&cell(app, r, s.c), s.c, *w))
                 .collect();
-            let style = if start + i == app.selected {
+            let style = if start + i == app.cursor.selected {
                 theme.row(r).patch(theme.selected())
             } else {
                 theme.row(r)
@@ -265,7 +277,7 @@ fn draw_sockets(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut 
         .collect();
     let constraints = lengths(&widths);
     if shown.is_empty() {
-        let msg = if app.snap.is_none() {
+        let msg = if app.data.snap.is_none() {
             "waiting for the first snapshot…"
         } else {
             "no sockets match (Esc clears the filter)"
@@ -305,8 +317,8 @@ fn header_row(titles: &[&str], keys: &[Option<SortKey>], app: &App, theme: &Them
 
 fn window<T>(v: &[T], app: &App, area: Rect) -> (usize, usize) {
     let body_h = usize::from(area.height.saturating_sub(1));
-    let end = app.offset.saturating_add(body_h).min(v.len());
-    (app.offset.min(end), end)
+    let end = app.cursor.offset.saturating_add(body_h).min(v.len());
+    (app.cursor.offset.min(end), end)
 }
 
 /// A grouped view's table: fixed widths (at least title + arrow), the first
@@ -358,13 +370,13 @@ fn group_table(
 }
 
 fn draw_dests(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hits) {
-    let (start, end) = window(&app.dests, app, area);
-    let rows = app.dests[start..end]
+    let (start, end) = window(app.listing.dests(), app, area);
+    let rows = app.listing.dests()[start..end]
         .iter()
         .enumerate()
         .map(|(i, d)| {
             (
-                start + i == app.selected,
+                start + i == app.cursor.selected,
                 vec![
                     d.remote.to_string(),
                     d.local.to_string(),
@@ -414,8 +426,9 @@ fn runs_out(secs: f64) -> String {
 }
 
 fn draw_netns(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hits) {
-    let (start, end) = window(&app.namespaces, app, area);
-    let rows = app.namespaces[start..end]
+    let list = app.listing.namespaces();
+    let (start, end) = window(list, app, area);
+    let rows = list[start..end]
         .iter()
         .enumerate()
         .map(|(i, n)| {
@@ -423,23 +436,13 @@ fn draw_netns(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hi
                 .iter()
                 .map(|c| safe_string(c))
                 .collect();
-            (start + i == app.selected, cells)
+            (start + i == app.cursor.selected, cells)
         })
         .collect();
     // A fixed order, the worst first: no sort keys.
     let keys = vec![None; crate::tui::netns::TITLES.len()];
-    let name_w = app
-        .namespaces
-        .iter()
-        .map(|n| width(&n.name))
-        .max()
-        .unwrap_or(0);
-    let cont_w = app
-        .namespaces
-        .iter()
-        .map(|n| width(&n.container))
-        .max()
-        .unwrap_or(0);
+    let name_w = list.iter().map(|n| width(&n.name)).max().unwrap_or(0);
+    let cont_w = list.iter().map(|n| width(&n.container)).max().unwrap_or(0);
     group_table(
         f,
         area,
@@ -455,13 +458,13 @@ fn draw_netns(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hi
 }
 
 fn draw_procs(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hits) {
-    let (start, end) = window(&app.procs, app, area);
-    let rows = app.procs[start..end]
+    let (start, end) = window(app.listing.procs(), app, area);
+    let rows = app.listing.procs()[start..end]
         .iter()
         .enumerate()
         .map(|(i, p)| {
             (
-                start + i == app.selected,
+                start + i == app.cursor.selected,
                 vec![
                     p.pid.map_or_else(|| "-".into(), |p| p.to_string()),
                     safe_string(&p.name),

@@ -1,0 +1,517 @@
+//! The Feed: the one collector loop of every long-running command (the
+//! dashboard, `serve`, `watch`, `record`, `pool --sample` and `pool --replay`).
+//!
+//! A `Feed` owns the `SocketSource`, the one `analysis::Analyzer` (the churn
+//! history needs every snapshot, also those a consumer skips), the interval
+//! (changeable while it runs), pause, and the stop: SIGTERM, SIGINT and SIGHUP
+//! (through [`on_signal`]), a `Control::stop` from another thread, a snapshot
+//! limit, a deadline, or a recording that ends. Each refresh hands a [`Frame`]
+//! (the snapshot and its analysis) to a [`Consumer`] running on the feed's
+//! thread: the dashboard's preparation, serve's renderer, watch's differ,
+//! record's writer, pool's report. Its waits are blocking receives on one
+//! control channel, so a control message (or a signal) cuts them short: no
+//! polling sleep anywhere.
+//!
+//! [`Latest`] is the one latest-value cell (a slow reader never sees stale
+//! values queued): the dashboard's prepared refresh and view spec, serve's
+//! rendered state.
+
+use crate::analysis::{Analysis, Analyzer};
+use crate::model::Snapshot;
+pub use crate::source::{SocketSource, SourceError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// A value written by one thread and read (or taken) by others, where only the
+/// latest matters.
+pub struct Latest<T>(Arc<Mutex<Option<T>>>);
+
+impl<T> Clone for Latest<T> {
+    fn clone(&self) -> Self {
+        Latest(Arc::clone(&self.0))
+    }
+}
+
+impl<T> Default for Latest<T> {
+    fn default() -> Self {
+        Latest(Arc::new(Mutex::new(None)))
+    }
+}
+
+impl<T> Latest<T> {
+    pub fn new(v: T) -> Self {
+        Latest(Arc::new(Mutex::new(Some(v))))
+    }
+
+    /// The lock, also after a panic elsewhere: every critical section here is a
+    /// single replace, take or clone, so the value is whole even then.
+    fn lock(&self) -> MutexGuard<'_, Option<T>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Replaces the value; true when the cell was empty (no reader was told yet).
+    pub fn put(&self, v: T) -> bool {
+        self.lock().replace(v).is_none()
+    }
+
+    pub fn take(&self) -> Option<T> {
+        self.lock().take()
+    }
+}
+
+impl<T: Clone> Latest<T> {
+    /// A copy of the value (for `Arc`s: another pointer).
+    pub fn get(&self) -> Option<T> {
+        self.lock().clone()
+    }
+}
+
+/// Which snapshots the feed analyses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Analyze {
+    /// Every one (the dashboard, serve, watch).
+    Every,
+    /// Only the last (at the limit or a recording's end); the others only feed
+    /// the churn history and are not handed on (`pool`).
+    Last,
+    /// None (`record`).
+    Never,
+}
+
+/// One refresh.
+pub struct Frame {
+    pub snap: Snapshot,
+    /// None when the feed was told not to analyse (`Analyze::Never`).
+    pub analysis: Option<Analysis>,
+}
+
+/// Whether the feed goes on after a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    Go,
+    Stop,
+}
+
+/// Runs on the feed's thread, once per refresh: `r` is the refresh started at
+/// `started` (the snapshot and its analysis are done).
+pub trait Consumer {
+    fn refresh(&mut self, r: Result<Frame, SourceError>, started: Instant) -> Flow;
+}
+
+impl<F: FnMut(Result<Frame, SourceError>, Instant) -> Flow> Consumer for F {
+    fn refresh(&mut self, r: Result<Frame, SourceError>, started: Instant) -> Flow {
+        self(r, started)
+    }
+}
+
+/// Why a feed ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    /// SIGTERM, SIGINT or SIGHUP (its number).
+    Signal(i32),
+    /// The consumer said stop, the limit or the deadline was reached, or the
+    /// recording ended.
+    Done,
+    /// `Control::stop`.
+    Stopped,
+}
+
+impl End {
+    /// The exit status of a command that ended this way: 128 + the signal, as a
+    /// shell reports a process killed by it; else 0.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            End::Signal(n) => 128 + n,
+            End::Done | End::Stopped => 0,
+        }
+    }
+}
+
+enum Ctl {
+    Interval(Duration),
+    Pause(bool),
+    /// Freed on the feed's thread, not the sender's (the dashboard's old rows).
+    Free(Box<dyn Send>),
+    Stop,
+    Signal(i32),
+}
+
+/// Steers a running feed from another thread; every message cuts its wait short.
+#[derive(Clone)]
+pub struct Control(Sender<Ctl>);
+
+impl Control {
+    pub fn set_interval(&self, d: Duration) {
+        let _ = self.0.send(Ctl::Interval(d));
+    }
+
+    /// Paused, the feed takes no snapshot; resumed, it takes one at once.
+    pub fn pause(&self, paused: bool) {
+        let _ = self.0.send(Ctl::Pause(paused));
+    }
+
+    /// Drops `v` on the feed's thread.
+    pub fn free(&self, v: Box<dyn Send>) {
+        let _ = self.0.send(Ctl::Free(v));
+    }
+
+    pub fn stop(&self) {
+        let _ = self.0.send(Ctl::Stop);
+    }
+}
+
+pub struct Feed {
+    source: Box<dyn SocketSource>,
+    analyzer: Analyzer,
+    analyze: Analyze,
+    interval: Duration,
+    paused: bool,
+    /// Wait the interval between snapshots (false: a recording read as fast as
+    /// its consumer takes it; its frames carry their own times).
+    paced: bool,
+    limit: Option<u64>,
+    deadline: Option<Instant>,
+    taken: u64,
+    /// When the last snapshot was started (None: the next one is due now).
+    last: Option<Instant>,
+    tx: Sender<Ctl>,
+    rx: Receiver<Ctl>,
+    _signals: Option<Hook>,
+}
+
+impl Feed {
+    /// A feed of `source`, analysed by `analyzer`, every second until told
+    /// otherwise.
+    pub fn new(source: Box<dyn SocketSource>, analyzer: Analyzer) -> Self {
+        let (tx, rx) = mpsc::channel();
+        Feed {
+            source,
+            analyzer,
+            analyze: Analyze::Every,
+            interval: Duration::from_secs(1),
+            paused: false,
+            paced: true,
+            limit: None,
+            deadline: None,
+            taken: 0,
+            last: None,
+            tx,
+            rx,
+            _signals: None,
+        }
+    }
+
+    pub fn interval(mut self, d: Duration) -> Self {
+        self.interval = d;
+        self
+    }
+
+    pub fn analyze(mut self, a: Analyze) -> Self {
+        self.analyze = a;
+        self
+    }
+
+    /// false: no wait between snapshots (a recording converted or diffed at once).
+    pub fn paced(mut self, paced: bool) -> Self {
+        self.paced = paced;
+        self
+    }
+
+    /// Ends after `n` snapshots.
+    pub fn limit(mut self, n: u64) -> Self {
+        self.limit = Some(n);
+        self
+    }
+
+    /// Ends at `t` (checked between snapshots; a wait ends there).
+    pub fn until(mut self, t: Instant) -> Self {
+        self.deadline = Some(t);
+        self
+    }
+
+    /// SIGTERM, SIGINT and SIGHUP end the feed (between snapshots: a frame being
+    /// written is finished first).
+    pub fn stop_on_signals(mut self) -> Result<Self, String> {
+        let tx = self.tx.clone();
+        self._signals = Some(on_signal(move |n| {
+            let _ = tx.send(Ctl::Signal(n));
+        })?);
+        Ok(self)
+    }
+
+    pub fn control(&self) -> Control {
+        Control(self.tx.clone())
+    }
+
+    /// Whether porttop runs as root here (euid 0): what decides how the
+    /// dashboard explains a socket without a process. It does not change while
+    /// porttop runs.
+    pub fn privileged() -> bool {
+        // SAFETY: geteuid has no preconditions.
+        unsafe { libc::geteuid() == 0 }
+    }
+
+    /// Refreshes until the feed ends; returns why.
+    pub fn run(&mut self, c: &mut dyn Consumer) -> End {
+        loop {
+            if let Some(end) = self.wait() {
+                return end;
+            }
+            if let Some(end) = self.step(c) {
+                return end;
+            }
+        }
+    }
+
+    /// One snapshot now, handed to `c` (serve's first refresh, before it
+    /// listens). Some: the feed is over.
+    pub fn step(&mut self, c: &mut dyn Consumer) -> Option<End> {
+        let started = Instant::now();
+        self.last = Some(started);
+        let r = self.source.snapshot();
+        self.taken += 1;
+        let last = self.limit.is_some_and(|n| self.taken >= n) || self.source.at_end();
+        let r = match r {
+            Ok(snap) => {
+                let analysis = match self.analyze {
+                    Analyze::Every => Some(self.analyzer.analyze(&snap)),
+                    Analyze::Last if last => Some(self.analyzer.analyze(&snap)),
+                    Analyze::Last => {
+                        self.analyzer.observe(&snap);
+                        return None;
+                    }
+                    Analyze::Never => None,
+                };
+                Ok(Frame { snap, analysis })
+            }
+            Err(e) => Err(e),
+        };
+        if c.refresh(r, started) == Flow::Stop || last {
+            return Some(End::Done);
+        }
+        None
+    }
+
+    /// Waits until the next snapshot is due, handling control messages; Some:
+    /// the feed is over.
+    fn wait(&mut self) -> Option<End> {
+        loop {
+            let now = Instant::now();
+            if self.deadline.is_some_and(|d| now >= d) {
+                return Some(End::Done);
+            }
+            let due = if self.paused {
+                None
+            } else {
+                match self.last {
+                    Some(t) if self.paced => Some(t + self.interval),
+                    _ => Some(now),
+                }
+            };
+            let until = match (due, self.deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let msg = match until {
+                Some(t) => self.rx.recv_timeout(t.saturating_duration_since(now)),
+                // (the feed holds a sender itself: never disconnected)
+                None => self.rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            match msg {
+                Err(RecvTimeoutError::Timeout) => {
+                    if due.is_some_and(|d| Instant::now() >= d) {
+                        return None;
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => return Some(End::Stopped),
+                Ok(Ctl::Interval(d)) => self.interval = d,
+                Ok(Ctl::Pause(p)) => {
+                    if self.paused && !p {
+                        self.last = None;
+                    }
+                    self.paused = p;
+                }
+                Ok(Ctl::Free(v)) => drop(v),
+                Ok(Ctl::Stop) => return Some(End::Stopped),
+                Ok(Ctl::Signal(n)) => return Some(End::Signal(n)),
+            }
+        }
+    }
+
+    /// What the source has to say (a recording's cut last line).
+    pub fn take_note(&mut self) -> Option<String> {
+        self.source.take_note()
+    }
+}
+
+type HookFn = Box<dyn Fn(i32) + Send>;
+
+/// The hooks run on the signal thread, in the order they were added.
+static HOOKS: Mutex<Vec<(u64, HookFn)>> = Mutex::new(Vec::new());
+static STARTED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+
+/// A registered signal hook; dropping it removes the hook.
+pub struct Hook(u64);
+
+impl Drop for Hook {
+    fn drop(&mut self) {
+        hooks().retain(|(id, _)| *id != self.0);
+    }
+}
+
+fn hooks() -> MutexGuard<'static, Vec<(u64, HookFn)>> {
+    HOOKS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The one stop mechanism for SIGTERM, SIGINT and SIGHUP: the first call starts
+/// a thread that receives them (signal_hook's self-pipe: the handler itself only
+/// writes a byte, which is async-signal-safe) and calls every hook with the
+/// signal's number. With no hook left (a command winding down), a signal ends
+/// the process with 128 + its number, as the default action would.
+pub fn on_signal(f: impl Fn(i32) + Send + 'static) -> Result<Hook, String> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    STARTED.get_or_init(start_signal_thread).clone()?;
+    let id = NEXT.fetch_add(1, Ordering::Relaxed);
+    hooks().push((id, Box::new(f)));
+    Ok(Hook(id))
+}
+
+fn start_signal_thread() -> Result<(), String> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
+        .map_err(|e| format!("signals: {e}"))?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                let hooks = hooks();
+                if hooks.is_empty() {
+                    std::process::exit(128 + sig);
+                }
+                hooks.iter().for_each(|(_, h)| h(sig));
+            }
+        })
+        .map(|_| ())
+        .map_err(|e| format!("signals: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{PortRange, Snapshot};
+
+    /// Frames at 1 ms, 2 ms, ...; `n` of them, then the recording is used up.
+    struct Frames {
+        left: u64,
+        at: u64,
+    }
+
+    impl SocketSource for Frames {
+        fn snapshot(&mut self) -> Result<Snapshot, SourceError> {
+            self.left = self.left.saturating_sub(1);
+            self.at += 1;
+            Ok(Snapshot {
+                taken_at_ms: self.at,
+                host: "h".into(),
+                range: PortRange::linux_default(),
+                partial: false,
+                counters: None,
+                sockets: Vec::new(),
+                processes: Default::default(),
+                netns: Vec::new(),
+            })
+        }
+
+        fn at_end(&self) -> bool {
+            self.left == 0
+        }
+    }
+
+    fn frames(n: u64) -> Box<dyn SocketSource> {
+        Box::new(Frames { left: n, at: 0 })
+    }
+
+    #[test]
+    fn a_recording_that_ends_ends_the_feed_after_its_last_frame() {
+        let mut seen = Vec::new();
+        let mut f = Feed::new(frames(3), Analyzer::default()).paced(false);
+        let end = f.run(&mut |r: Result<Frame, SourceError>, _: Instant| {
+            let fr = r.expect("frame");
+            assert!(fr.analysis.is_some());
+            seen.push(fr.snap.taken_at_ms);
+            Flow::Go
+        });
+        assert_eq!(end, End::Done);
+        assert_eq!(seen, [1, 2, 3]);
+    }
+
+    #[test]
+    fn the_last_mode_analyses_only_the_last_and_the_limit_ends() {
+        let mut seen = Vec::new();
+        let mut f = Feed::new(frames(u64::MAX), Analyzer::default())
+            .paced(false)
+            .analyze(Analyze::Last)
+            .limit(4);
+        f.run(&mut |r: Result<Frame, SourceError>, _: Instant| {
+            let fr = r.expect("frame");
+            seen.push((fr.snap.taken_at_ms, fr.analysis.is_some()));
+            Flow::Go
+        });
+        assert_eq!(seen, [(4, true)]);
+    }
+
+    #[test]
+    fn a_stop_cuts_a_long_wait_short_and_pause_holds_snapshots() {
+        let mut f = Feed::new(frames(u64::MAX), Analyzer::default())
+            .interval(Duration::from_secs(3600))
+            .analyze(Analyze::Never);
+        let ctl = f.control();
+        let t0 = Instant::now();
+        let mut n = 0;
+        let end = f.run(&mut |_r: Result<Frame, SourceError>, _: Instant| {
+            n += 1;
+            if n == 1 {
+                // Resuming takes one at once, despite the hour-long interval.
+                ctl.pause(true);
+                ctl.pause(false);
+            } else {
+                ctl.stop();
+            }
+            Flow::Go
+        });
+        assert_eq!((end, n), (End::Stopped, 2));
+        assert!(t0.elapsed() < Duration::from_secs(60));
+    }
+
+    #[test]
+    fn the_deadline_ends_the_wait() {
+        let mut f = Feed::new(frames(u64::MAX), Analyzer::default())
+            .interval(Duration::from_secs(3600))
+            .until(Instant::now() + Duration::from_millis(20));
+        let mut n = 0;
+        let end = f.run(&mut |_r: Result<Frame, SourceError>, _: Instant| {
+            n += 1;
+            Flow::Go
+        });
+        assert_eq!((end, n), (End::Done, 1));
+        assert_eq!(End::Signal(1).exit_code(), 129);
+    }
+
+    #[test]
+    fn the_latest_value_wins_and_survives_a_panic_holding_it() {
+        let l = Latest::default();
+        assert!(l.put(1));
+        assert!(!l.put(2));
+        assert_eq!(l.get(), Some(2));
+        let c = l.clone();
+        let _ = std::thread::spawn(move || {
+            let _g = c.lock();
+            panic!("poison it");
+        })
+        .join();
+        assert_eq!(l.take(), Some(2));
+        assert_eq!(l.take(), None);
+    }
+}
