@@ -24,6 +24,17 @@ pub fn driver_text(r: &PoolReport) -> String {
     }
 }
 
+/// The columns of a table of namespaces (`pool` and the dashboard's view).
+pub const NETNS_TITLES: [&str; 7] = [
+    "NETNS",
+    "CONTAINER",
+    "RANGE",
+    "SOCKETS",
+    "LEVEL",
+    "POOL",
+    "WORST DESTINATION",
+];
+
 /// The pool of every network namespace, the worst first (after `pool_text`
 /// when there is more than one).
 pub fn pool_netns_text(
@@ -49,15 +60,8 @@ pub fn pool_netns_text(
             ]
         })
         .collect();
-    let header = [
-        "  NETNS",
-        "CONTAINER",
-        "RANGE",
-        "SOCKETS",
-        "LEVEL",
-        "POOL",
-        "WORST DESTINATION",
-    ];
+    let mut header = NETNS_TITLES;
+    header[0] = "  NETNS";
     write_table(
         out,
         Some(&header),

@@ -19,16 +19,8 @@ pub struct NsGroup {
     pub worst: String,
 }
 
-/// Column titles, in order.
-pub const TITLES: [&str; 7] = [
-    "NETNS",
-    "CONTAINER",
-    "RANGE",
-    "SOCKETS",
-    "LEVEL",
-    "POOL",
-    "WORST DESTINATION",
-];
+/// Column titles, in order (the same as `pool`'s table of namespaces).
+pub use crate::output::NETNS_TITLES as TITLES;
 
 /// The namespaces of `snap`, in the analysis' order (worst first; those it has
 /// no pool for after, by name), counting the sockets of `passing`.
