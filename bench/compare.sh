@@ -9,9 +9,12 @@
 #   porttop list --json > /dev/null  (a fresh process: the cold cost)
 #   ss -tanp, ss -tan, netstat -tanp, lsof -nP -iTCP  (each only when installed)
 #   porttop list --json -t -l, ss -tlnp  (listeners only, with processes)
+#   porttop range, pool --sample 0, suggest, check FREE_PORT, check LISTENER_PORT
+#     (the short commands: they walk /proc only for the sockets they name)
 # plus `porttop bench-refresh`: K in-process steady-state refreshes (default 20) timed
 # against the bare netlink dump (and netstat2's dump, for reference). Prints medians, ratios against `ss -tanp` and peak
-# RSS. --smoke: N=200, R=2, K=3 (seconds; for CI). Builds the release binaries itself.
+# RSS; the last column is each porttop row against the `ss` that does the same
+# work (list --json: ss -tanp; -t -l: ss -tlnp; the short commands: ss -tan). --smoke: N=200, R=2, K=3 (seconds; for CI). Builds the release binaries itself.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,13 +40,25 @@ MAXN=0; for n in "${NS[@]}"; do [ "$n" -gt "$MAXN" ] && MAXN=$n; done
 fd_limit "$MAXN"
 
 HAVE_TIME=0; [ -x /usr/bin/time ] && HAVE_TIME=1
-TOOLS=(porttop "ss -tanp" "ss -tan" "netstat -tanp" "lsof -nP -iTCP" porttop-l "ss -tlnp")
+TOOLS=(porttop "ss -tanp" "ss -tan" "netstat -tanp" "lsof -nP -iTCP" porttop-l "ss -tlnp"
+       porttop-range porttop-pool porttop-suggest porttop-check-free porttop-check-used)
+# The free port: below the range, with no socket (the listener's port + 1 is
+# taken by nothing loadlab makes).
 declare -A CMD=([porttop]="$PORTTOP list --json" ["ss -tanp"]="ss -tanp" ["ss -tan"]="ss -tan"
                 ["netstat -tanp"]="netstat -tanp" ["lsof -nP -iTCP"]="lsof -nP -iTCP"
-                [porttop-l]="$PORTTOP list --json --tcp --listening" ["ss -tlnp"]="ss -tlnp")
+                [porttop-l]="$PORTTOP list --json --tcp --listening" ["ss -tlnp"]="ss -tlnp"
+                [porttop-range]="$PORTTOP range" [porttop-pool]="$PORTTOP pool --sample 0"
+                [porttop-suggest]="$PORTTOP suggest")
+declare -A LABEL=([porttop]="porttop list --json (cold)" [porttop-l]="porttop list --json -t -l (cold)"
+                  [porttop-range]="porttop range" [porttop-pool]="porttop pool --sample 0"
+                  [porttop-suggest]="porttop suggest" [porttop-check-free]="porttop check FREE (names none)"
+                  [porttop-check-used]="porttop check LISTENER (names it)")
+declare -A REF=([porttop]="ss -tanp" [porttop-l]="ss -tlnp" [porttop-range]="ss -tan"
+                [porttop-pool]="ss -tan" [porttop-suggest]="ss -tan" [porttop-check-free]="ss -tan"
+                [porttop-check-used]="ss -tan")
 RUN=()
 for t in "${TOOLS[@]}"; do
-    if command -v "${t%% *}" >/dev/null 2>&1 || [ "${t%-l}" = porttop ]; then RUN+=("$t")
+    if command -v "${t%% *}" >/dev/null 2>&1 || [ "${t%%-*}" = porttop ]; then RUN+=("$t")
     else echo "skipped: $t (not installed)" >&2; fi
 done
 
@@ -63,9 +78,12 @@ time_one() {
 }
 
 printf '\n%s\n' "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r)"
-printf '%-7s %-8s %-34s %10s %10s %10s\n' N sockets tool "median ms" "vs ss -tanp" "peak RSS MB"
+printf '%-7s %-8s %-34s %10s %14s %10s  %s\n' N sockets tool "median ms" "vs ss -tanp" "peak RSS MB" "vs its ss"
 for n in "${NS[@]}"; do
     start_load "$n" "$CHURN"
+    lport=$(sed -n 's/.*"listener":\([0-9]*\).*/\1/p' "$WORK/ready.1" | head -n1)
+    CMD[porttop-check-used]="$PORTTOP check $lport/tcp"
+    CMD[porttop-check-free]="$PORTTOP check $((lport + 1))/tcp"
     socks=$( (ss -tan 2>/dev/null || netstat -tan 2>/dev/null) | tail -n +2 | wc -l)
     rm -f "$WORK"/*.ms "$WORK"/*.kb
     for r in $(seq 1 "$REPS"); do
@@ -78,19 +96,21 @@ for n in "${NS[@]}"; do
         done
     done
     base=$(median <"$WORK/ss_-tanp.ms" 2>/dev/null || echo nan)
-    row() { # tool ms kb
-        local ratio="-"
+    row() { # tool ms kb [reference-tool]
+        local ratio="-" vs="" ref
         [ "$base" != nan ] && [ -n "$base" ] && ratio=$(awk -v a="$2" -v b="$base" 'BEGIN{ if (a>0) printf "%.1fx faster", b/a; }')
-        printf '%-7s %-8s %-34s %10s %14s %10s\n' "$n" "$socks" "$1" "$2" "$ratio" "$3"
+        if [ -n "${4:-}" ] && [ -s "$WORK/$(echo "$4" | tr ' /' '__').ms" ]; then
+            ref=$(median <"$WORK/$(echo "$4" | tr ' /' '__').ms")
+            vs=$(awk -v a="$2" -v b="$ref" -v t="$4" 'BEGIN{ if (b>0) printf "%.2fx %s", a/b, t; }')
+        fi
+        printf '%-7s %-8s %-34s %10s %14s %10s  %s\n' "$n" "$socks" "$1" "$2" "$ratio" "$3" "$vs"
     }
     for t in "${RUN[@]}"; do
         key=$(echo "$t" | tr ' /' '__')
         ms=$(median <"$WORK/$key.ms")
         kb=$( [ -s "$WORK/$key.kb" ] && median <"$WORK/$key.kb" || echo "")
         mb=$( [ -n "$kb" ] && awk -v k="$kb" 'BEGIN{printf "%.1f", k/1024}' || echo "n/a")
-        label="$t"; [ "$t" = porttop ] && label="porttop list --json (cold)"
-        [ "$t" = porttop-l ] && label="porttop list --json -t -l (cold)"
-        row "$label" "$ms" "$mb"
+        row "${LABEL[$t]:-$t}" "$ms" "$mb" "${REF[$t]:-}"
     done
     out=$(timeout 300 "$PORTTOP" bench-refresh --iterations "$ITERS" --interval-ms 200)
     echo "$out" >"$WORK/refresh.log"

@@ -1,75 +1,157 @@
 #!/usr/bin/env bash
-# Scale check: ~100,000 sockets (TIME-WAIT from churn to several listeners, plus tens
-# of thousands of established loopback connections), then every command is run and
-# timed, with its peak RSS; the dashboard is driven in tmux (scroll to the end).
-# Loopback only, bounded in time; cleans up on exit.
+# Scale check, in a network namespace of its own (root and iproute2 needed):
 #
-#   bench/scale.sh [ESTABLISHED_CONNS (default 30000)] [CHURN_CONNS (default 80000)]
+#   bench/scale.sh [TIME_WAIT (default 450000)] [ESTABLISHED_CONNS (default 25000)]
+#
+# 1. ESTABLISHED_CONNS loopback connections (2x sockets) held by loadlab; the
+#    dashboard at a 1 s interval for 60 s: its CPU share (% of one core, from
+#    /proc/<pid>/stat), the figure of issue 19 at 50,000 sockets.
+# 2. TIME-WAIT churn on top: `loadlab timewait` at TIME_WAIT/60 connections a
+#    second over several loopback destinations (127.0.0.1..N, at most 40,000
+#    TIME-WAIT each, with the range widened to 1024-65535 and tcp_tw_reuse 0 in
+#    the namespace), until the table holds ~TIME_WAIT of them; then every command
+#    is run and timed with its peak RSS, `bench-refresh` gives the warm refresh
+#    against the bare dump, `serve` is scraped, and the dashboard is driven in
+#    tmux: rows shown, key latency (median, p99 of 100 keys, each sent at a
+#    random moment of the refresh cycle) and its peak RSS.
+# Loopback only, bounded in time; cleans up on exit.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-EST="${1:-30000}"; CHURN="${2:-80000}"
-cargo build --release --quiet --bin porttop --bin loadlab
-bin="$PWD/target/release"
-pids=(); sock="porttop-scale-$$"
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; tmux -L "$sock" kill-server 2>/dev/null || true; }
-trap cleanup EXIT INT TERM
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-per=$(( ($(ulimit -n) - 100) / 2 ))
-left=$EST
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+TW="${1:-450000}"; EST="${2:-25000}"
+NAME=scale.sh
+[ "$(id -u)" = 0 ] && command -v ip >/dev/null || { echo "$NAME: needs root and iproute2" >&2; exit 2; }
+for t in tmux python3 curl; do command -v "$t" >/dev/null || { echo "$NAME: needs $t" >&2; exit 2; }; done
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+fd_limit 9000
+NS="porttop-scale-$$"; TSOCK="porttop-scale-$$"
+cleanup_ns() { tmux -L "$TSOCK" kill-server 2>/dev/null || true; stop_load; ip netns del "$NS" 2>/dev/null || true; }
+CLEANUP_EXTRA=cleanup_ns
+ip netns add "$NS"
+inns() { ip netns exec "$NS" "$@"; }
+inns ip link set lo up
+inns sh -c 'echo 1024 65535 > /proc/sys/net/ipv4/ip_local_port_range; echo 0 > /proc/sys/net/ipv4/tcp_tw_reuse'
+inns sh -c "echo $((TW * 2)) > /proc/sys/net/ipv4/tcp_max_tw_buckets" 2>/dev/null || true
+
+printf 'machine: %s cores, %s, kernel %s; load average %s\n' "$(nproc)" \
+    "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" "$(uname -r)" \
+    "$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ESTABLISHED: loadlab processes of at most PER connections each.
+left=$EST; j=0
 while [ "$left" -gt 0 ]; do
-  n=$(( left < per ? left : per ))
-  "$bin/loadlab" hold --conns "$n" --seconds 300 > /tmp/porttop-scale-hold.$$ 2>&1 & pids+=($!)
-  left=$(( left - n ))
-  until grep -q ready /tmp/porttop-scale-hold.$$ 2>/dev/null || ! kill -0 "${pids[-1]}" 2>/dev/null; do sleep 0.2; done
-  rm -f /tmp/porttop-scale-hold.$$
+    n=$(( left < PER ? left : PER )); j=$((j + 1))
+    inns "$LOADLAB" hold --conns "$n" --port $((1000 + j)) --seconds 1800 >"$WORK/hold.$j" 2>&1 & LOAD_PIDS+=($!)
+    until grep -q ready "$WORK/hold.$j" 2>/dev/null; do
+        kill -0 "${LOAD_PIDS[-1]}" 2>/dev/null || { cat "$WORK/hold.$j" >&2; exit 1; }
+        sleep 0.2
+    done
+    left=$((left - n))
 done
-# TIME-WAIT: four churn listeners, each below the per-destination pool.
-rate=2000; secs=$(( CHURN / rate / 4 + 1 ))
-for _ in 1 2 3 4; do
-  "$bin/loadlab" churn --rate "$rate" --seconds "$secs" > /dev/null 2>&1 & pids+=($!)
-done
-sleep "$(( secs + 2 ))"
-total=$(ss -tanH | wc -l)
-echo "sockets: $total (ss -tan); TIME-WAIT: $(ss -tanH state time-wait | wc -l); established: $(ss -tanH state established | wc -l)"
-
-measure() { # measure LABEL CMD...: wall ms and peak RSS
-  local label=$1 t0 t1 rss; shift
-  t0=$(date +%s%N)
-  if [ -x /usr/bin/time ]; then
-    /usr/bin/time -f '%M' -o /tmp/porttop-scale-rss.$$ "$@" > /dev/null 2>&1 || true
-    rss=$(tail -1 /tmp/porttop-scale-rss.$$); rm -f /tmp/porttop-scale-rss.$$
-  else
-    "$@" > /dev/null 2>&1 || true; rss="?"
-  fi
-  t1=$(date +%s%N)
-  printf '%-34s %8.0f ms  peak RSS %6s KB\n' "$label" "$(( (t1 - t0) / 1000000 ))" "$rss"
+count() { inns ss -tanH "$@" | wc -l; }
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+dashboard() { # dashboard SESSION: the dashboard in the namespace, in tmux; sets DPID
+    tmux -L "$TSOCK" -f /dev/null new-session -d -x 120 -y 40 -s "$1" \
+        "exec ip netns exec $NS $PORTTOP --interval 1s"
+    DPID=""
+    for _ in $(seq 1 50); do
+        DPID=$(pgrep -f "^$PORTTOP --interval 1s" | head -n1 || true)
+        [ -n "$DPID" ] && break; sleep 0.1
+    done
 }
-measure_cmd() { local label=$1; shift; measure "$label" "$@"; }
+
 echo
-measure_cmd "porttop list --json" "$bin/porttop" list --json
-measure_cmd "porttop list" "$bin/porttop" list
-measure_cmd "porttop range" "$bin/porttop" range
-measure_cmd "porttop pool --sample 1" "$bin/porttop" pool --sample 1
-measure_cmd "porttop check 8080" "$bin/porttop" check 8080
-measure_cmd "porttop suggest" "$bin/porttop" suggest
-measure_cmd "ss -tanp" ss -tanp
+echo "1. CPU: $(count) sockets, dashboard at 1 s for 60 s"
+dashboard cpu
+sleep 5
+t0=$(ticks "$DPID"); sleep 60; t1=$(ticks "$DPID")
+awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { printf "   dashboard CPU: %.2f %% of a core (60 s average)\n", 100 * t / hz / 60 }'
+awk '/VmHWM/ {printf "   dashboard peak RSS: %.1f MB\n", $2 / 1024}' "/proc/$DPID/status"
+tmux -L "$TSOCK" kill-session -t cpu
 
-# serve: one scrape.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$bin/porttop" serve --listen "127.0.0.1:$port" --interval 2 2>/dev/null & pids+=($!)
-for _ in $(seq 1 100); do curl -sf "127.0.0.1:$port/metrics" > /tmp/porttop-scale-metrics.$$ 2>/dev/null && break; sleep 0.2; done
-echo "serve: /metrics $(wc -c < /tmp/porttop-scale-metrics.$$) bytes, $(grep -c '^porttop_' /tmp/porttop-scale-metrics.$$) samples, RSS $(grep VmHWM /proc/${pids[-1]}/status | awk '{print $2}') KB peak"
-rm -f /tmp/porttop-scale-metrics.$$
+# TIME-WAIT: steady state is rate x 60 s.
+addrs=$(( (TW + 39999) / 40000 )); rate=$(( TW / 60 ))
+inns "$LOADLAB" timewait --port 900 --addrs "$addrs" --rate "$rate" --seconds 1800 >"$WORK/tw" 2>&1 & LOAD_PIDS+=($!)
+echo
+echo "2. TIME-WAIT: $rate connections/s over $addrs destinations"
+for _ in $(seq 1 150); do
+    sleep 1
+    [ "$(count state time-wait)" -ge $((TW * 9 / 10)) ] && break
+done
+total=$(count)
+echo "   sockets: $total (ss -tan); TIME-WAIT: $(count state time-wait); established: $(count state established); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
-# The dashboard: scroll to the end and back, measure its peak RSS.
-if command -v tmux >/dev/null; then
-  tmux -L "$sock" -f /dev/null new-session -d -s s -x 120 -y 40 "$bin/porttop --interval 2s"
-  sleep 4
-  tmux -L "$sock" send-keys -t s End; sleep 1
-  last=$(tmux -L "$sock" capture-pane -p -t s | tail -1)
-  tmux -L "$sock" send-keys -t s g; sleep 0.5
-  tmux -L "$sock" send-keys -t s 4; sleep 1.5
-  pid=$(pgrep -f "^$bin/porttop --interval 2s" | head -1)
-  echo "dashboard: status line at End: '$last'; peak RSS $(grep VmHWM /proc/"$pid"/status | awk '{print $2}') KB"
-  tmux -L "$sock" send-keys -t s q
-fi
+measure() { # measure LABEL CMD...: wall ms and peak RSS, in the namespace
+    local label=$1 t0 t1 rss; shift
+    t0=$(date +%s%N)
+    inns /usr/bin/time -f '%M' -o "$WORK/rss" "$@" >"$WORK/out" 2>&1 || true
+    t1=$(date +%s%N)
+    rss=$(tail -n1 "$WORK/rss")
+    printf '   %-34s %8d ms  peak RSS %7.1f MB\n' "$label" $(( (t1 - t0) / 1000000 )) "$(awk -v k="$rss" 'BEGIN{print k/1024}')"
+}
+echo
+measure "ss -tan" ss -tan
+measure "ss -tanp" ss -tanp
+measure "porttop list --json" "$PORTTOP" list --json
+measure "porttop list" "$PORTTOP" list
+measure "porttop list -t -l" "$PORTTOP" list -t -l
+measure "porttop range" "$PORTTOP" range
+measure "porttop pool --sample 0" "$PORTTOP" pool --sample 0
+measure "porttop pool --sample 1" "$PORTTOP" pool --sample 1
+measure "porttop check 1001 (names it)" "$PORTTOP" check 1001
+measure "porttop check 999 (free)" "$PORTTOP" check 999
+measure "porttop suggest" "$PORTTOP" suggest
+measure "porttop watch --duration 3" "$PORTTOP" watch --jsonl --duration 3
+measure "porttop record --count 1" "$PORTTOP" record --count 1
+
+echo
+out=$(inns "$PORTTOP" bench-refresh --iterations 5 --interval-ms 1000)
+echo "$out" | awk '/^median/ {printf "   warm refresh %s ms, bare dump %s ms: refresh / dump = %s; peak RSS %.1f MB\n", $5, $3, $7, $9/1024}'
+
+# serve: three scrapes after the first answer.
+inns "$PORTTOP" serve --listen 127.0.0.1:9309 --interval 2s 2>/dev/null & LOAD_PIDS+=($!)
+for _ in $(seq 1 300); do inns curl -sf -o /dev/null 127.0.0.1:9309/metrics && break; sleep 0.2; done
+for i in 1 2 3; do
+    inns curl -s -o "$WORK/metrics" -w "   serve /metrics scrape $i: %{time_total} s, %{size_download} bytes\n" 127.0.0.1:9309/metrics
+    sleep 1
+done
+
+echo
+dashboard load
+python3 - "$TSOCK" "$total" <<'PY'
+import random, re, statistics, subprocess, sys, time
+sock, total = sys.argv[1], int(sys.argv[2])
+counter = re.compile(r"(\d+)/(\d+)\s+\? help")
+def screen():
+    return subprocess.run(["tmux", "-L", sock, "capture-pane", "-p", "-t", "load"],
+                          capture_output=True, text=True).stdout
+def position():
+    m = counter.search(screen())
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+deadline = time.time() + 180
+while position()[1] < total * 8 // 10:
+    if time.time() > deadline:
+        sys.exit(f"scale.sh: the dashboard never showed {total * 8 // 10} rows:\n{screen()}")
+    time.sleep(0.5)
+rows = position()[1]
+lat = []
+for i in range(100):
+    time.sleep(random.uniform(0, 1.0))
+    before = position()[0]
+    key, want = ("j", before + 1) if i % 2 == 0 or before <= 1 else ("k", before - 1)
+    t0 = time.perf_counter()
+    subprocess.run(["tmux", "-L", sock, "send-keys", "-t", "load", key], check=True)
+    while position()[0] != want:
+        if time.perf_counter() - t0 > 10:
+            sys.exit(f"scale.sh: key {key} not shown after 10 s:\n{screen()}")
+    lat.append((time.perf_counter() - t0) * 1000)
+lat.sort()
+p99 = lat[min(len(lat) - 1, int(round(0.99 * (len(lat) - 1))))]
+print(f"   dashboard: {rows} rows; 100 keys: median {statistics.median(lat):.1f} ms, "
+      f"p99 {p99:.1f} ms, max {lat[-1]:.1f} ms")
+PY
+tmux -L "$TSOCK" send-keys -t load End; sleep 2
+echo "   status line at End: $(tmux -L "$TSOCK" capture-pane -p -t load | tail -n1)"
+awk '/VmHWM/ {printf "   dashboard peak RSS: %.1f MB\n", $2 / 1024}' "/proc/$DPID/status"
+echo "   $(tail -n2 "$WORK/tw" | tr '\n' ' ')"

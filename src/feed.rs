@@ -486,6 +486,24 @@ mod tests {
     }
 
     #[test]
+    fn an_interval_change_cuts_the_wait_short() {
+        let mut f = Feed::new(frames(u64::MAX), Analyzer::default())
+            .interval(Duration::from_secs(3600))
+            .analyze(Analyze::Never)
+            .limit(2);
+        let ctl = f.control();
+        let t0 = Instant::now();
+        let mut n = 0;
+        f.run(&mut |_r: Result<Frame, SourceError>, _: Instant| {
+            n += 1;
+            ctl.set_interval(Duration::from_millis(1));
+            Flow::Go
+        });
+        assert_eq!(n, 2);
+        assert!(t0.elapsed() < Duration::from_secs(60));
+    }
+
+    #[test]
     fn the_deadline_ends_the_wait() {
         let mut f = Feed::new(frames(u64::MAX), Analyzer::default())
             .interval(Duration::from_secs(3600))

@@ -259,7 +259,7 @@ pub const WORDS: &[Word] = &[
     Word { syntax: "", help: "", names: &["udp", "-u"], does: Does::Terms(&[Term::Proto(Proto::Udp)]) },
     Word { syntax: "-4 -6", help: "address family (also ipv4 ipv6)", names: &["-4", "ipv4"], does: Does::Terms(&[Term::Family(Family::Ipv4)]) },
     Word { syntax: "", help: "", names: &["-6", "ipv6"], does: Does::Terms(&[Term::Family(Family::Ipv6)]) },
-    Word { syntax: "listening", help: "TCP LISTEN and bound UDP, as ss -l (also -l)", names: &["listening", "-l"], does: Does::Terms(&[Term::State(SockState::Listen), Term::State(SockState::Unconn)]) },
+    Word { syntax: "listening", help: "TCP LISTEN and bound UDP, as ss -l (also -l)", names: &["listening", "-l"], does: Does::Terms(&[Term::State(SockState::LISTENING[0]), Term::State(SockState::LISTENING[1])]) },
     Word { syntax: "established", help: "ESTAB (also -e)", names: &["established", "-e"], does: Does::Terms(&[Term::State(SockState::Established)]) },
     Word { syntax: "ephemeral", help: "local port in the ephemeral pool (also eph)", names: &["ephemeral", "eph"], does: Does::Terms(&[Term::Ephemeral]) },
     Word { syntax: "state:S", help: "ss or netstat name: listen estab time-wait close-wait syn-sent unconn...", names: &["state", "st"], does: Does::Key(Key::State) },
@@ -282,10 +282,7 @@ pub const RULES: &[(&str, &str)] = &[
         "WORD",
         "a bare word matches an address, port, state, process, pid or user",
     ),
-    (
-        "",
-        "terms of one kind OR, different kinds AND, bare words AND",
-    ),
+    ("", "terms of one kind OR, kinds AND, words AND"),
 ];
 
 /// `WORDS` and `RULES` as help lines: (syntax, meaning).
@@ -332,9 +329,6 @@ pub struct Filter {
     /// None of these may hold.
     pub negated: Vec<Term>,
 }
-
-/// The states `--listening` selects: TCP LISTEN and bound UDP (as `ss -l`).
-pub const LISTENING: [SockState; 2] = [SockState::Listen, SockState::Unconn];
 
 /// A token with a colon whose key is no word: an address (`10.0.0.5:443`, `::1`,
 /// `[fe80::1]:22`) is a bare word; anything else is an unknown key.
@@ -476,6 +470,16 @@ impl Filter {
     /// Parses positional words (`porttop list dport:443 !state:listen`).
     pub fn parse_words(words: &[String]) -> Result<Filter, FilterError> {
         Filter::parse(&words.join(" "))
+    }
+
+    /// True when whether a socket matches can depend on its owners (`pid:`,
+    /// `proc:`, and bare words, which also match process names): then every
+    /// socket needs its owners before matching, not only the rows shown.
+    pub fn reads_owners(&self) -> bool {
+        self.terms
+            .iter()
+            .chain(&self.negated)
+            .any(|t| matches!(t, Term::Pid(_) | Term::Process(_) | Term::Word(_)))
     }
 
     pub fn matches(&self, snap: &Snapshot, s: &Socket) -> bool {

@@ -24,4 +24,6 @@ pub mod ports;
 pub mod range;
 pub mod serve;
 pub mod source;
+#[cfg(test)]
+pub(crate) mod testkit;
 pub mod tui;

@@ -80,7 +80,8 @@ fn fixture_corpus() {
         if let Ok(snaps) = porttop::source::parse_fixture(&text, &PortRange::linux_default()) {
             for s in snaps.iter().take(4) {
                 let _ = porttop::analysis::pool::analyze(s, Default::default());
-                let _ = porttop::analysis::collisions::find(s);
+                let _ =
+                    porttop::analysis::collisions::find_with(s, &porttop::analysis::malware_lookup);
             }
         }
     }

@@ -379,3 +379,148 @@ fn time_wait_sockets_have_no_user_and_user_root_does_not_match_them() {
     let (_, table, _) = run(&["list", "state:time-wait", &sport, "--no-header"]);
     assert!(table.trim_end().ends_with(" -"), "USER is -: {table}");
 }
+
+/// A TCP socket bound to `127.0.0.1:0` and neither listening nor connected
+/// (`BOUND`, ss -B). std has no such call: socket(2) + bind(2).
+fn bound_only_tcp() -> (std::os::fd::OwnedFd, u16) {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket calls on a fresh descriptor we own; `addr` and `len`
+    // are valid for the calls that take them.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let owned = std::os::fd::OwnedFd::from_raw_fd(fd);
+        let mut addr: libc::sockaddr_in = std::mem::zeroed();
+        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let rc = libc::bind(fd, &addr as *const _ as *const libc::sockaddr, len);
+        assert_eq!(rc, 0, "bind: {}", std::io::Error::last_os_error());
+        let mut got: libc::sockaddr_in = std::mem::zeroed();
+        let mut glen = len;
+        libc::getsockname(fd, &mut got as *mut _ as *mut libc::sockaddr, &mut glen);
+        (owned, u16::from_be(got.sin_port))
+    }
+}
+
+/// One definition of "is a listener" (`Socket::is_listener`, what `ss -l`
+/// lists: TCP LISTEN and UDP not connected): `list`'s E column, the
+/// dashboard's E column and its Listening view agree with it and with `ss -l`
+/// on real sockets on ephemeral ports. Before, `list` marked "a listener"
+/// by a missing remote and the dashboard by the state: they disagreed on a
+/// bound-only TCP socket (`list` said E) and on a connected UDP socket recorded
+/// as UNCONN with its peer (the dashboard said E).
+#[test]
+fn list_and_the_dashboard_agree_on_which_sockets_are_listeners() {
+    use porttop::model::{SockState, Socket};
+    use porttop::source::{RangeConfig, SocketSource, SystemSource};
+    use porttop::tui::app::View;
+    use porttop::tui::prep::{listing, Listing, ViewSpec};
+    use porttop::tui::rows::{merge, Col, DestCol, ProcCol};
+    use std::net::{TcpListener, UdpSocket};
+    let _g = serial();
+    let tl = TcpListener::bind("127.0.0.1:0").unwrap();
+    let uu = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let uc = UdpSocket::bind("127.0.0.1:0").unwrap();
+    uc.connect(uu.local_addr().unwrap()).unwrap();
+    let (_bound, bound_port) = bound_only_tcp();
+    let port = |a: std::io::Result<std::net::SocketAddr>| a.unwrap().port();
+    let (tl_port, uu_port, uc_port) = (
+        port(tl.local_addr()),
+        port(uu.local_addr()),
+        port(uc.local_addr()),
+    );
+    let mut snap = SystemSource::new(RangeConfig::default())
+        .snapshot()
+        .unwrap();
+    let me = std::process::id();
+    let mine = |s: &Socket| s.pids.contains(&me) || s.local.port == bound_port;
+    // (proto, local port) -> listener, of our sockets
+    let mut want: Vec<(String, u16, bool)> = snap
+        .sockets
+        .iter()
+        .filter(|s| mine(s) && [tl_port, uu_port, uc_port, bound_port].contains(&s.local.port))
+        .map(|s| (s.proto.to_string(), s.local.port, s.is_listener()))
+        .collect();
+    want.sort();
+    assert_eq!(
+        want,
+        {
+            let mut v = vec![
+                ("tcp".to_string(), tl_port, true),
+                ("tcp".to_string(), bound_port, false),
+                ("udp".to_string(), uu_port, true),
+                ("udp".to_string(), uc_port, false),
+            ];
+            v.sort();
+            v
+        },
+        "the live table: {:?}",
+        snap.sockets.iter().filter(|s| mine(s)).collect::<Vec<_>>()
+    );
+    assert!(
+        snap.sockets
+            .iter()
+            .any(|s| s.local.port == bound_port && s.state == SockState::Bound),
+        "the kernel reports the bound-only socket"
+    );
+    // What ss -l lists of ours is exactly the listeners.
+    let out = std::process::Command::new("ss").arg("-HlntuO").output();
+    if let Ok(out) = out {
+        let text = String::from_utf8_lossy(&out.stdout);
+        let listed = |p: u16| text.lines().any(|l| l.contains(&format!("127.0.0.1:{p} ")));
+        for (proto, p, listener) in &want {
+            assert_eq!(listed(*p), *listener, "ss -l and {proto} port {p}:\n{text}");
+        }
+    }
+    // A connected UDP socket as a recording may have it: UNCONN with its peer.
+    let mut recorded = snap
+        .sockets
+        .iter()
+        .find(|s| s.local.port == uc_port && s.proto == porttop::model::Proto::Udp)
+        .unwrap()
+        .clone();
+    recorded.state = SockState::Unconn;
+    recorded.inode = recorded.inode.map(|i| i + (1 << 40));
+    let recorded_port = recorded.local.port;
+    snap.sockets.push(recorded.clone());
+
+    let ours: Vec<Socket> = snap.sockets.iter().filter(|s| mine(s)).cloned().collect();
+    let mut next_id = 0;
+    let rows = merge(&[], ours.clone(), &snap, true, 3, &mut next_id);
+    let spec = ViewSpec {
+        view: View::Listening,
+        sort: Col::LocalPort,
+        desc: false,
+        dest_sort: (DestCol::Ports, true),
+        proc_sort: (ProcCol::Sockets, true),
+        filter: Default::default(),
+    };
+    let Listing::Sockets(shown) = listing(&rows, &snap, &spec, &Default::default()) else {
+        panic!("a socket view")
+    };
+    for (i, r) in rows.iter().enumerate() {
+        let s = &r.sock;
+        if ![tl_port, uu_port, uc_port, bound_port, recorded_port].contains(&s.local.port) {
+            continue;
+        }
+        let eph = snap.is_ephemeral(s);
+        assert!(eph, "bind(0) gives an ephemeral port: {s:?}");
+        let mut line = Vec::new();
+        porttop::output::list_table(&mut line, &snap, &[s], false).unwrap();
+        let line = String::from_utf8(line).unwrap();
+        let list_e = line.split_whitespace().any(|w| w == "E");
+        assert_eq!(list_e, s.is_listener(), "list's E column: {line}");
+        assert_eq!(
+            r.collision(),
+            s.is_listener(),
+            "the dashboard's E column: {s:?}"
+        );
+        assert_eq!(
+            shown.contains(&i),
+            s.is_listener(),
+            "the Listening view: {s:?}"
+        );
+    }
+    drop((tl, uu, uc));
+}

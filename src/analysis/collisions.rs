@@ -53,11 +53,6 @@ pub struct Collision {
     pub sockets: Vec<Involved>,
 }
 
-/// Collisions without a malware lookup.
-pub fn find(snap: &Snapshot) -> Vec<Collision> {
-    find_with(snap, &|_, _| None)
-}
-
 /// Collisions; `is_malware(port, proto)` names the malware known on a port.
 /// Sorted by proto, port, then kind.
 pub fn find_with(
@@ -65,7 +60,7 @@ pub fn find_with(
     is_malware: &dyn Fn(u16, Proto) -> Option<String>,
 ) -> Vec<Collision> {
     let mut groups: BTreeMap<(Proto, u16), Vec<&Socket>> = BTreeMap::new();
-    for s in snap.sockets.iter().filter(|s| is_listener(s)) {
+    for s in snap.sockets.iter().filter(|s| s.is_listener()) {
         groups.entry((s.proto, s.local.port)).or_default().push(s);
     }
     let mut out = Vec::new();
@@ -96,15 +91,31 @@ pub fn find_with(
     out
 }
 
-/// A TCP listener, or a UDP socket bound without a peer.
-fn is_listener(s: &Socket) -> bool {
-    match s.proto {
-        Proto::Tcp => s.state == SockState::Listen,
-        Proto::Udp => match s.remote {
-            None => true,
-            Some(r) => r.port == 0 && r.addr.is_unspecified(),
-        },
+/// The sockets whose owners `find_with(snap, is_malware)` needs: it groups
+/// listeners by protocol and port, and names the owners of a group in the
+/// ephemeral range or on a malware port, and tells owners apart where two
+/// sockets of a group overlap. Other sockets' owners change nothing, so a
+/// snapshot taken without owners needs them for these only.
+pub fn owners_needed<'a>(
+    snap: &'a Snapshot,
+    is_malware: &dyn Fn(u16, Proto) -> Option<String>,
+) -> Vec<&'a Socket> {
+    let mut groups: BTreeMap<(Proto, u16), Vec<&Socket>> = BTreeMap::new();
+    for s in snap.sockets.iter().filter(|s| s.is_listener()) {
+        groups.entry((s.proto, s.local.port)).or_default().push(s);
     }
+    let mut out = Vec::new();
+    for ((proto, port), socks) in groups {
+        let overlapping = socks.iter().enumerate().any(|(i, a)| {
+            socks[i + 1..]
+                .iter()
+                .any(|b| overlap(a.local.addr, b.local.addr).is_some())
+        });
+        if overlapping || snap.range.is_ephemeral(port) || is_malware(port, proto).is_some() {
+            out.extend(socks);
+        }
+    }
+    out
 }
 
 fn in_range(snap: &Snapshot, proto: Proto, port: u16, socks: &[&Socket]) -> Collision {
@@ -293,8 +304,13 @@ fn collision(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::testutil::*;
     use crate::model::PortRange;
+    use crate::testkit::*;
+
+    /// Collisions without a malware lookup.
+    fn find(snap: &Snapshot) -> Vec<Collision> {
+        find_with(snap, &|_, _| None)
+    }
     use CollisionKind::*;
 
     const PROCS: &[(u32, &str)] = &[

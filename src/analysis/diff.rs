@@ -153,8 +153,8 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Diff {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::testutil::*;
     use crate::model::SockState::*;
+    use crate::testkit::*;
 
     fn s(sockets: Vec<Socket>) -> Snapshot {
         snap(0, range100(), sockets)

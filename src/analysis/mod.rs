@@ -7,9 +7,6 @@ pub mod collisions;
 pub mod diff;
 pub mod pool;
 
-#[cfg(test)]
-pub(crate) mod testutil;
-
 /// The malware lookup collision finding uses: names of documented malware that
 /// used this port, from the embedded table.
 pub fn malware_lookup(port: u16, proto: crate::model::Proto) -> Option<String> {

@@ -18,11 +18,12 @@
 //! never exceeds the global count of its protocol: the global fraction is an upper
 //! bound, and the destination is named as the driver when it accounts for all of it.
 
-use crate::model::{Endpoint, PortRange, Proto, Snapshot, SockState, Socket};
+use crate::model::{share, PortRange, PortSet, Proto, Snapshot, SockState, Socket};
+pub use crate::model::{DestKey, PoolView};
+use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
-use std::net::IpAddr;
 
 mod churn;
 pub use churn::{
@@ -144,87 +145,6 @@ impl fmt::Display for Level {
     }
 }
 
-/// One destination of outbound connections: its own pool on Linux.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct DestKey {
-    pub proto: Proto,
-    pub local_addr: IpAddr,
-    pub remote: Endpoint,
-}
-
-impl DestKey {
-    /// Whether connect() may reuse a TIME-WAIT port toward this destination under
-    /// `tcp_tw_reuse` (1: always, 2: when either end is loopback; the kernel's
-    /// `tcp_twsk_unique`, net/ipv4/tcp_ipv4.c, with TCP timestamps on, the default).
-    pub fn tw_reusable(&self, tw_reuse: Option<u8>) -> bool {
-        self.proto == Proto::Tcp
-            && match tw_reuse {
-                Some(1) => true,
-                Some(2) => self.local_addr.is_loopback() || self.remote.addr.is_loopback(),
-                _ => false,
-            }
-    }
-}
-
-/// The facts of one snapshot that decide which sockets are ephemeral allocations:
-/// the range, and the TCP ports listeners hold (a connection on a listener's port
-/// was accepted, not connected: its TIME-WAIT after the server closes first is no
-/// allocation from the pool, whatever its port).
-pub struct PoolView<'a> {
-    pub range: &'a PortRange,
-    listening: PortSet,
-}
-
-impl<'a> PoolView<'a> {
-    pub fn new(snap: &'a Snapshot) -> Self {
-        let mut listening = PortSet::new();
-        for s in &snap.sockets {
-            if s.proto == Proto::Tcp && s.state == SockState::Listen {
-                listening.insert(s.local.port);
-            }
-        }
-        PoolView {
-            range: &snap.range,
-            listening,
-        }
-    }
-
-    /// A connection on a TCP listener's port (the server side of an accepted
-    /// connection).
-    pub fn is_server_side(&self, s: &Socket) -> bool {
-        s.proto == Proto::Tcp
-            && s.state != SockState::Listen
-            && self.listening.contains(s.local.port)
-    }
-
-    /// The destination of a socket that has a remote end and an ephemeral local
-    /// port it was given by connect(). A remote of `0.0.0.0:0` / `[::]:0` (how some
-    /// sources spell "none") is none.
-    pub fn dest(&self, s: &Socket) -> Option<DestKey> {
-        let remote = s.remote?;
-        if remote.port == 0 && remote.addr.is_unspecified() {
-            return None;
-        }
-        if s.state == SockState::Listen
-            || !self.range.is_ephemeral(s.local.port)
-            || self.is_server_side(s)
-        {
-            return None;
-        }
-        Some(DestKey {
-            proto: s.proto,
-            local_addr: s.local.addr,
-            remote,
-        })
-    }
-}
-
-impl fmt::Display for DestKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} -> {}", self.proto, self.local_addr, self.remote)
-    }
-}
-
 /// Global use of one protocol's pool.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ProtoUsage {
@@ -329,41 +249,6 @@ fn safe_pool_size(r: &PortRange) -> u32 {
     }
 }
 
-/// `count / pool`, 0 for an empty pool (never NaN: JSON has no NaN).
-pub fn fraction(count: u32, pool: u32) -> f64 {
-    if pool == 0 {
-        0.0
-    } else {
-        f64::from(count) / f64::from(pool)
-    }
-}
-
-/// A set of u16 ports as a bitmap: O(1), no hashing, deterministic.
-struct PortSet {
-    bits: Vec<u64>,
-    len: u32,
-}
-
-impl PortSet {
-    fn new() -> Self {
-        PortSet {
-            bits: vec![0; 1024],
-            len: 0,
-        }
-    }
-    fn contains(&self, port: u16) -> bool {
-        let (w, b) = (usize::from(port) / 64, port % 64);
-        self.bits[w] & (1 << b) != 0
-    }
-    fn insert(&mut self, port: u16) {
-        let (w, b) = (usize::from(port) / 64, port % 64);
-        if self.bits[w] & (1 << b) == 0 {
-            self.bits[w] |= 1 << b;
-            self.len += 1;
-        }
-    }
-}
-
 #[derive(Default)]
 struct ProtoCount {
     ports: Option<PortSet>,
@@ -375,23 +260,20 @@ impl ProtoCount {
     fn add(&mut self, s: &Socket) {
         let p = s.local.port;
         self.ports.get_or_insert_with(PortSet::new).insert(p);
-        if s.remote.is_none() || s.state == SockState::Listen {
+        if s.owns_port() {
             self.listeners.get_or_insert_with(PortSet::new).insert(p);
         }
-        self.states
-            .entry(s.state)
-            .or_insert_with(PortSet::new)
-            .insert(p);
+        self.states.entry(s.state).or_default().insert(p);
     }
 
     fn usage(self, proto: Proto, pool: u32) -> ProtoUsage {
-        let n = self.ports.map_or(0, |s| s.len);
+        let n = self.ports.map_or(0, |s| s.len());
         ProtoUsage {
             proto,
             ports_in_use: n,
-            fraction: fraction(n, pool),
-            by_state: self.states.into_iter().map(|(k, v)| (k, v.len)).collect(),
-            held_by_listeners: self.listeners.map_or(0, |s| s.len),
+            fraction: share(n, pool),
+            by_state: self.states.into_iter().map(|(k, v)| (k, v.len())).collect(),
+            held_by_listeners: self.listeners.map_or(0, |s| s.len()),
         }
     }
 }
@@ -415,10 +297,10 @@ pub fn analyze(snap: &Snapshot, thresholds: Thresholds) -> PoolReport {
     let range = &snap.range;
     let pool = safe_pool_size(range);
     let (mut tcp, mut udp) = (ProtoCount::default(), ProtoCount::default());
-    let mut dests: HashMap<DestKey, DestCount> = HashMap::new();
+    let mut dests: HashMap<DestKey, DestCount> = HashMap::default();
     let view = PoolView::new(snap);
     for s in &snap.sockets {
-        if !range.is_ephemeral(s.local.port) || view.is_server_side(s) {
+        if !view.takes_from_pool(s) {
             continue;
         }
         match s.proto {
@@ -461,7 +343,7 @@ pub fn analyze(snap: &Snapshot, thresholds: Thresholds) -> PoolReport {
                 sockets: c.sockets,
                 time_wait: c.time_wait,
                 reusable_time_wait: c.reusable,
-                fraction: fraction(c.sockets - c.reusable, pool),
+                fraction: share(c.sockets - c.reusable, pool),
                 tw_left_secs: c.tw_left,
             }
         })

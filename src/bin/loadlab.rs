@@ -12,6 +12,10 @@
 //!   loadlab churn   [--rate R]           short-lived connections closed by the client:
 //!                                        TIME-WAIT piles up on one destination (the
 //!                                        first failed connect() prints `fail <unix ms>`)
+//!   loadlab timewait [--rate R]         TIME-WAIT at scale (bench/scale.sh): connections
+//!                   [--addrs N]          to a listener on each of 127.0.0.1..127.0.0.N
+//!                   [--port P]           (port P, default 5000), closed by the client,
+//!                                        spread over the destinations and two threads
 //!   loadlab exhaust [--set-range N]      ramps connections to one destination until
 //!                   [--step]             connect() fails with EADDRNOTAVAIL (--step:
 //!                                        wait for a line on stdin after each attempt)
@@ -48,12 +52,13 @@ struct Opts {
     stdin_eof: bool,
     step: bool,
     churn: u32,
+    addrs: u8,
     name: Option<String>,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: loadlab <hold|steady|churn|exhaust> [--conns N] [--rate R] [--seconds S] \
+        "usage: loadlab <hold|steady|churn|timewait|exhaust> [--conns N] [--addrs N] [--rate R] [--seconds S] \
          [--set-range N] [--port P] [--stdin-eof]"
     );
     std::process::exit(2)
@@ -71,6 +76,7 @@ fn parse(args: &[String]) -> Opts {
         stdin_eof: false,
         step: false,
         churn: 0,
+        addrs: 1,
         name: None,
     };
     let mut i = 0;
@@ -89,6 +95,7 @@ fn parse(args: &[String]) -> Opts {
             "--connect" => o.connect = Some(val(i) as u16),
             "--bind-from" => o.bind_from = Some(val(i) as u16),
             "--churn" => o.churn = val(i) as u32,
+            "--addrs" => o.addrs = val(i).clamp(1, 250) as u8,
             "--name" => o.name = Some(args.get(i + 1).cloned().unwrap_or_else(|| usage())),
             "--step" => {
                 o.step = true;
@@ -141,6 +148,7 @@ fn main() {
         "hold" => hold(&o, deadline),
         "steady" => steady(&o, deadline),
         "churn" => churn(&o, deadline),
+        "timewait" => timewait(&o, deadline),
         "exhaust" => exhaust(&o, deadline),
         "reuseport-child" => reuseport_child(o.port, deadline),
         _ => usage(),
@@ -488,6 +496,76 @@ fn churn(o: &Opts, deadline: Instant) -> R {
         std::thread::sleep(Duration::from_millis(10));
     }
     eprintln!("churn: {made} connections made");
+    Ok(())
+}
+
+/// TIME-WAIT at scale: `rate` connections a second to listeners on
+/// 127.0.0.1..=127.0.0.N, each closed by the client right after connect(). The
+/// server side accepts without a thread per connection and closes what it
+/// accepted a little later, after the client's FIN (CLOSE-WAIT, LAST-ACK), so
+/// every connection leaves one TIME-WAIT on a client's ephemeral port for 60 s.
+/// Run it in a namespace with `tcp_tw_reuse` 0 (else connect() recycles them)
+/// and a wide range: each destination holds at most the range in TIME-WAIT.
+fn timewait(o: &Opts, deadline: Instant) -> R {
+    let port = if o.port == 0 { 5000 } else { o.port };
+    let mut dests = Vec::new();
+    for i in 1..=o.addrs.max(1) {
+        let a = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, i), port));
+        let l = TcpListener::bind(a).map_err(|e| format!("bind {a}: {e}"))?;
+        l.set_nonblocking(true).map_err(|e| e.to_string())?;
+        dests.push(a);
+        std::thread::spawn(move || {
+            let mut held = std::collections::VecDeque::new();
+            loop {
+                match l.accept() {
+                    Ok((s, _)) => held.push_back((Instant::now(), s)),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(2))
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+                while held
+                    .front()
+                    .is_some_and(|(t, _)| t.elapsed() > Duration::from_millis(50))
+                {
+                    held.pop_front();
+                }
+            }
+        });
+    }
+    ready(format!(
+        "{{\"listener\":{port},\"addrs\":{},\"rate\":{}}}",
+        dests.len(),
+        o.rate
+    ));
+    let per = f64::from(o.rate) / 2.0;
+    let workers: Vec<_> = (0..2)
+        .map(|w| {
+            let dests = dests.clone();
+            std::thread::spawn(move || {
+                let start = Instant::now();
+                let (mut made, mut failed) = (0u64, 0u64);
+                while running(deadline) {
+                    let due = (start.elapsed().as_secs_f64() * per) as u64;
+                    while made < due && running(deadline) {
+                        let d = dests[(made as usize * 2 + w) % dests.len()];
+                        match TcpStream::connect(d) {
+                            Ok(c) => drop(c),
+                            Err(_) => failed += 1,
+                        }
+                        made += 1;
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                (made, failed)
+            })
+        })
+        .collect();
+    for w in workers {
+        if let Ok((made, failed)) = w.join() {
+            eprintln!("timewait: {made} connections, {failed} failed");
+        }
+    }
     Ok(())
 }
 

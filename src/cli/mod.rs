@@ -672,7 +672,7 @@ impl FilterArgs {
             }
         }
         if self.listening {
-            crate::filter::LISTENING
+            SockState::LISTENING
                 .iter()
                 .for_each(|s| f.add(Term::State(*s)));
         }

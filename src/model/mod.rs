@@ -1,7 +1,9 @@
 //! The data porttop works on: sockets, their owners, the ephemeral range, and the
 //! immutable `Snapshot` that the collector hands to every consumer. No I/O here.
 
+mod facts;
 mod record;
+pub use facts::{share, DestKey, PoolView, PortSet};
 pub use record::{snapshot_from_records, ProcessRecord, SocketRecord};
 
 use serde::{Deserialize, Serialize};

@@ -1,7 +1,7 @@
 //! `porttop list` and `porttop range` renderers.
 
 use super::{count, csv_field, safe, write_table};
-use crate::model::{Endpoint, PortRange, Snapshot, Socket, SocketRecord};
+use crate::model::{Endpoint, PoolView, PortRange, Proto, Snapshot, Socket, SocketRecord};
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -48,7 +48,7 @@ fn process(snap: &Snapshot, s: &Socket) -> String {
 fn mark(snap: &Snapshot, s: &Socket) -> &'static str {
     if !snap.is_ephemeral(s) {
         ""
-    } else if s.remote.is_none() {
+    } else if s.is_listener() {
         "E"
     } else {
         "e"
@@ -140,7 +140,7 @@ pub fn list_csv(
 
 /// Sort order of `list`: protocol, state (listeners first), local, remote.
 pub fn list_order(a: &Socket, b: &Socket) -> std::cmp::Ordering {
-    let rank = |s: &Socket| (s.proto, s.state != crate::model::SockState::Listen);
+    let rank = |s: &Socket| (s.proto, !s.is_listener());
     rank(a)
         .cmp(&rank(b))
         .then(a.local.cmp(&b.local))
@@ -178,7 +178,8 @@ pub struct RangeSummary {
     pub reserved: String,
     pub reserved_in_range: u32,
     pub pool_size: u32,
-    /// Distinct local ports in the pool held by some socket now (all protocols).
+    /// Ports of the pool in use now, as `pool` counts them (`PoolView`): distinct
+    /// local ports of the busier protocol (TCP and UDP are separate port spaces).
     pub in_use: u32,
     /// How a Windows what-if range was computed from the MaxUserPort table.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -219,15 +220,16 @@ impl RangeSummary {
     fn of_netns(r: &PortRange, snap: Option<&Snapshot>, netns: u64) -> Self {
         let in_use = snap
             .map(|s| {
-                let mut ports: Vec<u16> = s
+                // (this namespace's sockets against its range)
+                let mine: Vec<crate::model::Socket> = s
                     .sockets
                     .iter()
-                    .filter(|x| x.netns == netns && r.is_ephemeral(x.local.port))
-                    .map(|x| x.local.port)
+                    .filter(|x| x.netns == netns)
+                    .cloned()
                     .collect();
-                ports.sort_unstable();
-                ports.dedup();
-                ports.len() as u32
+                let view = PoolView::of(r, &mine);
+                let [tcp, udp] = [Proto::Tcp, Proto::Udp].map(|p| view.ports_in_use(&mine, p));
+                tcp.max(udp)
             })
             .unwrap_or(0);
         RangeSummary {
@@ -330,5 +332,43 @@ mod tests {
         let mut out = Vec::new();
         range_text(&mut out, &RangeSummary::new(&r, None)).expect("write");
         assert!(String::from_utf8_lossy(&out).contains("(2 ports)"));
+    }
+
+    /// `range`'s "in use" is `pool`'s: per protocol (separate port spaces; the
+    /// union counted 15 here), without the server side of accepted connections.
+    #[test]
+    fn ports_in_use_are_the_pools_count() {
+        use crate::model::{Proto, SockState};
+        use crate::testkit::{conn, listener, many, range100, snap};
+        let mut v = many(
+            "10.0.0.2",
+            "10.0.0.5:443",
+            40000,
+            10,
+            SockState::Established,
+        );
+        for p in 40005..40015u16 {
+            let local = format!("10.0.0.2:{p}");
+            v.push(conn(
+                Proto::Udp,
+                &local,
+                "10.0.0.53:53",
+                SockState::Established,
+            ));
+        }
+        v.push(listener(Proto::Tcp, "0.0.0.0:40050"));
+        for p in 1..=5u16 {
+            let remote = format!("10.0.0.9:{p}");
+            v.push(conn(
+                Proto::Tcp,
+                "10.0.0.2:40050",
+                &remote,
+                SockState::TimeWait,
+            ));
+        }
+        let s = snap(1, range100(), v);
+        let report = crate::analysis::pool::analyze(&s, Default::default());
+        assert_eq!(report.global.ports_in_use, 11);
+        assert_eq!(RangeSummary::new(&s.range, Some(&s)).in_use, 11);
     }
 }

@@ -481,11 +481,7 @@ fn listeners(e: &mut Exposition, snap: &Snapshot) {
     let mut by: BTreeMap<(Proto, String, u16, String), u64> = BTreeMap::new();
     let mut total = 0u64;
     for s in &snap.sockets {
-        let listening = match s.proto {
-            Proto::Tcp => s.state == SockState::Listen,
-            Proto::Udp => s.remote.is_none(),
-        };
-        if !listening {
+        if !s.is_listener() {
             continue;
         }
         total += 1;

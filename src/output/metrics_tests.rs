@@ -1,8 +1,8 @@
 use super::*;
 use crate::analysis::collisions;
 use crate::analysis::pool::{analyze, Thresholds};
-use crate::analysis::testutil::*;
 use crate::model::{Proto, SockState};
+use crate::testkit::*;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Parsed exposition: family -> (help, type), and every sample as (name, labels line, value).

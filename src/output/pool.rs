@@ -377,8 +377,8 @@ pub fn pool_nagios(
 #[cfg(test)]
 mod nagios_tests {
     use crate::analysis::pool::{analyze_with_churn, Churn, Hysteresis, Thresholds};
-    use crate::analysis::testutil::*;
     use crate::model::{PortRange, SockState};
+    use crate::testkit::*;
 
     #[test]
     fn the_plugin_line_says_the_projection_raised_the_level_and_carries_its_time() {

@@ -1,8 +1,8 @@
 use super::*;
 use crate::analysis::advisor::{self, Verdict};
-use crate::analysis::testutil::*;
 use crate::model::{PortRange, Proto, Snapshot, SockState};
 use crate::source::SourceError;
+use crate::testkit::*;
 
 #[test]
 fn default_port_passes_the_portable_advisor() {

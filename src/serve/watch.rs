@@ -61,7 +61,7 @@ pub enum EventKind {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Event {
+pub struct WatchEvent {
     pub ts_ms: u64,
     #[serde(flatten)]
     pub kind: EventKind,
@@ -127,11 +127,11 @@ fn collision_map(found: &[Collision]) -> BTreeMap<(CollisionKind, Proto, u16), C
 
 /// The events from `old` to `new`, in order: closes, opens, state changes, pool
 /// level, collisions ended, collisions started.
-pub fn events(old: &Seen, new: &Seen, filter: &Filter) -> Vec<Event> {
+pub fn events(old: &Seen, new: &Seen, filter: &Filter) -> Vec<WatchEvent> {
     let ts_ms = new.snap.taken_at_ms;
     let d = diff(&old.snap, &new.snap);
     let mut out = Vec::new();
-    let mut push = |kind| out.push(Event { ts_ms, kind });
+    let mut push = |kind| out.push(WatchEvent { ts_ms, kind });
     for s in d.removed.iter().filter(|s| filter.matches(&old.snap, s)) {
         push(EventKind::Close(SocketRecord::new(&old.snap, s)));
     }
@@ -326,7 +326,7 @@ impl Consumer for Differ<'_> {
     }
 }
 
-fn write_line(out: &mut dyn Write, ev: &Event) -> io::Result<()> {
+fn write_line(out: &mut dyn Write, ev: &WatchEvent) -> io::Result<()> {
     serde_json::to_writer(&mut *out, ev)?;
     out.write_all(b"\n")?;
     out.flush()
@@ -335,7 +335,7 @@ fn write_line(out: &mut dyn Write, ev: &Event) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::testutil::*;
+    use crate::testkit::*;
 
     #[test]
     fn open_close_state_level_and_collisions_become_events() {

@@ -21,7 +21,7 @@
 
 use super::{now_ms, RangeConfig, SocketSource, SourceError};
 use crate::model::{
-    cap_cmdline, merge_ranges, snapshot_from_records, Pids, PortRange, Snapshot, SockState,
+    cap_cmdline, merge_ranges, snapshot_from_records, Pids, PortRange, Proto, Snapshot, SockState,
     SocketKey, SocketRecord,
 };
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -336,6 +336,15 @@ pub fn normalise(s: &mut Snapshot) -> Result<(), String> {
     for mut sock in std::mem::take(&mut s.sockets) {
         sock.pids.sort_unstable();
         sock.pids.dedup();
+        // A UDP socket's state follows its peer, as the live source reports it
+        // (connected: ESTAB, else UNCONN; other tools' and older recordings say
+        // UNCONN for both), so state filters and `Socket::is_listener` agree.
+        if sock.proto == Proto::Udp {
+            sock.state = match sock.peer() {
+                Some(_) => SockState::Established,
+                None => SockState::Unconn,
+            };
+        }
         let new = if sock.inode.is_some_and(|i| i != 0) {
             by_inode.insert(sock.key())
         } else {
@@ -469,5 +478,42 @@ mod tests {
         assert_eq!(s.owner(&s.sockets[0]).map(|p| p.name.as_str()), Some("srv"));
         let back = crate::model::SocketRecord::new(s, &s.sockets[0]);
         assert_eq!(back.cmdline.as_deref(), Some("srv -x"));
+    }
+
+    #[test]
+    fn a_recorded_udp_socket_gets_the_state_of_its_peer_as_live_ones_have() {
+        let rec = |local: u16, remote: &str, state: &str| {
+            format!(
+                r#"{{"proto":"udp","family":"ipv4","local_addr":"10.0.0.2","local_port":{local},
+                "remote_addr":{remote},"remote_port":{port},"state":"{state}","uid":0,
+                "user":"root","pids":[],"process":null,"cmdline":null,"ephemeral":true}}"#,
+                port = if remote == "null" { "null" } else { "53" }
+            )
+        };
+        let text = format!(
+            "[{},{},{}]",
+            rec(40001, r#""10.0.0.53""#, "UNCONN"),
+            rec(40002, "null", "UNCONN"),
+            rec(40003, "null", "ESTAB"),
+        );
+        let snaps = parse_fixture(&text.replace('\n', ""), &PortRange::linux_default()).unwrap();
+        let states: Vec<(u16, SockState, bool)> = snaps[0]
+            .sockets
+            .iter()
+            .map(|s| (s.local.port, s.state, s.is_listener()))
+            .collect();
+        assert_eq!(
+            states,
+            [
+                (40001, SockState::Established, false),
+                (40002, SockState::Unconn, true),
+                (40003, SockState::Unconn, true),
+            ]
+        );
+        // so the `listening` word selects exactly the listeners
+        let f = crate::filter::Filter::parse("listening").unwrap();
+        for s in &snaps[0].sockets {
+            assert_eq!(f.matches(&snaps[0], s), s.is_listener(), "{s:?}");
+        }
     }
 }

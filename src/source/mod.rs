@@ -10,6 +10,7 @@ mod diag;
 mod fixture;
 #[cfg(target_os = "linux")]
 pub mod netns;
+pub mod owners;
 pub mod procs;
 mod system;
 
@@ -111,6 +112,18 @@ fn fd_limit() -> Option<libc::rlim_t> {
 /// A source of socket-table snapshots. The collector thread owns one.
 pub trait SocketSource: Send {
     fn snapshot(&mut self) -> Result<Snapshot, SourceError>;
+
+    /// Finds the owning processes of the sockets of `snap` with these inodes,
+    /// when this source leaves owners out (a lazy `SystemSource`); the others
+    /// keep none. Sources whose snapshots come with owners (a recording, a
+    /// source that is not lazy) have nothing to do.
+    fn attribute(
+        &mut self,
+        _snap: &mut Snapshot,
+        _inodes: &attrib::InodeSet,
+    ) -> Result<(), SourceError> {
+        Ok(())
+    }
 
     /// True when the next `snapshot` would only repeat the last one: a
     /// recording that is used up. Commands that go through a recording once

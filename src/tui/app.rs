@@ -270,7 +270,7 @@ impl App {
             Listing::Dests(d) => d.get(i).map(|d| {
                 use std::hash::{Hash, Hasher};
                 let mut h = std::collections::hash_map::DefaultHasher::new();
-                (d.remote, d.local).hash(&mut h);
+                d.key().hash(&mut h);
                 h.finish()
             }),
             Listing::Procs(p) => p.get(i).map(|p| p.pid.map_or(u64::MAX, u64::from)),
@@ -633,8 +633,9 @@ impl App {
                     self.spec_changed();
                 } else {
                     self.status = Some(format!(
-                        "{} quits (Esc never does)",
-                        hint(&Action::Quit, Ctx::Table)
+                        "{} quits ({} never does)",
+                        hint(&Action::Quit, Ctx::Table),
+                        hint(&Action::Close, Ctx::Table)
                     ));
                 }
             }
@@ -669,11 +670,12 @@ impl App {
             }
             View::Ephemeral => {
                 if let Some(d) = self.listing.dests().get(self.cursor.selected) {
-                    // Exactly the group's sockets: its local address, remote
-                    // address and remote port (a bare address word also matched
-                    // other destinations' local ends and other remotes).
+                    // Exactly the group's sockets: its protocol, local address,
+                    // remote address and remote port (a bare address word also
+                    // matched other destinations' local ends and other remotes).
                     use crate::filter::{Net, Ports, Term};
                     self.spec.filter = Filter::of([
+                        Term::Proto(d.proto),
                         Term::Ephemeral,
                         Term::Src(Net::host(d.local)),
                         Term::Dst(Net::host(d.remote.addr)),
@@ -759,8 +761,8 @@ impl App {
         match self.spec.view {
             View::Ephemeral => self.listing.dests().get(self.cursor.selected).map(|d| {
                 format!(
-                    "{} -> {} ports {} time-wait {} pool {:.1}%",
-                    d.local, d.remote, d.ports, d.time_wait, d.pct
+                    "{} {} -> {} ports {} time-wait {} pool {:.1}%",
+                    d.proto, d.local, d.remote, d.ports, d.time_wait, d.pct
                 )
             }),
             View::Namespaces => self

@@ -1,7 +1,7 @@
 use super::*;
 use crate::model::{Proto, SockState};
+use crate::testkit::dashboard::{base, changed, ep, snap, sock, Fed, T0};
 use crate::tui::rows::{DestCol, Mark, ProcCol, SortKey};
-use crate::tui::test_fixture::{base, changed, ep, snap, sock, Fed, T0};
 
 fn app() -> Fed {
     let mut a = Fed::new(App::new(Filter::default(), Duration::from_secs(1), false));

@@ -20,13 +20,14 @@ pub fn dests(out: &mut dyn Write, v: &[DestGroup], json: bool) -> io::Result<()>
     }
     writeln!(
         out,
-        "remote_addr,remote_port,local_addr,ports,time_wait,pool_percent,new_per_sec,runs_out_secs"
+        "proto,remote_addr,remote_port,local_addr,ports,time_wait,pool_percent,new_per_sec,runs_out_secs"
     )?;
     let opt = |v: Option<f64>| v.map(|x| format!("{x:.1}")).unwrap_or_default();
     for d in v {
         writeln!(
             out,
-            "{},{},{},{},{},{:.1},{},{}",
+            "{},{},{},{},{},{},{:.1},{},{}",
+            d.proto,
             d.remote.addr,
             d.remote.port,
             d.local,

@@ -66,19 +66,20 @@ pub struct Binding {
     pub keys: &'static [(C, M)],
     pub ctx: Ctx,
     pub action: Action,
-    pub desc: &'static str,
+    /// What the binding does, as the help screen says it.
+    pub help: &'static str,
 }
 
 const N: M = M::NONE;
 const CT: M = M::CONTROL;
 const SH: M = M::SHIFT;
 
-const fn b(keys: &'static [(C, M)], ctx: Ctx, action: Action, desc: &'static str) -> Binding {
+const fn b(keys: &'static [(C, M)], ctx: Ctx, action: Action, help: &'static str) -> Binding {
     Binding {
         keys,
         ctx,
         action,
-        desc,
+        help,
     }
 }
 
@@ -357,7 +358,7 @@ mod tests {
     #[test]
     fn every_binding_has_keys_and_a_description_and_no_key_is_bound_twice() {
         for b in KEYS {
-            assert!(!b.keys.is_empty() && !b.desc.is_empty());
+            assert!(!b.keys.is_empty() && !b.help.is_empty());
         }
         for (i, a) in KEYS.iter().enumerate() {
             for b in &KEYS[i + 1..] {
@@ -372,5 +373,63 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// gitui's rule: a key label on screen comes from the bindings (`hint`,
+    /// `Binding::label`), never typed. Every string literal of the dashboard's
+    /// code (tests aside) is searched for the name of a bound key that is more
+    /// than one character (`Esc`, `Enter`, `Shift-Tab`, `Ctrl-C`...): one
+    /// found there was typed, and goes stale when the table changes.
+    #[test]
+    fn no_key_label_is_typed_outside_the_key_table() {
+        let mut names: Vec<String> = KEYS
+            .iter()
+            .flat_map(|b| b.keys.iter().map(|(c, m)| key_name(*c, *m)))
+            .filter(|n| n.chars().count() > 1)
+            .collect();
+        names.sort();
+        names.dedup();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/tui");
+        let mut files = vec![];
+        let mut todo = vec![dir];
+        while let Some(d) = todo.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    todo.push(p);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    files.push(p);
+                }
+            }
+        }
+        let mut typed = vec![];
+        for f in files {
+            let name = f.file_name().unwrap().to_string_lossy().to_string();
+            if name == "keys.rs" || name.ends_with("_tests.rs") || name.contains("test_") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&f).unwrap();
+            // the code before its inline tests
+            let code = text.split("#[cfg(test)]").next().unwrap_or("");
+            for (n, line) in code.lines().enumerate() {
+                if line.trim_start().starts_with("//") {
+                    continue;
+                }
+                // the string literals of the line (odd pieces between quotes)
+                for lit in line.split('"').skip(1).step_by(2) {
+                    let words = lit.split(|c: char| !(c.is_alphanumeric() || c == '-'));
+                    for w in words {
+                        if names.iter().any(|k| k == w) {
+                            typed.push(format!("{}:{}: {w:?} in {lit:?}", f.display(), n + 1));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            typed.is_empty(),
+            "key labels typed, not derived:\n{}",
+            typed.join("\n")
+        );
     }
 }

@@ -20,9 +20,6 @@ pub mod term;
 pub mod theme;
 pub mod ui;
 
-#[cfg(test)]
-mod test_fixture;
-
 use crate::feed::{Control, Feed, Latest};
 use crate::filter::Filter;
 use app::{Action, App, Effect, Msg};

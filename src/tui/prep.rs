@@ -46,7 +46,7 @@ impl View {
 
     pub(crate) fn shows(self, r: &Row) -> bool {
         match self {
-            View::Listening => matches!(r.sock.state, SockState::Listen | SockState::Unconn),
+            View::Listening => r.sock.is_listener(),
             View::Established => r.sock.state == SockState::Established,
             _ => true,
         }
@@ -162,9 +162,11 @@ pub fn listing(rows: &[Row], snap: &Snapshot, spec: &ViewSpec, alerts: &Alerts) 
     let passing = rows.iter().filter(|r| filter.matches(snap, &r.sock));
     match spec.view {
         View::Ephemeral => {
-            let d = rows::dest_groups(passing, snap.range.pool_size());
+            let live = rows.iter().filter(|r| r.mark != Mark::Closed);
+            let view = crate::model::PoolView::of(&snap.range, live.map(|r| &r.sock));
+            let d = rows::dest_groups(passing, &view);
             let mut d = match report {
-                Some(r) => DestGroup::with_projections(d, &r.projections),
+                Some(r) => DestGroup::with_analysis(d, r),
                 None => d,
             };
             rows::sort_dests(&mut d, spec.dest_sort.0, spec.dest_sort.1);

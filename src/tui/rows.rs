@@ -2,7 +2,9 @@
 //! marks, closed rows kept for a few refreshes, stable row ids for a sticky
 //! selection), sorting, and the grouped views. Pure functions, no I/O.
 
-use crate::model::{Endpoint, Process, Proto, Snapshot, SockState, Socket};
+use crate::model::{
+    share, DestKey, Endpoint, PoolView, Process, Proto, Snapshot, SockState, Socket,
+};
 use rustc_hash::FxHashMap;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -61,11 +63,10 @@ impl Row {
         self.owners.first().map(|p| p.as_ref())
     }
 
-    /// A listener (or bound UDP socket) on an ephemeral port: an outbound
-    /// connection may be handed the same port (collision risk).
+    /// A listener on an ephemeral port: an outbound connection may be handed
+    /// the same port (collision risk); or one in a flagged collision.
     pub fn collision(&self) -> bool {
-        let listener = matches!(self.sock.state, SockState::Listen | SockState::Unconn);
-        listener && (self.ephemeral || self.flagged)
+        self.sock.is_listener() && (self.ephemeral || self.flagged)
     }
 }
 
@@ -276,14 +277,16 @@ pub fn compare(a: &Row, b: &Row, col: Col) -> Ordering {
 }
 
 /// One destination of the Ephemeral view: outbound connections from `local` to
-/// `remote` that hold ephemeral ports.
+/// `remote` over `proto` that hold ephemeral ports (the pool's `DestKey`).
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct DestGroup {
+    pub proto: Proto,
     pub remote: Endpoint,
     pub local: IpAddr,
     pub ports: usize,
     pub time_wait: usize,
-    /// ports / pool size, in percent.
+    /// The destination's share of the pool, in percent: the analysis' (what
+    /// `porttop pool` shows); before there is one, ports / pool size.
     pub pct: f64,
     /// New sockets a second toward it, from the analysis (None: no projection
     /// for it yet).
@@ -293,17 +296,30 @@ pub struct DestGroup {
 }
 
 impl DestGroup {
-    /// Takes the rate and time to exhaustion of the analysis' projection for the
-    /// same local address and destination.
-    pub fn with_projections(
+    pub fn key(&self) -> DestKey {
+        DestKey {
+            proto: self.proto,
+            local_addr: self.local,
+            remote: self.remote,
+        }
+    }
+
+    /// Takes the share of the pool, the rate and the time to exhaustion of the
+    /// analysis for the same destination.
+    pub fn with_analysis(
         mut v: Vec<DestGroup>,
-        p: &[crate::analysis::pool::DestProjection],
+        r: &crate::analysis::pool::PoolReport,
     ) -> Vec<DestGroup> {
+        let usage: FxHashMap<DestKey, f64> =
+            r.destinations.iter().map(|d| (d.key, d.fraction)).collect();
+        let projections: FxHashMap<DestKey, &crate::analysis::pool::DestProjection> =
+            r.projections.iter().map(|p| (p.dest, p)).collect();
         for d in &mut v {
-            if let Some(pr) = p
-                .iter()
-                .find(|x| x.dest.remote == d.remote && x.dest.local_addr == d.local)
-            {
+            let key = d.key();
+            if let Some(f) = usage.get(&key) {
+                d.pct = 100.0 * f;
+            }
+            if let Some(pr) = projections.get(&key) {
                 d.rate = pr.rate_per_sec;
                 d.runs_out_secs = pr.projection.exhausts_in();
             }
@@ -330,18 +346,19 @@ impl ProcGroup {
     }
 }
 
-/// Groups live rows by destination, busiest first (pressure order).
-pub fn dest_groups<'a>(rows: impl Iterator<Item = &'a Row>, pool: u32) -> Vec<DestGroup> {
-    let mut m: BTreeMap<(Endpoint, IpAddr), (std::collections::BTreeSet<u16>, usize)> =
-        BTreeMap::new();
+/// Groups live rows by destination (`view.dest`, the pool's one rule), busiest
+/// first (pressure order).
+pub fn dest_groups<'a>(rows: impl Iterator<Item = &'a Row>, view: &PoolView) -> Vec<DestGroup> {
+    let pool = view.range.pool_size();
+    let mut m: BTreeMap<DestKey, (std::collections::BTreeSet<u16>, usize)> = BTreeMap::new();
     for r in rows {
-        let Some(remote) = r.sock.remote else {
-            continue;
-        };
-        if !r.ephemeral || r.mark == Mark::Closed {
+        if r.mark == Mark::Closed {
             continue;
         }
-        let e = m.entry((remote, r.sock.local.addr)).or_default();
+        let Some(key) = view.dest(&r.sock) else {
+            continue;
+        };
+        let e = m.entry(key).or_default();
         e.0.insert(r.sock.local.port);
         if r.sock.state == SockState::TimeWait {
             e.1 += 1;
@@ -349,12 +366,13 @@ pub fn dest_groups<'a>(rows: impl Iterator<Item = &'a Row>, pool: u32) -> Vec<De
     }
     let mut v: Vec<DestGroup> = m
         .into_iter()
-        .map(|((remote, local), (ports, tw))| DestGroup {
-            remote,
-            local,
+        .map(|(key, (ports, tw))| DestGroup {
+            proto: key.proto,
+            remote: key.remote,
+            local: key.local_addr,
             ports: ports.len(),
             time_wait: tw,
-            pct: 100.0 * ports.len() as f64 / f64::from(pool.max(1)),
+            pct: 100.0 * share(ports.len() as u32, pool),
             rate: None,
             runs_out_secs: None,
         })
@@ -364,6 +382,7 @@ pub fn dest_groups<'a>(rows: impl Iterator<Item = &'a Row>, pool: u32) -> Vec<De
             .cmp(&a.ports)
             .then(a.remote.cmp(&b.remote))
             .then(a.local.cmp(&b.local))
+            .then(a.proto.cmp(&b.proto))
     });
     v
 }
@@ -400,10 +419,12 @@ pub fn proc_groups<'a>(rows: impl Iterator<Item = &'a Row>) -> Vec<ProcGroup> {
                 Default::default(),
             )
         });
-        match r.sock.state {
-            SockState::Listen | SockState::Unconn => g.listening += 1,
-            SockState::Established => g.established += 1,
-            _ => g.other += 1,
+        if r.sock.is_listener() {
+            g.listening += 1;
+        } else if r.sock.state == SockState::Established {
+            g.established += 1;
+        } else {
+            g.other += 1;
         }
         if r.ephemeral {
             eph.insert(r.sock.local.port);
@@ -603,3 +624,7 @@ pub fn fmt_age(ms: u64) -> String {
         _ => format!("{}d", s / 86_400),
     }
 }
+
+#[cfg(test)]
+#[path = "rows_tests.rs"]
+mod tests;

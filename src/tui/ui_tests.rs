@@ -1,9 +1,9 @@
 use super::*;
 use crate::filter::Filter;
 use crate::model::{Proto, SockState};
+use crate::testkit::dashboard::{base, changed, ep, sock, Fed};
 use crate::tui::app::{Action, App, View};
 use crate::tui::rows::{Col, ProcCol, SortKey};
-use crate::tui::test_fixture::{base, changed, ep, sock, Fed};
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
@@ -125,7 +125,7 @@ fn help_is_generated_from_the_key_table() {
         .iter()
         .filter(|k| k.ctx == crate::tui::keys::Ctx::Table);
     for k in table {
-        assert!(t.contains(k.desc), "help lists {}", k.desc);
+        assert!(t.contains(k.help), "help lists {}", k.help);
         assert!(t.contains(&k.label()), "with its keys {}", k.label());
     }
 }
@@ -192,7 +192,7 @@ fn header_warns_at_85_percent_of_one_destination_and_lists_collisions() {
         5,
         Some(100),
     ));
-    let mut s = crate::tui::test_fixture::snap(socks, 1_000);
+    let mut s = crate::testkit::dashboard::snap(socks, 1_000);
     s.range = PortRange::new(40000, 40099, vec![], "test");
     let mut a = Fed::new(App::new(Filter::default(), Duration::from_secs(1), false));
     a.snapshot(s);
@@ -276,7 +276,7 @@ fn conns(n: u16, first: u16, remote: &str, inode0: u64) -> Vec<crate::model::Soc
 
 /// A snapshot at `ms` of `socks` in the range 40000-40999.
 fn in_range1000(socks: Vec<crate::model::Socket>, ms: u64) -> crate::model::Snapshot {
-    let mut s = crate::tui::test_fixture::snap(socks, ms);
+    let mut s = crate::testkit::dashboard::snap(socks, ms);
     s.range = crate::model::PortRange::new(40000, 40999, vec![], "test");
     s
 }
@@ -368,7 +368,7 @@ fn the_projection_time_is_never_cut_and_the_gauge_keeps_its_width() {
                 )
             })
             .collect();
-        let mut s = crate::tui::test_fixture::snap(socks, ms);
+        let mut s = crate::testkit::dashboard::snap(socks, ms);
         s.range = PortRange::new(40000, 40099, vec![], "test");
         s
     };
@@ -489,7 +489,7 @@ fn help_has_a_legend_tab_names_and_scrolls_at_80x24() {
         );
     }
     for k in crate::tui::keys::KEYS {
-        assert!(seen.contains(k.desc), "help lists {}", k.desc);
+        assert!(seen.contains(k.help), "help lists {}", k.help);
     }
 }
 

@@ -37,7 +37,7 @@ pub use remedy::{
 pub use reserve::{reserve_plan, reserve_plan_registry, ReservePlan, TargetOs};
 pub use suggest::suggest;
 
-use crate::model::{PortRange, Proto, Snapshot, SockState, Socket};
+use crate::model::{PortRange, Proto, Snapshot, Socket};
 use crate::ports::{self, Kind};
 use crate::range::windows::{App, Meaning, WindowsRow, WindowsVersion, WINDOWS_TABLE};
 use serde::Serialize;
@@ -477,13 +477,6 @@ fn reserved(port: u16, range: &PortRange) -> Finding {
     }
 }
 
-/// A socket that owns the port: a listener, a bound UDP socket, or a TCP socket
-/// bound and not yet listening or connected (a service's bind() fails on it).
-fn is_listener(s: &Socket) -> bool {
-    matches!(s.state, SockState::Listen | SockState::Bound)
-        || (s.proto == Proto::Udp && s.state == SockState::Unconn)
-}
-
 fn describe(s: &Socket, snap: &Snapshot) -> String {
     let mut out = format!("{} {} {}", s.proto, s.local, s.state);
     if s.pids.is_empty() {
@@ -510,6 +503,28 @@ fn describe(s: &Socket, snap: &Snapshot) -> String {
     out
 }
 
+/// The sockets using `proto` port `port`, those that own the port first
+/// (listeners, bound-only TCP: a service's bind() fails on them; they matter
+/// most): what the in-use rule lists.
+fn port_users(port: u16, proto: Proto, snap: &Snapshot) -> Vec<&Socket> {
+    let mut users: Vec<&Socket> = snap
+        .sockets
+        .iter()
+        .filter(|s| s.proto == proto && s.local.port == port)
+        .collect();
+    users.sort_by_key(|s| !s.owns_port());
+    users
+}
+
+/// The sockets whose owners `judge(port, proto, ..)` names (the in-use rule
+/// describes at most `MAX_LISTED`): the only ones a snapshot taken without
+/// owners needs them for.
+pub fn named_sockets(port: u16, proto: Proto, snap: &Snapshot) -> Vec<&Socket> {
+    let mut users = port_users(port, proto, snap);
+    users.truncate(MAX_LISTED);
+    users
+}
+
 fn in_use(port: u16, proto: Proto, snapshot: Option<&Snapshot>) -> Finding {
     let Some(snap) = snapshot else {
         return finding(
@@ -518,11 +533,7 @@ fn in_use(port: u16, proto: Proto, snapshot: Option<&Snapshot>) -> Finding {
             "not checked: no socket snapshot".to_string(),
         );
     };
-    let mut users: Vec<&Socket> = snap
-        .sockets
-        .iter()
-        .filter(|s| s.proto == proto && s.local.port == port)
-        .collect();
+    let users = port_users(port, proto, snap);
     if users.is_empty() {
         return finding(
             rule::IN_USE,
@@ -530,9 +541,7 @@ fn in_use(port: u16, proto: Proto, snapshot: Option<&Snapshot>) -> Finding {
             format!("no {proto} socket uses {port} on this host right now"),
         );
     }
-    // Listeners first: they matter most.
-    users.sort_by_key(|s| !is_listener(s));
-    let listeners = users.iter().filter(|s| is_listener(s)).count();
+    let listeners = users.iter().filter(|s| s.owns_port()).count();
     let mut list: Vec<String> = users
         .iter()
         .take(MAX_LISTED)

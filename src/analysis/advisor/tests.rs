@@ -1,7 +1,6 @@
 use super::*;
-use crate::model::{Endpoint, Family, PortRange, Process};
+use crate::model::{PortRange, Process, SockState};
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 const CLEAN: u16 = 5016; // unregistered for tcp and udp, outside every default range
@@ -15,21 +14,13 @@ fn range() -> PortRange {
     )
 }
 
+/// A root-owned socket on `0.0.0.0:port` without a remote end (the kit's).
 fn sock(proto: Proto, port: u16, state: SockState, pids: Vec<u32>) -> Socket {
-    let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
-    Socket {
-        proto,
-        family: Family::Ipv4,
-        local: Endpoint::new(any, port),
-        remote: None,
-        state,
-        uid: Some(0),
-        user: None,
-        inode: Some(1),
-        pids: pids.into(),
-        time_wait_left_ms: None,
-        netns: 0,
-    }
+    use crate::testkit::{listener, SockExt};
+    listener(proto, &format!("0.0.0.0:{port}"))
+        .state(state)
+        .pids(&pids)
+        .uid(0)
 }
 
 fn snap(sockets: Vec<Socket>) -> Snapshot {

@@ -18,7 +18,10 @@ use super::{DestKey, DestUsage, PoolReport, PoolView};
 use crate::analysis::diff::{tuple, Tuple};
 use crate::model::{KernelCounters, Proto, Snapshot, SockState, SocketKey};
 use serde::Serialize;
-use std::collections::{HashMap, HashSet, VecDeque};
+// FxHash: these tables hold every socket of every refresh (50,000 at a
+// time), and SipHash was a tenth of the dashboard's CPU there.
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::collections::VecDeque;
 use std::fmt;
 
 /// How long a TIME-WAIT socket holds its port on Linux (TCP_TIMEWAIT_LEN,
@@ -80,14 +83,14 @@ impl Churn {
         Churn {
             window_ms: window_ms.max(1),
             last_ms: None,
-            prev_keys: HashSet::new(),
-            prev_tuples: HashSet::new(),
-            born: HashMap::new(),
+            prev_keys: HashSet::default(),
+            prev_tuples: HashSet::default(),
+            born: HashMap::default(),
             intervals: VecDeque::new(),
-            totals: HashMap::new(),
-            lives: HashMap::new(),
+            totals: HashMap::default(),
+            lives: HashMap::default(),
             last_counters: None,
-            young: HashMap::new(),
+            young: HashMap::default(),
         }
     }
 
@@ -97,13 +100,13 @@ impl Churn {
     pub fn observe(&mut self, snap: &Snapshot) {
         let now = snap.taken_at_ms;
         let view = PoolView::new(snap);
-        let mut born = HashMap::with_capacity(self.born.len());
+        let mut born = HashMap::with_capacity_and_hasher(self.born.len(), Default::default());
         match self.last_ms {
             Some(last) if now == last => return,
             Some(last) if now > last => {
                 let mid = last + (now - last) / 2;
-                let mut counts: HashMap<DestKey, u32> = HashMap::new();
-                let mut closes: HashMap<DestKey, (u32, f64)> = HashMap::new();
+                let mut counts: HashMap<DestKey, u32> = HashMap::default();
+                let mut closes: HashMap<DestKey, (u32, f64)> = HashMap::default();
                 for s in &snap.sockets {
                     let Some(k) = view.dest(s) else {
                         continue;
@@ -508,7 +511,7 @@ impl Projection {
             Projection::Steady { expected, pool } => format!(
                 "at this rate, {subject} will not run out: steady state ≈ {expected} of \
                  {pool} ports ({:.1} %)",
-                super::fraction(expected, pool) * 100.0
+                crate::model::share(expected, pool) * 100.0
             ),
             Projection::NoData => format!("{subject}: not enough data for a projection yet"),
         }
@@ -554,9 +557,9 @@ impl fmt::Display for DestProjection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::testutil::*;
     use crate::model::SockState::*;
     use crate::model::Socket;
+    use crate::testkit::*;
 
     fn at(ms: u64, sockets: Vec<Socket>) -> Snapshot {
         snap(ms, range100(), sockets)

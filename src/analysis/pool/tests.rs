@@ -1,6 +1,6 @@
 use super::*;
-use crate::analysis::testutil::*;
 use crate::model::SockState::*;
+use crate::testkit::*;
 
 /// 1000 ports: 40000-40999.
 fn range1000() -> PortRange {

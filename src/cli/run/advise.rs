@@ -7,6 +7,7 @@ use crate::cli::{CheckArgs, GlobalArgs, ReserveArgs, SuggestArgs, WindowsArgs};
 use crate::model::{PortRange, Proto, Snapshot};
 use crate::output;
 use crate::range::windows::{Derivation, WindowsVersion};
+use crate::source::attrib::InodeSet;
 use serde::Serialize;
 use std::io::{IsTerminal, Write};
 
@@ -15,12 +16,14 @@ use std::io::{IsTerminal, Write};
 /// reserved ports of `--reserved` (a Windows host's are not this host's, so none
 /// without it), and a source naming the derivation. A bad value is reported before
 /// any work.
+/// `named` picks the sockets whose owners the command names (see `one_snapshot`).
 pub(super) fn snapshot_for(
     g: &GlobalArgs,
     w: &WindowsArgs,
+    named: &dyn Fn(&Snapshot) -> InodeSet,
 ) -> Result<(Snapshot, Option<Derivation>), CliError> {
     let Some(d) = w.derive().map_err(CliError::bad_input)? else {
-        return Ok((one_snapshot(g, None)?, None));
+        return Ok((one_snapshot(g, named)?, None));
     };
     if g.range.is_some() {
         return Err(CliError::bad_input(
@@ -36,7 +39,7 @@ pub(super) fn snapshot_for(
         reserved: Some(reserved_arg),
         ..g.clone()
     };
-    let mut snap = one_snapshot(&what_if, None)?;
+    let mut snap = one_snapshot(&what_if, named)?;
     let mut source = d.describe();
     if g.reserved.is_some() {
         source.push_str(" (reserved from --reserved)");
@@ -46,8 +49,7 @@ pub(super) fn snapshot_for(
 }
 
 pub fn check(g: &GlobalArgs, a: &CheckArgs, out: &mut dyn Write) -> Result<i32, CliError> {
-    let (snap, _) = snapshot_for(g, &a.windows)?;
-    let judgements: Vec<_> = a
+    let asked: Vec<(u16, Proto)> = a
         .ports
         .iter()
         .flat_map(|(port, proto)| {
@@ -57,7 +59,19 @@ pub fn check(g: &GlobalArgs, a: &CheckArgs, out: &mut dyn Write) -> Result<i32, 
             };
             protos.into_iter().map(|p| (*port, p)).collect::<Vec<_>>()
         })
-        .map(|(port, proto)| advisor::judge(port, proto, &snap.range, Some(&snap), a.portable))
+        .collect();
+    // Owners only of the sockets the answers name.
+    let named = |snap: &Snapshot| {
+        asked
+            .iter()
+            .flat_map(|(port, proto)| advisor::named_sockets(*port, *proto, snap))
+            .filter_map(|s| s.inode)
+            .collect()
+    };
+    let (snap, _) = snapshot_for(g, &a.windows, &named)?;
+    let judgements: Vec<_> = asked
+        .iter()
+        .map(|(port, proto)| advisor::judge(*port, *proto, &snap.range, Some(&snap), a.portable))
         .collect();
     if a.json {
         serde_json::to_writer_pretty(&mut *out, &judgements).map_err(std::io::Error::from)?;
@@ -97,7 +111,8 @@ struct Suggestion {
 }
 
 pub fn suggest(g: &GlobalArgs, a: &SuggestArgs, out: &mut dyn Write) -> Result<i32, CliError> {
-    let (snap, derived) = snapshot_for(g, &a.windows)?;
+    // Suggestions and remedies name no process: no owners needed.
+    let (snap, derived) = snapshot_for(g, &a.windows, &|_| InodeSet::default())?;
     let ports = advisor::suggest(
         usize::from(a.n),
         a.proto,

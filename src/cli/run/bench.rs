@@ -3,7 +3,7 @@
 
 use super::CliError;
 use crate::cli::{BenchRefreshArgs, GlobalArgs};
-use crate::source::{netstat2_bare_dump, SocketSource, SystemSource};
+use crate::source::{netstat2_bare_dump, SystemSource};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -36,7 +36,7 @@ pub fn refresh(g: &GlobalArgs, a: &BenchRefreshArgs, out: &mut dyn Write) -> Res
     let mut src =
         SystemSource::new(g.range_config()).with_netns(g.netns.clone().unwrap_or_default());
     let t = Instant::now();
-    let snap = src.snapshot().map_err(CliError::bad_input)?;
+    let snap = super::snapshot_of(&mut src)?;
     writeln!(
         out,
         "cold snapshot_ms {:.2} sockets {} processes {}",
@@ -57,7 +57,7 @@ pub fn refresh(g: &GlobalArgs, a: &BenchRefreshArgs, out: &mut dyn Write) -> Res
             let t = Instant::now();
             match which {
                 0 => drop(src.bare_dump().map_err(CliError::bad_input)?),
-                1 => n = src.snapshot().map_err(CliError::bad_input)?.sockets.len(),
+                1 => n = super::snapshot_of(&mut src)?.sockets.len(),
                 _ => drop(netstat2_bare_dump().map_err(CliError::bad_input)?),
             }
             t3[which] = ms(t.elapsed());

@@ -8,6 +8,7 @@ mod docs;
 mod serve;
 use crate::model::{Snapshot, Socket};
 use crate::output;
+use crate::source::attrib::InodeSet;
 use crate::source::{FixtureSource, RangeConfig, SocketSource, SystemSource};
 use std::io::{self, Write};
 
@@ -111,6 +112,24 @@ impl GlobalArgs {
         &self,
         scope: Option<&crate::filter::Filter>,
     ) -> Result<Box<dyn SocketSource>, CliError> {
+        self.make_source(scope, false)
+    }
+
+    /// `scoped_source` whose snapshots come without owners: the command asks
+    /// for those of the sockets it names (`SocketSource::attribute`), so it
+    /// walks `/proc` only when it names a process.
+    pub fn lazy_source(
+        &self,
+        scope: Option<&crate::filter::Filter>,
+    ) -> Result<Box<dyn SocketSource>, CliError> {
+        self.make_source(scope, true)
+    }
+
+    fn make_source(
+        &self,
+        scope: Option<&crate::filter::Filter>,
+        lazy: bool,
+    ) -> Result<Box<dyn SocketSource>, CliError> {
         let cfg = self.range_config();
         let range = cfg.resolve().map_err(CliError::bad_input)?;
         match &self.replay {
@@ -119,6 +138,7 @@ impl GlobalArgs {
             )),
             None => {
                 let src = SystemSource::new(cfg).with_netns(self.netns.clone().unwrap_or_default());
+                let src = if lazy { src.lazy() } else { src };
                 Ok(Box::new(match scope {
                     Some(f) => src.scoped(f),
                     None => src,
@@ -128,14 +148,25 @@ impl GlobalArgs {
     }
 }
 
-/// Takes one snapshot (of what `scope` can match, or everything) and prints the
-/// one-time hint when attribution was partial.
+/// One snapshot of `src` for a one-shot command (the long-running ones take
+/// theirs through `crate::feed`): the one place outside the feed that asks a
+/// source.
+pub(crate) fn snapshot_of(src: &mut dyn SocketSource) -> Result<Snapshot, CliError> {
+    src.snapshot().map_err(CliError::bad_input)
+}
+
+/// Takes one snapshot of everything, with the owners of the sockets `named`
+/// picks (the ones the command will name; no `/proc` walk when none), and
+/// prints the one-time hint when attribution was partial.
 pub fn one_snapshot(
     g: &GlobalArgs,
-    scope: Option<&crate::filter::Filter>,
+    named: &dyn Fn(&Snapshot) -> InodeSet,
 ) -> Result<Snapshot, CliError> {
-    let mut src = g.scoped_source(scope)?;
-    let snap = src.snapshot().map_err(CliError::bad_input)?;
+    let mut src = g.lazy_source(None)?;
+    let mut snap = snapshot_of(src.as_mut())?;
+    let inodes = named(&snap);
+    src.attribute(&mut snap, &inodes)
+        .map_err(CliError::bad_input)?;
     print_note(src.as_mut());
     if let Some(hint) = crate::source::partial_hint(&snap) {
         crate::elog!("porttop: note: {hint}");
@@ -145,8 +176,17 @@ pub fn one_snapshot(
 
 fn list(g: &GlobalArgs, a: &ListArgs, out: &mut dyn Write) -> Result<i32, CliError> {
     let filter = a.filter.to_filter().map_err(CliError::bad_input)?;
-    let mut src = g.scoped_source(Some(&filter))?;
-    let snap = src.snapshot().map_err(CliError::bad_input)?;
+    let mut src = g.lazy_source(Some(&filter))?;
+    let mut snap = snapshot_of(src.as_mut())?;
+    // Owners of the rows printed only, unless the filter itself reads owners.
+    let inodes: InodeSet = snap
+        .sockets
+        .iter()
+        .filter(|s| filter.reads_owners() || filter.matches(&snap, s))
+        .filter_map(|s| s.inode)
+        .collect();
+    src.attribute(&mut snap, &inodes)
+        .map_err(CliError::bad_input)?;
     print_note(src.as_mut());
     let mut rows: Vec<&Socket> = snap
         .sockets
@@ -172,7 +212,8 @@ fn list(g: &GlobalArgs, a: &ListArgs, out: &mut dyn Write) -> Result<i32, CliErr
 }
 
 fn range(g: &GlobalArgs, a: &RangeArgs, out: &mut dyn Write) -> Result<i32, CliError> {
-    let (snap, derived) = advise::snapshot_for(g, &a.windows)?;
+    // The summary names no process: no owners needed.
+    let (snap, derived) = advise::snapshot_for(g, &a.windows, &|_| InodeSet::default())?;
     let mut summary = output::RangeSummary::new(&snap.range, Some(&snap));
     summary.derived = derived;
     if a.json {
@@ -199,7 +240,16 @@ fn pool_report(g: &GlobalArgs, a: &PoolArgs, out: &mut dyn Write) -> Result<i32,
         .within
         .thresholds(a.warn, a.crit)
         .map_err(|e| unknown(CliError::bad_input(e)))?;
-    let src = g.source().map_err(unknown)?;
+    // Owners only where a collision names them or tells them apart, and only
+    // in the snapshot analysed (the first of --sample's two feeds the churn
+    // history, which counts ports).
+    let skip = usize::from(g.replay.is_none() && a.sample > 0.0);
+    let src = Named::boxed(g.lazy_source(None).map_err(unknown)?, skip, |snap| {
+        crate::analysis::collisions::owners_needed(snap, &crate::analysis::malware_lookup)
+            .iter()
+            .filter_map(|s| s.inode)
+            .collect()
+    });
     // One snapshot; with --sample two, `sample` apart, the first feeding the
     // churn history; a recording's frames are its own samples: all but the
     // last feed the history. Only the last is analysed.
@@ -249,6 +299,41 @@ fn pool_report(g: &GlobalArgs, a: &PoolArgs, out: &mut dyn Write) -> Result<i32,
         }
     }
     Ok(report.level.exit_code())
+}
+
+/// A lazy source whose snapshots, after the first `skip`, come with the owners
+/// of the sockets `pick` chooses (for commands that run on a `Feed`).
+struct Named<F> {
+    inner: Box<dyn SocketSource>,
+    skip: usize,
+    pick: F,
+}
+
+impl<F: Fn(&Snapshot) -> InodeSet + Send + 'static> Named<F> {
+    fn boxed(inner: Box<dyn SocketSource>, skip: usize, pick: F) -> Box<dyn SocketSource> {
+        Box::new(Named { inner, skip, pick })
+    }
+}
+
+impl<F: Fn(&Snapshot) -> InodeSet + Send> SocketSource for Named<F> {
+    fn snapshot(&mut self) -> Result<Snapshot, crate::source::SourceError> {
+        let mut snap = self.inner.snapshot()?;
+        if self.skip > 0 {
+            self.skip -= 1;
+        } else {
+            let inodes = (self.pick)(&snap);
+            self.inner.attribute(&mut snap, &inodes)?;
+        }
+        Ok(snap)
+    }
+
+    fn at_end(&self) -> bool {
+        self.inner.at_end()
+    }
+
+    fn take_note(&mut self) -> Option<String> {
+        self.inner.take_note()
+    }
 }
 
 /// `porttop record`: one snapshot object per line, the format `--replay` reads

@@ -22,6 +22,8 @@ pub struct Backend {
     /// Devices that the last dump's sockets are bound to, by inode (rare:
     /// SO_BINDTODEVICE, VRFs, IPv6 link-local), for exact lookups.
     bound: rustc_hash::FxHashMap<u64, u32>,
+    /// Owners are found on demand (`attribute_named`), not with every dump.
+    lazy: bool,
 }
 
 impl Backend {
@@ -32,6 +34,7 @@ impl Backend {
             diag: None,
             scope: Default::default(),
             bound: Default::default(),
+            lazy: false,
         }
     }
 
@@ -67,6 +70,42 @@ impl Backend {
 
     pub fn scoped(&mut self, f: &crate::filter::Filter) {
         self.scope = Scope::of(f);
+    }
+
+    /// Dumps come without owners; `attribute_named` finds those asked for.
+    pub fn lazy(&mut self) {
+        self.lazy = true;
+    }
+
+    /// Owners and processes of the sockets of `snap` with these inodes (lazy
+    /// only: otherwise every socket has them already), by one walk that keeps
+    /// only those; `snap.partial` also says whether some of them show none
+    /// because their owners are hidden.
+    pub fn attribute_named(
+        &mut self,
+        snap: &mut crate::model::Snapshot,
+        inodes: &InodeSet,
+        procs: &mut ProcessTable,
+    ) -> Result<(), SourceError> {
+        if !self.lazy {
+            return Ok(());
+        }
+        let (diag, bound, netns) = (&mut self.diag, &self.bound, &mut self.netns);
+        let still_open = |socks: &[Socket], unknown: &InodeSet| {
+            let mut open = match diag.as_mut() {
+                Some(d) => d.still_open(socks, unknown, bound),
+                None => unknown.clone(),
+            };
+            open.extend(netns.still_open(socks, unknown, bound));
+            open
+        };
+        let closed = super::super::owners::attribute(snap, inodes, procs, still_open)?;
+        let asked = snap
+            .sockets
+            .iter()
+            .filter(|s| s.inode.is_some_and(|i| inodes.contains(&i)));
+        snap.partial |= owners_hidden(asked, &closed);
+        Ok(())
     }
 
     pub fn attrib_stats(&self) -> AttribStats {
@@ -134,6 +173,9 @@ impl Backend {
         sockets: &[Socket],
         procs: &mut ProcessTable,
     ) -> Result<(), SourceError> {
+        if self.lazy {
+            return Ok(());
+        }
         let mut live = InodeSet::default();
         live.reserve(sockets.len());
         live.extend(sockets.iter().filter_map(|s| s.inode));
@@ -157,7 +199,9 @@ impl Backend {
 
     /// The pids holding `s` (from the attribution cache), if it has an inode.
     pub fn owners(&self, s: &Socket) -> Option<&[u32]> {
-        s.inode.map(|i| self.attrib.owners(i))
+        s.inode
+            .filter(|_| !self.lazy)
+            .map(|i| self.attrib.owners(i))
     }
 
     /// The pids alive at the last attribution.
@@ -172,19 +216,26 @@ impl Backend {
     /// root: only outside the initial PID namespace, whose processes are not in
     /// our /proc. Sockets closed since the dump, and sockets no process holds
     /// (kernel sockets, in the initial namespace), hide nothing; TIME-WAIT has
-    /// no inode and no owner.
+    /// no inode and no owner. Lazy: what can be told without a walk
+    /// (`attribute_named` adds the sockets it is asked about).
     pub fn partial(&self, sockets: &[Socket]) -> bool {
-        let closed = &self.attrib.closed_since_dump;
-        // SAFETY: geteuid has no preconditions.
-        let euid = unsafe { libc::geteuid() };
-        let mut orphans = sockets.iter().filter(|s| {
-            s.pids.is_empty() && s.inode.is_some_and(|i| i != 0 && !closed.contains(&i))
-        });
-        if euid == 0 {
-            orphans.next().is_some() && !in_initial_pid_ns()
-        } else {
-            orphans.any(|s| s.uid.is_some_and(|u| u != euid))
+        if self.lazy {
+            return super::super::owners::others_hidden(sockets);
         }
+        owners_hidden(sockets.iter(), &self.attrib.closed_since_dump)
+    }
+}
+
+/// `Backend::partial` over some sockets, `closed`: those closed since the dump.
+fn owners_hidden<'a>(sockets: impl Iterator<Item = &'a Socket>, closed: &InodeSet) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    let mut orphans = sockets
+        .filter(|s| s.pids.is_empty() && s.inode.is_some_and(|i| i != 0 && !closed.contains(&i)));
+    if euid == 0 {
+        orphans.next().is_some() && !in_initial_pid_ns()
+    } else {
+        orphans.any(|s| s.uid.is_some_and(|u| u != euid))
     }
 }
 

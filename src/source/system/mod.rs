@@ -4,7 +4,7 @@
 //! our incremental attribution (`attrib`); `other.rs` is netstat2's table with
 //! its pids. This file holds what every OS shares: the range, the process table
 //! (`procs`), user names, and the snapshot's assembly. Each backend has the same
-//! methods (`Backend::new`, `scoped`, `attrib_stats`, `cached_pids`, `bare_dump`,
+//! methods (`Backend::new`, `scoped`, `lazy`, `attribute_named`, `attrib_stats`, `cached_pids`, `bare_dump`,
 //! `dump`, `attribute`, `owners`, `alive`, `counters`, `partial`), so this file
 //! has no `cfg` but the one that picks the backend.
 
@@ -58,6 +58,14 @@ impl SystemSource {
         self
     }
 
+    /// Snapshots without owners: `attribute` finds them for the sockets a
+    /// command will name (Linux; elsewhere netstat2 gives them anyway). For
+    /// one-shot commands, which then walk `/proc` only when they name a process.
+    pub fn lazy(mut self) -> Self {
+        self.os.lazy();
+        self
+    }
+
     /// What the last refresh's attribution did (all zero off Linux).
     pub fn attrib_stats(&self) -> super::attrib::AttribStats {
         self.os.attrib_stats()
@@ -90,6 +98,14 @@ impl SystemSource {
 impl SocketSource for SystemSource {
     fn take_note(&mut self) -> Option<String> {
         self.os.take_note()
+    }
+
+    fn attribute(
+        &mut self,
+        snap: &mut Snapshot,
+        inodes: &super::attrib::InodeSet,
+    ) -> Result<(), SourceError> {
+        self.os.attribute_named(snap, inodes, &mut self.procs)
     }
 
     fn snapshot(&mut self) -> Result<Snapshot, SourceError> {
@@ -213,5 +229,12 @@ mod tests {
         let r = crate::model::PortRange::linux_default();
         assert_eq!(b.namespaces(r.clone(), None), (r, None, Vec::new()));
         assert_eq!(b.take_note(), None);
+        // lazy changes nothing where every socket comes with its pids
+        b.lazy();
+        let range = crate::model::PortRange::new(32768, 60999, vec![], "test");
+        let mut snap = crate::testkit::snap(0, range, v.clone());
+        b.attribute_named(&mut snap, &Default::default(), &mut procs)
+            .unwrap();
+        assert_eq!(snap.sockets, v);
     }
 }

@@ -46,6 +46,19 @@ impl Backend {
     /// filtered after.
     pub fn scoped(&mut self, _f: &crate::filter::Filter) {}
 
+    /// netstat2 gives pids with every socket: nothing to defer.
+    pub fn lazy(&mut self) {}
+
+    /// Every socket came with its pids.
+    pub fn attribute_named(
+        &mut self,
+        _snap: &mut crate::model::Snapshot,
+        _inodes: &super::super::attrib::InodeSet,
+        _procs: &mut ProcessTable,
+    ) -> Result<(), SourceError> {
+        Ok(())
+    }
+
     pub fn attrib_stats(&self) -> AttribStats {
         AttribStats::default()
     }

@@ -59,12 +59,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, advice: Option<&String>, theme
         ),
     ];
     // The use of this socket's destination pool over the last minutes.
-    if let Some(remote) = s.remote {
-        let key = crate::analysis::pool::DestKey {
-            proto: s.proto,
-            local_addr: s.local.addr,
-            remote,
-        };
+    if let Some(key) = crate::model::DestKey::of(s) {
         if let Some(h) = app.data.alerts.dest_history.get(&key) {
             let last = h.last().copied().unwrap_or(0.0);
             lines.push(kv(
@@ -141,9 +136,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, advice: Option<&String>, theme
     let h = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
     let rect = centered(area, area.width.saturating_sub(4).min(100), h);
     f.render_widget(Clear, rect);
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .title(" socket details (Esc closes) ");
+    let block = Block::default().borders(Borders::ALL).title(format!(
+        " socket details ({} closes) ",
+        crate::tui::keys::hint(
+            &crate::tui::app::Action::Close,
+            crate::tui::keys::Ctx::Details
+        )
+    ));
     f.render_widget(
         Paragraph::new(lines)
             .block(block)

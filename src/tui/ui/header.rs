@@ -85,8 +85,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) -> (u16, Vec<(u
     let mut tabs = Vec::new();
     let mut hits = Vec::new();
     let mut x = area.x;
-    for (i, v) in View::ALL.iter().enumerate() {
-        let text = format!(" {} {} ", i + 1, v.title());
+    for v in View::ALL.iter() {
+        let key = crate::tui::keys::hint(
+            &crate::tui::app::Action::View(*v),
+            crate::tui::keys::Ctx::Table,
+        );
+        let text = format!(" {key} {} ", v.title());
         let style = if *v == app.spec.view {
             theme.active_tab()
         } else {

@@ -20,15 +20,14 @@ fn lines(theme: &Theme) -> Vec<Line<'static>> {
         for b in KEYS.iter().filter(|b| b.ctx == ctx) {
             out.push(Line::from(vec![
                 Span::styled(format!(" {:<13} ", b.label()), theme.title()),
-                Span::raw(b.desc),
+                Span::raw(b.help),
             ]));
         }
     }
     out.push(Line::styled("Views (the tabs)", theme.title()));
     let views: Vec<String> = View::ALL
         .iter()
-        .enumerate()
-        .map(|(i, v)| format!("{} {}", i + 1, v.title()))
+        .map(|v| format!("{} {}", hint(&Action::View(*v), Ctx::Table), v.title()))
         .collect();
     out.push(Line::from(format!(" {}", views[..3].join("  "))));
     out.push(Line::from(format!(" {}", views[3..].join("  "))));
@@ -63,12 +62,12 @@ fn lines(theme: &Theme) -> Vec<Line<'static>> {
         out.push(Line::from(t));
     }
     out.push(Line::styled("Filter words", theme.title()));
-    // From the parser's own table, so help and parser cannot disagree; the
-    // meanings are in `porttop --help`.
-    for (syntax, _) in crate::filter::help_lines().filter(|(s, _)| !s.is_empty()) {
-        out.push(Line::from(format!(" {syntax}")));
+    // From the parser's own table, so help and parser cannot disagree: each
+    // word's syntax (the meanings are in `porttop --help`), and the rules.
+    for (syntax, meaning) in crate::filter::help_lines() {
+        let shown = if syntax.is_empty() { meaning } else { syntax };
+        out.push(Line::from(format!(" {shown}")));
     }
-    out.push(Line::from(" one kind: OR; kinds: AND; ! or not negates"));
     out
 }
 
@@ -118,5 +117,49 @@ pub fn draw(f: &mut Frame, area: Rect, scroll: usize, theme: &Theme) {
             height: 1,
         };
         f.render_widget(Line::styled(more, theme.dim()), r);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text() -> String {
+        lines(&Theme::mono())
+            .iter()
+            .map(|l| {
+                l.spans
+                    .iter()
+                    .map(|s| s.content.as_ref())
+                    .collect::<String>()
+                    + "\n"
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_help_lists_every_filter_word_and_rule_of_the_parsers_table() {
+        let help = text();
+        let section = help
+            .split("Filter words\n")
+            .nth(1)
+            .expect("a Filter words section");
+        let shown: Vec<&str> = section.lines().map(str::trim).collect();
+        let want: Vec<&str> = crate::filter::help_lines()
+            .map(|(syntax, meaning)| if syntax.is_empty() { meaning } else { syntax })
+            .collect();
+        assert_eq!(shown, want);
+        for w in crate::filter::WORDS.iter().filter(|w| !w.syntax.is_empty()) {
+            assert!(shown.contains(&w.syntax), "{}", w.syntax);
+        }
+    }
+
+    #[test]
+    fn the_views_are_named_with_the_keys_bound_to_them() {
+        let help = text();
+        for v in View::ALL {
+            let label = format!("{} {}", hint(&Action::View(v), Ctx::Table), v.title());
+            assert!(help.contains(&label), "{label}");
+        }
     }
 }

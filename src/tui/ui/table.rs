@@ -17,7 +17,7 @@ use ratatui::Frame;
 
 /// A column on screen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum C {
+enum Shown {
     Mark,
     Sort(Col),
     Eph,
@@ -26,7 +26,7 @@ enum C {
 }
 
 struct Spec {
-    c: C,
+    c: Shown,
     title: &'static str,
     width: usize,
 }
@@ -50,20 +50,20 @@ fn addr(r: &SockRow, remote: bool) -> String {
     }
 }
 
-fn cell(app: &App, r: &SockRow, c: C) -> String {
+fn cell(app: &App, r: &SockRow, c: Shown) -> String {
     match c {
-        C::Mark => r.mark.symbol().into(),
-        C::Netns => app
+        Shown::Mark => r.mark.symbol().into(),
+        Shown::Netns => app
             .data
             .snap
             .as_ref()
             .map_or_else(|| "-".into(), |s| safe_string(s.netns_name(r.sock.netns))),
-        C::Eph => match (r.ephemeral, r.collision()) {
+        Shown::Eph => match (r.ephemeral, r.collision()) {
             (true, true) => "E".into(),
             (true, false) => "e".into(),
             _ => " ".into(),
         },
-        C::Sort(col) => match col {
+        Shown::Sort(col) => match col {
             Col::Proto => r.sock.proto.as_str().into(),
             Col::LocalAddr => addr(r, false),
             Col::LocalPort => r.sock.local.port.to_string(),
@@ -92,28 +92,28 @@ fn cell(app: &App, r: &SockRow, c: C) -> String {
 
 /// A cell cut to its column: addresses in the middle (both ends of an IPv6
 /// address say the most), other text at the end, with `…`.
-fn fit_cell(s: &str, c: C, w: usize) -> String {
+fn fit_cell(s: &str, c: Shown, w: usize) -> String {
     match c {
-        C::Sort(Col::LocalAddr | Col::RemoteAddr) => shorten_middle(s, w),
+        Shown::Sort(Col::LocalAddr | Col::RemoteAddr) => shorten_middle(s, w),
         _ => fit(s, w),
     }
 }
 
-fn short_title(c: C) -> Option<&'static str> {
+fn short_title(c: Shown) -> Option<&'static str> {
     Some(match c {
-        C::Sort(Col::LocalAddr) => "LOCAL",
-        C::Sort(Col::RemoteAddr) => "REMOTE",
-        C::Sort(Col::LocalPort) => "LPORT",
-        C::Sort(Col::RemotePort) => "RPORT",
-        C::Sort(Col::Proto) => "PROT",
-        C::Sort(Col::Process) => "PROC",
+        Shown::Sort(Col::LocalAddr) => "LOCAL",
+        Shown::Sort(Col::RemoteAddr) => "REMOTE",
+        Shown::Sort(Col::LocalPort) => "LPORT",
+        Shown::Sort(Col::RemotePort) => "RPORT",
+        Shown::Sort(Col::Proto) => "PROT",
+        Shown::Sort(Col::Process) => "PROC",
         _ => return None,
     })
 }
 
 /// What a column needs for its title: the title and a cell for the arrow.
 fn title_w(s: &Spec) -> usize {
-    width(s.title) + usize::from(matches!(s.c, C::Sort(_)))
+    width(s.title) + usize::from(matches!(s.c, Shown::Sort(_)))
 }
 
 fn total(v: &[Spec]) -> usize {
@@ -122,7 +122,7 @@ fn total(v: &[Spec]) -> usize {
 
 /// Column layout for `avail` columns.
 fn layout(app: &App, rows: &[&SockRow], avail: usize, theme: &Theme) -> Vec<Spec> {
-    let max_w = |c: C, min: usize, max: usize| {
+    let max_w = |c: Shown, min: usize, max: usize| {
         rows.iter()
             .map(|r| width(&cell(app, r, c)))
             .max()
@@ -132,7 +132,7 @@ fn layout(app: &App, rows: &[&SockRow], avail: usize, theme: &Theme) -> Vec<Spec
     let mut specs: Vec<Spec> = Vec::new();
     if !theme.color {
         specs.push(Spec {
-            c: C::Mark,
+            c: Shown::Mark,
             title: " ",
             width: 1,
         });
@@ -150,14 +150,14 @@ fn layout(app: &App, rows: &[&SockRow], avail: usize, theme: &Theme) -> Vec<Spec
             > 1
     {
         specs.push(Spec {
-            c: C::Netns,
+            c: Shown::Netns,
             title: "NETNS",
-            width: max_w(C::Netns, 5, 16),
+            width: max_w(Shown::Netns, 5, 16),
         });
     }
     for col in Col::ALL {
         if !app.hidden.contains(&col) {
-            let c = C::Sort(col);
+            let c = Shown::Sort(col);
             let w = match col {
                 Col::Proto => 4,
                 Col::LocalAddr | Col::RemoteAddr => max_w(c, 6, 39),
@@ -176,7 +176,7 @@ fn layout(app: &App, rows: &[&SockRow], avail: usize, theme: &Theme) -> Vec<Spec
         }
         if col == Col::LocalPort {
             specs.push(Spec {
-                c: C::Eph,
+                c: Shown::Eph,
                 title: "E",
                 width: 1,
             });
@@ -197,8 +197,8 @@ fn layout(app: &App, rows: &[&SockRow], avail: usize, theme: &Theme) -> Vec<Spec
             let victim = specs
                 .iter_mut()
                 .filter(|s| match s.c {
-                    C::Sort(Col::LocalAddr | Col::RemoteAddr) => s.width > addr_min,
-                    C::Sort(Col::Process) => s.width > proc_min,
+                    Shown::Sort(Col::LocalAddr | Col::RemoteAddr) => s.width > addr_min,
+                    Shown::Sort(Col::Process) => s.width > proc_min,
                     _ => false,
                 })
                 .max_by_key(|s| s.width);
@@ -228,7 +228,7 @@ fn layout(app: &App, rows: &[&SockRow], avail: usize, theme: &Theme) -> Vec<Spec
                 break;
             }
         }
-        specs.retain(|s| s.c != C::Sort(*drop));
+        specs.retain(|s| s.c != Shown::Sort(*drop));
     }
     shrink(&mut specs, 6, 4);
     specs
@@ -251,7 +251,7 @@ fn draw_sockets(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut 
     let keys: Vec<Option<SortKey>> = specs
         .iter()
         .map(|s| match s.c {
-            C::Sort(c) => Some(SortKey::Sock(c)),
+            Shown::Sort(c) => Some(SortKey::Sock(c)),
             _ => None,
         })
         .collect();
@@ -277,10 +277,17 @@ fn draw_sockets(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut 
         .collect();
     let constraints = lengths(&widths);
     if shown.is_empty() {
+        let clears = format!(
+            "no sockets match ({} clears the filter)",
+            crate::tui::keys::hint(
+                &crate::tui::app::Action::Close,
+                crate::tui::keys::Ctx::Table
+            )
+        );
         let msg = if app.data.snap.is_none() {
             "waiting for the first snapshot…"
         } else {
-            "no sockets match (Esc clears the filter)"
+            &clears
         };
         let t = Table::new(Vec::<Row>::new(), constraints).header(header);
         f.render_widget(t, area);

@@ -1,4 +1,9 @@
-//! Concise builders for hand-made fixture snapshots (tests only).
+//! The one test kit of the crate's unit tests: concise builders for hand-made
+//! sockets and snapshots (this file), and the dashboard's fixed tables
+//! (`dashboard`). Test-only (`#[cfg(test)]`); the integration tests under
+//! `tests/` drive the real binary and real sockets and share `tests/common`.
+
+pub mod dashboard;
 
 use crate::model::{Endpoint, Family, PortRange, Process, Proto, Snapshot, SockState, Socket};
 use std::collections::BTreeMap;
@@ -69,12 +74,17 @@ pub fn listener(proto: Proto, local: &str) -> Socket {
 }
 
 pub trait SockExt {
+    fn state(self, state: SockState) -> Self;
     fn pids(self, pids: &[u32]) -> Self;
     fn inode(self, inode: u64) -> Self;
     fn uid(self, uid: u32) -> Self;
 }
 
 impl SockExt for Socket {
+    fn state(mut self, state: SockState) -> Self {
+        self.state = state;
+        self
+    }
     fn pids(mut self, pids: &[u32]) -> Self {
         self.pids = pids.iter().copied().collect();
         self

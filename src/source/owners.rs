@@ -1,0 +1,441 @@
+//! One-shot attribution: which processes hold the given socket inodes, found by
+//! one walk of `/proc/*/fd` that reads every link once and keeps only the
+//! inodes asked for. For the one-shot commands (`list`, `check`, `pool`), which
+//! ask only for the sockets they will name and keep no cache; the dashboard and
+//! `serve` keep the incremental [`Attributor`](super::attrib::Attributor).
+//!
+//! Why every link, although the wanted sockets may all be found early: a
+//! socket can have many holders (a forked server's workers, systemd's socket
+//! activation, SCM_RIGHTS), and no file in `/proc` says how many; `ss -p` lists
+//! every holder, so a walk that stopped at the first would show fewer. What
+//! makes the walk cheap instead:
+//! - no directory listing where the kernel says how many fds a process has
+//!   (`stat` of `/proc/<pid>/fd` reports the count as its size since Linux 6.2,
+//!   "proc: report open files as size in stat() for /proc/pid/fd",
+//!   `proc_fd_getattr` in fs/proc/fd.c): fd numbers are read from 0 up until that many links were
+//!   found (a table with large gaps is listed instead). Listing costs about a
+//!   third of reading every link again (proc allocates a dentry per entry);
+//! - `readlinkat` relative to the fd directory, into a stack buffer: no path
+//!   lookup of `/proc/<pid>/fd` per link and no allocation;
+//! - the fd numbers of large processes are cut into chunks that the threads
+//!   (one per core, at most [`MAX_THREADS`]) take in turn, so one process with
+//!   10,000 sockets is walked by every core.
+//!
+//! The walk is not atomic (nor is `ss`'s): a socket opened during it may be
+//! missed, and the caller asks the kernel whether what is missing still exists.
+
+use super::attrib::{parse_socket_link, InodeSet};
+use super::procs::ProcessTable;
+use super::SourceError;
+use crate::model::{Pids, Snapshot, Socket};
+use rustc_hash::FxHashMap as HashMap;
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// fd numbers per unit of work.
+const CHUNK: u32 = 1024;
+/// fd numbers read past the reported count before a table counts as sparse
+/// (then its directory is listed for the rest).
+const SLACK: u32 = 64;
+/// Threads at most, whatever the core count: the walk is syscalls on one
+/// kernel structure, and more threads mostly contend.
+pub const MAX_THREADS: usize = 4;
+/// Below this many fds in all, one thread (spawning costs more than it saves).
+const PARALLEL_FROM: u64 = 2048;
+
+/// What a walk found.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// Holders of each wanted inode that was found, ascending pids.
+    pub owners: HashMap<u64, Pids>,
+    /// Every process seen.
+    pub pids: Vec<u32>,
+    /// Processes whose fds we may not read (other users' without privilege).
+    pub unreadable: usize,
+    /// fd links read (for tests and benchmarks).
+    pub links_read: usize,
+}
+
+struct Proc {
+    pid: u32,
+    /// fds the kernel reported (0: unknown, list the directory).
+    count: u64,
+    hits: AtomicUsize,
+    denied: AtomicBool,
+}
+
+struct Task {
+    proc_idx: usize,
+    lo: u32,
+    hi: u32,
+}
+
+/// The holders of every inode in `wanted`, by one walk of `root` (`/proc`).
+/// An empty `wanted` walks nothing. Errors only when `root` cannot be listed or
+/// file descriptors run out.
+pub fn find_owners(root: &Path, wanted: &InodeSet) -> std::io::Result<Found> {
+    find_owners_with(root, wanted, threads())
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS))
+}
+
+/// `find_owners` with a given number of threads (tests compare 1 and many).
+pub fn find_owners_with(root: &Path, wanted: &InodeSet, threads: usize) -> std::io::Result<Found> {
+    let mut found = Found::default();
+    if wanted.is_empty() {
+        return Ok(found);
+    }
+    let mut procs = Vec::new();
+    for ent in std::fs::read_dir(root)?.flatten() {
+        let Some(pid) = ent.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        found.pids.push(pid);
+        // stat needs no read access to the directory: an unreadable one fails
+        // at open, below.
+        let count = match std::fs::metadata(root.join(pid.to_string()).join("fd")) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                found.unreadable += 1;
+                continue;
+            }
+            Err(_) => continue, // exited
+        };
+        procs.push(Proc {
+            pid,
+            count,
+            hits: AtomicUsize::new(0),
+            denied: AtomicBool::new(false),
+        });
+    }
+    found.pids.sort_unstable();
+    // Largest first, so the big chunks are spread before the small ones.
+    procs.sort_by_key(|p| std::cmp::Reverse(p.count));
+    let mut tasks = Vec::new();
+    for (i, p) in procs.iter().enumerate() {
+        if p.count == 0 {
+            continue; // listed below
+        }
+        let end = u32::try_from(p.count)
+            .unwrap_or(u32::MAX)
+            .saturating_add(SLACK);
+        let mut lo = 0;
+        while lo < end {
+            let hi = lo.saturating_add(CHUNK).min(end);
+            tasks.push(Task {
+                proc_idx: i,
+                lo,
+                hi,
+            });
+            lo = hi;
+        }
+    }
+    let total: u64 = procs.iter().map(|p| p.count).sum();
+    let threads = if total < PARALLEL_FROM {
+        1
+    } else {
+        threads.max(1)
+    };
+    let next = AtomicUsize::new(0);
+    let error: Mutex<Option<std::io::Error>> = Mutex::new(None);
+    let mut parts: Vec<Part> = Vec::new();
+    let work = || {
+        let mut part = Part::default();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(t) = tasks.get(i) else { break };
+            let p = &procs[t.proc_idx];
+            if let Err(e) = read_range(root, p, t.lo, t.hi, wanted, &mut part) {
+                if let Ok(mut slot) = error.lock() {
+                    slot.get_or_insert(e);
+                }
+                break;
+            }
+        }
+        part
+    };
+    if threads == 1 {
+        parts.push(work());
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads).map(|_| s.spawn(work)).collect();
+            for h in handles {
+                // A panicking worker would be a bug; its part is lost, not the walk.
+                if let Ok(p) = h.join() {
+                    parts.push(p);
+                }
+            }
+        });
+    }
+    if let Some(e) = error.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    let mut part = Part::default();
+    // What the counted reads did not cover: tables with gaps past the slack,
+    // processes whose count is unknown (kernels before 6.2) or that changed.
+    for p in &procs {
+        if p.denied.load(Ordering::Relaxed) {
+            continue;
+        }
+        let covered = if p.count == 0 {
+            0
+        } else if p.hits.load(Ordering::Relaxed) as u64 >= p.count {
+            continue;
+        } else {
+            u32::try_from(p.count)
+                .unwrap_or(u32::MAX)
+                .saturating_add(SLACK)
+        };
+        list_rest(root, p, covered, wanted, &mut part)?;
+    }
+    parts.push(part);
+    let mut pairs: Vec<(u64, u32)> = Vec::new();
+    for p in parts {
+        found.links_read += p.links;
+        pairs.extend(p.pairs);
+    }
+    let denied: Vec<u32> = procs
+        .iter()
+        .filter(|p| p.denied.load(Ordering::Relaxed))
+        .map(|p| p.pid)
+        .collect();
+    found.unreadable += denied.len();
+    pairs.retain(|(_, pid)| !denied.contains(pid));
+    pairs.sort_unstable();
+    pairs.dedup();
+    for (inode, pid) in pairs {
+        found.owners.entry(inode).or_default().push(pid);
+    }
+    Ok(found)
+}
+
+/// What one thread found.
+#[derive(Default)]
+struct Part {
+    pairs: Vec<(u64, u32)>,
+    links: usize,
+}
+
+/// `/proc/<pid>/fd` opened for `*at` calls; None when the process is gone or
+/// not ours to read (then marked denied).
+fn open_fd_dir(root: &Path, p: &Proc) -> std::io::Result<Option<OwnedFd>> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = root.join(p.pid.to_string()).join("fd");
+    let Ok(c) = CString::new(path.as_os_str().as_bytes()) else {
+        return Ok(None);
+    };
+    // SAFETY: a valid NUL-terminated path; the result is checked.
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        let e = std::io::Error::last_os_error();
+        return match e.raw_os_error() {
+            Some(libc::EMFILE | libc::ENFILE) => Err(e),
+            Some(libc::EACCES | libc::EPERM) => {
+                p.denied.store(true, Ordering::Relaxed);
+                Ok(None)
+            }
+            _ => Ok(None),
+        };
+    }
+    // SAFETY: fd is a fresh descriptor that nothing else owns.
+    Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
+/// What one link is.
+enum Link {
+    Socket(u64),
+    Other,
+    Missing,
+    Denied,
+}
+
+fn read_link_at(dir: &OwnedFd, fd: u32) -> Link {
+    let mut name = [0u8; 12];
+    let mut n = fd;
+    let mut i = name.len() - 1; // name[11] stays NUL
+    loop {
+        i -= 1;
+        name[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut buf = [0u8; 64];
+    // SAFETY: name[i..] is NUL-terminated inside the array; buf is valid for
+    // its length; readlinkat does not terminate and returns the length.
+    let r = unsafe {
+        libc::readlinkat(
+            dir.as_raw_fd(),
+            name[i..].as_ptr().cast(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if r < 0 {
+        return match std::io::Error::last_os_error().raw_os_error() {
+            Some(libc::EACCES | libc::EPERM) => Link::Denied,
+            _ => Link::Missing,
+        };
+    }
+    let text = &buf[..r as usize];
+    match std::str::from_utf8(text).ok().and_then(parse_socket_link) {
+        Some(i) => Link::Socket(i),
+        None => Link::Other,
+    }
+}
+
+/// Reads links `lo..hi` of one process, stopping once it has found as many
+/// as the kernel reported.
+fn read_range(
+    root: &Path,
+    p: &Proc,
+    lo: u32,
+    hi: u32,
+    wanted: &InodeSet,
+    part: &mut Part,
+) -> std::io::Result<()> {
+    let done = |p: &Proc| {
+        p.denied.load(Ordering::Relaxed) || p.hits.load(Ordering::Relaxed) as u64 >= p.count
+    };
+    if done(p) {
+        return Ok(());
+    }
+    let Some(dir) = open_fd_dir(root, p)? else {
+        return Ok(());
+    };
+    for fd in lo..hi {
+        part.links += 1;
+        match read_link_at(&dir, fd) {
+            Link::Missing => continue,
+            Link::Denied => {
+                // Listable (CAP_DAC_READ_SEARCH) but its links are not
+                // (readlink needs ptrace access): as unreadable as a directory
+                // that does not open.
+                p.denied.store(true, Ordering::Relaxed);
+                return Ok(());
+            }
+            Link::Socket(i) if wanted.contains(&i) => part.pairs.push((i, p.pid)),
+            Link::Socket(_) | Link::Other => {}
+        }
+        if p.hits.fetch_add(1, Ordering::Relaxed) as u64 + 1 >= p.count || done(p) {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Lists the fd directory and reads the links numbered `from` and up.
+fn list_rest(
+    root: &Path,
+    p: &Proc,
+    from: u32,
+    wanted: &InodeSet,
+    part: &mut Part,
+) -> std::io::Result<()> {
+    let path = root.join(p.pid.to_string()).join("fd");
+    let rd = match std::fs::read_dir(&path) {
+        Ok(rd) => rd,
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => return Err(e),
+        Err(e) => {
+            if e.kind() == std::io::ErrorKind::PermissionDenied {
+                p.denied.store(true, Ordering::Relaxed);
+            }
+            return Ok(());
+        }
+    };
+    let Some(dir) = open_fd_dir(root, p)? else {
+        return Ok(());
+    };
+    for ent in rd.flatten() {
+        let Some(fd) = ent.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        if fd < from {
+            continue;
+        }
+        part.links += 1;
+        match read_link_at(&dir, fd) {
+            Link::Denied => {
+                p.denied.store(true, Ordering::Relaxed);
+                return Ok(());
+            }
+            Link::Socket(i) if wanted.contains(&i) => part.pairs.push((i, p.pid)),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Fills in the owners of the sockets with these inodes and their processes
+/// (`SystemSource::attribute` when lazy); returns those of them that no
+/// process holds and the kernel no longer has (closed since the dump: their
+/// lack of an owner hides nothing). `still_open(sockets, inodes)`: which of
+/// the given inodes the kernel still has.
+pub fn attribute(
+    snap: &mut Snapshot,
+    wanted: &InodeSet,
+    procs: &mut ProcessTable,
+    still_open: impl FnOnce(&[Socket], &InodeSet) -> InodeSet,
+) -> Result<InodeSet, SourceError> {
+    if wanted.is_empty() {
+        return Ok(InodeSet::default());
+    }
+    let found = find_owners(Path::new("/proc"), wanted).map_err(SourceError::Proc)?;
+    let mut pids: Vec<u32> = found.owners.values().flatten().copied().collect();
+    pids.sort_unstable();
+    pids.dedup();
+    let details = procs.resolve(&pids, &|_| true);
+    for s in snap.sockets.iter_mut() {
+        let Some(o) = s.inode.and_then(|i| found.owners.get(&i)) else {
+            continue;
+        };
+        // A pid that exited before its details were read holds nothing now.
+        s.pids = o
+            .iter()
+            .filter(|p| details.contains_key(p))
+            .copied()
+            .collect();
+    }
+    snap.processes.extend(details);
+    let missing: InodeSet = wanted
+        .iter()
+        .filter(|i| **i != 0 && !found.owners.contains_key(i))
+        .copied()
+        .collect();
+    let closed: InodeSet = if missing.is_empty() {
+        InodeSet::default()
+    } else {
+        let open = still_open(&snap.sockets, &missing);
+        missing.difference(&open).copied().collect()
+    };
+    Ok(closed)
+}
+
+/// `partial` of a snapshot taken without owners, without a walk: without the
+/// capabilities to read other users' fds, another user's open socket would
+/// show no process. (As root, or with them, only a walk can tell; the
+/// sockets a command names get it from `attribute`.)
+pub fn others_hidden(sockets: &[Socket]) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    euid != 0
+        && !super::missing_read_caps().is_empty()
+        && sockets
+            .iter()
+            .any(|s| s.inode.is_some_and(|i| i != 0) && s.uid.is_some_and(|u| u != euid))
+}
+
+#[cfg(test)]
+#[path = "owners_tests.rs"]
+mod tests;
