@@ -107,7 +107,32 @@ pub fn snapshot_from_records(
 ) -> Snapshot {
     let mut processes: BTreeMap<u32, Arc<Process>> = BTreeMap::new();
     let mut sockets = Vec::with_capacity(recs.len());
+    // The namespaces the records name: the first is the primary (`netns` 0);
+    // the others' ranges are not in the records and replay as the given one.
+    let mut netns: Vec<super::Netns> = Vec::new();
     for r in recs {
+        let ns = match &r.netns {
+            Some(n) => match netns.iter().position(|x| x.inode == n.inode) {
+                Some(0) => 0,
+                Some(_) => n.inode,
+                None => {
+                    netns.push(super::Netns {
+                        inode: n.inode,
+                        name: n.name.clone(),
+                        own: netns.is_empty(),
+                        container: None,
+                        range: range.clone(),
+                        counters: None,
+                    });
+                    if netns.len() == 1 {
+                        0
+                    } else {
+                        n.inode
+                    }
+                }
+            },
+            None => 0,
+        };
         if r.processes.is_empty() {
             for pid in &r.pids {
                 processes.entry(*pid).or_insert_with(|| {
@@ -154,7 +179,7 @@ pub fn snapshot_from_records(
             inode: r.inode,
             pids: pids.into(),
             time_wait_left_ms: None,
-            netns: 0,
+            netns: ns,
         });
     }
     Snapshot {
@@ -165,6 +190,6 @@ pub fn snapshot_from_records(
         counters: None,
         sockets,
         processes,
-        netns: Vec::new(),
+        netns,
     }
 }
