@@ -47,6 +47,7 @@ fn fixture(n: u32, shift: u32) -> Snapshot {
             pids: [pid].into_iter().collect(),
             time_wait_left_ms: None,
             conn: None,
+            netns: 0,
         });
         processes.entry(pid).or_insert_with(|| {
             Arc::new(Process {
@@ -55,6 +56,8 @@ fn fixture(n: u32, shift: u32) -> Snapshot {
                 uid: Some(1000),
                 user: Some("bench".into()),
                 cmdline: format!("/usr/bin/server{} --port {server}", pid % 7),
+                container: None,
+                unit: None,
             })
         });
     }
@@ -66,6 +69,7 @@ fn fixture(n: u32, shift: u32) -> Snapshot {
         counters: None,
         sockets,
         processes,
+        netns: Vec::new(),
     }
 }
 

@@ -420,6 +420,7 @@ mod tests {
                 counters: None,
                 sockets: Vec::new(),
                 processes: Default::default(),
+                netns: Vec::new(),
             })
         }
 

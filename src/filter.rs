@@ -126,6 +126,9 @@ pub enum Term {
     Ephemeral,
     /// A bare word (lowercase): address, port, state, process, pid or user.
     Word(String),
+    /// In the network namespace of this name (or its container's name, or id
+    /// prefix; `host` for the one porttop runs in).
+    Netns(String),
 }
 
 impl Term {
@@ -145,6 +148,7 @@ impl Term {
             Term::Dst(_) => 10,
             Term::Ephemeral => 11,
             Term::Word(_) => 12,
+            Term::Netns(_) => 13,
         }
     }
 
@@ -166,6 +170,15 @@ impl Term {
                     .iter()
                     .filter_map(|p| snap.process(*p))
                     .any(|p| p.name.to_lowercase().contains(&name))
+            }
+            Term::Netns(n) => {
+                let name = snap.netns_name(s.netns);
+                name == n
+                    || (n == "host" && s.netns == 0 && snap.netns_info(0).is_none_or(|i| i.own))
+                    || snap
+                        .netns_info(s.netns)
+                        .and_then(|i| i.container.as_ref())
+                        .is_some_and(|c| c.matches(n))
             }
             Term::User(u) if u == "-" => s.user.is_none(),
             Term::User(u) => s
@@ -194,6 +207,7 @@ impl fmt::Display for Term {
             Term::Pid(p) => write!(f, "pid:{p}"),
             Term::Process(p) => write!(f, "proc:{p}"),
             Term::User(u) => write!(f, "user:{u}"),
+            Term::Netns(n) => write!(f, "netns:{n}"),
             Term::Src(n) => write!(f, "src:{n}"),
             Term::Dst(n) => write!(f, "dst:{n}"),
             Term::Ephemeral => f.write_str("ephemeral"),
@@ -222,6 +236,7 @@ enum Key {
     Pid,
     Proc,
     User,
+    Netns,
 }
 
 /// One word of the filter language.
@@ -256,6 +271,7 @@ pub const WORDS: &[Word] = &[
     Word { syntax: "pid:N", help: "held by this process", names: &["pid"], does: Does::Key(Key::Pid) },
     Word { syntax: "proc:NAME", help: "process name contains NAME (also process:)", names: &["proc", "process", "name"], does: Does::Key(Key::Proc) },
     Word { syntax: "user:NAME", help: "socket's user; user:- for none (TIME-WAIT, orphans)", names: &["user", "u"], does: Does::Key(Key::User) },
+    Word { syntax: "netns:NAME", help: "in this network namespace (ip netns or container name; host)", names: &["netns", "ns"], does: Does::Key(Key::Netns) },
 ];
 
 /// How the terms combine, for help texts.
@@ -523,6 +539,7 @@ fn parse_token(tok: &str) -> Result<Vec<Term>, FilterError> {
                 Key::Pid => Term::Pid(v.parse().map_err(|_| FilterError::Pid(v.clone()))?),
                 Key::Proc => Term::Process(raw.into()),
                 Key::User => Term::User(raw.into()),
+                Key::Netns => Term::Netns(raw.into()),
             });
         }
         if out.is_empty() {
@@ -614,6 +631,7 @@ mod tests {
             pids: pid.into_iter().collect(),
             time_wait_left_ms: None,
             conn: None,
+            netns: 0,
         };
         let mut processes = BTreeMap::new();
         for (pid, name) in [(10, "nginx"), (20, "curl")] {
@@ -625,6 +643,8 @@ mod tests {
                     uid: Some(0),
                     user: Some("root".into()),
                     cmdline: name.into(),
+                    container: None,
+                    unit: None,
                 }),
             );
         }
@@ -669,6 +689,7 @@ mod tests {
                     None,
                 ),
             ],
+            netns: Vec::new(),
         }
     }
 

@@ -182,6 +182,7 @@ fn unprivileged_run_lists_roots_sockets_without_pid_and_hints() {
     let dir = tempfile::tempdir().unwrap();
     let bin = world_runnable_binary(dir.path());
     let o = std::process::Command::new("setpriv")
+        .env("PORTTOP_NETNS", "host")
         .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
         .arg(&bin)
         // -l: leftovers of earlier runs (TIME-WAIT toward a reused port) are not ours.
@@ -495,7 +496,7 @@ fn list_and_the_dashboard_agree_on_which_sockets_are_listeners() {
         proc_sort: (ProcCol::Sockets, true),
         filter: Default::default(),
     };
-    let Listing::Sockets(shown) = listing(&rows, &snap, &spec, None) else {
+    let Listing::Sockets(shown) = listing(&rows, &snap, &spec, &Default::default()) else {
         panic!("a socket view")
     };
     for (i, r) in rows.iter().enumerate() {

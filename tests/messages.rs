@@ -57,6 +57,7 @@ fn running_out_of_file_descriptors_says_so() {
     }
     // 4: stdin, stdout, stderr and one more; the listing of /proc needs two.
     let o = std::process::Command::new("prlimit")
+        .env("PORTTOP_NETNS", "host")
         .arg("--nofile=4")
         .arg(env!("CARGO_BIN_EXE_porttop"))
         .arg("list")
@@ -137,6 +138,7 @@ fn as_root_in_a_child_pid_namespace_the_note_says_where_owners_are() {
     // A new PID namespace with its own /proc: this test process (the owner)
     // is not in it, so root cannot see who holds the listener.
     let o = std::process::Command::new("unshare")
+        .env("PORTTOP_NETNS", "host")
         .args(["--pid", "--fork", "--mount-proc"])
         .arg(env!("CARGO_BIN_EXE_porttop"))
         .args(["list", "-l", "--port", &port])

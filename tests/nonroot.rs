@@ -26,6 +26,8 @@ impl Nobody {
 
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new("setpriv");
+        // (its own namespace: the note on the others is tested in netns_all.rs)
+        c.env("PORTTOP_NETNS", "host");
         c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
             .arg(&self.bin)
             .args(args);
@@ -36,6 +38,7 @@ impl Nobody {
     /// capabilities, as systemd's `AmbientCapabilities=` gives them.
     fn with_caps(&self, caps: &str, args: &[&str]) -> Command {
         let mut c = Command::new("setpriv");
+        c.env("PORTTOP_NETNS", "host");
         c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
             .arg(format!("--inh-caps={caps}"))
             .arg(format!("--ambient-caps={caps}"))

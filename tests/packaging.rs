@@ -115,6 +115,7 @@ fn the_units_capabilities_are_enough_to_see_other_users_processes() {
     let l = listener_outside_range("127.0.0.1");
     let port = l.local_addr().unwrap().port().to_string();
     let o = Command::new("setpriv")
+        .env("PORTTOP_NETNS", "host")
         .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
         .arg(format!("--inh-caps={caps}"))
         .arg(format!("--ambient-caps={caps}"))
@@ -296,6 +297,7 @@ fn serve_makes_only_system_calls_the_units_filter_allows() {
         .port();
     // -c: a count per system call, written when porttop exits.
     let mut child = Command::new("strace")
+        .env("PORTTOP_NETNS", "host")
         .args(["-f", "-c", "-o"])
         .arg(&trace)
         .arg(env!("CARGO_BIN_EXE_porttop"))

@@ -18,6 +18,7 @@ use std::time::Duration;
 fn watch(ns: &Netns, secs: u32) -> (Child, mpsc::Receiver<(u64, String)>) {
     let mut child = ns
         .cmd(env!("CARGO_BIN_EXE_porttop"))
+        .env("PORTTOP_NETNS", "host")
         .args(["watch", "--jsonl", "--interval", "1s", "--duration"])
         .arg(secs.to_string())
         .args(["--port", "1"]) // socket events off: only pool and collisions

@@ -71,6 +71,7 @@ fn socket() -> impl Strategy<Value = Socket> {
                 },
                 time_wait_left_ms: None,
                 conn: None,
+                netns: 0,
             }
         })
 }
@@ -92,6 +93,7 @@ fn snapshot() -> impl Strategy<Value = Snapshot> {
                 counters: None,
                 sockets,
                 processes: BTreeMap::new(),
+                netns: Vec::new(),
             }
         },
     )

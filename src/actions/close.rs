@@ -153,6 +153,7 @@ mod tests {
             pids: Default::default(),
             time_wait_left_ms: None,
             conn: None,
+            netns: 0,
         };
         let b = request(&s, 7);
         assert_eq!(&b[24..26], &[0x12, 0x34]);

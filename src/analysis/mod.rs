@@ -2,7 +2,7 @@
 
 pub mod advisor;
 mod analyzer;
-pub use analyzer::{Analysis, Analyzer};
+pub use analyzer::{Analysis, Analyzer, NetnsPool};
 pub mod collisions;
 pub mod diff;
 pub mod pool;

@@ -234,6 +234,10 @@ pub struct PoolReport {
     pub notes: Vec<String>,
     /// Filled by [`analyze_with_churn`] for the top destinations.
     pub projections: Vec<DestProjection>,
+    /// The network namespace this report is about, when the snapshot had
+    /// sockets in more than one (the report is then the worst of them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netns: Option<String>,
 }
 
 /// Pool size that is safe on a malformed range (low > high gives 0, not a panic).
@@ -394,6 +398,7 @@ pub fn analyze(snap: &Snapshot, thresholds: Thresholds) -> PoolReport {
         global_projection: None,
         notes: Vec::new(),
         projections: Vec::new(),
+        netns: None,
     };
     r.notes = notes(&r, thresholds);
     r

@@ -120,6 +120,12 @@ pub struct GlobalArgs {
     /// Read snapshots from a recording (`porttop list --json` output, or JSON lines)
     #[arg(long, global = true, value_name = "FILE")]
     pub replay: Option<PathBuf>,
+    /// Network namespaces to read: host (the one porttop runs in), all, or names
+    /// (`ip netns` name, container name or id, inode), comma-separated
+    /// [default: all as root, else host]
+    #[arg(long, global = true, value_name = "host|all|NAME[,..]", env = "PORTTOP_NETNS",
+          value_parser = crate::source::NetnsSelect::parse)]
+    pub netns: Option<crate::source::NetnsSelect>,
 }
 
 #[derive(Subcommand, Debug)]

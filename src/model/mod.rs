@@ -214,6 +214,63 @@ pub struct Process {
     /// Arguments joined by spaces (empty for kernel threads and unreadable entries),
     /// at most [`CMDLINE_MAX`] bytes: longer ones end in [`CUT_MARK`].
     pub cmdline: String,
+    /// The container the process runs in (from its cgroup path), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<Container>,
+    /// The systemd unit (service or scope) of a process that sits in one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+}
+
+/// A container, as its cgroup path and the runtime's files on disk name it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Container {
+    /// The runtime's id: 64 hex digits for Docker, containerd, CRI-O and
+    /// Podman; the pod uid for a Kubernetes pod seen only by its slice.
+    pub id: String,
+    /// The name the runtime keeps on disk (Docker's `Name`, the pod's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// docker, containerd, cri-o, podman or kubernetes.
+    pub runtime: String,
+}
+
+impl Container {
+    /// Its name, or else the first 12 digits of its id (as `docker ps` shows it).
+    pub fn label(&self) -> &str {
+        match &self.name {
+            Some(n) => n,
+            None => &self.id[..self.id.len().min(12)],
+        }
+    }
+
+    /// Whether `want` names it: its name, or its id or a prefix of it of at
+    /// least 4 digits (as `docker` takes one).
+    pub fn matches(&self, want: &str) -> bool {
+        self.name.as_deref() == Some(want) || (want.len() >= 4 && self.id.starts_with(want))
+    }
+}
+
+/// A network namespace of the host: its own socket table, ephemeral range,
+/// reserved ports and `tcp_tw_reuse`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Netns {
+    /// The namespace's inode (`/proc/PID/ns/net` -> `net:[INODE]`): its identity.
+    pub inode: u64,
+    /// `host` for the one porttop runs in (unless `ip netns` names it), else the
+    /// `ip netns` name, the container's name, or the first process's name.
+    pub name: String,
+    /// The namespace porttop runs in (its sockets have `Socket::netns` 0).
+    #[serde(default)]
+    pub own: bool,
+    /// The container whose processes live in it, if one does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<Container>,
+    /// Its range, read inside it.
+    pub range: PortRange,
+    /// Its kernel TCP counters, read inside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counters: Option<KernelCounters>,
 }
 
 /// The longest command line porttop keeps, in bytes. Any user can give a process
@@ -271,6 +328,14 @@ pub struct Socket {
     /// always, for the rest when the source was asked for `Detail::Info`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conn: Option<Box<ConnInfo>>,
+    /// The network namespace of the socket (its inode, see [`Netns`]); 0 for the
+    /// snapshot's own namespace, whose range is `Snapshot::range`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub netns: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 impl Socket {
@@ -295,6 +360,7 @@ impl Socket {
             local: self.local,
             remote: self.remote,
             inode: self.inode.unwrap_or(0),
+            netns: self.netns,
         }
     }
 }
@@ -307,6 +373,7 @@ pub struct SocketKey {
     pub local: Endpoint,
     pub remote: Option<Endpoint>,
     pub inode: u64,
+    pub netns: u64,
 }
 
 /// The ephemeral (dynamic) port range in force and the ports reserved from it.
@@ -446,6 +513,10 @@ pub struct Snapshot {
     /// (`/proc/net/snmp`, `/proc/net/netstat`); None where unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counters: Option<KernelCounters>,
+    /// The network namespaces read, the own one first (empty: only the own one,
+    /// unnamed, as in older recordings and off Linux).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub netns: Vec<Netns>,
 }
 
 /// The kernel's own TCP counters (cumulative since boot or namespace creation),
@@ -508,9 +579,81 @@ impl Snapshot {
         s.pids.first().and_then(|p| self.process(*p))
     }
 
-    /// Whether a socket's local port lies in the ephemeral pool.
+    /// Whether a socket's local port lies in the ephemeral pool of its namespace.
     pub fn is_ephemeral(&self, s: &Socket) -> bool {
-        self.range.is_ephemeral(s.local.port)
+        self.range_of(s.netns).is_ephemeral(s.local.port)
+    }
+
+    /// The namespace `inode` (0: the own one), if the snapshot knows it.
+    pub fn netns_info(&self, inode: u64) -> Option<&Netns> {
+        if inode == 0 {
+            self.netns.iter().find(|n| n.own)
+        } else {
+            self.netns.iter().find(|n| n.inode == inode)
+        }
+    }
+
+    /// The range of namespace `inode` (0, or unknown: the own one's).
+    pub fn range_of(&self, inode: u64) -> &PortRange {
+        match self.netns_info(inode) {
+            Some(n) if inode != 0 => &n.range,
+            _ => &self.range,
+        }
+    }
+
+    /// The name of namespace `inode` (`host` for the own one when unnamed).
+    pub fn netns_name(&self, inode: u64) -> &str {
+        self.netns_info(inode).map_or("host", |n| n.name.as_str())
+    }
+
+    /// Whether sockets of more than one namespace are in the snapshot.
+    pub fn multi_netns(&self) -> bool {
+        self.netns.len() > 1 && self.sockets.iter().any(|s| s.netns != 0)
+    }
+
+    /// One snapshot per namespace with sockets, by `Socket::netns` (the own one,
+    /// 0, first and always): its
+    /// sockets (with `netns` 0), its range and counters, the processes that own
+    /// them; `netns` holds just that namespace, as its own. Each is what an
+    /// analysis of one namespace reads.
+    pub fn split_netns(&self) -> Vec<(u64, Snapshot)> {
+        let mut by: BTreeMap<u64, Vec<Socket>> = BTreeMap::new();
+        by.insert(0, Vec::new());
+        for s in &self.sockets {
+            let mut c = s.clone();
+            c.netns = 0;
+            by.entry(s.netns).or_default().push(c);
+        }
+        by.into_iter()
+            .map(|(ino, sockets)| {
+                let info = self.netns_info(ino).cloned();
+                let processes = sockets
+                    .iter()
+                    .flat_map(|s| s.pids.iter())
+                    .filter_map(|p| self.processes.get(p).map(|a| (*p, Arc::clone(a))))
+                    .collect();
+                let (range, counters) = match (&info, ino) {
+                    (Some(n), i) if i != 0 => (n.range.clone(), n.counters),
+                    _ => (self.range.clone(), self.counters),
+                };
+                let part = Snapshot {
+                    taken_at_ms: self.taken_at_ms,
+                    host: self.host.clone(),
+                    range,
+                    partial: self.partial,
+                    sockets,
+                    processes,
+                    counters,
+                    netns: info
+                        .map(|mut n| {
+                            n.own = true;
+                            vec![n]
+                        })
+                        .unwrap_or_default(),
+                };
+                (ino, part)
+            })
+            .collect()
     }
 }
 

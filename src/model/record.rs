@@ -49,6 +49,19 @@ pub struct SocketRecord {
     /// under the kernel's names, memory and rates, where the source had them.
     #[serde(flatten)]
     pub conn: Option<super::ConnInfo>,
+    /// The socket's network namespace (where the snapshot names them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<NetnsRecord>,
+    /// The container of the first owner, if it runs in one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<super::Container>,
+}
+
+/// A network namespace as a record names it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NetnsRecord {
+    pub inode: u64,
+    pub name: String,
 }
 
 impl SocketRecord {
@@ -80,6 +93,11 @@ impl SocketRecord {
                 })
                 .collect(),
             conn: s.conn.as_deref().cloned(),
+            netns: snap.netns_info(s.netns).map(|n| NetnsRecord {
+                inode: n.inode,
+                name: n.name.clone(),
+            }),
+            container: procs.first().and_then(|p| p.container.clone()),
         }
     }
 }
@@ -94,7 +112,32 @@ pub fn snapshot_from_records(
 ) -> Snapshot {
     let mut processes: BTreeMap<u32, Arc<Process>> = BTreeMap::new();
     let mut sockets = Vec::with_capacity(recs.len());
+    // The namespaces the records name: the first is the primary (`netns` 0);
+    // the others' ranges are not in the records and replay as the given one.
+    let mut netns: Vec<super::Netns> = Vec::new();
     for r in recs {
+        let ns = match &r.netns {
+            Some(n) => match netns.iter().position(|x| x.inode == n.inode) {
+                Some(0) => 0,
+                Some(_) => n.inode,
+                None => {
+                    netns.push(super::Netns {
+                        inode: n.inode,
+                        name: n.name.clone(),
+                        own: netns.is_empty(),
+                        container: None,
+                        range: range.clone(),
+                        counters: None,
+                    });
+                    if netns.len() == 1 {
+                        0
+                    } else {
+                        n.inode
+                    }
+                }
+            },
+            None => 0,
+        };
         if r.processes.is_empty() {
             for pid in &r.pids {
                 processes.entry(*pid).or_insert_with(|| {
@@ -104,6 +147,8 @@ pub fn snapshot_from_records(
                         uid: r.uid,
                         user: r.user.clone(),
                         cmdline: r.cmdline.clone().unwrap_or_default(),
+                        container: None,
+                        unit: None,
                     })
                 });
             }
@@ -116,6 +161,8 @@ pub fn snapshot_from_records(
                     uid: p.uid,
                     user: p.user.clone(),
                     cmdline: p.cmdline.clone(),
+                    container: None,
+                    unit: None,
                 })
             });
         }
@@ -138,6 +185,7 @@ pub fn snapshot_from_records(
             pids: pids.into(),
             time_wait_left_ms: None,
             conn: r.conn.map(Box::new),
+            netns: ns,
         });
     }
     Snapshot {
@@ -148,5 +196,6 @@ pub fn snapshot_from_records(
         counters: None,
         sockets,
         processes,
+        netns,
     }
 }

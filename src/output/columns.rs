@@ -406,6 +406,7 @@ mod tests {
             pids: Default::default(),
             time_wait_left_ms: None,
             conn: None,
+            netns: 0,
         };
         s.conn = Some(Box::new(ConnInfo {
             cookie: 1,
@@ -429,6 +430,7 @@ mod tests {
             sockets: vec![s.clone()],
             processes: Default::default(),
             counters: None,
+            netns: Vec::new(),
         };
         let v = serde_json::to_value(crate::model::SocketRecord::new(&snap, &s)).unwrap();
         for c in COLUMNS {

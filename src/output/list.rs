@@ -43,9 +43,9 @@ pub fn list_table(
     info: bool,
 ) -> io::Result<()> {
     let fields = table_fields(info);
-    let titles: Vec<&str> = fields.iter().map(|f| column(*f).title).collect();
-    let right: Vec<bool> = fields.iter().map(|f| column(*f).right).collect();
-    let rows: Vec<Vec<String>> = sockets
+    let mut titles: Vec<&str> = fields.iter().map(|f| column(*f).title).collect();
+    let mut right: Vec<bool> = fields.iter().map(|f| column(*f).right).collect();
+    let mut rows: Vec<Vec<String>> = sockets
         .iter()
         .map(|s| {
             let cx = context(snap, s);
@@ -55,6 +55,14 @@ pub fn list_table(
                 .collect()
         })
         .collect();
+    // Sockets of more than one namespace: which one each is in, first.
+    if snap.multi_netns() {
+        titles.insert(0, "NETNS");
+        right.insert(0, false);
+        for (r, s) in rows.iter_mut().zip(sockets) {
+            r.insert(0, safe(snap.netns_name(s.netns)).into_owned());
+        }
+    }
     write_table(out, header.then_some(&titles[..]), &rows, &right)
 }
 
@@ -170,14 +178,51 @@ pub struct RangeSummary {
     /// How a Windows what-if range was computed from the MaxUserPort table.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub derived: Option<crate::range::windows::Derivation>,
+    /// The network namespace, when the snapshot has more than one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netns: Option<String>,
+    /// Its container (name or short id), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// The other namespaces' ranges (empty with one namespace).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<RangeSummary>,
 }
 
 impl RangeSummary {
+    /// The summary of `r` with the ports in use of the snapshot's own
+    /// namespace; with more than one namespace, each other one's follows in
+    /// `namespaces`.
     pub fn new(r: &PortRange, snap: Option<&Snapshot>) -> Self {
+        let mut me = Self::of_netns(r, snap, 0);
+        if let Some(snap) = snap.filter(|s| s.netns.len() > 1) {
+            me.netns = Some(snap.netns_name(0).to_string());
+            me.container = snap
+                .netns_info(0)
+                .and_then(|n| n.container.as_ref())
+                .map(|c| c.label().to_string());
+            for n in snap.netns.iter().filter(|n| !n.own) {
+                let mut o = Self::of_netns(&n.range, Some(snap), n.inode);
+                o.netns = Some(n.name.clone());
+                o.container = n.container.as_ref().map(|c| c.label().to_string());
+                me.namespaces.push(o);
+            }
+        }
+        me
+    }
+
+    fn of_netns(r: &PortRange, snap: Option<&Snapshot>, netns: u64) -> Self {
         let in_use = snap
             .map(|s| {
-                let view = PoolView::of(r, &s.sockets);
-                let [tcp, udp] = [Proto::Tcp, Proto::Udp].map(|p| view.ports_in_use(&s.sockets, p));
+                // (this namespace's sockets against its range)
+                let mine: Vec<crate::model::Socket> = s
+                    .sockets
+                    .iter()
+                    .filter(|x| x.netns == netns)
+                    .cloned()
+                    .collect();
+                let view = PoolView::of(r, &mine);
+                let [tcp, udp] = [Proto::Tcp, Proto::Udp].map(|p| view.ports_in_use(&mine, p));
                 tcp.max(udp)
             })
             .unwrap_or(0);
@@ -191,11 +236,30 @@ impl RangeSummary {
             pool_size: r.pool_size(),
             in_use,
             derived: None,
+            netns: None,
+            container: None,
+            namespaces: Vec::new(),
         }
     }
 }
 
+/// `porttop range` as text: the own namespace's, then each other one's.
 pub fn range_text(out: &mut dyn Write, s: &RangeSummary) -> io::Result<()> {
+    range_text_one(out, s)?;
+    for n in &s.namespaces {
+        writeln!(out)?;
+        range_text_one(out, n)?;
+    }
+    Ok(())
+}
+
+fn range_text_one(out: &mut dyn Write, s: &RangeSummary) -> io::Result<()> {
+    if let Some(n) = &s.netns {
+        match &s.container {
+            Some(c) => writeln!(out, "netns            {} (container {})", safe(n), safe(c))?,
+            None => writeln!(out, "netns            {}", safe(n))?,
+        }
+    }
     let pct = if s.pool_size == 0 {
         0.0
     } else {

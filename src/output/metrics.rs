@@ -130,11 +130,15 @@ pub fn render_snapshot(
     report: &PoolReport,
     collisions: &[Collision],
     top: usize,
+    pools: &[crate::analysis::NetnsPool],
 ) -> String {
     let mut e = Exposition::default();
     sockets(&mut e, snap);
     pool(&mut e, report);
     destinations(&mut e, report, top);
+    if pools.len() > 1 {
+        netns(&mut e, pools, NETNS_TOP);
+    }
     collision_counts(&mut e, collisions);
     listeners(&mut e, snap);
     kernel(&mut e, snap);
@@ -338,6 +342,98 @@ fn destinations(e: &mut Exposition, r: &PoolReport, top: usize) {
         let [la, ra, rp] = dest_values(&p.dest);
         let labels = dest_labels(&p.dest, [&la, &ra, &rp]);
         e.sample("porttop_destination_exhaustion_seconds", &labels, secs);
+    }
+}
+
+/// How many network namespaces get series of their own (the worst ones); the
+/// rest are summed into `netns="_other"`, so a host with a thousand containers
+/// exports a bounded number of series.
+pub const NETNS_TOP: usize = 10;
+
+/// Per network namespace (with more than one): the pool of the worst `top` by
+/// name, and `_other` for the rest together (sockets summed, the worst
+/// fraction and level); the unlabelled families above are the worst one's.
+fn netns(e: &mut Exposition, pools: &[crate::analysis::NetnsPool], top: usize) {
+    let g = Kind::Gauge;
+    e.single(
+        "porttop_netns_count",
+        g,
+        "Network namespaces read",
+        pools.len() as f64,
+    );
+    let shown = &pools[..pools.len().min(top)];
+    let rest = &pools[shown.len()..];
+    let other = (!rest.is_empty()).then(|| {
+        (
+            rest.iter().map(|p| p.sockets).sum::<usize>() as f64,
+            rest.iter().map(|p| p.report.fraction).fold(0.0, f64::max),
+            rest.iter()
+                .map(|p| p.report.level.exit_code())
+                .max()
+                .unwrap_or(0),
+        )
+    });
+    type Pick = fn(&crate::analysis::NetnsPool) -> f64;
+    let fams: [(&str, &str, Pick, usize); 3] = [
+        (
+            "porttop_netns_sockets",
+            "Sockets in a network namespace (the worst N; _other: the rest summed)",
+            |p| p.sockets as f64,
+            0,
+        ),
+        (
+            "porttop_netns_pool_fraction",
+            "A network namespace's pool fraction, against its own range (_other: the worst of the rest)",
+            |p| p.report.fraction,
+            1,
+        ),
+        (
+            "porttop_netns_pool_level_code",
+            "A network namespace's pool level: 0 ok, 1 warn, 2 critical (_other: the worst of the rest)",
+            |p| f64::from(p.report.level.exit_code()),
+            2,
+        ),
+    ];
+    for (name, help, pick, i) in fams {
+        e.family(name, g, help);
+        for p in shown {
+            let c = p.container.as_deref().unwrap_or("");
+            e.sample(name, &[("netns", &p.name), ("container", c)], pick(p));
+        }
+        if let Some((s, f, l)) = other {
+            let v = [s, f, f64::from(l)][i];
+            e.sample(name, &[("netns", "_other"), ("container", "")], v);
+        }
+    }
+    e.family(
+        "porttop_netns_ephemeral_pool_size",
+        g,
+        "Ports a network namespace's range can hand out (the worst N)",
+    );
+    for p in shown {
+        let c = p.container.as_deref().unwrap_or("");
+        let v = f64::from(p.report.pool_size);
+        e.sample(
+            "porttop_netns_ephemeral_pool_size",
+            &[("netns", &p.name), ("container", c)],
+            v,
+        );
+    }
+    e.family(
+        "porttop_netns_destination_sockets",
+        g,
+        "Sockets toward the busiest destination of a network namespace (the worst N)",
+    );
+    for p in shown {
+        let Some(w) = &p.report.worst else { continue };
+        let [la, ra, rp] = dest_values(&w.key);
+        let [a, b, c, d] = dest_labels(&w.key, [&la, &ra, &rp]);
+        let labels = [("netns", p.name.as_str()), a, b, c, d];
+        e.sample(
+            "porttop_netns_destination_sockets",
+            &labels,
+            f64::from(w.sockets),
+        );
     }
 }
 

@@ -96,7 +96,7 @@ fn sample_snapshot() -> crate::model::Snapshot {
 fn render(s: &crate::model::Snapshot, top: usize) -> String {
     let r = analyze(s, Thresholds::default());
     let c = collisions::find_with(s, &crate::analysis::malware_lookup);
-    render_snapshot(s, &r, &c, top)
+    render_snapshot(s, &r, &c, top, &[])
 }
 
 #[test]
@@ -281,4 +281,40 @@ fn listener_accept_queues_are_exported_per_listener() {
     // no detail at all: no queue families
     let bare = render(&sample_snapshot(), 10);
     assert!(!bare.contains("porttop_listener_accept_queue"), "{bare}");
+}
+
+#[test]
+fn namespaces_get_series_of_their_own_bounded_by_the_worst_n_and_the_rest() {
+    let s = sample_snapshot();
+    let r = analyze(&s, Thresholds::default());
+    let pools: Vec<crate::analysis::NetnsPool> = (0..NETNS_TOP + 2)
+        .map(|i| {
+            let mut report = r.clone();
+            report.fraction = 1.0 - i as f64 / 100.0;
+            crate::analysis::NetnsPool {
+                inode: i as u64 + 1,
+                name: format!("ns{i}"),
+                container: (i == 0).then(|| "web\x1b[31m".to_string()),
+                sockets: 10,
+                report,
+            }
+        })
+        .collect();
+    let text = render_snapshot(&s, &r, &[], 5, &pools);
+    let lines = |name: &str| -> Vec<&str> {
+        text.lines()
+            .filter(|l| l.starts_with(&format!("{name}{{")))
+            .collect()
+    };
+    let socks = lines("porttop_netns_sockets");
+    assert_eq!(socks.len(), NETNS_TOP + 1, "{socks:?}");
+    assert!(socks.contains(&r#"porttop_netns_sockets{netns="_other",container=""} 20"#));
+    assert!(lines("porttop_netns_pool_fraction")
+        .contains(&r#"porttop_netns_pool_fraction{netns="_other",container=""} 0.9"#));
+    // a container name from the system is made safe for a terminal
+    assert!(socks[0].starts_with(r#"porttop_netns_sockets{netns="ns0",container="web"#));
+    assert!(!socks[0].contains('\x1b'), "{}", socks[0]);
+    assert!(text.contains("porttop_netns_count 12"));
+    // one namespace: no such series
+    assert!(!render_snapshot(&s, &r, &[], 5, &pools[..1]).contains("porttop_netns_"));
 }

@@ -12,7 +12,9 @@ pub use list::{
     list_csv, list_csv_info, list_json, list_order, list_table, queue_warnings, range_json,
     range_text, snapshot_json, RangeSummary,
 };
-pub use pool::{collision_kind, driver_text, pool_json, pool_nagios, pool_text};
+pub use pool::{
+    collision_kind, driver_text, pool_json, pool_nagios, pool_netns_text, pool_text, NETNS_TITLES,
+};
 pub use safe::{safe, safe_string};
 
 use std::io::{self, Write};

@@ -10,12 +10,95 @@ fn pct(f: f64) -> String {
     format!("{:.1} %", f * 100.0)
 }
 
-/// What drove the level, in words.
+/// What drove the level, in words (naming the network namespace when the
+/// report is the worst of several).
 pub fn driver_text(r: &PoolReport) -> String {
-    match &r.driver {
+    let what = match &r.driver {
         Driver::Global { proto } => format!("global {proto} pool"),
         Driver::Destination(k) => format!("destination {k}"),
         Driver::EmptyPool => "empty pool: the range has no usable port".into(),
+    };
+    match &r.netns {
+        Some(ns) => format!("{what} in netns {}", safe(ns)),
+        None => what,
+    }
+}
+
+/// The columns of a table of namespaces (`pool` and the dashboard's view).
+pub const NETNS_TITLES: [&str; 7] = [
+    "NETNS",
+    "CONTAINER",
+    "RANGE",
+    "SOCKETS",
+    "LEVEL",
+    "POOL",
+    "WORST DESTINATION",
+];
+
+/// The pool of every network namespace, the worst first (after `pool_text`
+/// when there is more than one).
+pub fn pool_netns_text(
+    out: &mut dyn Write,
+    pools: &[crate::analysis::NetnsPool],
+) -> io::Result<()> {
+    writeln!(out, "namespaces   {}", pools.len())?;
+    let rows: Vec<Vec<String>> = pools
+        .iter()
+        .map(|p| {
+            let r = &p.report;
+            vec![
+                format!("  {}", safe(&p.name)),
+                safe(p.container.as_deref().unwrap_or("-")).into_owned(),
+                format!("{}-{}", r.range_low, r.range_high),
+                p.sockets.to_string(),
+                r.level.as_str().to_string(),
+                pct(r.fraction),
+                match &r.worst {
+                    Some(d) => d.key.remote.to_string(),
+                    None => "-".into(),
+                },
+            ]
+        })
+        .collect();
+    let mut header = NETNS_TITLES;
+    header[0] = "  NETNS";
+    write_table(
+        out,
+        Some(&header),
+        &rows,
+        &[false, false, false, true, false, true, false],
+    )
+}
+
+/// The JSON of one namespace's pool in `pool --json`.
+#[derive(Serialize)]
+pub struct NetnsPoolJson<'a> {
+    pub inode: u64,
+    pub name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<&'a str>,
+    pub sockets: usize,
+    pub level: crate::analysis::pool::Level,
+    pub fraction: f64,
+    pub range_low: u16,
+    pub range_high: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worst: Option<String>,
+}
+
+impl<'a> NetnsPoolJson<'a> {
+    pub fn of(p: &'a crate::analysis::NetnsPool) -> Self {
+        NetnsPoolJson {
+            inode: p.inode,
+            name: &p.name,
+            container: p.container.as_deref(),
+            sockets: p.sockets,
+            level: p.report.level,
+            fraction: p.report.fraction,
+            range_low: p.report.range_low,
+            range_high: p.report.range_high,
+            worst: p.report.worst.as_ref().map(|d| d.key.remote.to_string()),
+        }
     }
 }
 
@@ -171,6 +254,9 @@ struct PoolJson<'a> {
     #[serde(flatten)]
     report: &'a PoolReport,
     collisions: &'a [Collision],
+    /// Every network namespace's pool, the worst first (with more than one).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    namespaces: Vec<NetnsPoolJson<'a>>,
 }
 
 pub fn pool_json(
@@ -178,6 +264,7 @@ pub fn pool_json(
     r: &PoolReport,
     collisions: &[Collision],
     top: usize,
+    pools: &[crate::analysis::NetnsPool],
 ) -> io::Result<()> {
     let mut trimmed = r.clone();
     trimmed.destinations.truncate(top);
@@ -186,6 +273,11 @@ pub fn pool_json(
         &PoolJson {
             report: &trimmed,
             collisions,
+            namespaces: if pools.len() > 1 {
+                pools.iter().map(NetnsPoolJson::of).collect()
+            } else {
+                Vec::new()
+            },
         },
     )?;
     writeln!(out)

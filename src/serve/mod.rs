@@ -213,7 +213,8 @@ impl Renderer {
                     crate::elog!("porttop: note: {hint}");
                 }
             }
-            let text = metrics::render_snapshot(&snap, &a.report, &a.collisions, self.cfg.top);
+            let text =
+                metrics::render_snapshot(&snap, &a.report, &a.collisions, self.cfg.top, &a.netns);
             Ok((text.into_bytes(), Arc::new(snap)))
         });
         let refresh_secs = t0.elapsed().as_secs_f64();

@@ -5,7 +5,9 @@
 //! Events: `open`, `close`, `state` (sockets, filtered by the usual flags; a closed
 //! socket is matched against the snapshot it was last seen in), `pool_level`,
 //! `collision_start`, `collision_end`. Every line has `ts_ms` (the snapshot's time)
-//! and `event`; socket events carry the `list --json` record fields.
+//! and `event`; socket events carry the `list --json` record fields (with the
+//! socket's `netns` where the snapshot has more than one namespace), and
+//! `pool_level` the `netns` whose pool sets the level.
 
 use crate::analysis::collisions::{Collision, CollisionKind};
 use crate::analysis::diff::diff;
@@ -50,6 +52,9 @@ pub enum EventKind {
         /// Seconds until the soonest projected exhaustion, when one is projected.
         #[serde(skip_serializing_if = "Option::is_none")]
         exhaustion_secs: Option<f64>,
+        /// The network namespace whose pool sets the level (with more than one).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        netns: Option<String>,
     },
     CollisionStart(CollisionInfo),
     CollisionEnd(CollisionInfo),
@@ -71,6 +76,7 @@ pub struct Seen {
     pub driver: String,
     pub level_by: pool::LevelBy,
     pub exhaustion_secs: Option<f64>,
+    pub netns: Option<String>,
     pub collisions: BTreeMap<(CollisionKind, Proto, u16), CollisionInfo>,
 }
 
@@ -96,6 +102,7 @@ impl Seen {
             driver: crate::output::driver_text(report),
             level_by: report.level_by,
             exhaustion_secs: report.exhaustion_secs,
+            netns: report.netns.clone(),
             collisions: collision_map(&an.collisions),
             snap,
         }
@@ -149,6 +156,7 @@ pub fn events(old: &Seen, new: &Seen, filter: &Filter) -> Vec<WatchEvent> {
             driver: new.driver.clone(),
             level_by: new.level_by,
             exhaustion_secs: new.exhaustion_secs,
+            netns: new.netns.clone(),
         });
     }
     for (k, c) in &old.collisions {

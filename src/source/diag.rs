@@ -498,6 +498,7 @@ pub fn to_socket(proto: Proto, r: &Record) -> Socket {
         // idiag_expires = the ms left until the TIME-WAIT socket is freed.
         time_wait_left_ms: (st == SockState::TimeWait).then_some(r.expires_ms),
         conn: None,
+        netns: 0,
     }
 }
 

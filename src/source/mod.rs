@@ -2,6 +2,8 @@
 //! (`FixtureSource`). Everything above this module sees only `Snapshot`s.
 
 pub mod attrib;
+#[cfg(target_os = "linux")]
+pub mod container;
 pub mod counters;
 #[cfg(target_os = "linux")]
 mod diag;
@@ -9,6 +11,7 @@ mod diag;
 mod diag_info;
 mod fixture;
 #[cfg(target_os = "linux")]
+pub mod netns;
 pub mod owners;
 pub mod procs;
 mod rates;
@@ -16,6 +19,38 @@ mod system;
 
 pub use fixture::{parse_fixture, FixtureSource};
 pub use system::{netstat2_bare_dump, SystemSource};
+
+/// Which namespaces to read (`--netns`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum NetnsSelect {
+    /// Every namespace where porttop may enter them (root), else its own.
+    #[default]
+    Auto,
+    /// `host`: only the namespace porttop runs in.
+    Own,
+    /// `all`: every namespace (saying what cannot be entered).
+    All,
+    /// By name, container name or id, or inode (`host` for the own one).
+    Named(Vec<String>),
+}
+
+impl NetnsSelect {
+    /// `host`, `all`, or `NAME[,NAME..]`.
+    pub fn parse(s: &str) -> Result<NetnsSelect, String> {
+        let names: Vec<String> = s
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+            .collect();
+        match names.as_slice() {
+            [] => Err("--netns: give host, all, or namespace names".into()),
+            [one] if one == "host" => Ok(NetnsSelect::Own),
+            [one] if one == "all" => Ok(NetnsSelect::All),
+            _ => Ok(NetnsSelect::Named(names)),
+        }
+    }
+}
 
 use crate::model::Snapshot;
 
@@ -32,6 +67,9 @@ pub enum SourceError {
     Fixture { path: String, msg: String },
     #[error("{0}")]
     Range(#[from] crate::range::RangeError),
+    /// A namespace asked for that cannot be read; the message says which and why.
+    #[error("{0}")]
+    Netns(String),
     #[error("socket listing is not supported on this OS")]
     Unsupported,
 }

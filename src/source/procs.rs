@@ -116,12 +116,15 @@ impl ProcessTable {
     fn load(&mut self, pid: u32) -> Option<Process> {
         let d = linux::read(Path::new("/proc"), pid)?;
         let user = d.uid.map(|u| self.users.name(u));
+        let place = super::container::of_pid(pid, &Default::default());
         Some(Process {
             pid,
             name: d.name,
             uid: d.uid,
             user,
             cmdline: d.cmdline,
+            container: place.container,
+            unit: place.unit,
         })
     }
 

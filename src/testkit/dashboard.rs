@@ -34,6 +34,7 @@ pub fn sock(
         pids: pid.into_iter().collect(),
         time_wait_left_ms: None,
         conn: None,
+        netns: 0,
     }
 }
 
@@ -53,6 +54,8 @@ pub fn snap(sockets: Vec<Socket>, at: u64) -> Snapshot {
                 uid: Some(1000),
                 user: Some("alice".into()),
                 cmdline: format!("/usr/bin/{name} --flag"),
+                container: None,
+                unit: None,
             }),
         );
     }
@@ -64,6 +67,7 @@ pub fn snap(sockets: Vec<Socket>, at: u64) -> Snapshot {
         counters: None,
         sockets,
         processes,
+        netns: Vec::new(),
     }
 }
 

@@ -39,6 +39,7 @@ pub fn conn(proto: Proto, local: &str, remote: &str, state: SockState) -> Socket
         pids: Default::default(),
         time_wait_left_ms: None,
         conn: None,
+        netns: 0,
     }
 }
 
@@ -70,6 +71,7 @@ pub fn listener(proto: Proto, local: &str) -> Socket {
         pids: Default::default(),
         time_wait_left_ms: None,
         conn: None,
+        netns: 0,
     }
 }
 
@@ -113,6 +115,7 @@ pub fn snap(taken_at_ms: u64, range: PortRange, sockets: Vec<Socket>) -> Snapsho
         counters: None,
         sockets,
         processes: BTreeMap::new(),
+        netns: Vec::new(),
     }
 }
 
@@ -125,6 +128,8 @@ pub fn with_procs(mut s: Snapshot, procs: &[(u32, &str)]) -> Snapshot {
             uid: None,
             user: None,
             cmdline: String::new(),
+            container: None,
+            unit: None,
         };
         s.processes.insert(pid, Arc::new(p));
     }

@@ -20,6 +20,7 @@ impl From<crate::analysis::Analysis> for Alerts {
             kernel_moves,
             history,
             dest_history,
+            netns,
         } = a;
         let flagged = collisions
             .iter()
@@ -37,6 +38,7 @@ impl From<crate::analysis::Analysis> for Alerts {
             dest_history,
             // (set from the snapshot by the preparer)
             full_queues: Vec::new(),
+            netns,
         }
     }
 }
@@ -56,6 +58,8 @@ pub struct Alerts {
     pub dest_history: std::collections::HashMap<pool::DestKey, Vec<f64>>,
     /// Listeners whose accept queue is full: `addr:port (name) waiting/backlog`.
     pub full_queues: Vec<String>,
+    /// Each network namespace's pool, the worst first (the Namespaces view).
+    pub netns: Vec<crate::analysis::NetnsPool>,
 }
 
 /// Listeners whose accept queue is over its backlog (the kernel drops new
@@ -108,6 +112,9 @@ impl Alerts {
             "WARNING"
         };
         let mut s = format!("{level} {:.1}% {what}", r.fraction * 100.0);
+        if let Some(ns) = &r.netns {
+            s.push_str(&format!(" in netns {}", crate::output::safe(ns)));
+        }
         match self.projection_of_worst().map(|p| &p.projection) {
             Some(Projection::Exhausts { secs }) if *secs <= 0.0 => s.push_str(": no port left"),
             Some(Projection::Exhausts { secs }) if *secs < 1.0 => {

@@ -274,6 +274,7 @@ impl App {
                 h.finish()
             }),
             Listing::Procs(p) => p.get(i).map(|p| p.pid.map_or(u64::MAX, u64::from)),
+            Listing::Netns(n) => n.get(i).map(|n| n.inode),
             Listing::Sockets(v) => v.get(i).and_then(|r| self.data.rows.get(*r)).map(|r| r.id),
         }
     }
@@ -289,14 +290,10 @@ impl App {
             counters: None,
             sockets: Vec::new(),
             processes: Default::default(),
+            netns: Vec::new(),
         };
         let snap: &Snapshot = self.data.snap.as_deref().unwrap_or(&empty);
-        let l = prep::listing(
-            &self.data.rows,
-            snap,
-            &self.spec,
-            self.data.alerts.report.as_ref(),
-        );
+        let l = prep::listing(&self.data.rows, snap, &self.spec, &self.data.alerts);
         self.show(l);
     }
 
@@ -653,6 +650,12 @@ impl App {
 
     fn open(&mut self) {
         match self.spec.view {
+            View::Namespaces => {
+                if let Some(n) = self.listing.namespaces().get(self.cursor.selected) {
+                    self.spec.filter = Filter::of([crate::filter::Term::Netns(n.name.clone())]);
+                    self.set_view(View::All);
+                }
+            }
             View::Processes => {
                 if let Some(pid) = self
                     .listing
@@ -762,6 +765,22 @@ impl App {
                     d.proto, d.local, d.remote, d.ports, d.time_wait, d.pct
                 )
             }),
+            View::Namespaces => self
+                .listing
+                .namespaces()
+                .get(self.cursor.selected)
+                .map(|n| {
+                    format!(
+                        "netns {} container {} range {} sockets {} level {} pool {:.1}% worst {}",
+                        n.name,
+                        n.container,
+                        n.range,
+                        n.sockets,
+                        n.level.as_str(),
+                        n.pct,
+                        n.worst
+                    )
+                }),
             View::Processes => self.listing.procs().get(self.cursor.selected).map(|p| {
                 format!(
                     "pid {} {} user {} sockets {} listen {} estab {} other {} ephemeral {}",
@@ -814,6 +833,11 @@ impl App {
             View::Processes => {
                 super::export::procs(&mut out, self.listing.procs(), json).map_err(err)?;
                 self.listing.procs().len()
+            }
+            View::Namespaces => {
+                let n = self.listing.namespaces();
+                super::export::namespaces(&mut out, n, json).map_err(err)?;
+                n.len()
             }
             _ => {
                 let socks: Vec<&crate::model::Socket> = self

@@ -65,3 +65,32 @@ pub fn procs(out: &mut dyn Write, v: &[ProcGroup], json: bool) -> io::Result<()>
     }
     Ok(())
 }
+
+pub fn namespaces(
+    out: &mut dyn Write,
+    v: &[crate::tui::netns::NsGroup],
+    json: bool,
+) -> io::Result<()> {
+    if json {
+        return json_array(out, v);
+    }
+    writeln!(
+        out,
+        "netns,inode,container,range,sockets,level,pool_pct,worst_destination"
+    )?;
+    for n in v {
+        writeln!(
+            out,
+            "{},{},{},{},{},{},{:.1},{}",
+            csv_field(&n.name),
+            n.inode,
+            csv_field(&n.container),
+            n.range,
+            n.sockets,
+            n.level.as_str(),
+            n.pct,
+            csv_field(&n.worst)
+        )?;
+    }
+    Ok(())
+}

@@ -138,6 +138,7 @@ pub const KEYS: &[Binding] = &[
     b(&[(C::Char('3'), N)], Table, A::View(View::Established), "view: Established"),
     b(&[(C::Char('4'), N)], Table, A::View(View::Ephemeral), "view: Ephemeral (by destination)"),
     b(&[(C::Char('5'), N)], Table, A::View(View::Processes), "view: Processes"),
+    b(&[(C::Char('6'), N)], Table, A::View(View::Namespaces), "view: Namespaces"),
     b(&[(C::Enter, N)], Table, A::Open, "details / a group's sockets"),
     b(&[(C::Backspace, N), (C::Left, N)], Table, A::Back, "back from a group's sockets"),
     b(&[(C::Esc, N)], Table, A::Close, "back, then clear the filter (never quits)"),

@@ -13,6 +13,7 @@ pub mod app;
 mod export;
 pub mod keys;
 pub mod line;
+pub mod netns;
 pub mod prep;
 pub mod rows;
 pub mod term;

@@ -20,15 +20,17 @@ pub enum View {
     Established,
     Ephemeral,
     Processes,
+    Namespaces,
 }
 
 impl View {
-    pub const ALL: [View; 5] = [
+    pub const ALL: [View; 6] = [
         View::All,
         View::Listening,
         View::Established,
         View::Ephemeral,
         View::Processes,
+        View::Namespaces,
     ];
 
     pub fn title(self) -> &'static str {
@@ -38,6 +40,7 @@ impl View {
             View::Established => "Established",
             View::Ephemeral => "Ephemeral",
             View::Processes => "Processes",
+            View::Namespaces => "Namespaces",
         }
     }
 
@@ -50,7 +53,7 @@ impl View {
     }
 
     pub fn grouped(self) -> bool {
-        matches!(self, View::Ephemeral | View::Processes)
+        matches!(self, View::Ephemeral | View::Processes | View::Namespaces)
     }
 
     /// The view `step` places away along the tabs (wrapping).
@@ -99,6 +102,7 @@ pub enum Listing {
     Sockets(Vec<usize>),
     Dests(Vec<DestGroup>),
     Procs(Vec<ProcGroup>),
+    Netns(Vec<super::netns::NsGroup>),
 }
 
 impl Default for Listing {
@@ -113,6 +117,7 @@ impl Listing {
             Listing::Sockets(v) => v.len(),
             Listing::Dests(d) => d.len(),
             Listing::Procs(p) => p.len(),
+            Listing::Netns(n) => n.len(),
         }
     }
 
@@ -141,15 +146,18 @@ impl Listing {
             _ => &[],
         }
     }
+
+    pub fn namespaces(&self) -> &[super::netns::NsGroup] {
+        match self {
+            Listing::Netns(n) => n,
+            _ => &[],
+        }
+    }
 }
 
 /// The entries of `spec`'s view over `rows`.
-pub fn listing(
-    rows: &[Row],
-    snap: &Snapshot,
-    spec: &ViewSpec,
-    report: Option<&crate::analysis::pool::PoolReport>,
-) -> Listing {
+pub fn listing(rows: &[Row], snap: &Snapshot, spec: &ViewSpec, alerts: &Alerts) -> Listing {
+    let report = alerts.report.as_ref();
     let filter = &spec.filter;
     let passing = rows.iter().filter(|r| filter.matches(snap, &r.sock));
     match spec.view {
@@ -164,6 +172,7 @@ pub fn listing(
             rows::sort_dests(&mut d, spec.dest_sort.0, spec.dest_sort.1);
             Listing::Dests(d)
         }
+        View::Namespaces => Listing::Netns(super::netns::ns_groups(passing, snap, &alerts.netns)),
         View::Processes => {
             let mut p = rows::proc_groups(passing);
             rows::sort_procs(&mut p, spec.proc_sort.0, spec.proc_sort.1);
@@ -248,7 +257,7 @@ impl Preparer {
             r.flagged = alerts.flagged(r.sock.proto, r.sock.local.port);
         }
         let marked = rows.iter().filter(|r| r.mark != Mark::None).count();
-        let listing = listing(&rows, &snap, spec, alerts.report.as_ref());
+        let listing = listing(&rows, &snap, spec, &alerts);
         self.rows = Arc::new(rows);
         Prepared {
             root: self.root,

@@ -7,8 +7,13 @@ pub mod tmux;
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::Command;
 
+/// The binary, reading only its own network namespace: as root porttop reads
+/// every namespace by default, and other tests create some meanwhile. Tests of
+/// namespaces give `--netns`, which wins over the variable.
 pub fn porttop() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_porttop"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_porttop"));
+    c.env("PORTTOP_NETNS", "host");
+    c
 }
 
 /// The host's ephemeral range, read the way the kernel states it.

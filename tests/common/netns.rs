@@ -71,6 +71,7 @@ impl Netns {
     pub fn porttop(&self, args: &[&str]) -> (i32, String, String) {
         let o = self
             .cmd(env!("CARGO_BIN_EXE_porttop"))
+            .env("PORTTOP_NETNS", "host")
             .args(args)
             .output()
             .unwrap();

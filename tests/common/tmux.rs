@@ -30,6 +30,8 @@ impl Tmux {
             .args(["-L", &self.sock, "-f", "/dev/null", "new-session", "-d"])
             .args(["-x", &w.to_string(), "-y", &h.to_string(), "-s", "t"])
             .args(["sh", "-c", shell_cmd])
+            // (only the namespace it runs in, as `common::porttop`)
+            .env("PORTTOP_NETNS", "host")
             .output()
             .expect("tmux runs");
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

@@ -34,6 +34,8 @@ fn snap(sockets: Vec<Socket>) -> Snapshot {
                 uid: Some(0),
                 user: None,
                 cmdline: String::new(),
+                container: None,
+                unit: None,
             }),
         );
     }
@@ -45,6 +47,7 @@ fn snap(sockets: Vec<Socket>) -> Snapshot {
         counters: None,
         sockets,
         processes,
+        netns: Vec::new(),
     }
 }
 

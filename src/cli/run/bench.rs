@@ -34,11 +34,13 @@ pub fn peak_rss_kb() -> Option<u64> {
 
 pub fn refresh(g: &GlobalArgs, a: &BenchRefreshArgs, out: &mut dyn Write) -> Result<i32, CliError> {
     // With --info both the refresh and the bare dump ask for the attributes.
-    let mut src = SystemSource::new(g.range_config()).with_detail(if a.info {
-        crate::model::Detail::Info
-    } else {
-        crate::model::Detail::Bare
-    });
+    let mut src = SystemSource::new(g.range_config())
+        .with_netns(g.netns.clone().unwrap_or_default())
+        .with_detail(if a.info {
+            crate::model::Detail::Info
+        } else {
+            crate::model::Detail::Bare
+        });
     let t = Instant::now();
     let snap = super::snapshot_of(&mut src)?;
     writeln!(

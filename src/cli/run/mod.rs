@@ -148,7 +148,9 @@ impl GlobalArgs {
                 FixtureSource::open(p, cfg, range).map_err(CliError::bad_input)?,
             )),
             None => {
-                let src = SystemSource::new(cfg).with_detail(detail);
+                let src = SystemSource::new(cfg)
+                    .with_netns(self.netns.clone().unwrap_or_default())
+                    .with_detail(detail);
                 let src = if lazy { src.lazy() } else { src };
                 Ok(Box::new(match scope {
                     Some(f) => src.scoped(f),
@@ -203,6 +205,7 @@ fn list(g: &GlobalArgs, a: &ListArgs, out: &mut dyn Write) -> Result<i32, CliErr
         .collect();
     src.attribute(&mut snap, &inodes)
         .map_err(CliError::bad_input)?;
+    print_note(src.as_mut());
     let mut rows: Vec<&Socket> = snap
         .sockets
         .iter()
@@ -309,9 +312,12 @@ fn pool_report(g: &GlobalArgs, a: &PoolArgs, out: &mut dyn Write) -> Result<i32,
     if a.nagios {
         output::pool_nagios(out, report, found, &thresholds).map_err(|e| unknown(e.into()))?;
     } else if a.json {
-        output::pool_json(out, report, found, a.top).map_err(|e| unknown(e.into()))?;
+        output::pool_json(out, report, found, a.top, &an.netns).map_err(|e| unknown(e.into()))?;
     } else {
         output::pool_text(out, report, found, a.top).map_err(|e| unknown(e.into()))?;
+        if an.netns.len() > 1 {
+            output::pool_netns_text(out, &an.netns).map_err(|e| unknown(e.into()))?;
+        }
     }
     Ok(report.level.exit_code())
 }

@@ -4,14 +4,16 @@
 
 use super::super::attrib::{AttribStats, Attributor, InodeSet};
 use super::super::diag::{Diag, Scope};
+use super::super::netns::{Namespaces, Select};
 use super::super::procs::ProcessTable;
 use super::super::{describe_io, in_initial_pid_ns, SourceError};
-use crate::model::{KernelCounters, Socket};
+use crate::model::{KernelCounters, Netns, PortRange, Socket};
 use netstat2::{AddressFamilyFlags, ProtocolFlags};
 use std::collections::HashSet;
 
-#[derive(Default)]
 pub struct Backend {
+    /// The other network namespaces read (`--netns`), kept across refreshes.
+    netns: Namespaces,
     attrib: Attributor,
     /// The netlink socket, opened on the first refresh and kept.
     diag: Option<Diag>,
@@ -28,7 +30,45 @@ pub struct Backend {
 
 impl Backend {
     pub fn new() -> Self {
-        Backend::default()
+        Backend {
+            netns: Namespaces::new(Select::default(), Default::default()),
+            attrib: Default::default(),
+            diag: None,
+            scope: Default::default(),
+            bound: Default::default(),
+            detail: Default::default(),
+            lazy: false,
+        }
+    }
+
+    /// Reads the network namespaces `select` names (ranges by `cfg`).
+    pub fn netns(&mut self, select: Select, cfg: super::RangeConfig) {
+        self.netns = Namespaces::new(select, cfg);
+    }
+
+    /// Finds the namespaces and reads their ranges (before the dump).
+    pub fn refresh_netns(&mut self) -> Result<(), SourceError> {
+        self.netns.refresh()
+    }
+
+    /// The snapshot's range, counters and namespaces, given the own
+    /// namespace's: the primary namespace's range is the snapshot's.
+    pub fn namespaces(
+        &self,
+        own_range: PortRange,
+        own_counters: Option<KernelCounters>,
+    ) -> (PortRange, Option<KernelCounters>, Vec<Netns>) {
+        let infos = self.netns.infos(&own_range, own_counters);
+        (
+            self.netns.primary_range().cloned().unwrap_or(own_range),
+            self.netns.primary_counters().unwrap_or(own_counters),
+            infos,
+        )
+    }
+
+    /// The one-time note about namespaces that cannot be seen.
+    pub fn take_note(&mut self) -> Option<String> {
+        self.netns.take_note()
     }
 
     pub fn scoped(&mut self, f: &crate::filter::Filter) {
@@ -58,10 +98,14 @@ impl Backend {
         if !self.lazy {
             return Ok(());
         }
-        let (diag, bound) = (&mut self.diag, &self.bound);
-        let still_open = |socks: &[Socket], unknown: &InodeSet| match diag.as_mut() {
-            Some(d) => d.still_open(socks, unknown, bound),
-            None => unknown.clone(),
+        let (diag, bound, netns) = (&mut self.diag, &self.bound, &mut self.netns);
+        let still_open = |socks: &[Socket], unknown: &InodeSet| {
+            let mut open = match diag.as_mut() {
+                Some(d) => d.still_open(socks, unknown, bound),
+                None => unknown.clone(),
+            };
+            open.extend(netns.still_open(socks, unknown, bound));
+            open
         };
         let closed = super::super::owners::attribute(snap, inodes, procs, still_open)?;
         let asked = snap
@@ -89,7 +133,12 @@ impl Backend {
             none => none.insert(Diag::new().map_err(err)?),
         };
         diag.detail = self.detail;
-        let r = diag.dump_all(&self.scope, f);
+        let tag = self.netns.own_tag();
+        let mut f = f;
+        let r = diag.dump_all(&self.scope, |mut s, i| {
+            s.netns = tag;
+            f(s, i)
+        });
         if r.is_err() {
             // A dump cut short may still run in the kernel, which then refuses
             // the next one on this socket: the next refresh opens a new one.
@@ -100,20 +149,29 @@ impl Backend {
 
     pub fn bare_dump(&mut self) -> Result<usize, SourceError> {
         let mut n = 0;
-        self.dump_into(|_, _| n += 1)?;
-        Ok(n)
+        if self.netns.own_wanted() {
+            self.dump_into(|_, _| n += 1)?;
+        }
+        Ok(n + self.netns.bare_dump(&self.scope, self.detail))
     }
 
     /// The socket table into `sockets` (no pids yet).
     pub fn dump(&mut self, sockets: &mut Vec<Socket>) -> Result<(), SourceError> {
         let mut bound = std::mem::take(&mut self.bound);
         bound.clear();
-        let r = self.dump_into(|s, ifindex| {
+        let mut keep = |s: Socket, ifindex: u32| {
             if let (Some(i), true) = (s.inode, ifindex != 0) {
                 bound.insert(i, ifindex);
             }
             sockets.push(s)
-        });
+        };
+        let r = if self.netns.own_wanted() {
+            self.dump_into(&mut keep)
+        } else {
+            Ok(())
+        };
+        // Every other namespace, on its own socket.
+        self.netns.dump(&self.scope, self.detail, keep);
         self.bound = bound;
         r
     }
@@ -132,10 +190,14 @@ impl Backend {
         live.extend(sockets.iter().filter_map(|s| s.inode));
         // Asked only for sockets no process was found holding: one kernel
         // lookup each instead of a walk of every process.
-        let (diag, bound) = (&mut self.diag, &self.bound);
-        let still_open = |unknown: &InodeSet| match diag.as_mut() {
-            Some(d) => d.still_open(sockets, unknown, bound),
-            None => unknown.clone(),
+        let (diag, bound, netns) = (&mut self.diag, &self.bound, &mut self.netns);
+        let still_open = |unknown: &InodeSet| {
+            let mut open = match diag.as_mut() {
+                Some(d) => d.still_open(sockets, unknown, bound),
+                None => unknown.clone(),
+            };
+            open.extend(netns.still_open(sockets, unknown, bound));
+            open
         };
         self.attrib
             .refresh(live, still_open)

@@ -65,6 +65,13 @@ impl SystemSource {
         self
     }
 
+    /// Reads the network namespaces `select` names (Linux; elsewhere there is
+    /// one).
+    pub fn with_netns(mut self, select: super::NetnsSelect) -> Self {
+        self.os.netns(select, self.range_cfg.clone());
+        self
+    }
+
     /// Snapshots without owners: `attribute` finds them for the sockets a
     /// command will name (Linux; elsewhere netstat2 gives them anyway). For
     /// one-shot commands, which then walk `/proc` only when they name a process.
@@ -103,6 +110,10 @@ impl SystemSource {
 }
 
 impl SocketSource for SystemSource {
+    fn take_note(&mut self) -> Option<String> {
+        self.os.take_note()
+    }
+
     fn attribute(
         &mut self,
         snap: &mut Snapshot,
@@ -112,7 +123,8 @@ impl SocketSource for SystemSource {
     }
 
     fn snapshot(&mut self) -> Result<Snapshot, SourceError> {
-        let range = self.range()?;
+        self.os.refresh_netns()?;
+        let own_range = self.range()?;
         let taken_at_ms = now_ms();
         // Room for as many as last time and some growth: no re-copying of a
         // 40,000-entry table while it fills.
@@ -161,7 +173,7 @@ impl SocketSource for SystemSource {
             .resolve(&wanted, &|p| alive.contains(&p))
             .into_iter()
             .collect();
-        let counters = os::counters();
+        let (range, counters, netns) = self.os.namespaces(own_range, os::counters());
         // A pid that exited (or became a zombie) before its details were read
         // holds nothing any more: it loses the attribution instead of showing
         // as a process without name, user or command line.
@@ -179,6 +191,7 @@ impl SocketSource for SystemSource {
             sockets,
             processes,
             counters,
+            netns,
         })
     }
 }
@@ -228,6 +241,12 @@ mod tests {
         assert!(super::other::counters().is_none());
         b.scoped(&crate::filter::Filter::default());
         b.detail(crate::model::Detail::Info);
+        // one namespace there: the own range and counters, nothing listed
+        b.netns(Default::default(), Default::default());
+        b.refresh_netns().unwrap();
+        let r = crate::model::PortRange::linux_default();
+        assert_eq!(b.namespaces(r.clone(), None), (r, None, Vec::new()));
+        assert_eq!(b.take_note(), None);
         // lazy changes nothing where every socket comes with its pids
         b.lazy();
         let range = crate::model::PortRange::new(32768, 60999, vec![], "test");

@@ -18,6 +18,30 @@ impl Backend {
         Backend
     }
 
+    /// One network namespace here: nothing to choose.
+    pub fn netns(&mut self, _select: super::super::NetnsSelect, _cfg: super::RangeConfig) {}
+
+    pub fn refresh_netns(&mut self) -> Result<(), SourceError> {
+        Ok(())
+    }
+
+    /// The own namespace's range and counters; no list of namespaces.
+    pub fn namespaces(
+        &self,
+        own_range: crate::model::PortRange,
+        own_counters: Option<KernelCounters>,
+    ) -> (
+        crate::model::PortRange,
+        Option<KernelCounters>,
+        Vec<crate::model::Netns>,
+    ) {
+        (own_range, own_counters, Vec::new())
+    }
+
+    pub fn take_note(&mut self) -> Option<String> {
+        None
+    }
+
     /// netstat2 has no kernel-side filter: the whole table is read and
     /// filtered after.
     pub fn scoped(&mut self, _f: &crate::filter::Filter) {}
@@ -139,6 +163,7 @@ fn convert(si: netstat2::SocketInfo) -> Socket {
                 pids,
                 time_wait_left_ms: None,
                 conn: None,
+                netns: 0,
             }
         }
         // netstat2 reports no peer for UDP: connected UDP sockets show as UNCONN.
@@ -154,6 +179,7 @@ fn convert(si: netstat2::SocketInfo) -> Socket {
             pids,
             time_wait_left_ms: None,
             conn: None,
+            netns: 0,
         },
     }
 }

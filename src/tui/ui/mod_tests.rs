@@ -237,6 +237,8 @@ fn crowded_app() -> Fed {
                 uid: Some(1000),
                 user: Some("alice".into()),
                 cmdline: name.into(),
+                container: None,
+                unit: None,
             }),
         );
         s.sockets.push(sock(
@@ -680,4 +682,80 @@ fn the_details_pane_draws_the_history_of_the_sockets_destination_pool() {
     let l = t.lines().find(|l| l.contains("dest. pool")).unwrap_or("");
     assert!(l.contains("80.0% now"), "{t}");
     assert!(l.contains("▂▃▅█"), "100, 200, 400, 800 of 1000: {l}");
+}
+
+/// Two namespaces: the host (base fixture) and `web`, a container's, whose
+/// range of 10 ports is 90 % taken toward one destination.
+fn two_namespaces() -> crate::model::Snapshot {
+    use crate::model::{Container, Netns, PortRange};
+    let mut s = base();
+    for i in 0..9u16 {
+        let mut k = sock(
+            Proto::Tcp,
+            ep("172.17.0.2", 40000 + i),
+            Some(ep("10.0.0.1", 443)),
+            SockState::Established,
+            9000 + u64::from(i),
+            Some(300),
+        );
+        k.netns = 77;
+        s.sockets.push(k);
+    }
+    let web = PortRange::new(40000, 40009, vec![], "test");
+    s.netns = vec![
+        Netns {
+            inode: 1,
+            name: "host".into(),
+            own: true,
+            container: None,
+            range: s.range.clone(),
+            counters: None,
+        },
+        Netns {
+            inode: 77,
+            name: "web".into(),
+            own: false,
+            container: Some(Container {
+                id: "ab".repeat(32),
+                name: Some("shop-web".into()),
+                runtime: "docker".into(),
+            }),
+            range: web,
+            counters: None,
+        },
+    ];
+    s
+}
+
+#[test]
+fn namespaces_view_lists_each_namespace_and_drills_down_to_its_sockets() {
+    let mut a = Fed::new(App::new(Filter::default(), Duration::from_secs(1), false));
+    a.snapshot(two_namespaces());
+    let t = text(&render(&mut a, &Theme::mono(), 120, 30));
+    // the socket table names every row's namespace; the header the worst one
+    assert!(
+        t.lines().any(|l| l.trim_start().starts_with("NETNS")),
+        "{t}"
+    );
+    assert!(t.contains("in netns web"), "{t}");
+    a.apply(Action::View(View::Namespaces));
+    let t = text(&render(&mut a, &Theme::mono(), 120, 30));
+    let web = t
+        .lines()
+        .find(|l| l.contains("shop-web"))
+        .unwrap_or_else(|| panic!("{t}"));
+    for want in ["web", "40000-40009", " 9 ", "warn", "90.0%", "10.0.0.1:443"] {
+        assert!(web.contains(want), "{want}: {web}");
+    }
+    assert!(
+        t.lines()
+            .any(|l| l.contains("host") && l.contains("32768-60999")),
+        "{t}"
+    );
+    // Enter on `web` (the worst, first): its sockets, by the filter word
+    assert!(a.listing.namespaces()[a.cursor.selected].name == "web");
+    a.apply(Action::Open);
+    assert_eq!(a.spec.view, View::All);
+    assert_eq!(a.spec.filter.to_string(), "netns:web");
+    assert_eq!(a.len(), 9);
 }

@@ -21,6 +21,8 @@ enum Shown {
     Mark,
     Sort(Col),
     Eph,
+    /// The socket's network namespace (shown when more than one has sockets).
+    Netns,
 }
 
 struct Spec {
@@ -33,6 +35,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hits
     match app.spec.view {
         View::Ephemeral => draw_dests(f, area, app, theme, hits),
         View::Processes => draw_procs(f, area, app, theme, hits),
+        View::Namespaces => draw_netns(f, area, app, theme, hits),
         _ => draw_sockets(f, area, app, theme, hits),
     }
 }
@@ -50,6 +53,11 @@ fn addr(r: &SockRow, remote: bool) -> String {
 fn cell(app: &App, r: &SockRow, c: Shown) -> String {
     match c {
         Shown::Mark => r.mark.symbol().into(),
+        Shown::Netns => app
+            .data
+            .snap
+            .as_ref()
+            .map_or_else(|| "-".into(), |s| safe_string(s.netns_name(r.sock.netns))),
         Shown::Eph => match (r.ephemeral, r.collision()) {
             (true, true) => "E".into(),
             (true, false) => "e".into(),
@@ -143,6 +151,24 @@ fn layout(app: &App, rows: &[&SockRow], avail: usize, theme: &Theme) -> Vec<Spec
             c: Shown::Mark,
             title: " ",
             width: 1,
+        });
+    }
+    // Sockets of more than one namespace: which one, first (rows of the
+    // snapshot's own namespace are 0).
+    if rows.iter().any(|r| r.sock.netns != 0)
+        || app
+            .data
+            .alerts
+            .netns
+            .iter()
+            .filter(|p| p.sockets > 0)
+            .count()
+            > 1
+    {
+        specs.push(Spec {
+            c: Shown::Netns,
+            title: "NETNS",
+            width: max_w(Shown::Netns, 5, 16),
         });
     }
     for col in Col::ALL {
@@ -344,7 +370,7 @@ fn group_table(
     area: Rect,
     app: &App,
     titles: &[&str],
-    keys: &[SortKey],
+    keys: &[Option<SortKey>],
     min_widths: &[usize],
     rows: Vec<(bool, Vec<String>)>,
     range: (usize, usize),
@@ -356,9 +382,8 @@ fn group_table(
         .zip(min_widths)
         .map(|(t, w)| (*w).max(width(t) + 1))
         .collect();
-    let keys: Vec<Option<SortKey>> = keys.iter().copied().map(Some).collect();
-    let header = header_row(titles, &keys, app, theme);
-    hits.table(area, &widths, &keys, range.0, range.1);
+    let header = header_row(titles, keys, app, theme);
+    hits.table(area, &widths, keys, range.0, range.1);
     let rows: Vec<Row> = rows
         .into_iter()
         .map(|(sel, cells)| {
@@ -406,7 +431,10 @@ fn draw_dests(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hi
         })
         .collect();
     let titles: Vec<&str> = DestCol::ALL.iter().map(|c| c.title()).collect();
-    let keys: Vec<SortKey> = DestCol::ALL.iter().map(|c| SortKey::Dest(*c)).collect();
+    let keys: Vec<Option<SortKey>> = DestCol::ALL
+        .iter()
+        .map(|c| Some(SortKey::Dest(*c)))
+        .collect();
     // The destination takes what the fixed columns leave (an IPv6 address and
     // port at most; shortened in its middle below that).
     let fixed = 15 + 6 + 10 + 7 + 6 + 9 + 7;
@@ -438,6 +466,38 @@ fn runs_out(secs: f64) -> String {
     }
 }
 
+fn draw_netns(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hits) {
+    let list = app.listing.namespaces();
+    let (start, end) = window(list, app, area);
+    let rows = list[start..end]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let cells = crate::tui::netns::cells(n)
+                .iter()
+                .map(|c| safe_string(c))
+                .collect();
+            (start + i == app.cursor.selected, cells)
+        })
+        .collect();
+    // A fixed order, the worst first: no sort keys.
+    let keys = vec![None; crate::tui::netns::TITLES.len()];
+    let name_w = list.iter().map(|n| width(&n.name)).max().unwrap_or(0);
+    let cont_w = list.iter().map(|n| width(&n.container)).max().unwrap_or(0);
+    group_table(
+        f,
+        area,
+        app,
+        &crate::tui::netns::TITLES,
+        &keys,
+        &[name_w.clamp(6, 32), cont_w.clamp(9, 24), 11, 7, 6, 6, 20],
+        rows,
+        (start, end),
+        theme,
+        hits,
+    );
+}
+
 fn draw_procs(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hits) {
     let (start, end) = window(app.listing.procs(), app, area);
     let rows = app.listing.procs()[start..end]
@@ -460,7 +520,10 @@ fn draw_procs(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hi
         })
         .collect();
     let titles: Vec<&str> = ProcCol::ALL.iter().map(|c| c.title()).collect();
-    let keys: Vec<SortKey> = ProcCol::ALL.iter().map(|c| SortKey::Proc(*c)).collect();
+    let keys: Vec<Option<SortKey>> = ProcCol::ALL
+        .iter()
+        .map(|c| Some(SortKey::Proc(*c)))
+        .collect();
     group_table(
         f,
         area,

@@ -1,0 +1,635 @@
+//! Every network namespace of the host: found, entered, dumped, named.
+//!
+//! Each network namespace has its own socket table and its own
+//! `ip_local_port_range`, `ip_local_reserved_ports` and `tcp_tw_reuse`
+//! (network_namespaces(7)). A sock_diag dump answers for the namespace the
+//! netlink socket was created in, not for the reader's: a thread that
+//! `setns(CLONE_NEWNET)`s into a namespace and opens a `NETLINK_SOCK_DIAG`
+//! socket there gets a socket that keeps answering for that namespace after the
+//! thread is gone (a socket holds its namespace, `sk_net`; net/core/sock.c).
+//! So one such socket is kept per namespace across refreshes and dropped when the
+//! namespace is no longer found. Sysctls under `/proc/sys/net` answer for the
+//! reading *thread's* namespace (net/sysctl_net.c looks the table up in
+//! `current->nsproxy->net_ns`), and `/proc/thread-self/net` is that thread's
+//! `/proc/net` (proc(5)), so a short-lived thread per refresh enters each
+//! namespace in turn and reads them there.
+//!
+//! Finding them: `/proc/PID/ns/net` of every process (`net:[INODE]`; the inode is
+//! the namespace's identity), the bind mounts of `ip netns` (`/run/netns/NAME`)
+//! and Docker's (`/var/run/docker/netns/KEY`), which keep a namespace without a
+//! process. Entering one needs CAP_SYS_ADMIN (setns(2)); without it porttop
+//! shows its own namespace and says once what it cannot see.
+
+use super::attrib::InodeSet;
+use super::diag::{Diag, Scope};
+use super::{RangeConfig, SourceError};
+use crate::model::{Container, KernelCounters, Netns, PortRange, Socket};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+
+pub use super::NetnsSelect as Select;
+
+/// Search directories: `ip netns` names and Docker's sandbox keys.
+const NAMED_DIRS: [(&str, bool); 2] = [("/run/netns", true), ("/var/run/docker/netns", false)];
+
+/// One namespace found: a file that refers to it and what names it.
+#[derive(Debug, Default)]
+struct Found {
+    /// `/run/netns/NAME`, or `/proc/PID/ns/net`.
+    path: PathBuf,
+    ip_name: Option<String>,
+    docker_key: Option<String>,
+    /// The lowest pid in it.
+    pid: Option<u32>,
+}
+
+/// What a walk of `/proc` and the bind-mount directories found.
+#[derive(Debug, Default)]
+struct Discovery {
+    found: BTreeMap<u64, Found>,
+    /// Processes whose namespace we may not read (other users', without root).
+    hidden: usize,
+}
+
+/// The inode in `net:[4026531840]`.
+fn link_inode(link: &[u8]) -> Option<u64> {
+    let s = std::str::from_utf8(link).ok()?;
+    s.strip_prefix("net:[")?.strip_suffix(']')?.parse().ok()
+}
+
+fn discover(own_dev: u64) -> Discovery {
+    use std::os::unix::ffi::OsStrExt;
+    let mut d = Discovery::default();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for e in dir.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            let link = format!("/proc/{pid}/ns/net");
+            match std::fs::read_link(&link) {
+                Ok(l) => {
+                    if let Some(ino) = link_inode(l.as_os_str().as_bytes()) {
+                        let f = d.found.entry(ino).or_default();
+                        if f.pid.is_none_or(|p| pid < p) {
+                            f.pid = Some(pid);
+                            if f.ip_name.is_none() && f.docker_key.is_none() {
+                                f.path = PathBuf::from(link);
+                            }
+                        }
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => d.hidden += 1,
+                Err(_) => {} // exited meanwhile, or a kernel thread
+            }
+        }
+    }
+    for (dir, ip) in NAMED_DIRS {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let path = e.path();
+            // A bind mount of nsfs has nsfs's device; a file left by a failed
+            // `ip netns add` is a plain file of the directory's file system.
+            let Ok(md) = std::fs::metadata(&path) else {
+                continue;
+            };
+            if md.dev() != own_dev {
+                continue;
+            }
+            let name = e.file_name().to_string_lossy().into_owned();
+            let f = d.found.entry(md.ino()).or_default();
+            f.path = path;
+            if ip {
+                f.ip_name.get_or_insert(name);
+            } else {
+                f.docker_key.get_or_insert(name);
+            }
+        }
+    }
+    d
+}
+
+/// Porttop's own namespace: (inode, device of nsfs).
+fn own_ns() -> Option<(u64, u64)> {
+    let md = std::fs::metadata("/proc/thread-self/ns/net")
+        .or_else(|_| std::fs::metadata("/proc/self/ns/net"))
+        .ok()?;
+    Some((md.ino(), md.dev()))
+}
+
+/// The process's capability CAP_SYS_ADMIN (bit 21, linux/capability.h), which
+/// setns(2) needs for a network namespace.
+fn may_enter() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .is_some_and(|c| c & (1 << 21) != 0)
+}
+
+/// A namespace other than our own, entered.
+struct Ns {
+    file: File,
+    diag: Option<Diag>,
+    name: String,
+    container: Option<Container>,
+    range: Option<PortRange>,
+    counters: Option<KernelCounters>,
+}
+
+/// What one visit inside a namespace read.
+struct Visit {
+    diag: Option<std::io::Result<Diag>>,
+    range: Option<PortRange>,
+    counters: Option<KernelCounters>,
+    entered: std::io::Result<()>,
+}
+
+/// The namespaces porttop reads, kept across refreshes.
+pub struct Namespaces {
+    select: Select,
+    cfg: RangeConfig,
+    own: u64,
+    own_dev: u64,
+    own_name: String,
+    others: FxHashMap<u64, Ns>,
+    /// Whether the own namespace is read (`--netns` names others only: no).
+    own_wanted: bool,
+    /// The namespace whose sockets are `netns` 0 and whose range is the
+    /// snapshot's: the own one, unless only others are named.
+    primary: u64,
+    note: Option<String>,
+    noted: bool,
+    refreshed: bool,
+}
+
+impl Namespaces {
+    pub fn new(select: Select, cfg: RangeConfig) -> Self {
+        let (own, own_dev) = own_ns().unwrap_or((0, 0));
+        Namespaces {
+            own_wanted: !matches!(&select, Select::Named(n) if !n.iter().any(|x| x == "host")),
+            select,
+            cfg,
+            own,
+            own_dev,
+            own_name: "host".into(),
+            others: FxHashMap::default(),
+            primary: own,
+            note: None,
+            noted: false,
+            refreshed: false,
+        }
+    }
+
+    /// Whether the caller dumps its own namespace (into `netns` 0).
+    pub fn own_wanted(&self) -> bool {
+        self.own_wanted
+    }
+
+    /// The primary namespace's range when it is not the own one.
+    pub fn primary_range(&self) -> Option<&PortRange> {
+        self.others
+            .get(&self.primary)
+            .and_then(|n| n.range.as_ref())
+    }
+
+    /// The primary namespace's counters when it is not the own one.
+    pub fn primary_counters(&self) -> Option<Option<KernelCounters>> {
+        self.others.get(&self.primary).map(|n| n.counters)
+    }
+
+    /// The one-time note about namespaces that cannot be seen.
+    pub fn take_note(&mut self) -> Option<String> {
+        self.note.take()
+    }
+
+    /// Finds the namespaces, drops the ones gone, enters the new ones (opening
+    /// their sock_diag sockets) and reads every one's range and counters.
+    pub fn refresh(&mut self) -> Result<(), SourceError> {
+        let first = !self.refreshed;
+        self.refreshed = true;
+        if self.select == Select::Own {
+            if first {
+                self.own_name =
+                    own_ip_name(self.own, self.own_dev).unwrap_or_else(|| "host".into());
+            }
+            return Ok(());
+        }
+        let disc = discover(self.own_dev);
+        if first {
+            if let Some(n) = disc.found.get(&self.own).and_then(|f| f.ip_name.clone()) {
+                self.own_name = n;
+            }
+        }
+        let privileged = may_enter();
+        let wanted = self.wanted(&disc, first)?;
+        if !privileged {
+            if let Select::Named(_) = &self.select {
+                if wanted.iter().any(|i| *i != self.own) {
+                    return Err(SourceError::Netns(
+                        "entering another network namespace needs CAP_SYS_ADMIN (run as root)"
+                            .into(),
+                    ));
+                }
+            }
+            if first && !self.noted {
+                self.noted = true;
+                self.note = unseen_note(&disc, self.own);
+            }
+            return Ok(());
+        }
+        // Gone, or no longer wanted: their sockets (and namespaces) are let go.
+        self.others.retain(|ino, _| wanted.contains(ino));
+        let mut names = Vec::new();
+        for ino in &wanted {
+            if *ino == self.own || self.others.contains_key(ino) {
+                continue;
+            }
+            let Some(f) = disc.found.get(ino) else {
+                continue;
+            };
+            let Ok(file) = File::open(&f.path) else {
+                continue; // gone meanwhile
+            };
+            let place = f
+                .pid
+                .map(|p| super::container::of_pid(p, &Default::default()));
+            let container = place.and_then(|p| p.container);
+            let name = f
+                .ip_name
+                .clone()
+                .or_else(|| container.as_ref().map(|c| c.label().to_string()))
+                .or_else(|| f.docker_key.as_ref().map(|k| format!("docker:{k}")))
+                .or_else(|| f.pid.and_then(comm))
+                .unwrap_or_else(|| ino.to_string());
+            names.push((*ino, name.clone()));
+            self.others.insert(
+                *ino,
+                Ns {
+                    file,
+                    diag: None,
+                    name,
+                    container,
+                    range: None,
+                    counters: None,
+                },
+            );
+        }
+        self.dedupe_names();
+        self.visit_all();
+        if let Select::Named(_) = &self.select {
+            if !self.own_wanted {
+                self.primary = wanted.first().copied().unwrap_or(self.own);
+            }
+        }
+        Ok(())
+    }
+
+    /// Two namespaces named alike (two unnamed ones whose first process is
+    /// `sh`) get their inode appended, so a name picks one.
+    fn dedupe_names(&mut self) {
+        let mut count: FxHashMap<String, usize> = FxHashMap::default();
+        *count.entry(self.own_name.clone()).or_default() += 1;
+        for n in self.others.values() {
+            *count.entry(n.name.clone()).or_default() += 1;
+        }
+        for (ino, n) in self.others.iter_mut() {
+            if count.get(&n.name).copied().unwrap_or(0) > 1 && !n.name.ends_with(&format!("@{ino}"))
+            {
+                n.name = format!("{}@{ino}", n.name);
+            }
+        }
+    }
+
+    /// The inodes to read, the own one included where wanted, ascending. With
+    /// names, the first refresh fails on a name that matches nothing.
+    fn wanted(&self, disc: &Discovery, first: bool) -> Result<Vec<u64>, SourceError> {
+        let mut all: Vec<u64> = disc.found.keys().copied().collect();
+        if !all.contains(&self.own) {
+            all.push(self.own);
+        }
+        let names = match &self.select {
+            Select::Named(n) => n,
+            _ => return Ok(all),
+        };
+        let mut out = Vec::new();
+        for want in names {
+            let hit: Vec<u64> = all
+                .iter()
+                .copied()
+                .filter(|ino| self.matches(*ino, disc, want))
+                .collect();
+            if hit.is_empty() && first {
+                let mut known: Vec<String> = all.iter().map(|i| self.describe(*i, disc)).collect();
+                known.sort();
+                known.dedup();
+                return Err(SourceError::Netns(format!(
+                    "--netns: no network namespace named {} (known: {})",
+                    crate::output::safe(want),
+                    crate::output::safe(&known.join(", "))
+                )));
+            }
+            out.extend(hit);
+        }
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+
+    fn describe(&self, ino: u64, disc: &Discovery) -> String {
+        if ino == self.own {
+            return self.own_name.clone();
+        }
+        if let Some(n) = self.others.get(&ino) {
+            return n.name.clone();
+        }
+        disc.found
+            .get(&ino)
+            .and_then(|f| f.ip_name.clone().or_else(|| f.pid.and_then(comm)))
+            .unwrap_or_else(|| ino.to_string())
+    }
+
+    fn matches(&self, ino: u64, disc: &Discovery, want: &str) -> bool {
+        if want == ino.to_string() || (want == "host" && ino == self.own) {
+            return true;
+        }
+        if ino == self.own && want == self.own_name {
+            return true;
+        }
+        if let Some(n) = self.others.get(&ino) {
+            if n.name == want || n.container.as_ref().is_some_and(|c| c.matches(want)) {
+                return true;
+            }
+        }
+        let Some(f) = disc.found.get(&ino) else {
+            return false;
+        };
+        if f.ip_name.as_deref() == Some(want) {
+            return true;
+        }
+        let place = f
+            .pid
+            .map(|p| super::container::of_pid(p, &Default::default()));
+        place
+            .and_then(|p| p.container)
+            .is_some_and(|c| c.matches(want))
+            || (f.ip_name.is_none() && f.pid.and_then(comm).as_deref() == Some(want))
+    }
+
+    /// One thread enters each namespace in turn: opens the sock_diag socket of
+    /// a new one, reads every one's range, reserved ports, tw_reuse, counters.
+    fn visit_all(&mut self) {
+        if self.others.is_empty() {
+            return;
+        }
+        let cfg = self.cfg.clone();
+        let jobs: Vec<(u64, i32, bool)> = self
+            .others
+            .iter()
+            .map(|(ino, n)| (*ino, n.file.as_raw_fd(), n.diag.is_none()))
+            .collect();
+        let visits: Vec<(u64, Visit)> = std::thread::scope(|s| {
+            s.spawn(move || {
+                jobs.into_iter()
+                    .map(|(ino, fd, open)| (ino, visit(fd, open, &cfg)))
+                    .collect()
+            })
+            .join()
+            .unwrap_or_default()
+        });
+        for (ino, v) in visits {
+            let Some(n) = self.others.get_mut(&ino) else {
+                continue;
+            };
+            if v.entered.is_err() {
+                // Gone between the walk and the visit: dropped next refresh.
+                continue;
+            }
+            if let Some(Ok(d)) = v.diag {
+                n.diag = Some(d);
+            }
+            if v.range.is_some() {
+                n.range = v.range;
+            }
+            n.counters = v.counters;
+        }
+    }
+
+    /// Dumps every other namespace read (its sockets carry its inode, or 0 for
+    /// the primary). A namespace whose dump fails is skipped this time and its
+    /// socket reopened next time.
+    pub fn dump(
+        &mut self,
+        scope: &Scope,
+        detail: crate::model::Detail,
+        mut f: impl FnMut(Socket, u32),
+    ) {
+        for (ino, n) in self.others.iter_mut() {
+            let Some(d) = n.diag.as_mut() else { continue };
+            d.detail = detail;
+            let tag = if *ino == self.primary { 0 } else { *ino };
+            let r = d.dump_all(scope, |mut s, ifx| {
+                s.netns = tag;
+                f(s, ifx)
+            });
+            if r.is_err() {
+                n.diag = None;
+            }
+        }
+    }
+
+    /// The bare dumps of the other namespaces (records counted), for benchmarks.
+    pub fn bare_dump(&mut self, scope: &Scope, detail: crate::model::Detail) -> usize {
+        let mut k = 0;
+        self.dump(scope, detail, |_, _| k += 1);
+        k
+    }
+
+    /// Those of `unknown` that the other namespaces still have open.
+    pub fn still_open(
+        &mut self,
+        sockets: &[Socket],
+        unknown: &InodeSet,
+        bound: &FxHashMap<u64, u32>,
+    ) -> InodeSet {
+        let mut open = InodeSet::default();
+        for (ino, n) in self.others.iter_mut() {
+            let tag = if *ino == self.primary { 0 } else { *ino };
+            let mine: Vec<Socket> = sockets
+                .iter()
+                .filter(|s| s.netns == tag && s.inode.is_some_and(|i| unknown.contains(&i)))
+                .cloned()
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            match n.diag.as_mut() {
+                Some(d) => open.extend(d.still_open(&mine, unknown, bound)),
+                None => open.extend(mine.iter().filter_map(|s| s.inode)),
+            }
+        }
+        open
+    }
+
+    /// Whether the own namespace's sockets get `netns` 0.
+    pub fn own_tag(&self) -> u64 {
+        if self.primary == self.own {
+            0
+        } else {
+            self.own
+        }
+    }
+
+    /// The namespaces of the snapshot, the primary first: `own_range` and
+    /// `own_counters` are the own namespace's.
+    pub fn infos(&self, own_range: &PortRange, own_counters: Option<KernelCounters>) -> Vec<Netns> {
+        let mut v = Vec::with_capacity(self.others.len() + 1);
+        if self.own_wanted {
+            v.push(Netns {
+                inode: self.own,
+                name: self.own_name.clone(),
+                own: self.primary == self.own,
+                container: None,
+                range: own_range.clone(),
+                counters: own_counters,
+            });
+        }
+        let mut others: Vec<(&u64, &Ns)> = self.others.iter().collect();
+        others.sort_by(|a, b| {
+            (a.0 != &self.primary, &a.1.name).cmp(&(b.0 != &self.primary, &b.1.name))
+        });
+        for (ino, n) in others {
+            let Some(range) = n.range.clone() else {
+                continue;
+            };
+            v.push(Netns {
+                inode: *ino,
+                name: n.name.clone(),
+                own: *ino == self.primary,
+                container: n.container.clone(),
+                range,
+                counters: n.counters,
+            });
+        }
+        if !v.iter().any(|n| n.own) {
+            if let Some(first) = v.first_mut() {
+                first.own = true;
+            }
+        }
+        v
+    }
+}
+
+/// One visit inside the namespace of `fd`, on the calling thread (which
+/// stays there: call it on a thread of its own).
+fn visit(fd: i32, open_diag: bool, cfg: &RangeConfig) -> Visit {
+    // SAFETY: setns only changes the calling thread's namespace; `fd` is an
+    // open namespace file owned by the caller for the duration of the call.
+    if unsafe { libc::setns(fd, libc::CLONE_NEWNET) } != 0 {
+        return Visit {
+            diag: None,
+            range: None,
+            counters: None,
+            entered: Err(std::io::Error::last_os_error()),
+        };
+    }
+    Visit {
+        diag: open_diag.then(Diag::new),
+        range: cfg.resolve().ok(),
+        counters: super::counters::read(Path::new("/proc/thread-self/net")),
+        entered: Ok(()),
+    }
+}
+
+/// The kernel's name of process `pid`.
+fn comm(pid: u32) -> Option<String> {
+    let b = crate::range::read_sysfile(Path::new(&format!("/proc/{pid}/comm"))).ok()?;
+    let s = String::from_utf8_lossy(&b)
+        .trim_end_matches('\n')
+        .to_string();
+    (!s.is_empty()).then_some(s)
+}
+
+/// The `ip netns` name of the own namespace, if it has one.
+fn own_ip_name(own: u64, own_dev: u64) -> Option<String> {
+    let rd = std::fs::read_dir(NAMED_DIRS[0].0).ok()?;
+    rd.flatten().find_map(|e| {
+        let md = std::fs::metadata(e.path()).ok()?;
+        (md.ino() == own && md.dev() == own_dev)
+            .then(|| e.file_name().to_string_lossy().into_owned())
+    })
+}
+
+/// What an unprivileged porttop cannot see, in one line (None: nothing).
+fn unseen_note(d: &Discovery, own: u64) -> Option<String> {
+    let mut names: Vec<String> = d
+        .found
+        .iter()
+        .filter(|(ino, _)| **ino != own)
+        .map(|(ino, f)| {
+            f.ip_name
+                .clone()
+                .or_else(|| f.pid.and_then(comm))
+                .unwrap_or_else(|| ino.to_string())
+        })
+        .collect();
+    names.sort();
+    let others = names.len();
+    if others == 0 && d.hidden == 0 {
+        return None;
+    }
+    names.truncate(5);
+    let mut msg = String::from("showing this network namespace only: ");
+    if others > 0 {
+        msg.push_str(&format!(
+            "{others} other{} ({}{}) not shown, ",
+            if others == 1 { "" } else { "s" },
+            crate::output::safe(&names.join(", ")),
+            if others > names.len() { ", …" } else { "" }
+        ));
+    }
+    if d.hidden > 0 {
+        msg.push_str(&format!(
+            "{} processes of other users not looked into, ",
+            d.hidden
+        ));
+    }
+    msg.push_str("entering a namespace needs CAP_SYS_ADMIN (run as root)");
+    Some(msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn netns_words_parse() {
+        assert_eq!(Select::parse("host"), Ok(Select::Own));
+        assert_eq!(Select::parse("all"), Ok(Select::All));
+        assert_eq!(
+            Select::parse("web, host"),
+            Ok(Select::Named(vec!["web".into(), "host".into()]))
+        );
+        assert!(Select::parse(" , ").is_err());
+    }
+
+    #[test]
+    fn namespace_links_give_their_inode() {
+        assert_eq!(link_inode(b"net:[4026531840]"), Some(4026531840));
+        assert_eq!(link_inode(b"pid:[4026531840]"), None);
+        assert_eq!(link_inode(b"net:[x]"), None);
+    }
+
+    #[test]
+    fn the_own_namespace_is_found_by_the_walk() {
+        let Some((own, dev)) = own_ns() else { return };
+        let d = discover(dev);
+        assert!(d.found.contains_key(&own), "{d:?}");
+    }
+}
