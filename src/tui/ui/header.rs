@@ -98,7 +98,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) -> (u16, Vec<(u
     // A space between tabs where the line has room; at 80 columns every tab
     // still fits without it (each carries its own padding).
     let all: usize = texts.iter().map(|t| width(t) + 1).sum();
-    let gap = u16::from(all <= usize::from(w));
+    let gap = u16::from(all <= w);
     for (v, text) in View::ALL.iter().zip(texts) {
         let style = if *v == app.spec.view {
             theme.active_tab()
