@@ -3,7 +3,10 @@
 //! addresses shrink (IPv6 in the middle) first, then AGE, USER, PROCESS and the
 //! rest go, PID last. Widths are display widths. Every sortable title keeps a
 //! cell for the sort arrow, so columns never shift when the sort moves. Only
-//! rows on screen are turned into strings.
+//! rows on screen are turned into strings. Which columns, their titles (and
+//! short titles), widths and cell text come from the one column list,
+//! `output::columns` (`DASHBOARD`), as `list`'s do; this file keeps the
+//! table's own: narrowing order, arrow cell, colours, `…` cuts, click map.
 
 use super::{fit, shorten_middle, width, Hits};
 use crate::output::columns::{self, Field};
