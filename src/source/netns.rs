@@ -141,6 +141,10 @@ struct Ns {
     container: Option<Container>,
     range: Option<PortRange>,
     counters: Option<KernelCounters>,
+    /// Its sockstat counted no TCP or UDP socket at the last visit: its dump is
+    /// skipped (the kernel's socket hash tables are shared by every namespace,
+    /// so even an empty namespace's dump walks every socket of the host).
+    empty: bool,
 }
 
 /// What one visit inside a namespace read.
@@ -148,6 +152,8 @@ struct Visit {
     diag: Option<std::io::Result<Diag>>,
     range: Option<PortRange>,
     counters: Option<KernelCounters>,
+    /// TCP and UDP sockets the namespace's sockstat counts, where readable.
+    sockets: Option<u64>,
     entered: std::io::Result<()>,
 }
 
@@ -278,6 +284,7 @@ impl Namespaces {
                     container,
                     range: None,
                     counters: None,
+                    empty: false,
                 },
             );
         }
@@ -418,6 +425,7 @@ impl Namespaces {
                 n.range = v.range;
             }
             n.counters = v.counters;
+            n.empty = v.sockets == Some(0);
         }
     }
 
@@ -431,6 +439,9 @@ impl Namespaces {
         mut f: impl FnMut(Socket, u32),
     ) {
         for (ino, n) in self.others.iter_mut() {
+            if n.empty {
+                continue;
+            }
             let Some(d) = n.diag.as_mut() else { continue };
             d.detail = detail;
             let tag = if *ino == self.primary { 0 } else { *ino };
@@ -536,6 +547,7 @@ fn visit(fd: i32, open_diag: bool, cfg: &RangeConfig) -> Visit {
             diag: None,
             range: None,
             counters: None,
+            sockets: None,
             entered: Err(std::io::Error::last_os_error()),
         };
     }
@@ -543,8 +555,49 @@ fn visit(fd: i32, open_diag: bool, cfg: &RangeConfig) -> Visit {
         diag: open_diag.then(Diag::new),
         range: cfg.resolve().ok(),
         counters: super::counters::read(Path::new("/proc/thread-self/net")),
+        sockets: sockstat_sockets(Path::new("/proc/thread-self/net")),
         entered: Ok(()),
     }
+}
+
+/// The TCP and UDP sockets (both families, TIME-WAIT included) that the
+/// reading thread's namespace holds, from `sockstat` and `sockstat6`: per
+/// namespace counters (net/ipv4/proc.c sockstat_seq_show, net/ipv6/proc.c
+/// sockstat6_seq_show: `inuse` of each protocol, `tw` of TCP). None where
+/// unreadable. Bound-only TCP sockets are in no hash and not counted.
+fn sockstat_sockets(net: &Path) -> Option<u64> {
+    let mut total = 0;
+    for (file, needed) in [("sockstat", true), ("sockstat6", false)] {
+        let text = match crate::range::read_sysfile(&net.join(file)) {
+            Ok(b) => b,
+            Err(_) if !needed => continue, // IPv6 disabled
+            Err(_) => return None,
+        };
+        total += sockstat_count(&String::from_utf8_lossy(&text))?;
+    }
+    Some(total)
+}
+
+fn sockstat_count(text: &str) -> Option<u64> {
+    let mut total = 0u64;
+    for line in text.lines() {
+        let Some((proto, rest)) = line.split_once(':') else {
+            continue;
+        };
+        if !matches!(
+            proto,
+            "TCP" | "UDP" | "UDPLITE" | "TCP6" | "UDP6" | "UDPLITE6"
+        ) {
+            continue;
+        }
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        for pair in words.chunks(2) {
+            if let ["inuse" | "tw", v] = pair {
+                total = total.checked_add(v.parse().ok()?)?;
+            }
+        }
+    }
+    Some(total)
 }
 
 /// The kernel's name of process `pid`.
@@ -607,6 +660,19 @@ fn unseen_note(d: &Discovery, own: u64) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sockstat_counts_tcp_udp_and_time_wait_of_both_families() {
+        let v4 = "sockets: used 140\nTCP: inuse 5 orphan 0 tw 2 alloc 9 mem 1\n\
+                  UDP: inuse 3 mem 2\nUDPLITE: inuse 0\nRAW: inuse 7\nFRAG: inuse 0 memory 0\n";
+        assert_eq!(sockstat_count(v4), Some(10));
+        let v6 = "TCP6: inuse 1\nUDP6: inuse 2\nUDPLITE6: inuse 0\nRAW6: inuse 4\n";
+        assert_eq!(sockstat_count(v6), Some(3));
+        assert_eq!(sockstat_count("TCP: inuse x"), None);
+        // The machine's own namespace: readable, and at least this test's socket.
+        let _l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        assert!(sockstat_sockets(Path::new("/proc/thread-self/net")).unwrap() >= 1);
+    }
 
     #[test]
     fn netns_words_parse() {
