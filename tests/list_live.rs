@@ -355,9 +355,12 @@ fn time_wait_sockets_have_no_user_and_user_root_does_not_match_them() {
     let cport = c.local_addr().unwrap().port();
     drop(c);
     drop(s);
+    // The local port alone is not enough: the kernel hands the same one out
+    // toward other destinations (other tests' TIME-WAITs).
     let sport = format!("sport:{cport}");
+    let dport = format!("dport:{port}");
     let tw = |extra: &[&str]| -> Vec<serde_json::Value> {
-        let mut args = vec!["list", "--json", "state:time-wait", &sport];
+        let mut args = vec!["list", "--json", "state:time-wait", &sport, &dport];
         args.extend_from_slice(extra);
         let (code, out, err) = run(&args);
         assert_eq!(code, 0, "{err}");
@@ -376,7 +379,7 @@ fn time_wait_sockets_have_no_user_and_user_root_does_not_match_them() {
     assert_eq!(rows[0]["uid"], serde_json::Value::Null, "{}", rows[0]);
     assert!(tw(&["user:root"]).is_empty());
     assert_eq!(tw(&["user:-"]).len(), 1);
-    let (_, table, _) = run(&["list", "state:time-wait", &sport, "--no-header"]);
+    let (_, table, _) = run(&["list", "state:time-wait", &sport, &dport, "--no-header"]);
     assert!(table.trim_end().ends_with(" -"), "USER is -: {table}");
 }
 

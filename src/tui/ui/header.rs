@@ -85,12 +85,21 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) -> (u16, Vec<(u
     let mut tabs = Vec::new();
     let mut hits = Vec::new();
     let mut x = area.x;
-    for v in View::ALL.iter() {
-        let key = crate::tui::keys::hint(
-            &crate::tui::app::Action::View(*v),
-            crate::tui::keys::Ctx::Table,
-        );
-        let text = format!(" {key} {} ", v.title());
+    let texts: Vec<String> = View::ALL
+        .iter()
+        .map(|v| {
+            let key = crate::tui::keys::hint(
+                &crate::tui::app::Action::View(*v),
+                crate::tui::keys::Ctx::Table,
+            );
+            format!(" {key} {} ", v.title())
+        })
+        .collect();
+    // A space between tabs where the line has room; at 80 columns every tab
+    // still fits without it (each carries its own padding).
+    let all: usize = texts.iter().map(|t| width(t) + 1).sum();
+    let gap = u16::from(all <= w);
+    for (v, text) in View::ALL.iter().zip(texts) {
         let style = if *v == app.spec.view {
             theme.active_tab()
         } else {
@@ -98,9 +107,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) -> (u16, Vec<(u
         };
         let tw = u16::try_from(width(&text)).unwrap_or(u16::MAX);
         hits.push((x, x.saturating_add(tw), *v));
-        x = x.saturating_add(tw + 1);
+        x = x.saturating_add(tw + gap);
         tabs.push(Span::styled(text, style));
-        tabs.push(Span::raw(" "));
+        if gap > 0 {
+            tabs.push(Span::raw(" "));
+        }
     }
     let tab_y = area.y + u16::try_from(lines.len()).unwrap_or(0);
     lines.push(Line::from(tabs));
