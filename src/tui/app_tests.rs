@@ -863,3 +863,54 @@ fn close_asks_naming_both_ends_and_refuses_what_it_cannot_close() {
     r.apply(Action::CloseConn);
     assert!(r.status.as_deref().unwrap_or("").contains("--replay"));
 }
+
+#[test]
+fn processes_and_destinations_sum_their_sockets_rates_and_sort_by_them() {
+    use crate::model::conn::{ConnInfo, Rates};
+    let mut sn = base();
+    // The pid with the most sockets: each of them moves rx 100·k, tx 10·k bytes/s.
+    let mut by_pid = std::collections::BTreeMap::<u32, usize>::new();
+    for s in &sn.sockets {
+        if let Some(p) = s.pids.first() {
+            *by_pid.entry(*p).or_default() += 1;
+        }
+    }
+    let (&pid, &n) = by_pid.iter().max_by_key(|(_, n)| **n).expect("a pid");
+    assert!(n >= 2, "base() has a pid with two sockets");
+    let (mut want_rx, mut want_tx, mut k) = (0.0, 0.0, 0.0);
+    for s in sn
+        .sockets
+        .iter_mut()
+        .filter(|s| s.pids.first() == Some(&pid))
+    {
+        k += 1.0;
+        let (rx, tx) = (100.0 * k, 10.0 * k);
+        want_rx += rx;
+        want_tx += tx;
+        s.conn = Some(Box::new(ConnInfo {
+            rates: Some(Rates {
+                rx_bps: rx,
+                tx_bps: tx,
+                retrans_recent: 0,
+            }),
+            ..Default::default()
+        }));
+    }
+    let mut a = Fed::new(App::new(Filter::default(), Duration::from_secs(1), false));
+    a.apply(Action::Viewport(20));
+    a.snapshot(sn);
+    a.apply(Action::View(View::Processes));
+    a.apply(Action::SortBy(SortKey::Proc(ProcCol::RxRate)));
+    assert!(a.sort_key().1, "a rate sorts largest first");
+    let top = &a.listing.procs()[0];
+    assert_eq!(top.pid, Some(pid));
+    assert_eq!((top.rx_bps, top.tx_bps), (want_rx, want_tx));
+    assert!(a.listing.procs()[1..].iter().all(|p| p.rx_bps == 0.0));
+    // Ephemeral view: each destination sums its own sockets' rates.
+    a.apply(Action::View(View::Ephemeral));
+    a.apply(Action::SortBy(SortKey::Dest(DestCol::TxRate)));
+    let d = a.listing.dests();
+    let total: f64 = d.iter().map(|d| d.tx_bps).sum();
+    assert!(total <= want_tx, "{total} {want_tx}");
+    assert!(d.windows(2).all(|w| w[0].tx_bps >= w[1].tx_bps));
+}
