@@ -148,6 +148,10 @@ impl Analyzer {
         let mut all: Vec<(Analysis, NetnsPool)> = Vec::with_capacity(parts.len());
         for (ino, part) in &parts {
             let mut an = self.sub(*ino).analyze_one(part);
+            // The part's sockets are its own (netns 0): say which one it is.
+            for c in &mut an.collisions {
+                c.netns = *ino;
+            }
             let info = snap.netns_info(*ino);
             let name = snap.netns_name(*ino).to_string();
             an.report.netns = Some(name.clone());

@@ -51,6 +51,15 @@ pub struct Collision {
     pub probably_intentional: bool,
     pub message: String,
     pub sockets: Vec<Involved>,
+    /// The network namespace of its sockets (their `Socket::netns`; 0 the own
+    /// one): collisions are found within one namespace, never across (the
+    /// analyzer tags each namespace's).
+    #[serde(skip_serializing_if = "is_own_netns")]
+    pub netns: u64,
+}
+
+fn is_own_netns(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Collisions; `is_malware(port, proto)` names the malware known on a port.
@@ -298,6 +307,7 @@ fn collision(
         probably_intentional,
         message,
         sockets,
+        netns: socks.first().map_or(0, |s| s.netns),
     }
 }
 

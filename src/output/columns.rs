@@ -5,7 +5,11 @@
 //! (the record's serde names are checked against it by a test).
 //!
 //! Values that need more than the socket (its owners' names and command line,
-//! the ephemeral mark) come from a [`Context`] the caller fills in.
+//! the ephemeral mark, its namespace's name, the dashboard row's age) come
+//! from a [`Context`] the caller fills in. Which surface shows which columns
+//! is said once here too ([`LIST_TABLE`], [`CSV`], [`DASHBOARD`], ...); what
+//! is a surface's own (the dashboard's narrowing order, sort arrow, colours,
+//! `…` truncation, click map) stays with it.
 
 use super::safe;
 use crate::model::conn::{fmt_rtt_us, human_bytes, ConnInfo, Timer};
@@ -51,6 +55,11 @@ pub enum Field {
     Timer,
     TimerLeft,
     Drops,
+    /// The socket's network namespace, by name (tables, with sockets of more
+    /// than one namespace).
+    Netns,
+    /// Time since the dashboard row's latest change (dashboard only).
+    Age,
 }
 
 /// One column's description.
@@ -65,8 +74,13 @@ pub struct Column {
     pub right: bool,
     /// Needs the kernel's per-connection detail (`Detail::Info`).
     pub info: bool,
-    /// The dashboard's width for it (0: measured from the cells).
+    /// The dashboard's width for it; with `max` its least width.
     pub width: usize,
+    /// Non-zero: the dashboard measures the width from the cells on screen,
+    /// between `width` and this.
+    pub max: usize,
+    /// The dashboard's shorter title when the terminal narrows ("" none).
+    pub short: &'static str,
 }
 
 const fn col(
@@ -84,12 +98,29 @@ const fn col(
         right,
         info,
         width,
+        max: 0,
+        short: "",
+    }
+}
+
+impl Column {
+    /// Measured from the cells, `min..=max` wide.
+    const fn cells(self, min: usize, max: usize) -> Column {
+        Column {
+            width: min,
+            max,
+            ..self
+        }
+    }
+
+    const fn short(self, short: &'static str) -> Column {
+        Column { short, ..self }
     }
 }
 
 /// Every column, once.
 pub const COLUMNS: &[Column] = &[
-    col(Field::Proto, "PROTO", "proto", false, false, 4),
+    col(Field::Proto, "PROTO", "proto", false, false, 4).short("PROT"),
     col(Field::Family, "FAMILY", "family", false, false, 4),
     col(Field::Local, "LOCAL", "local", false, false, 0),
     col(
@@ -99,8 +130,10 @@ pub const COLUMNS: &[Column] = &[
         false,
         false,
         0,
-    ),
-    col(Field::LocalPort, "LOCAL PORT", "local_port", true, false, 5),
+    )
+    .cells(6, 39)
+    .short("LOCAL"),
+    col(Field::LocalPort, "LOCAL PORT", "local_port", true, false, 5).short("LPORT"),
     col(Field::Remote, "REMOTE", "remote", false, false, 0),
     col(
         Field::RemoteAddr,
@@ -109,7 +142,9 @@ pub const COLUMNS: &[Column] = &[
         false,
         false,
         0,
-    ),
+    )
+    .cells(6, 39)
+    .short("REMOTE"),
     col(
         Field::RemotePort,
         "REMOTE PORT",
@@ -117,12 +152,15 @@ pub const COLUMNS: &[Column] = &[
         true,
         false,
         5,
-    ),
+    )
+    .short("RPORT"),
     col(Field::State, "STATE", "state", false, false, 10),
     col(Field::Ephemeral, "E", "ephemeral", false, false, 1),
     col(Field::Pids, "PID", "pids", true, false, 7),
-    col(Field::Process, "PROCESS", "process", false, false, 0),
-    col(Field::User, "USER", "user", false, false, 0),
+    col(Field::Process, "PROCESS", "process", false, false, 0)
+        .cells(4, 24)
+        .short("PROC"),
+    col(Field::User, "USER", "user", false, false, 0).cells(4, 12),
     col(Field::Uid, "UID", "uid", true, false, 6),
     col(Field::Inode, "INODE", "inode", true, false, 9),
     col(Field::Cmdline, "COMMAND", "cmdline", false, false, 0),
@@ -158,6 +196,8 @@ pub const COLUMNS: &[Column] = &[
     col(Field::Timer, "TIMER", "timer", false, false, 16),
     col(Field::TimerLeft, "LEFT", "timer_left_ms", true, false, 6),
     col(Field::Drops, "DROPS", "drops", true, true, 6),
+    col(Field::Netns, "NETNS", "netns", false, false, 0).cells(5, 16),
+    col(Field::Age, "AGE", "age_ms", false, false, 4),
 ];
 
 /// The column of `f`.
@@ -237,6 +277,29 @@ pub const DASHBOARD_CONN: &[Field] = &[
     Field::RxRate,
 ];
 
+/// The dashboard's socket table, in header order: NETNS only with sockets
+/// of more than one namespace, the [`DASHBOARD_CONN`] ones only where the
+/// source asked for the detail.
+pub const DASHBOARD: &[Field] = &[
+    Field::Netns,
+    Field::Proto,
+    Field::LocalAddr,
+    Field::LocalPort,
+    Field::Ephemeral,
+    Field::RemoteAddr,
+    Field::RemotePort,
+    Field::State,
+    Field::Pids,
+    Field::Process,
+    Field::User,
+    Field::Age,
+    Field::RxRate,
+    Field::TxRate,
+    Field::Rtt,
+    Field::Retrans,
+    Field::Queues,
+];
+
 /// What a value needs besides the socket.
 #[derive(Default)]
 pub struct Context<'a> {
@@ -248,6 +311,10 @@ pub struct Context<'a> {
     pub ephemeral: bool,
     /// A listener there (`E`) rather than a connection (`e`).
     pub collision: bool,
+    /// The socket's namespace's name.
+    pub netns: Option<&'a str>,
+    /// Milliseconds since the dashboard row's latest change.
+    pub age_ms: Option<u64>,
 }
 
 /// How a value is written.
@@ -257,6 +324,21 @@ pub enum Style {
     Table,
     /// CSV: raw numbers, empty for none.
     Raw,
+    /// The dashboard's cells: as [`Style::Table`], but of several owners the
+    /// first only (its PID and PROCESS are one sort key each; the details
+    /// pane lists every owner).
+    Cell,
+}
+
+/// `0s`, `59s`, `12m`, `5h`, `3d`: the AGE column.
+pub fn fmt_age(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m", s / 60),
+        3600..=86_399 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
 }
 
 fn conn(s: &Socket) -> Option<&ConnInfo> {
@@ -278,7 +360,8 @@ pub fn timer_text(c: &ConnInfo) -> String {
 
 /// The value of `f` for `s`.
 pub fn value(f: Field, s: &Socket, cx: &Context, style: Style) -> String {
-    let table = style == Style::Table;
+    let cell = style == Style::Cell;
+    let table = style != Style::Raw;
     let none = |t: &str| if table { t.to_string() } else { String::new() };
     let num = |v: Option<u64>| v.map_or_else(|| none("-"), |v| v.to_string());
     let bytes = |v: Option<u64>| match (v, table) {
@@ -309,12 +392,14 @@ pub fn value(f: Field, s: &Socket, cx: &Context, style: Style) -> String {
             _ => String::new(),
         },
         Field::Pids if s.pids.is_empty() => none("-"),
+        Field::Pids if cell => s.pids[0].to_string(),
         Field::Pids => {
             let v: Vec<String> = s.pids.iter().map(u32::to_string).collect();
             v.join(if table { "," } else { " " })
         }
         Field::Process if cx.names.is_empty() => none("-"),
         // (the table joins every owner's name, the CSV names the first)
+        Field::Process if cell => safe(cx.names[0]).into_owned(),
         Field::Process if table => safe(&cx.names.join(",")).into_owned(),
         Field::Process => safe(cx.names[0]).into_owned(),
         Field::User => match (s.user.as_deref(), table) {
@@ -371,6 +456,11 @@ pub fn value(f: Field, s: &Socket, cx: &Context, style: Style) -> String {
             .map(|c| c.timer_left_ms.to_string())
             .unwrap_or_default(),
         Field::Drops => num(conn(s).and_then(|c| c.mem).map(|m| u64::from(m.drops))),
+        Field::Netns => cx.netns.map_or_else(|| none("-"), |n| safe(n).into_owned()),
+        Field::Age => match (cx.age_ms, table) {
+            (Some(ms), true) => fmt_age(ms),
+            (v, _) => num(v),
+        },
     }
 }
 
@@ -434,8 +524,14 @@ mod tests {
         };
         let v = serde_json::to_value(crate::model::SocketRecord::new(&snap, &s)).unwrap();
         for c in COLUMNS {
-            if matches!(c.field, Field::Local | Field::Remote | Field::Queues) {
-                continue; // table-only compositions of other fields
+            if matches!(
+                c.field,
+                Field::Local | Field::Remote | Field::Queues | Field::Age | Field::Netns
+            ) {
+                // table-only compositions of other fields, the dashboard's
+                // own, and the namespace (an object there, absent for the
+                // primary one)
+                continue;
             }
             assert!(v.get(c.name).is_some(), "{} missing in {v}", c.name);
         }

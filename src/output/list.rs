@@ -23,16 +23,32 @@ fn context<'a>(snap: &'a Snapshot, s: &Socket) -> Context<'a> {
         ephemeral: snap.is_ephemeral(s),
         // `E`: a listener in the pool (a collision risk), `e` otherwise.
         collision: s.is_listener(),
+        netns: Some(snap.netns_name(s.netns)),
+        age_ms: None,
     }
 }
 
-/// The columns of `list`'s table: `--info` adds the connection's detail.
-fn table_fields(info: bool) -> Vec<Field> {
-    let mut v = columns::LIST_TABLE.to_vec();
+/// The columns of `list`'s table: `--info` adds the connection's detail;
+/// sockets of more than one namespace add which one each is in, first.
+pub(crate) fn table_fields(snap: &Snapshot, info: bool) -> Vec<Field> {
+    let mut v = Vec::new();
+    if snap.multi_netns() {
+        v.push(Field::Netns);
+    }
+    v.extend_from_slice(columns::LIST_TABLE);
     if info {
         v.extend_from_slice(columns::LIST_INFO);
     }
     v
+}
+
+/// One socket's cells in `list`'s table.
+pub(crate) fn table_cells(snap: &Snapshot, s: &Socket, fields: &[Field]) -> Vec<String> {
+    let cx = context(snap, s);
+    fields
+        .iter()
+        .map(|f| columns::value(*f, s, &cx, Style::Table))
+        .collect()
 }
 
 pub fn list_table(
@@ -42,27 +58,13 @@ pub fn list_table(
     header: bool,
     info: bool,
 ) -> io::Result<()> {
-    let fields = table_fields(info);
-    let mut titles: Vec<&str> = fields.iter().map(|f| column(*f).title).collect();
-    let mut right: Vec<bool> = fields.iter().map(|f| column(*f).right).collect();
-    let mut rows: Vec<Vec<String>> = sockets
+    let fields = table_fields(snap, info);
+    let titles: Vec<&str> = fields.iter().map(|f| column(*f).title).collect();
+    let right: Vec<bool> = fields.iter().map(|f| column(*f).right).collect();
+    let rows: Vec<Vec<String>> = sockets
         .iter()
-        .map(|s| {
-            let cx = context(snap, s);
-            fields
-                .iter()
-                .map(|f| columns::value(*f, s, &cx, Style::Table))
-                .collect()
-        })
+        .map(|s| table_cells(snap, s, &fields))
         .collect();
-    // Sockets of more than one namespace: which one each is in, first.
-    if snap.multi_netns() {
-        titles.insert(0, "NETNS");
-        right.insert(0, false);
-        for (r, s) in rows.iter_mut().zip(sockets) {
-            r.insert(0, safe(snap.netns_name(s.netns)).into_owned());
-        }
-    }
     write_table(out, header.then_some(&titles[..]), &rows, &right)
 }
 

@@ -3,7 +3,7 @@
 
 mod base64;
 pub mod columns;
-mod list;
+pub(crate) mod list;
 pub mod metrics;
 mod pool;
 mod safe;

@@ -30,6 +30,12 @@ pub struct CollisionInfo {
     pub port: u16,
     pub probably_intentional: bool,
     pub message: String,
+    /// The network namespace it is in (with more than one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netns: Option<String>,
+    /// That namespace's inode tag (`Socket::netns`), to match its sockets.
+    #[serde(skip)]
+    pub netns_tag: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -77,7 +83,7 @@ pub struct Seen {
     pub level_by: pool::LevelBy,
     pub exhaustion_secs: Option<f64>,
     pub netns: Option<String>,
-    pub collisions: BTreeMap<(CollisionKind, Proto, u16), CollisionInfo>,
+    pub collisions: BTreeMap<(u64, CollisionKind, Proto, u16), CollisionInfo>,
 }
 
 impl Seen {
@@ -103,13 +109,15 @@ impl Seen {
             level_by: report.level_by,
             exhaustion_secs: report.exhaustion_secs,
             netns: report.netns.clone(),
-            collisions: collision_map(&an.collisions),
+            collisions: collision_map(&snap, &an.collisions),
             snap,
         }
     }
 }
 
-fn collision_map(found: &[Collision]) -> BTreeMap<(CollisionKind, Proto, u16), CollisionInfo> {
+type CollisionMap = BTreeMap<(u64, CollisionKind, Proto, u16), CollisionInfo>;
+
+fn collision_map(snap: &Snapshot, found: &[Collision]) -> CollisionMap {
     found
         .iter()
         .map(|c| {
@@ -119,8 +127,12 @@ fn collision_map(found: &[Collision]) -> BTreeMap<(CollisionKind, Proto, u16), C
                 port: c.port,
                 probably_intentional: c.probably_intentional,
                 message: c.message.clone(),
+                netns: snap
+                    .multi_netns()
+                    .then(|| crate::output::safe(snap.netns_name(c.netns)).into_owned()),
+                netns_tag: c.netns,
             };
-            ((c.kind, c.proto, c.port), info)
+            ((c.netns, c.kind, c.proto, c.port), info)
         })
         .collect()
 }
@@ -178,10 +190,12 @@ const WATCH_TOP: usize = 10;
 /// its protocol and port), so `--port 8080` shows the collisions on 8080 only.
 fn collision_matches(snap: &Snapshot, c: &CollisionInfo, filter: &Filter) -> bool {
     filter.is_empty()
-        || snap
-            .sockets
-            .iter()
-            .any(|s| s.proto == c.proto && s.local.port == c.port && filter.matches(snap, s))
+        || snap.sockets.iter().any(|s| {
+            s.netns == c.netns_tag
+                && s.proto == c.proto
+                && s.local.port == c.port
+                && filter.matches(snap, s)
+        })
 }
 
 /// Ends the feed as soon as the reader of `fd` goes away (a pipe whose reader
@@ -413,6 +427,47 @@ mod tests {
             })
             .count();
         assert_eq!(socket_events, 1);
+    }
+
+    /// The same collision in two namespaces is two events, each naming its
+    /// namespace; a filter matches the sockets of that namespace only.
+    #[test]
+    fn collisions_in_two_namespaces_are_two_events_naming_each() {
+        use crate::model::Netns;
+        let t = Thresholds::default();
+        let ns = |inode: u64, name: &str, own: bool| Netns {
+            inode,
+            name: name.into(),
+            own,
+            container: None,
+            range: range100(),
+            counters: None,
+        };
+        let with_netns = |mut s: Snapshot| {
+            s.netns = vec![ns(1, "host", true), ns(77, "web", false)];
+            s
+        };
+        let a = with_netns(snap(1000, range100(), vec![]));
+        let mut other = listener(Proto::Tcp, "0.0.0.0:40050");
+        other.netns = 77;
+        let b = with_netns(snap(
+            2000,
+            range100(),
+            vec![listener(Proto::Tcp, "0.0.0.0:40050"), other],
+        ));
+        let (sa, sb) = (Seen::new(a, t), Seen::new(b, t));
+        let started: Vec<serde_json::Value> = events(&sa, &sb, &Filter::default())
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::CollisionStart(_)))
+            .map(|e| serde_json::to_value(e).unwrap())
+            .collect();
+        let mut names: Vec<&str> = started
+            .iter()
+            .map(|l| l["netns"].as_str().unwrap_or("?"))
+            .collect();
+        names.sort();
+        assert_eq!(names, ["host", "web"], "{started:?}");
+        assert!(started.iter().all(|l| l["port"] == 40050));
     }
 
     #[test]

@@ -276,36 +276,41 @@ impl Col {
         Col::Queue,
     ];
 
-    /// The connection-detail columns: their titles, values and widths come
-    /// from the one column list (`output::columns`).
-    pub fn field(self) -> Option<crate::output::columns::Field> {
+    /// The column of the one list (`output::columns`) this sort key is: its
+    /// title, width and value text come from there.
+    pub fn field(self) -> crate::output::columns::Field {
         use crate::output::columns::Field;
-        Some(match self {
+        match self {
+            Col::Proto => Field::Proto,
+            Col::LocalAddr => Field::LocalAddr,
+            Col::LocalPort => Field::LocalPort,
+            Col::RemoteAddr => Field::RemoteAddr,
+            Col::RemotePort => Field::RemotePort,
+            Col::State => Field::State,
+            Col::Pid => Field::Pids,
+            Col::Process => Field::Process,
+            Col::User => Field::User,
+            Col::Age => Field::Age,
             Col::RxRate => Field::RxRate,
             Col::TxRate => Field::TxRate,
             Col::Rtt => Field::Rtt,
             Col::Retr => Field::Retrans,
             Col::Queue => Field::Queues,
-            _ => return None,
-        })
+        }
+    }
+
+    /// The sort key of a column, if the dashboard sorts by it.
+    pub fn of(f: crate::output::columns::Field) -> Option<Col> {
+        Col::ALL.into_iter().find(|c| c.field() == f)
+    }
+
+    /// A connection-detail column (shown only where the source asked for it).
+    pub fn is_detail(self) -> bool {
+        crate::output::columns::DASHBOARD_CONN.contains(&self.field())
     }
 
     pub fn title(self) -> &'static str {
-        match self {
-            Col::Proto => "PROTO",
-            Col::LocalAddr => "LOCAL ADDR",
-            Col::LocalPort => "LOCAL PORT",
-            Col::RemoteAddr => "REMOTE ADDR",
-            Col::RemotePort => "REMOTE PORT",
-            Col::State => "STATE",
-            Col::Pid => "PID",
-            Col::Process => "PROCESS",
-            Col::User => "USER",
-            Col::Age => "AGE",
-            c => c
-                .field()
-                .map_or("?", |f| crate::output::columns::column(f).title),
-        }
+        crate::output::columns::column(self.field()).title
     }
 
     pub fn next(self) -> Col {
@@ -748,16 +753,7 @@ pub fn sort_procs(v: &mut [ProcGroup], col: ProcCol, desc: bool) {
     });
 }
 
-/// `0s`, `59s`, `12m`, `5h`, `3d`: the AGE column.
-pub fn fmt_age(ms: u64) -> String {
-    let s = ms / 1000;
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m", s / 60),
-        3600..=86_399 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86_400),
-    }
-}
+pub use crate::output::columns::fmt_age;
 
 #[cfg(test)]
 #[path = "rows_tests.rs"]

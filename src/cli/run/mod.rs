@@ -473,7 +473,7 @@ fn dashboard(cli: &Cli) -> Result<i32, CliError> {
         .clone()
         .map_or(crate::tui::rows::Col::ALL.to_vec(), |c| c.0);
     // The kernel's per-connection detail only when a column shows it.
-    let detail = if columns.iter().any(|c| c.field().is_some()) {
+    let detail = if columns.iter().any(|c| c.is_detail()) {
         crate::model::Detail::Info
     } else {
         crate::model::Detail::Bare

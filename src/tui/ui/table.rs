@@ -3,27 +3,42 @@
 //! addresses shrink (IPv6 in the middle) first, then AGE, USER, PROCESS and the
 //! rest go, PID last. Widths are display widths. Every sortable title keeps a
 //! cell for the sort arrow, so columns never shift when the sort moves. Only
-//! rows on screen are turned into strings.
+//! rows on screen are turned into strings. Which columns, their titles (and
+//! short titles), widths and cell text come from the one column list,
+//! `output::columns` (`DASHBOARD`), as `list`'s do; this file keeps the
+//! table's own: narrowing order, arrow cell, colours, `…` cuts, click map.
 
 use super::{fit, shorten_middle, width, Hits};
 use crate::model::conn::human_bytes;
-use crate::output::{columns, safe_string};
+use crate::output::columns::{self, Field};
+use crate::output::safe_string;
 use crate::tui::app::{App, View};
-use crate::tui::rows::{fmt_age, Col, DestCol, ProcCol, Row as SockRow, SortKey};
+use crate::tui::rows::{Col, DestCol, ProcCol, Row as SockRow, SortKey};
 use crate::tui::theme::Theme;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Row, Table};
 use ratatui::Frame;
 
-/// A column on screen.
+/// A column on screen: the colour-less mark, or a column of the one list
+/// (`output::columns`), sortable or not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Shown {
     Mark,
     Sort(Col),
-    Eph,
-    /// The socket's network namespace (shown when more than one has sockets).
-    Netns,
+    /// Not a sort key: the E mark and the socket's network namespace (shown
+    /// when more than one has sockets).
+    Plain(Field),
+}
+
+impl Shown {
+    fn field(self) -> Option<Field> {
+        match self {
+            Shown::Mark => None,
+            Shown::Sort(c) => Some(c.field()),
+            Shown::Plain(f) => Some(f),
+        }
+    }
 }
 
 struct Spec {
@@ -41,61 +56,27 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hits
     }
 }
 
-fn addr(r: &SockRow, remote: bool) -> String {
-    if remote {
-        r.sock
-            .remote
-            .map_or_else(|| "*".into(), |e| e.addr.to_string())
-    } else {
-        r.sock.local.addr.to_string()
+/// What the one list's values need from a dashboard row besides its socket.
+fn context<'a>(app: &'a App, r: &'a SockRow) -> columns::Context<'a> {
+    let mut names: Vec<&str> = r.owners.iter().map(|p| p.name.as_str()).collect();
+    names.dedup();
+    let snap = app.data.snap.as_ref();
+    let now = snap.map_or(r.since_ms, |s| s.taken_at_ms);
+    columns::Context {
+        names,
+        cmdline: None,
+        ephemeral: r.ephemeral,
+        collision: r.collision(),
+        netns: snap.map(|s| s.netns_name(r.sock.netns)),
+        age_ms: Some(now.saturating_sub(r.since_ms)),
     }
 }
 
+/// A cell's text, before it is cut to its column: the one list's value.
 fn cell(app: &App, r: &SockRow, c: Shown) -> String {
-    match c {
-        Shown::Mark => r.mark.symbol().into(),
-        Shown::Netns => app
-            .data
-            .snap
-            .as_ref()
-            .map_or_else(|| "-".into(), |s| safe_string(s.netns_name(r.sock.netns))),
-        Shown::Eph => match (r.ephemeral, r.collision()) {
-            (true, true) => "E".into(),
-            (true, false) => "e".into(),
-            _ => " ".into(),
-        },
-        Shown::Sort(col) => match col {
-            Col::Proto => r.sock.proto.as_str().into(),
-            Col::LocalAddr => addr(r, false),
-            Col::LocalPort => r.sock.local.port.to_string(),
-            Col::RemoteAddr => addr(r, true),
-            Col::RemotePort => r
-                .sock
-                .remote
-                .map_or_else(|| "*".into(), |e| e.port.to_string()),
-            Col::State => r.sock.state.as_str().into(),
-            Col::Pid => r
-                .sock
-                .pids
-                .first()
-                .map_or_else(|| "-".into(), u32::to_string),
-            Col::Process => r
-                .owner()
-                .map_or_else(|| "-".into(), |p| safe_string(&p.name)),
-            Col::User => safe_string(r.sock.user.as_deref().unwrap_or("-")),
-            Col::Age => {
-                let now = app.data.snap.as_ref().map_or(r.since_ms, |s| s.taken_at_ms);
-                fmt_age(now.saturating_sub(r.since_ms))
-            }
-            c => c.field().map_or_else(String::new, |f| {
-                columns::value(
-                    f,
-                    &r.sock,
-                    &columns::Context::default(),
-                    columns::Style::Table,
-                )
-            }),
-        },
+    match c.field() {
+        None => r.mark.symbol().into(),
+        Some(f) => columns::value(f, &r.sock, &context(app, r), columns::Style::Cell),
     }
 }
 
@@ -109,15 +90,8 @@ fn fit_cell(s: &str, c: Shown, w: usize) -> String {
 }
 
 fn short_title(c: Shown) -> Option<&'static str> {
-    Some(match c {
-        Shown::Sort(Col::LocalAddr) => "LOCAL",
-        Shown::Sort(Col::RemoteAddr) => "REMOTE",
-        Shown::Sort(Col::LocalPort) => "LPORT",
-        Shown::Sort(Col::RemotePort) => "RPORT",
-        Shown::Sort(Col::Proto) => "PROT",
-        Shown::Sort(Col::Process) => "PROC",
-        _ => return None,
-    })
+    let short = columns::column(c.field()?).short;
+    (!short.is_empty()).then_some(short)
 }
 
 /// What a column needs for its title: the title and a cell for the arrow.
@@ -156,7 +130,7 @@ fn layout(app: &App, rows: &[&SockRow], avail: usize, theme: &Theme) -> Vec<Spec
     }
     // Sockets of more than one namespace: which one, first (rows of the
     // snapshot's own namespace are 0).
-    if rows.iter().any(|r| r.sock.netns != 0)
+    let netns = rows.iter().any(|r| r.sock.netns != 0)
         || app
             .data
             .alerts
@@ -164,44 +138,25 @@ fn layout(app: &App, rows: &[&SockRow], avail: usize, theme: &Theme) -> Vec<Spec
             .iter()
             .filter(|p| p.sockets > 0)
             .count()
-            > 1
-    {
+            > 1;
+    for &f in columns::DASHBOARD {
+        let c = match Col::of(f) {
+            Some(col) if app.hidden.contains(&col) || (col.is_detail() && !detail) => continue,
+            Some(col) => Shown::Sort(col),
+            None if f == Field::Netns && !netns => continue,
+            None => Shown::Plain(f),
+        };
+        let column = columns::column(f);
+        let width = if column.max > 0 {
+            max_w(c, column.width, column.max)
+        } else {
+            column.width
+        };
         specs.push(Spec {
-            c: Shown::Netns,
-            title: "NETNS",
-            width: max_w(Shown::Netns, 5, 16),
+            c,
+            title: column.title,
+            width,
         });
-    }
-    for col in Col::ALL {
-        if col.field().is_some() && !detail {
-            continue;
-        }
-        if !app.hidden.contains(&col) {
-            let c = Shown::Sort(col);
-            let w = match col {
-                Col::Proto => 4,
-                Col::LocalAddr | Col::RemoteAddr => max_w(c, 6, 39),
-                Col::LocalPort | Col::RemotePort => 5,
-                Col::State => 10,
-                Col::Pid => 7,
-                Col::Process => max_w(c, 4, 24),
-                Col::User => max_w(c, 4, 12),
-                Col::Age => 4,
-                c => c.field().map_or(5, |f| columns::column(f).width),
-            };
-            specs.push(Spec {
-                c,
-                title: col.title(),
-                width: w,
-            });
-        }
-        if col == Col::LocalPort {
-            specs.push(Spec {
-                c: Shown::Eph,
-                title: "E",
-                width: 1,
-            });
-        }
     }
     if total(&specs) <= avail {
         return specs;
@@ -554,4 +509,132 @@ fn draw_procs(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hi
         theme,
         hits,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::Filter;
+    use crate::model::conn::{ConnInfo, MemInfo, Rates, TcpInfo, Timer};
+    use crate::model::{Netns, Proto, SockState};
+    use crate::testkit::dashboard::{base, ep, sock, Fed};
+    use std::time::Duration;
+
+    /// `base()` with a second namespace's socket, a connection with the
+    /// kernel's detail and a socket two processes share.
+    fn varied() -> crate::model::Snapshot {
+        let mut s = base();
+        s.sockets[2].conn = Some(Box::new(ConnInfo {
+            cookie: 1,
+            rx_queue: 3,
+            tx_queue: 40,
+            timer: Timer::On,
+            timer_left_ms: 200,
+            timer_retrans: 1,
+            tcp: Some(TcpInfo {
+                rtt: 1500,
+                total_retrans: 2,
+                snd_cwnd: 10,
+                bytes_acked: 5000,
+                bytes_received: 7000,
+                ..Default::default()
+            }),
+            mem: Some(MemInfo::default()),
+            rates: Some(Rates {
+                rx_bps: 2048.0,
+                tx_bps: 10.0,
+                ..Default::default()
+            }),
+        }));
+        let mut k = sock(
+            Proto::Tcp,
+            ep("172.17.0.2", 40000),
+            Some(ep("10.0.0.1", 443)),
+            SockState::Established,
+            50,
+            Some(300),
+        );
+        k.netns = 77;
+        s.sockets.push(k);
+        s.sockets[0].pids = [100, 200].into_iter().collect();
+        let ns = |inode, name: &str, own| Netns {
+            inode,
+            name: name.into(),
+            own,
+            container: None,
+            range: s.range.clone(),
+            counters: None,
+        };
+        s.netns = vec![ns(1, "host", true), ns(77, "web", false)];
+        s
+    }
+
+    /// Every column the dashboard's socket table and `list --info`'s table
+    /// both show has the same title and, for the same socket, the same text
+    /// (the dashboard's before it is cut to its width; of several owners it
+    /// shows the first).
+    #[test]
+    fn dashboard_and_list_agree_on_shared_columns() {
+        let mut a = Fed::new(App::new(Filter::default(), Duration::from_secs(1), false));
+        let snap = varied();
+        a.snapshot(snap.clone());
+        let app = &a.app;
+        let rows: Vec<&SockRow> = app.data.rows.iter().collect();
+        assert_eq!(rows.len(), snap.sockets.len());
+        let specs = layout(app, &rows, 1000, &Theme::color());
+        let list_fields = crate::output::list::table_fields(&snap, true);
+        let mut shared = Vec::new();
+        for (i, f) in list_fields.iter().enumerate() {
+            let Some(spec) = specs.iter().find(|s| s.c.field() == Some(*f)) else {
+                continue;
+            };
+            shared.push(*f);
+            assert_eq!(spec.title, columns::column(*f).title, "{f:?}");
+            for r in &rows {
+                let dash = cell(app, r, spec.c);
+                let list = crate::output::list::table_cells(&snap, &r.sock, &list_fields);
+                if r.sock.pids.len() > 1 && matches!(f, Field::Pids | Field::Process) {
+                    let first = list[i].split(',').next().unwrap_or_default();
+                    assert_eq!(dash, first, "{f:?} of {:?}", r.sock.local);
+                } else {
+                    assert_eq!(dash, list[i], "{f:?} of {:?}", r.sock.local);
+                }
+            }
+        }
+        // the table's columns and the detail both ways
+        for f in [
+            Field::Netns,
+            Field::Proto,
+            Field::State,
+            Field::Ephemeral,
+            Field::Pids,
+            Field::Process,
+            Field::User,
+            Field::Rtt,
+            Field::Retrans,
+        ] {
+            assert!(shared.contains(&f), "{f:?} not in both: {shared:?}");
+        }
+        // and the values say something (not all "-")
+        let r = rows
+            .iter()
+            .find(|r| r.sock.conn.is_some())
+            .expect("the detailed row");
+        assert_eq!(cell(app, r, Shown::Sort(Col::Rtt)), "1.5ms");
+        assert_eq!(cell(app, r, Shown::Plain(Field::Netns)), "host");
+    }
+
+    /// Every dashboard column is in the one list with a title; the sortable
+    /// ones are the `Col`s, in the same order as `Col::ALL`.
+    #[test]
+    fn the_dashboard_draws_its_columns_from_the_one_list() {
+        let sortable: Vec<Col> = columns::DASHBOARD
+            .iter()
+            .filter_map(|f| Col::of(*f))
+            .collect();
+        assert_eq!(sortable, Col::ALL.to_vec());
+        for c in Col::ALL {
+            assert_eq!(c.title(), columns::column(c.field()).title);
+        }
+    }
 }
