@@ -51,6 +51,11 @@ pub enum ActionError {
     AlreadyClosed,
     #[error("a {0} socket cannot be closed (only TCP sockets a process holds)")]
     NotClosable(String),
+    #[error(
+        "the socket is in another network namespace; porttop closes only in its own \
+         (run it inside that namespace: ip netns exec NAME porttop close ...)"
+    )]
+    OtherNamespace,
     #[error("cannot close: {0}")]
     Close(std::io::Error),
 }

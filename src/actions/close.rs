@@ -29,6 +29,14 @@ pub fn close_socket(s: &Socket) -> Result<(), ActionError> {
     if !closable(s) {
         return Err(ActionError::NotClosable(s.state.to_string()));
     }
+    // Our netlink socket reaches only our own namespace's sockets
+    // (sock_diag looks the socket up in the requester's netns,
+    // net/ipv4/inet_diag.c inet_diag_find_one_icsk with sock_net(in_skb->sk));
+    // asked by address there, a socket of another namespace could even match a
+    // different socket of ours on the same ports.
+    if s.netns != 0 {
+        return Err(ActionError::OtherNamespace);
+    }
     #[cfg(target_os = "linux")]
     return destroy(s).map_err(|e| match e.raw_os_error() {
         Some(libc::EPERM) | Some(libc::EACCES) => ActionError::CloseNotPermitted,
@@ -165,5 +173,14 @@ mod tests {
             state: SockState::TimeWait,
             ..s.clone()
         }));
+        // Another namespace's socket is refused before any request is sent.
+        let other = Socket {
+            netns: 9,
+            ..s.clone()
+        };
+        assert!(matches!(
+            close_socket(&other),
+            Err(ActionError::OtherNamespace)
+        ));
     }
 }

@@ -53,6 +53,8 @@ impl PartialEq for Pinned {
     }
 }
 
+impl Eq for Pinned {}
+
 fn pid_t(pid: u32) -> Result<libc::pid_t, ActionError> {
     match libc::pid_t::try_from(pid) {
         Ok(p) if p > 0 => Ok(p),

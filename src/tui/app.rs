@@ -40,11 +40,26 @@ pub enum Mode {
     Help,
     /// The column chooser, its cursor on `Col::ALL[i]`.
     Columns(usize),
+    /// The kill dialog: every owner, pinned by a pidfd when it opened (what is
+    /// signalled is these processes, whatever later holds their pids), and
+    /// what could not be pinned.
     Confirm {
-        pid: u32,
-        name: String,
+        targets: Vec<crate::actions::Pinned>,
+        gone: Vec<String>,
     },
+    /// The close dialog: the connection and its owner, as shown.
+    CloseConfirm(Closing),
 }
+
+/// A connection the user asked to close (`C`): the socket as listed, and its
+/// owner's name for the dialog.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Closing {
+    pub sock: Box<crate::model::Socket>,
+    pub owner: String,
+}
+// (Socket's rates are floats; a dialog's socket is never NaN-compared)
+impl Eq for Closing {}
 
 /// What the user asks of the dashboard (a key, a click, the terminal's size).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,8 +107,14 @@ pub enum Action {
     FilterCancel,
     /// Enter: details of the selected socket (or drill into a group).
     Open,
+    /// `K`: signal the owner(s) (the dialog asks which signal).
     Kill,
+    /// `C`: close the selected TCP connection (SOCK_DESTROY).
+    CloseConn,
+    /// In a dialog: SIGTERM every owner / close the connection.
     ConfirmYes,
+    /// In the kill dialog: SIGKILL every owner.
+    ConfirmKill,
     ConfirmNo,
     Help,
     /// Esc outside the prompt: close the innermost thing (pane, dialog, a
@@ -112,6 +133,8 @@ pub enum Msg {
     SourceError(String),
     /// A line for the status bar (the outcome of an effect).
     Status(String),
+    /// `Effect::Pin`'s outcome: each owner pinned, or why not.
+    Pinned(Vec<Result<crate::actions::Pinned, String>>),
 }
 
 /// Side effects for the runtime.
@@ -119,8 +142,13 @@ pub enum Msg {
 pub enum Effect {
     SetInterval(Duration),
     SetPaused(bool),
-    /// Ask the action layer to signal this process (its name for the message).
-    Kill(u32, String),
+    /// Open a pidfd for each owner (pid, name) now, while the user is asked;
+    /// the runtime answers with `Msg::Pinned`.
+    Pin(Vec<(u32, String)>),
+    /// Send the signal to the pinned processes.
+    Signal(Vec<crate::actions::Pinned>, crate::actions::Sig),
+    /// Close the connection (SOCK_DESTROY).
+    CloseSocket(Closing),
     /// Clear the terminal and draw everything again (Ctrl-L).
     Redraw,
     /// Turn mouse capture on or off.
@@ -419,6 +447,20 @@ impl App {
             }
             Msg::SourceError(e) => self.error = Some(e),
             Msg::Status(m) => self.status = Some(m),
+            Msg::Pinned(r) => {
+                let (mut targets, mut gone) = (Vec::new(), Vec::new());
+                for x in r {
+                    match x {
+                        Ok(p) => targets.push(p),
+                        Err(e) => gone.push(e),
+                    }
+                }
+                if targets.is_empty() {
+                    self.status = Some(gone.join("; "));
+                } else {
+                    self.mode = Mode::Confirm { targets, gone };
+                }
+            }
         }
     }
 
@@ -602,19 +644,34 @@ impl App {
                     self.drill = Some(d);
                 }
             }
-            Action::Kill => self.ask_kill(),
-            Action::ConfirmYes => {
-                if let Mode::Confirm { pid, name } = std::mem::replace(&mut self.mode, Mode::Normal)
-                {
-                    return Some(Effect::Kill(pid, name));
+            Action::Kill => return self.ask_kill(),
+            Action::CloseConn => self.ask_close(),
+            Action::ConfirmYes | Action::ConfirmKill => {
+                use crate::actions::Sig;
+                let sig = if a == Action::ConfirmKill {
+                    Sig::Kill
+                } else {
+                    Sig::Term
+                };
+                match std::mem::replace(&mut self.mode, Mode::Normal) {
+                    Mode::Confirm { targets, .. } => return Some(Effect::Signal(targets, sig)),
+                    Mode::CloseConfirm(c) if a == Action::ConfirmYes => {
+                        return Some(Effect::CloseSocket(c))
+                    }
+                    m => self.mode = m,
                 }
             }
-            Action::ConfirmNo => {
-                if matches!(self.mode, Mode::Confirm { .. }) {
+            Action::ConfirmNo => match self.mode {
+                Mode::Confirm { .. } => {
                     self.mode = Mode::Normal;
                     self.status = Some("not killed".into());
                 }
-            }
+                Mode::CloseConfirm(_) => {
+                    self.mode = Mode::Normal;
+                    self.status = Some("not closed".into());
+                }
+                _ => {}
+            },
             Action::Help => {
                 self.mode = if self.mode == Mode::Help {
                     Mode::Normal
@@ -858,38 +915,85 @@ impl App {
         Ok((out, rows))
     }
 
-    fn ask_kill(&mut self) {
+    /// `K`: the owners to pin (the dialog opens when the runtime has pinned
+    /// them); every owner of a shared socket, not only the first.
+    fn ask_kill(&mut self) -> Option<Effect> {
         if self.pace.replay {
             self.status = Some("killing is disabled in --replay mode".into());
-            return;
+            return None;
         }
-        let target = match self.spec.view {
+        let targets: Vec<(u32, String)> = match self.spec.view {
             View::Processes => self
                 .listing
                 .procs()
                 .get(self.cursor.selected)
-                .and_then(|g| g.pid.map(|p| (p, g.name.clone()))),
-            _ => self.selected_row().and_then(|r| {
-                r.sock.pids.first().map(|p| {
-                    let name = r
-                        .owner()
-                        .map_or_else(|| "?".to_string(), |o| o.name.clone());
-                    (*p, name)
-                })
+                .and_then(|g| g.pid.map(|p| (p, g.name.clone())))
+                .into_iter()
+                .collect(),
+            _ => self.selected_row().map_or_else(Vec::new, |r| {
+                r.sock
+                    .pids
+                    .iter()
+                    .map(|p| {
+                        let name = r
+                            .owners
+                            .iter()
+                            .find(|o| o.pid == *p)
+                            .map_or_else(|| "?".to_string(), |o| o.name.clone());
+                        (*p, name)
+                    })
+                    .collect()
             }),
         };
-        match target {
-            Some((pid, name)) => self.mode = Mode::Confirm { pid, name },
-            None => {
-                let root = self.data.root;
-                self.status = Some(match self.selected_row() {
-                    Some(r) if self.spec.view != View::Processes => {
-                        format!("no process to signal: {}", r.sock.why_no_process(root))
-                    }
-                    _ => "no process to signal".into(),
-                })
-            }
+        if !targets.is_empty() {
+            return Some(Effect::Pin(targets));
         }
+        let root = self.data.root;
+        self.status = Some(match self.selected_row() {
+            Some(r) if self.spec.view != View::Processes => {
+                format!("no process to signal: {}", r.sock.why_no_process(root))
+            }
+            _ => "no process to signal".into(),
+        });
+        None
+    }
+
+    /// `C`: the close dialog for the selected TCP connection, or why not.
+    fn ask_close(&mut self) {
+        if self.pace.replay {
+            self.status = Some("closing is disabled in --replay mode".into());
+            return;
+        }
+        let grouped = matches!(
+            self.spec.view,
+            View::Processes | View::Ephemeral | View::Namespaces
+        );
+        let Some(r) = self.selected_row().filter(|_| !grouped) else {
+            self.status = Some("select a connection to close (open the group first)".into());
+            return;
+        };
+        let s = &r.sock;
+        self.status = Some(if !crate::actions::closable(s) {
+            format!(
+                "a {} {} socket cannot be closed (only TCP sockets a process holds)",
+                s.proto, s.state
+            )
+        } else if s.netns != 0 {
+            "the socket is in another network namespace: porttop cannot close it from this one"
+                .into()
+        } else if r.mark == super::rows::Mark::Closed {
+            "already closed".into()
+        } else {
+            let owner = r.owner().map_or_else(
+                || "no known process".to_string(),
+                |o| format!("pid {} ({})", o.pid, o.name),
+            );
+            self.mode = Mode::CloseConfirm(Closing {
+                sock: Box::new(s.clone()),
+                owner,
+            });
+            return;
+        });
     }
 
     /// Counts by state of the latest snapshot, for the header.

@@ -269,13 +269,39 @@ fn interval_steps_and_kill_confirmation() {
         Some(Effect::SetInterval(Duration::from_millis(250)))
     );
     a.apply(Action::Home); // sorted by proto then local: first row has pid 100
-    assert_eq!(a.apply(Action::Kill), None);
-    assert!(matches!(a.mode, Mode::Confirm { .. }));
-    let pid = a.selected_row().and_then(|r| r.sock.pids.first().copied());
+                           // K asks the runtime to pin every owner; the dialog opens on its answer.
+    let pids: Vec<u32> = a
+        .selected_row()
+        .map(|r| r.sock.pids.iter().copied().collect())
+        .unwrap_or_default();
+    match a.apply(Action::Kill) {
+        Some(Effect::Pin(owners)) => {
+            assert_eq!(owners.iter().map(|o| o.0).collect::<Vec<_>>(), pids);
+            assert_eq!(owners[0].1, "nginx");
+        }
+        e => panic!("{e:?}"),
+    }
+    assert_eq!(a.mode, Mode::Normal);
+    // Nothing could be pinned: one line, no dialog.
+    a.receive(Msg::Pinned(vec![Err("pid 100 no longer exists".into())]));
+    assert_eq!(a.mode, Mode::Normal);
+    assert_eq!(a.status.as_deref(), Some("pid 100 no longer exists"));
+    // Pinned (this test's own process stands in): k = SIGKILL to every target.
+    let me = crate::actions::pin(std::process::id(), "me").expect("pin self");
+    a.receive(Msg::Pinned(vec![Ok(me.clone()), Err("gone".into())]));
+    assert!(
+        matches!(&a.mode, Mode::Confirm { targets, gone } if targets.len() == 1 && gone.len() == 1)
+    );
+    assert_eq!(
+        a.apply(Action::ConfirmKill),
+        Some(Effect::Signal(vec![me.clone()], crate::actions::Sig::Kill))
+    );
+    a.receive(Msg::Pinned(vec![Ok(me.clone())]));
     assert_eq!(
         a.apply(Action::ConfirmYes),
-        pid.map(|p| Effect::Kill(p, "nginx".into()))
+        Some(Effect::Signal(vec![me], crate::actions::Sig::Term))
     );
+    assert_eq!(a.mode, Mode::Normal);
     // A socket without a pid: a message, no dialog.
     a.apply(Action::OpenFilter);
     for c in "state:time-wait".chars() {
@@ -323,7 +349,11 @@ fn esc_closes_the_innermost_thing_and_never_quits() {
         } else {
             k(open)
         };
-        press(&mut a, &[key]);
+        // (K's dialog opens when the runtime has pinned the owners)
+        if let [Some(Effect::Pin(_))] = press(&mut a, &[key])[..] {
+            let me = crate::actions::pin(std::process::id(), "me").map_err(|e| e.to_string());
+            a.receive(Msg::Pinned(vec![me]));
+        }
         assert_ne!(a.mode, Mode::Normal, "{open:?} opens something");
         assert_eq!(press(&mut a, &[ESC]), [None]);
         assert_eq!(a.mode, Mode::Normal, "Esc closes what {open:?} opened");
@@ -759,4 +789,128 @@ fn sockets_without_a_process_say_why_and_the_unowned_group_has_no_user() {
         .find(|p| p.pid.is_none())
         .expect("the - group");
     assert_eq!(none.user, "-");
+}
+
+/// Selects the first row of the listing that `f` accepts.
+fn select_where(a: &mut Fed, f: impl Fn(&crate::model::Socket) -> bool) {
+    let i = a
+        .listing
+        .sockets()
+        .iter()
+        .position(|i| f(&a.data.rows[*i].sock))
+        .expect("a matching row");
+    a.apply(Action::Home);
+    for _ in 0..i {
+        a.apply(Action::Down);
+    }
+}
+
+#[test]
+fn close_asks_naming_both_ends_and_refuses_what_it_cannot_close() {
+    let estab =
+        |s: &crate::model::Socket| s.proto == Proto::Tcp && s.state == SockState::Established;
+    let mut a = Fed::new(App::new(Filter::default(), Duration::from_secs(1), false));
+    a.apply(Action::Viewport(20));
+    let mut sn = base();
+    let i = sn.sockets.iter().position(estab).expect("an ESTAB socket");
+    let mut other = sn.sockets[i].clone();
+    other.netns = 7;
+    other.local.port = 50999;
+    sn.sockets.push(other);
+    a.snapshot(sn);
+    select_where(&mut a, |s| estab(s) && s.netns == 0);
+    let want = a.selected_row().map(|r| r.sock.clone()).expect("row");
+    assert_eq!(a.apply(Action::CloseConn), None);
+    let Mode::CloseConfirm(c) = a.mode.clone() else {
+        panic!("{:?}", a.mode)
+    };
+    assert_eq!(*c.sock, want);
+    assert!(c.owner.starts_with("pid "), "{}", c.owner);
+    assert_eq!(a.apply(Action::ConfirmKill), None, "k does not close");
+    assert_eq!(a.apply(Action::ConfirmYes), Some(Effect::CloseSocket(c)));
+    assert_eq!(a.mode, Mode::Normal);
+    a.apply(Action::CloseConn);
+    a.apply(Action::ConfirmNo);
+    assert_eq!(a.status.as_deref(), Some("not closed"));
+    // Another namespace: refused with a line, no dialog.
+    select_where(&mut a, |s| s.netns == 7);
+    a.apply(Action::CloseConn);
+    assert_eq!(a.mode, Mode::Normal);
+    assert!(a
+        .status
+        .as_deref()
+        .unwrap_or("")
+        .contains("another network namespace"));
+    // UDP / TIME-WAIT: not closable.
+    select_where(&mut a, |s| s.state == SockState::TimeWait);
+    a.apply(Action::CloseConn);
+    assert!(a
+        .status
+        .as_deref()
+        .unwrap_or("")
+        .contains("cannot be closed"));
+    // A grouped view: no socket selected.
+    a.apply(Action::View(View::Processes));
+    a.apply(Action::CloseConn);
+    assert!(a
+        .status
+        .as_deref()
+        .unwrap_or("")
+        .contains("select a connection"));
+    // --replay: refused.
+    let mut r = Fed::new(App::new(Filter::default(), Duration::from_secs(1), true));
+    r.snapshot(base());
+    r.apply(Action::CloseConn);
+    assert!(r.status.as_deref().unwrap_or("").contains("--replay"));
+}
+
+#[test]
+fn processes_and_destinations_sum_their_sockets_rates_and_sort_by_them() {
+    use crate::model::conn::{ConnInfo, Rates};
+    let mut sn = base();
+    // The pid with the most sockets: each of them moves rx 100·k, tx 10·k bytes/s.
+    let mut by_pid = std::collections::BTreeMap::<u32, usize>::new();
+    for s in &sn.sockets {
+        if let Some(p) = s.pids.first() {
+            *by_pid.entry(*p).or_default() += 1;
+        }
+    }
+    let (&pid, &n) = by_pid.iter().max_by_key(|(_, n)| **n).expect("a pid");
+    assert!(n >= 2, "base() has a pid with two sockets");
+    let (mut want_rx, mut want_tx, mut k) = (0.0, 0.0, 0.0);
+    for s in sn
+        .sockets
+        .iter_mut()
+        .filter(|s| s.pids.first() == Some(&pid))
+    {
+        k += 1.0;
+        let (rx, tx) = (100.0 * k, 10.0 * k);
+        want_rx += rx;
+        want_tx += tx;
+        s.conn = Some(Box::new(ConnInfo {
+            rates: Some(Rates {
+                rx_bps: rx,
+                tx_bps: tx,
+                retrans_recent: 0,
+            }),
+            ..Default::default()
+        }));
+    }
+    let mut a = Fed::new(App::new(Filter::default(), Duration::from_secs(1), false));
+    a.apply(Action::Viewport(20));
+    a.snapshot(sn);
+    a.apply(Action::View(View::Processes));
+    a.apply(Action::SortBy(SortKey::Proc(ProcCol::RxRate)));
+    assert!(a.sort_key().1, "a rate sorts largest first");
+    let top = &a.listing.procs()[0];
+    assert_eq!(top.pid, Some(pid));
+    assert_eq!((top.rx_bps, top.tx_bps), (want_rx, want_tx));
+    assert!(a.listing.procs()[1..].iter().all(|p| p.rx_bps == 0.0));
+    // Ephemeral view: each destination sums its own sockets' rates.
+    a.apply(Action::View(View::Ephemeral));
+    a.apply(Action::SortBy(SortKey::Dest(DestCol::TxRate)));
+    let d = a.listing.dests();
+    let total: f64 = d.iter().map(|d| d.tx_bps).sum();
+    assert!(total <= want_tx, "{total} {want_tx}");
+    assert!(d.windows(2).all(|w| w[0].tx_bps >= w[1].tx_bps));
 }

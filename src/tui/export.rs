@@ -20,13 +20,13 @@ pub fn dests(out: &mut dyn Write, v: &[DestGroup], json: bool) -> io::Result<()>
     }
     writeln!(
         out,
-        "proto,remote_addr,remote_port,local_addr,ports,time_wait,pool_percent,new_per_sec,runs_out_secs"
+        "proto,remote_addr,remote_port,local_addr,ports,time_wait,pool_percent,new_per_sec,runs_out_secs,rx_bps,tx_bps"
     )?;
     let opt = |v: Option<f64>| v.map(|x| format!("{x:.1}")).unwrap_or_default();
     for d in v {
         writeln!(
             out,
-            "{},{},{},{},{},{},{:.1},{},{}",
+            "{},{},{},{},{},{},{:.1},{},{},{:.0},{:.0}",
             d.proto,
             d.remote.addr,
             d.remote.port,
@@ -35,7 +35,9 @@ pub fn dests(out: &mut dyn Write, v: &[DestGroup], json: bool) -> io::Result<()>
             d.time_wait,
             d.pct,
             opt(d.rate),
-            opt(d.runs_out_secs)
+            opt(d.runs_out_secs),
+            d.rx_bps,
+            d.tx_bps
         )?;
     }
     Ok(())
@@ -47,12 +49,12 @@ pub fn procs(out: &mut dyn Write, v: &[ProcGroup], json: bool) -> io::Result<()>
     }
     writeln!(
         out,
-        "pid,process,user,sockets,listening,established,other,ephemeral_ports"
+        "pid,process,user,sockets,listening,established,other,ephemeral_ports,rx_bps,tx_bps"
     )?;
     for p in v {
         writeln!(
             out,
-            "{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{:.0},{:.0}",
             p.pid.map(|p| p.to_string()).unwrap_or_default(),
             csv_field(&p.name),
             csv_field(&p.user),
@@ -60,7 +62,9 @@ pub fn procs(out: &mut dyn Write, v: &[ProcGroup], json: bool) -> io::Result<()>
             p.listening,
             p.established,
             p.other,
-            p.ephemeral
+            p.ephemeral,
+            p.rx_bps,
+            p.tx_bps
         )?;
     }
     Ok(())

@@ -16,6 +16,8 @@ pub enum Ctx {
     Prompt,
     /// The kill confirmation dialog.
     Confirm,
+    /// The close-connection confirmation dialog.
+    CloseConfirm,
     /// The details pane.
     Details,
     /// The help screen.
@@ -27,13 +29,14 @@ pub enum Ctx {
 }
 
 impl Ctx {
-    pub const ALL: [Ctx; 7] = [
+    pub const ALL: [Ctx; 8] = [
         Ctx::Table,
         Ctx::Prompt,
         Ctx::Details,
         Ctx::Help,
         Ctx::Columns,
         Ctx::Confirm,
+        Ctx::CloseConfirm,
         Ctx::Any,
     ];
 
@@ -42,6 +45,7 @@ impl Ctx {
             Ctx::Table => "Table",
             Ctx::Prompt => "Prompt (/ filter, w save)",
             Ctx::Confirm => "Kill dialog",
+            Ctx::CloseConfirm => "Close dialog",
             Ctx::Details => "Details pane",
             Ctx::Help => "Help",
             Ctx::Columns => "Column chooser",
@@ -55,6 +59,7 @@ impl Ctx {
             Ctx::Table => *mode == Mode::Normal,
             Ctx::Prompt => matches!(mode, Mode::Filter(_) | Mode::Save(_)),
             Ctx::Confirm => matches!(mode, Mode::Confirm { .. }),
+            Ctx::CloseConfirm => matches!(mode, Mode::CloseConfirm(_)),
             Ctx::Details => matches!(mode, Mode::Details { .. }),
             Ctx::Help => *mode == Mode::Help,
             Ctx::Columns => matches!(mode, Mode::Columns(_)),
@@ -84,7 +89,7 @@ const fn b(keys: &'static [(C, M)], ctx: Ctx, action: Action, help: &'static str
 }
 
 use Action as A;
-use Ctx::{Any, Columns, Confirm, Details, Help, Prompt, Table};
+use Ctx::{Any, CloseConfirm, Columns, Confirm, Details, Help, Prompt, Table};
 
 /// Every key of the dashboard, one line each. First match (in order) wins.
 /// Characters match whatever Shift the terminal reports (`G` is `G`).
@@ -107,12 +112,17 @@ pub const KEYS: &[Binding] = &[
     b(&[(C::Up, N), (C::Char('p'), CT)], Prompt, A::Edit(Edit::HistPrev), "older filter (history)"),
     b(&[(C::Down, N), (C::Char('n'), CT)], Prompt, A::Edit(Edit::HistNext), "newer filter (history)"),
     // Kill dialog
-    b(&[(C::Char('y'), N)], Confirm, A::ConfirmYes, "send SIGTERM"),
+    b(&[(C::Char('y'), N), (C::Char('t'), N)], Confirm, A::ConfirmYes, "SIGTERM (every owner shown)"),
+    b(&[(C::Char('k'), N), (C::Char('9'), N)], Confirm, A::ConfirmKill, "SIGKILL (every owner shown)"),
     b(&[(C::Char('n'), N), (C::Esc, N), (C::Char('q'), N)], Confirm, A::ConfirmNo, "do not kill"),
+    // Close dialog
+    b(&[(C::Char('y'), N)], CloseConfirm, A::ConfirmYes, "close the connection"),
+    b(&[(C::Char('n'), N), (C::Esc, N), (C::Char('q'), N)], CloseConfirm, A::ConfirmNo, "do not close"),
     // Details
     b(&[(C::Esc, N), (C::Enter, N), (C::Char('q'), N)], Details, A::Close, "close the pane"),
     b(&[(C::Char('y'), N)], Details, A::Copy, "copy the row (OSC 52)"),
-    b(&[(C::Char('K'), N)], Details, A::Kill, "SIGTERM the owning process"),
+    b(&[(C::Char('K'), N)], Details, A::Kill, "signal the owning process(es)"),
+    b(&[(C::Char('C'), N)], Details, A::CloseConn, "close the connection (SOCK_DESTROY)"),
     // Help
     b(&[(C::Esc, N), (C::Char('q'), N), (C::Char('?'), N), (C::Enter, N)], Help, A::Close, "close the help"),
     b(&[(C::Up, N), (C::Char('k'), N)], Help, A::Up, "scroll up"),
@@ -147,7 +157,8 @@ pub const KEYS: &[Binding] = &[
     b(&[(C::Char('a'), N)], Table, A::SortAge, "sort by age (latest change first)"),
     b(&[(C::Char('/'), N)], Table, A::OpenFilter, "filter (see Filter words)"),
     b(&[(C::Char('c'), N)], Table, A::Columns, "choose columns"),
-    b(&[(C::Char('K'), N)], Table, A::Kill, "SIGTERM the owning process"),
+    b(&[(C::Char('K'), N)], Table, A::Kill, "signal the owning process(es)"),
+    b(&[(C::Char('C'), N)], Table, A::CloseConn, "close the connection (SOCK_DESTROY)"),
     b(&[(C::Char('y'), N)], Table, A::Copy, "copy the row (OSC 52)"),
     b(&[(C::Char('w'), N)], Table, A::Save, "save the view (.csv / .json)"),
     b(&[(C::Char('m'), N)], Table, A::ToggleMouse, "mouse on / off (off: select text)"),
@@ -291,8 +302,8 @@ mod tests {
             prompt(),
             Mode::Save(LineEdit::default()),
             Mode::Confirm {
-                pid: 1,
-                name: "x".into(),
+                targets: vec![],
+                gone: vec![],
             },
         ] {
             assert_ne!(action_for(&esc, &mode), Some(Action::Quit), "{mode:?}");

@@ -230,7 +230,9 @@ impl Ui<'_> {
             Some(Effect::Quit) => return Step::Quit,
             Some(Effect::SetInterval(d)) => self.ctl.set_interval(d),
             Some(Effect::SetPaused(p)) => self.ctl.pause(p),
-            Some(Effect::Kill(pid, name)) => app.receive(Msg::Status(kill(pid, &name))),
+            Some(Effect::Pin(owners)) => app.receive(Msg::Pinned(pin(&owners))),
+            Some(Effect::Signal(targets, sig)) => app.receive(Msg::Status(signal(&targets, sig))),
+            Some(Effect::CloseSocket(c)) => app.receive(Msg::Status(close(&c))),
             Some(Effect::Redraw) => {
                 let _ = terminal.clear();
             }
@@ -285,12 +287,36 @@ fn save(path: &str, data: &[u8], rows: usize) -> String {
     }
 }
 
-/// Asks the action layer to signal `pid`; returns the message for the status
-/// line. The one place the dashboard acts on a process.
-fn kill(pid: u32, name: &str) -> String {
-    match crate::actions::terminate(pid, name) {
-        Ok(()) => format!("sent SIGTERM to pid {pid}"),
-        Err(e) => e.to_string(),
+/// Pins every owner now (a pidfd each), while the user is asked: what is
+/// signalled later is these processes, never a later holder of their pids.
+fn pin(owners: &[(u32, String)]) -> Vec<Result<crate::actions::Pinned, String>> {
+    crate::actions::pin_all(owners)
+        .into_iter()
+        .map(|r| r.map_err(|e| e.to_string()))
+        .collect()
+}
+
+/// Signals the pinned processes; returns the message for the status line. The
+/// one place the dashboard acts on processes.
+fn signal(targets: &[crate::actions::Pinned], sig: crate::actions::Sig) -> String {
+    let lines: Vec<String> = crate::actions::signal_all(targets, sig)
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|e| e.to_string()))
+        .collect();
+    crate::output::safe(&lines.join("; ")).into_owned()
+}
+
+/// Closes the connection (SOCK_DESTROY); the message for the status line.
+fn close(c: &app::Closing) -> String {
+    let s = &c.sock;
+    let what = format!(
+        "{} -> {}",
+        s.local,
+        s.remote.map_or_else(|| "*".into(), |r| r.to_string())
+    );
+    match crate::actions::close_socket(s) {
+        Ok(()) => format!("closed {what}"),
+        Err(e) => format!("not closed: {what}: {e}"),
     }
 }
 

@@ -391,6 +391,9 @@ pub struct DestGroup {
     pub rate: Option<f64>,
     /// Seconds until it runs out at that rate (None: it does not, or no data).
     pub runs_out_secs: Option<f64>,
+    /// Bytes/s received and sent over its sockets, summed (`conn.rates`).
+    pub rx_bps: f64,
+    pub tx_bps: f64,
 }
 
 impl DestGroup {
@@ -436,6 +439,9 @@ pub struct ProcGroup {
     pub established: usize,
     pub other: usize,
     pub ephemeral: usize,
+    /// Bytes/s received and sent over its sockets, summed (`conn.rates`).
+    pub rx_bps: f64,
+    pub tx_bps: f64,
 }
 
 impl ProcGroup {
@@ -448,7 +454,8 @@ impl ProcGroup {
 /// first (pressure order).
 pub fn dest_groups<'a>(rows: impl Iterator<Item = &'a Row>, view: &PoolView) -> Vec<DestGroup> {
     let pool = view.range.pool_size();
-    let mut m: BTreeMap<DestKey, (std::collections::BTreeSet<u16>, usize)> = BTreeMap::new();
+    type Acc = (std::collections::BTreeSet<u16>, usize, (f64, f64));
+    let mut m: BTreeMap<DestKey, Acc> = BTreeMap::new();
     for r in rows {
         if r.mark == Mark::Closed {
             continue;
@@ -461,10 +468,13 @@ pub fn dest_groups<'a>(rows: impl Iterator<Item = &'a Row>, view: &PoolView) -> 
         if r.sock.state == SockState::TimeWait {
             e.1 += 1;
         }
+        let (rx, tx) = sock_rates(&r.sock);
+        e.2 .0 += rx;
+        e.2 .1 += tx;
     }
     let mut v: Vec<DestGroup> = m
         .into_iter()
-        .map(|(key, (ports, tw))| DestGroup {
+        .map(|(key, (ports, tw, (rx_bps, tx_bps)))| DestGroup {
             proto: key.proto,
             remote: key.remote,
             local: key.local_addr,
@@ -473,6 +483,8 @@ pub fn dest_groups<'a>(rows: impl Iterator<Item = &'a Row>, view: &PoolView) -> 
             pct: 100.0 * share(ports.len() as u32, pool),
             rate: None,
             runs_out_secs: None,
+            rx_bps,
+            tx_bps,
         })
         .collect();
     v.sort_by(|a, b| {
@@ -513,6 +525,8 @@ pub fn proc_groups<'a>(rows: impl Iterator<Item = &'a Row>) -> Vec<ProcGroup> {
                     established: 0,
                     other: 0,
                     ephemeral: 0,
+                    rx_bps: 0.0,
+                    tx_bps: 0.0,
                 },
                 Default::default(),
             )
@@ -527,6 +541,9 @@ pub fn proc_groups<'a>(rows: impl Iterator<Item = &'a Row>) -> Vec<ProcGroup> {
         if r.ephemeral {
             eph.insert(r.sock.local.port);
         }
+        let (rx, tx) = sock_rates(&r.sock);
+        g.rx_bps += rx;
+        g.tx_bps += tx;
     }
     let mut v: Vec<ProcGroup> = m
         .into_values()
@@ -537,6 +554,14 @@ pub fn proc_groups<'a>(rows: impl Iterator<Item = &'a Row>) -> Vec<ProcGroup> {
         .collect();
     v.sort_by(|a, b| b.total().cmp(&a.total()).then(a.pid.cmp(&b.pid)));
     v
+}
+
+/// A socket's bytes/s (received, sent); 0 without a rate yet.
+fn sock_rates(s: &Socket) -> (f64, f64) {
+    s.conn
+        .as_ref()
+        .and_then(|c| c.rates)
+        .map_or((0.0, 0.0), |r| (r.rx_bps, r.tx_bps))
 }
 
 /// IANA service name of a port, from the embedded registry table.
@@ -586,10 +611,12 @@ pub enum DestCol {
     Pool,
     Rate,
     RunsOut,
+    RxRate,
+    TxRate,
 }
 
 impl DestCol {
-    pub const ALL: [DestCol; 7] = [
+    pub const ALL: [DestCol; 9] = [
         DestCol::Destination,
         DestCol::Local,
         DestCol::Ports,
@@ -597,6 +624,8 @@ impl DestCol {
         DestCol::Pool,
         DestCol::Rate,
         DestCol::RunsOut,
+        DestCol::RxRate,
+        DestCol::TxRate,
     ];
 
     pub fn title(self) -> &'static str {
@@ -608,6 +637,8 @@ impl DestCol {
             DestCol::Pool => "% POOL",
             DestCol::Rate => "NEW/S",
             DestCol::RunsOut => "RUNS OUT",
+            DestCol::RxRate => "RX/s",
+            DestCol::TxRate => "TX/s",
         }
     }
 
@@ -632,10 +663,12 @@ pub enum ProcCol {
     Established,
     Other,
     Ephemeral,
+    RxRate,
+    TxRate,
 }
 
 impl ProcCol {
-    pub const ALL: [ProcCol; 8] = [
+    pub const ALL: [ProcCol; 10] = [
         ProcCol::Pid,
         ProcCol::Process,
         ProcCol::User,
@@ -644,6 +677,8 @@ impl ProcCol {
         ProcCol::Established,
         ProcCol::Other,
         ProcCol::Ephemeral,
+        ProcCol::RxRate,
+        ProcCol::TxRate,
     ];
 
     pub fn title(self) -> &'static str {
@@ -656,6 +691,8 @@ impl ProcCol {
             ProcCol::Established => "ESTAB",
             ProcCol::Other => "OTHER",
             ProcCol::Ephemeral => "EPH PORTS",
+            ProcCol::RxRate => "RX/s",
+            ProcCol::TxRate => "TX/s",
         }
     }
 
@@ -686,6 +723,8 @@ pub fn sort_dests(v: &mut [DestGroup], col: DestCol, desc: bool) {
                 .runs_out_secs
                 .unwrap_or(f64::INFINITY)
                 .total_cmp(&b.runs_out_secs.unwrap_or(f64::INFINITY)),
+            DestCol::RxRate => a.rx_bps.total_cmp(&b.rx_bps),
+            DestCol::TxRate => a.tx_bps.total_cmp(&b.tx_bps),
         };
         let o = if desc { o.reverse() } else { o };
         o.then(b.ports.cmp(&a.ports))
@@ -706,6 +745,8 @@ pub fn sort_procs(v: &mut [ProcGroup], col: ProcCol, desc: bool) {
             ProcCol::Established => a.established.cmp(&b.established),
             ProcCol::Other => a.other.cmp(&b.other),
             ProcCol::Ephemeral => a.ephemeral.cmp(&b.ephemeral),
+            ProcCol::RxRate => a.rx_bps.total_cmp(&b.rx_bps),
+            ProcCol::TxRate => a.tx_bps.total_cmp(&b.tx_bps),
         };
         let o = if desc { o.reverse() } else { o };
         o.then(b.total().cmp(&a.total())).then(a.pid.cmp(&b.pid))

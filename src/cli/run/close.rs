@@ -31,6 +31,18 @@ pub fn close(g: &GlobalArgs, a: &CloseArgs, out: &mut dyn Write) -> Result<i32, 
         .filter(|s| filter.matches(&snap, s) && actions::closable(s))
         .collect();
     rows.sort_by(|a, b| output::list_order(a, b));
+    // Sockets of other network namespaces cannot be destroyed from this one's
+    // netlink socket (`actions::close_socket`): named, never attempted.
+    let (mine, other): (Vec<&Socket>, Vec<&Socket>) = rows.into_iter().partition(|s| s.netns == 0);
+    rows = mine;
+    if !other.is_empty() {
+        writeln!(
+            out,
+            "skipping {} in other network namespaces (porttop closes only in its own; \
+             run it there with ip netns exec)",
+            output::count(other.len() as u64, "socket")
+        )?;
+    }
     if rows.is_empty() {
         writeln!(out, "no TCP connection matches; nothing to close")?;
         return Ok(1);

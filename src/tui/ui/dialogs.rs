@@ -1,7 +1,9 @@
-//! Dialogs: the kill confirmation and the column chooser.
+//! Dialogs: the kill and close confirmations and the column chooser.
 
 use super::centered;
-use crate::tui::app::Action;
+use crate::actions::Pinned;
+use crate::output::safe;
+use crate::tui::app::{Action, Closing};
 use crate::tui::keys::{hint, Ctx};
 use crate::tui::rows::Col;
 use crate::tui::theme::Theme;
@@ -10,33 +12,82 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
 
-pub fn confirm(f: &mut Frame, area: Rect, pid: u32, name: &str, theme: &Theme) {
+/// The keys of `action` in `ctx`, as the key table names them ("y / t").
+fn keys_of(action: Action, ctx: Ctx) -> String {
+    crate::tui::keys::KEYS
+        .iter()
+        .find(|b| b.ctx == ctx && b.action == action)
+        .map_or_else(String::new, |b| b.label().replace(' ', " / "))
+}
+
+/// A dialog box of these lines, as wide as its widest line.
+fn dialog(f: &mut Frame, area: Rect, title: &str, text: Vec<Line>) {
+    let w = text.iter().map(Line::width).max().unwrap_or(0) + 4;
+    let w = u16::try_from(w).unwrap_or(u16::MAX).max(30);
+    let h = u16::try_from(text.len() + 2).unwrap_or(u16::MAX);
+    let rect = centered(area, w, h);
+    f.render_widget(Clear, rect);
+    f.render_widget(
+        Paragraph::new(text).block(Block::default().borders(Borders::ALL).title(title)),
+        rect,
+    );
+}
+
+/// The kill dialog: every pinned owner, the signal keys, and who is gone.
+pub fn confirm(f: &mut Frame, area: Rect, targets: &[Pinned], gone: &[String], theme: &Theme) {
+    let who = |t: &Pinned| format!("pid {} ({})", t.pid, safe(&t.name));
+    let mut text = vec![Line::from(match targets {
+        [t] => format!("Signal {}?", who(t)),
+        ts => format!("Signal all {} processes sharing this socket?", ts.len()),
+    })];
+    if targets.len() > 1 {
+        text.extend(
+            targets
+                .iter()
+                .take(8)
+                .map(|t| Line::from(format!("  {}", who(t)))),
+        );
+        if targets.len() > 8 {
+            text.push(Line::from(format!("  and {} more", targets.len() - 8)));
+        }
+    }
+    for g in gone {
+        text.push(Line::styled(format!("  ({})", safe(g)), theme.dim()));
+    }
+    text.push(Line::styled(
+        format!(
+            "{}: SIGTERM   {}: SIGKILL   {}: cancel",
+            keys_of(Action::ConfirmYes, Ctx::Confirm),
+            keys_of(Action::ConfirmKill, Ctx::Confirm),
+            keys_of(Action::ConfirmNo, Ctx::Confirm),
+        ),
+        theme.warn(),
+    ));
+    dialog(f, area, " kill ", text);
+}
+
+/// The close dialog: both ends, the state and the owner.
+pub fn close(f: &mut Frame, area: Rect, c: &Closing, theme: &Theme) {
+    let s = &c.sock;
     let text = vec![
         Line::from(format!(
-            "Send SIGTERM to pid {pid} ({})?",
-            crate::output::safe(name)
+            "Close {} {} -> {} ({})?",
+            s.proto,
+            s.local,
+            s.remote.map_or_else(|| "*".into(), |r| r.to_string()),
+            s.state
         )),
+        Line::from(format!("owner: {}", safe(&c.owner))),
         Line::styled(
             format!(
-                "{}: kill   {}: cancel",
-                hint(&Action::ConfirmYes, Ctx::Confirm),
-                crate::tui::keys::KEYS
-                    .iter()
-                    .find(|b| b.action == Action::ConfirmNo)
-                    .map_or_else(String::new, |b| b.label().replace(' ', " / "))
+                "{}: close (the peer gets a reset)   {}: cancel",
+                keys_of(Action::ConfirmYes, Ctx::CloseConfirm),
+                keys_of(Action::ConfirmNo, Ctx::CloseConfirm),
             ),
             theme.warn(),
         ),
     ];
-    let w = u16::try_from(text[0].width() + 4)
-        .unwrap_or(u16::MAX)
-        .max(30);
-    let rect = centered(area, w, 4);
-    f.render_widget(Clear, rect);
-    f.render_widget(
-        Paragraph::new(text).block(Block::default().borders(Borders::ALL).title(" kill ")),
-        rect,
-    );
+    dialog(f, area, " close connection ", text);
 }
 
 /// The column chooser: every socket-table column with a check box.

@@ -123,7 +123,8 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) -> Hits {
     match &app.mode {
         Mode::Details { advice } => details::draw(f, body, app, advice.as_ref(), theme),
         Mode::Help => help::draw(f, area, app.help_scroll, theme),
-        Mode::Confirm { pid, name } => dialogs::confirm(f, body, *pid, name, theme),
+        Mode::Confirm { targets, gone } => dialogs::confirm(f, body, targets, gone, theme),
+        Mode::CloseConfirm(c) => dialogs::close(f, body, c, theme),
         Mode::Columns(i) => dialogs::columns(f, body, *i, &app.hidden, theme),
         _ => {}
     }

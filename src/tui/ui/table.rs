@@ -9,6 +9,7 @@
 //! table's own: narrowing order, arrow cell, colours, `…` cuts, click map.
 
 use super::{fit, shorten_middle, width, Hits};
+use crate::model::conn::human_bytes;
 use crate::output::columns::{self, Field};
 use crate::output::safe_string;
 use crate::tui::app::{App, View};
@@ -381,18 +382,22 @@ fn draw_dests(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hi
                     format!("{:.1}%", d.pct),
                     d.rate.map_or_else(|| "-".into(), |r| format!("{r:.1}")),
                     d.runs_out_secs.map_or_else(|| "-".into(), runs_out),
+                    human_bytes(d.rx_bps),
+                    human_bytes(d.tx_bps),
                 ],
             )
         })
         .collect();
-    let titles: Vec<&str> = DestCol::ALL.iter().map(|c| c.title()).collect();
-    let keys: Vec<Option<SortKey>> = DestCol::ALL
+    // The summed rates (the last two) only where they fit beside the rest.
+    let n = rate_cols(area, DestCol::ALL.len());
+    let titles: Vec<&str> = DestCol::ALL[..n].iter().map(|c| c.title()).collect();
+    let keys: Vec<Option<SortKey>> = DestCol::ALL[..n]
         .iter()
         .map(|c| Some(SortKey::Dest(*c)))
         .collect();
     // The destination takes what the fixed columns leave (an IPv6 address and
     // port at most; shortened in its middle below that).
-    let fixed = 15 + 6 + 10 + 7 + 6 + 9 + 7;
+    let fixed = 15 + 6 + 10 + 7 + 6 + 9 + 7 + if n == DestCol::ALL.len() { 14 } else { 0 };
     let dest_w = usize::from(area.width).saturating_sub(fixed).clamp(20, 48);
     group_table(
         f,
@@ -400,12 +405,22 @@ fn draw_dests(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hi
         app,
         &titles,
         &keys,
-        &[dest_w, 15, 6, 10, 7, 6, 9],
+        &[dest_w, 15, 6, 10, 7, 6, 9, 6, 6],
         rows,
         (start, end),
         theme,
         hits,
     );
+}
+
+/// How many of a grouped view's `all` columns to show: the last two (RX/s,
+/// TX/s) only from 100 columns on, so 80 columns keep the counts whole.
+fn rate_cols(area: Rect, all: usize) -> usize {
+    if area.width >= 100 {
+        all
+    } else {
+        all - 2
+    }
 }
 
 /// `now`, `45s`, `12m`, `3.1h`: when a destination runs out at its rate.
@@ -470,12 +485,15 @@ fn draw_procs(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hi
                     p.established.to_string(),
                     p.other.to_string(),
                     p.ephemeral.to_string(),
+                    human_bytes(p.rx_bps),
+                    human_bytes(p.tx_bps),
                 ],
             )
         })
         .collect();
-    let titles: Vec<&str> = ProcCol::ALL.iter().map(|c| c.title()).collect();
-    let keys: Vec<Option<SortKey>> = ProcCol::ALL
+    let n = rate_cols(area, ProcCol::ALL.len());
+    let titles: Vec<&str> = ProcCol::ALL[..n].iter().map(|c| c.title()).collect();
+    let keys: Vec<Option<SortKey>> = ProcCol::ALL[..n]
         .iter()
         .map(|c| Some(SortKey::Proc(*c)))
         .collect();
@@ -485,7 +503,7 @@ fn draw_procs(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hi
         app,
         &titles,
         &keys,
-        &[7, 16, 10, 6, 6, 6, 6, 9],
+        &[7, 16, 10, 6, 6, 6, 6, 9, 6, 6],
         rows,
         (start, end),
         theme,
