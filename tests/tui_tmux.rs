@@ -18,7 +18,7 @@ fn body(screen: &str) -> Vec<String> {
     let lines: Vec<&str> = screen.lines().collect();
     let start = lines
         .iter()
-        .position(|l| l.contains("PROTO"))
+        .position(|l| l.contains("STATE"))
         .map_or(0, |i| i + 1);
     lines[start..]
         .iter()
@@ -73,7 +73,7 @@ fn dashboard_in_tmux() {
     // SIGTERM restores the screen too.
     let t = Tmux::new("term");
     t.start(120, 40, &porttop_cmd("", ""));
-    t.wait("the dashboard", 10, |s| s.contains("PROTO"));
+    t.wait("the dashboard", 10, |s| s.contains("STATE"));
     let pane_pid = t.cmd(&["display", "-p", "-t", "t", "#{pane_pid}"]);
     let pane_pid = pane_pid.trim();
     let children = std::fs::read_to_string(format!("/proc/{pane_pid}/task/{pane_pid}/children"))
@@ -142,7 +142,7 @@ fn terminal_is_restored_after_q_ctrl_c_sigterm_sighup_and_a_panic() {
         );
         t.start(100, 40, &cmd);
         if way != "panic" {
-            t.wait("the dashboard", 10, |s| s.contains("PROTO"));
+            t.wait("the dashboard", 10, |s| s.contains("STATE"));
         }
         let pid = || -> i32 {
             let pane = t.cmd(&["display", "-p", "-t", "t", "#{pane_pid}"]);
@@ -258,7 +258,7 @@ fn esc_mouse_and_osc52_in_tmux() {
         s.contains("Legend") || s.contains("previous view")
     });
     t.keys(&["Escape"]);
-    t.wait("help closed", 5, |s| s.contains("PROTO"));
+    t.wait("help closed", 5, |s| s.contains("STATE"));
     t.keys(&["Escape"]);
     t.wait("the filter cleared", 5, |s| s.contains("filter cleared"));
     t.keys(&["Escape"]);
