@@ -59,7 +59,12 @@ fn k_then_k_sigkills_the_pinned_owner_of_a_socket() {
     let pid = child.0.id();
 
     let t = Tmux::new("kill");
-    t.start(120, 40, &porttop_cmd("-t -l --interval 250ms"));
+    // Started on its port: other tests' sockets must not push it off the screen.
+    t.start(
+        120,
+        40,
+        &porttop_cmd(&format!("-t -l --interval 250ms port:{port}")),
+    );
     let port_s = format!(" {port} ");
     let row = |s: &str| s.lines().any(|l| l.contains(&port_s) && l.contains("perl"));
     t.wait("the child's listener", 10, row);
@@ -100,7 +105,13 @@ fn c_then_y_closes_a_loopback_connection_and_the_peer_sees_a_reset() {
     let sport = l.local_addr().expect("addr").port();
 
     let t = Tmux::new("close");
-    t.start(120, 40, &porttop_cmd("-t --interval 250ms"));
+    // Started on the server's port: other tests' TIME-WAITs must not push the
+    // connection off the screen.
+    t.start(
+        120,
+        40,
+        &porttop_cmd(&format!("-t --interval 250ms port:{sport}")),
+    );
     let (cs, ss) = (format!(" {cport} "), format!(" {sport} "));
     let row = |s: &str| {
         s.lines()
