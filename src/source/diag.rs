@@ -343,6 +343,13 @@ pub struct Scope {
     pub v6: bool,
 }
 
+impl Scope {
+    /// Asks for bound-only TCP sockets and nothing else (`state:bound`).
+    pub fn only_bound(&self) -> bool {
+        self.tcp == BOUND_INACTIVE_BIT && self.udp == 0
+    }
+}
+
 /// Every state (`TCP_ESTABLISHED` = 1 .. `TCP_CLOSING` = 11; the kernel adds
 /// request sockets, `TCP_NEW_SYN_RECV`, whenever SYN-RECV is asked for), and
 /// bound-only TCP sockets (`TCP_BOUND_INACTIVE` = 13, dumped since Linux 6.5 from

@@ -439,7 +439,10 @@ impl Namespaces {
         mut f: impl FnMut(Socket, u32),
     ) {
         for (ino, n) in self.others.iter_mut() {
-            if n.empty {
+            // Empty by its sockstat (bound-only TCP sockets are in no hash it
+            // counts: asked for those alone, dump anyway), or without a range:
+            // a namespace the snapshot cannot list is not dumped either.
+            if (n.empty && !scope.only_bound()) || n.range.is_none() {
                 continue;
             }
             let Some(d) = n.diag.as_mut() else { continue };

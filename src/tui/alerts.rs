@@ -27,7 +27,7 @@ impl From<crate::analysis::Analysis> for Alerts {
             .filter(|c| {
                 c.kind != CollisionKind::ListenerInEphemeralRange && !c.probably_intentional
             })
-            .map(|c| (c.proto, c.port))
+            .map(|c| (c.netns, c.proto, c.port))
             .collect();
         Alerts {
             report: Some(report),
@@ -48,8 +48,8 @@ impl From<crate::analysis::Analysis> for Alerts {
 pub struct Alerts {
     pub report: Option<PoolReport>,
     pub collisions: Vec<Collision>,
-    /// (proto, port) of listeners in a shared-port or malware-port collision.
-    flagged: HashSet<(Proto, u16)>,
+    /// (netns, proto, port) of listeners in a shared-port or malware-port collision.
+    flagged: HashSet<(u64, Proto, u16)>,
     /// Kernel failure counters that rose since the last snapshot.
     pub kernel_moves: Vec<(&'static str, u64)>,
     /// Pool use at the last snapshots, oldest first (the header's sparkline).
@@ -86,8 +86,8 @@ pub fn full_queues(snap: &crate::model::Snapshot) -> Vec<String> {
 
 impl Alerts {
     /// A listener on this port is part of a shared-port or malware-port collision.
-    pub fn flagged(&self, proto: Proto, port: u16) -> bool {
-        self.flagged.contains(&(proto, port))
+    pub fn flagged(&self, netns: u64, proto: Proto, port: u16) -> bool {
+        self.flagged.contains(&(netns, proto, port))
     }
 
     pub fn level(&self) -> Level {

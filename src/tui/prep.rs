@@ -254,7 +254,7 @@ impl Preparer {
         );
         self.first = false;
         for r in rows.iter_mut() {
-            r.flagged = alerts.flagged(r.sock.proto, r.sock.local.port);
+            r.flagged = alerts.flagged(r.sock.netns, r.sock.proto, r.sock.local.port);
         }
         let marked = rows.iter().filter(|r| r.mark != Mark::None).count();
         let listing = listing(&rows, &snap, spec, &alerts);

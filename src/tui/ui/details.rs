@@ -83,13 +83,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, advice: Option<&String>, theme
             ));
         }
     }
-    for c in app
-        .data
-        .alerts
-        .collisions
-        .iter()
-        .filter(|c| c.proto == s.proto && c.sockets.iter().any(|x| x.local == s.local))
-    {
+    for c in app.data.alerts.collisions.iter().filter(|c| {
+        c.netns == s.netns && c.proto == s.proto && c.sockets.iter().any(|x| x.local == s.local)
+    }) {
         lines.push(Line::styled(
             format!("collision  {}", safe(&c.message)),
             theme.warn(),
