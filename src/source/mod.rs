@@ -18,6 +18,7 @@ mod rates;
 mod system;
 
 pub use fixture::{parse_fixture, FixtureSource};
+pub use owners::Walk;
 pub use system::{netstat2_bare_dump, SystemSource};
 
 /// Which namespaces to read (`--netns`).
@@ -119,11 +120,13 @@ pub trait SocketSource: Send {
     /// Finds the owning processes of the sockets of `snap` with these inodes,
     /// when this source leaves owners out (a lazy `SystemSource`); the others
     /// keep none. Sources whose snapshots come with owners (a recording, a
-    /// source that is not lazy) have nothing to do.
+    /// source that is not lazy) have nothing to do. `walk`: every holder, or
+    /// the first holders' process family (see `owners::Walk`).
     fn attribute(
         &mut self,
         _snap: &mut Snapshot,
         _inodes: &attrib::InodeSet,
+        _walk: Walk,
     ) -> Result<(), SourceError> {
         Ok(())
     }

@@ -93,6 +93,7 @@ impl Backend {
         &mut self,
         snap: &mut crate::model::Snapshot,
         inodes: &InodeSet,
+        walk: super::super::Walk,
         procs: &mut ProcessTable,
     ) -> Result<(), SourceError> {
         if !self.lazy {
@@ -107,7 +108,7 @@ impl Backend {
             open.extend(netns.still_open(socks, unknown, bound));
             open
         };
-        let closed = super::super::owners::attribute(snap, inodes, procs, still_open)?;
+        let closed = super::super::owners::attribute(snap, inodes, walk, procs, still_open)?;
         let asked = snap
             .sockets
             .iter()

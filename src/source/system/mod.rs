@@ -118,8 +118,9 @@ impl SocketSource for SystemSource {
         &mut self,
         snap: &mut Snapshot,
         inodes: &super::attrib::InodeSet,
+        walk: super::Walk,
     ) -> Result<(), SourceError> {
-        self.os.attribute_named(snap, inodes, &mut self.procs)
+        self.os.attribute_named(snap, inodes, walk, &mut self.procs)
     }
 
     fn snapshot(&mut self) -> Result<Snapshot, SourceError> {
@@ -251,8 +252,13 @@ mod tests {
         b.lazy();
         let range = crate::model::PortRange::new(32768, 60999, vec![], "test");
         let mut snap = crate::testkit::snap(0, range, v.clone());
-        b.attribute_named(&mut snap, &Default::default(), &mut procs)
-            .unwrap();
+        b.attribute_named(
+            &mut snap,
+            &Default::default(),
+            crate::source::Walk::Every,
+            &mut procs,
+        )
+        .unwrap();
         assert_eq!(snap.sockets, v);
     }
 }

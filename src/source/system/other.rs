@@ -56,6 +56,7 @@ impl Backend {
         &mut self,
         _snap: &mut crate::model::Snapshot,
         _inodes: &super::super::attrib::InodeSet,
+        _walk: super::super::Walk,
         _procs: &mut ProcessTable,
     ) -> Result<(), SourceError> {
         Ok(())
