@@ -6,11 +6,12 @@
 //!
 //! How far it walks ([`Walk`]): a socket can have many holders (a forked
 //! server's workers, systemd's socket activation, SCM_RIGHTS), and no file in
-//! `/proc` says how many; `ss -p` lists every holder, so `list` reads every
-//! link ([`Walk::Every`]). `check` and `pool` name the process holding a
-//! socket: they stop once every wanted socket has a holder and then read the
-//! holders' parents, children and siblings ([`Walk::Family`]), where a forked
-//! server's other holders are. The first 64 fd numbers of every process are read
+//! `/proc` says how many; `ss -p` reads every link to list them all
+//! ([`Walk::Every`]). The one-shot commands stop once every wanted socket has
+//! a holder and then read the holders' parents, children and siblings
+//! ([`Walk::Family`]), where a forked server's other holders are: the same
+//! answer unless a socket's holders are unrelated processes (handed over
+//! SCM_RIGHTS). The first 64 fd numbers of every process are read
 //! before the rest of any: listeners are opened first, so a walk for them
 //! mostly ends there.
 //!
@@ -62,15 +63,15 @@ const PARALLEL_FROM: u64 = 2048;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Walk {
     /// Every fd link of every process: every holder of every wanted socket,
-    /// as `ss -p` lists them (`list`, `record`).
+    /// as `ss -p` lists them.
     Every,
     /// Until every wanted socket has a holder, then the holders' process
     /// family (parent, children and siblings, again for every holder so
     /// found; not the children of pid 1): the
     /// holders a forked server, its workers and systemd's socket activation
-    /// share. For commands that name the process holding a socket (`check`,
-    /// `pool`); what it can miss is a holder outside that family (a socket
-    /// handed over SCM_RIGHTS to an unrelated process).
+    /// share. For the one-shot commands (`check`, `pool`, `list`); what it can
+    /// miss is a holder outside that family (a socket handed over SCM_RIGHTS
+    /// to an unrelated process).
     Family,
 }
 
@@ -357,10 +358,12 @@ fn run_tasks(
 }
 
 /// `Walk::Family` after every wanted inode has a holder: reads every fd of
-/// the holders' parents, children and siblings (and of holders not yet known
-/// to hold every wanted inode), again for the holders that finds, until no new
-/// one. Children of pid 1 are not followed (that is every service: init holds
-/// sockets for socket activation, which its one service shares).
+/// the holders' parents, children and siblings, again for the holders that
+/// finds, until no new one. Children of pid 1 are not followed (that is every
+/// service: init holds sockets for socket activation, which its one service
+/// shares). A holder itself is not read to its end: another socket it holds
+/// has holders of its own found, and their families read; what this misses
+/// is a socket whose holders are in unrelated families (SCM_RIGHTS).
 fn complete_family(
     root: &Path,
     procs: &mut [Proc],
@@ -373,18 +376,14 @@ fn complete_family(
     let mut ppids: Option<HashMap<u32, Vec<u32>>> = None;
     loop {
         // Holders so far, with what each holds.
-        let pairs: rustc_hash::FxHashSet<(u64, u32)> =
-            parts.iter().flat_map(|p| p.pairs.iter().copied()).collect();
-        let mut held: HashMap<u32, usize> = HashMap::default();
-        for (_, pid) in &pairs {
-            *held.entry(*pid).or_default() += 1;
-        }
+        let mut holders: Vec<u32> = parts
+            .iter()
+            .flat_map(|p| p.pairs.iter().map(|(_, pid)| *pid))
+            .collect();
+        holders.sort_unstable();
+        holders.dedup();
         let mut todo: Vec<u32> = Vec::new();
-        for (&pid, &n) in &held {
-            // Holding fewer than wanted: maybe not all it holds.
-            if n < want.set.len() {
-                todo.push(pid);
-            }
+        for pid in holders {
             if expanded.insert(pid) {
                 if let Some(pp) = parent(root, pid) {
                     todo.push(pp);
