@@ -6,9 +6,9 @@
 //!
 //! How far it walks ([`Walk`]): a socket can have many holders (a forked
 //! server's workers, systemd's socket activation, SCM_RIGHTS), and no file in
-//! `/proc` says how many; `ss -p` reads every link to list them all
-//! ([`Walk::Every`]). The one-shot commands stop once every wanted socket has
-//! a holder and then read the holders' parents, children and siblings
+//! `/proc` says how many; `ss -p` reads every link to list them all, and so
+//! does `list` ([`Walk::Every`]). `check` and `pool`, whose answers name a
+//! holder, stop once every wanted socket has a holder and then read the holders' parents, children and siblings
 //! ([`Walk::Family`]), where a forked server's other holders are: the same
 //! answer unless a socket's holders are unrelated processes (handed over
 //! SCM_RIGHTS). The first 64 fd numbers of every process are read
@@ -67,9 +67,10 @@ pub enum Walk {
     Every,
     /// Until every wanted socket has a holder, then the holders' process
     /// family (parent, children and siblings, again for every holder so
-    /// found; not the children of pid 1): the
+    /// found; not the siblings under pid 1): the
     /// holders a forked server, its workers and systemd's socket activation
-    /// share. For the one-shot commands (`check`, `pool`, `list`); what it can
+    /// share. For the commands whose answers name a holder (`check`,
+    /// `pool`); what it can
     /// miss is a holder outside that family (a socket handed over SCM_RIGHTS
     /// to an unrelated process).
     Family,
@@ -359,9 +360,9 @@ fn run_tasks(
 
 /// `Walk::Family` after every wanted inode has a holder: reads every fd of
 /// the holders' parents, children and siblings, again for the holders that
-/// finds, until no new one. Children of pid 1 are not followed (that is every
-/// service: init holds sockets for socket activation, which its one service
-/// shares). A holder itself is not read to its end: another socket it holds
+/// finds, until no new one. A holder's children are read even for pid 1
+/// (socket activation: init and its service hold the socket); the siblings
+/// of a child of pid 1 are not (that is every service). A holder itself is not read to its end: another socket it holds
 /// has holders of its own found, and their families read; what this misses
 /// is a socket whose holders are in unrelated families (SCM_RIGHTS).
 fn complete_family(
@@ -393,9 +394,7 @@ fn complete_family(
                         todo.extend(children(root, pp, &mut ppids));
                     }
                 }
-                if pid != 1 {
-                    todo.extend(children(root, pid, &mut ppids));
-                }
+                todo.extend(children(root, pid, &mut ppids));
             }
         }
         todo.sort_unstable();

@@ -197,15 +197,15 @@ fn list(g: &GlobalArgs, a: &ListArgs, out: &mut dyn Write) -> Result<i32, CliErr
     };
     let mut src = g.make_source(Some(&filter), true, detail)?;
     let mut snap = snapshot_of(src.as_mut())?;
-    // Owners of the rows printed only, unless the filter itself reads owners
-    // (their holders' process families: `Walk::Family`).
+    // Owners of the rows printed only, unless the filter itself reads owners;
+    // every holder of each, as `ss -p` lists them (`Walk::Every`).
     let inodes: InodeSet = snap
         .sockets
         .iter()
         .filter(|s| filter.reads_owners() || filter.matches(&snap, s))
         .filter_map(|s| s.inode)
         .collect();
-    src.attribute(&mut snap, &inodes, crate::source::Walk::Family)
+    src.attribute(&mut snap, &inodes, crate::source::Walk::Every)
         .map_err(CliError::bad_input)?;
     print_note(src.as_mut());
     let mut rows: Vec<&Socket> = snap
