@@ -836,3 +836,46 @@ fn grouped_views_add_rates_then_bytes_as_the_terminal_widens() {
         "{t120}"
     );
 }
+
+/// `C`, `y`, and the runtime's answer through `App::receive`: a kernel
+/// without CONFIG_INET_DIAG_DESTROY (EOPNOTSUPP) and a missing CAP_NET_ADMIN
+/// (EPERM) each come back as one status line on the screen naming what is
+/// missing and the connection.
+#[test]
+fn a_failed_close_is_one_status_line_naming_what_is_missing() {
+    use crate::actions::ActionError;
+    use crate::tui::app::{Effect, Msg};
+    for (err, want) in [
+        (
+            ActionError::CloseUnsupported,
+            "built without CONFIG_INET_DIAG_DESTROY",
+        ),
+        (ActionError::CloseNotPermitted, "needs CAP_NET_ADMIN"),
+    ] {
+        let mut a = Fed::new(App::new(Filter::default(), Duration::from_secs(1), false));
+        a.app.apply(Action::Viewport(20));
+        a.snapshot(base());
+        while !a
+            .selected_row()
+            .is_some_and(|r| r.sock.proto == Proto::Tcp && r.sock.state == SockState::Established)
+        {
+            let at = a.cursor.selected;
+            a.app.apply(Action::Down);
+            assert_ne!(a.cursor.selected, at, "base() has an ESTAB TCP row");
+        }
+        a.app.apply(Action::CloseConn);
+        let Some(Effect::CloseSocket(c)) = a.app.apply(Action::ConfirmYes) else {
+            panic!("no close effect: {:?}", a.status)
+        };
+        a.app
+            .receive(Msg::Status(crate::tui::close_status(&c, Err(err))));
+        let t = text(&render(&mut a.app, &Theme::mono(), 200, 30));
+        let lines: Vec<&str> = t.lines().filter(|l| l.contains(want)).collect();
+        assert_eq!(lines.len(), 1, "{t}");
+        let remote = c.sock.remote.expect("a connection's peer");
+        assert!(
+            lines[0].starts_with(&format!("not closed: {} -> {remote}: ", c.sock.local)),
+            "{t}"
+        );
+    }
+}
