@@ -51,11 +51,14 @@ pub enum ActionError {
     AlreadyClosed,
     #[error("a {0} socket cannot be closed (only TCP sockets a process holds)")]
     NotClosable(String),
+    #[error("the socket's network namespace is not known to porttop (gone meanwhile?)")]
+    NamespaceUnknown,
+    #[error("network namespace {0} is gone (its file refers to it no more)")]
+    NamespaceGone(String),
     #[error(
-        "the socket is in another network namespace; porttop closes only in its own \
-         (run it inside that namespace: ip netns exec NAME porttop close ...)"
+        "closing a socket in network namespace {0} needs CAP_SYS_ADMIN to enter it (run as root)"
     )]
-    OtherNamespace,
+    EnterNotPermitted(String),
     #[error("cannot close: {0}")]
     Close(std::io::Error),
 }

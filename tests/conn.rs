@@ -371,3 +371,180 @@ fn the_processes_view_sums_a_childs_bytes_and_saves_them() {
     t.wait("the shell after q", 5, |s| s.contains("PORTTOP_EXITED"));
     drop(srv);
 }
+
+/// In a namespace of its own: a listener, a client connected to it and the
+/// accepted end blocked in recv(), which prints what ends it (ECONNRESET is
+/// `ConnectionResetError`). Killed when dropped (before the namespace).
+struct NsPair {
+    child: std::process::Child,
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+    sport: u16,
+    cport: u16,
+}
+
+impl NsPair {
+    fn start(ns: &common::netns::Netns) -> NsPair {
+        const PY: &str = "import socket, time\n\
+            l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(1)\n\
+            c = socket.create_connection(l.getsockname()); s, _ = l.accept()\n\
+            print('ready', l.getsockname()[1], c.getsockname()[1], flush=True)\n\
+            try:\n    print('data' if s.recv(1) else 'eof', flush=True)\n\
+            except OSError as e:\n    print(type(e).__name__, flush=True)\n\
+            time.sleep(60)\n";
+        let mut child = ns
+            .cmd("python3")
+            .args(["-c", PY])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 in the namespace");
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let ready = lines.next().expect("a ready line").unwrap();
+        let w: Vec<u16> = ready
+            .split_whitespace()
+            .skip(1)
+            .map(|x| x.parse().unwrap())
+            .collect();
+        NsPair {
+            child,
+            lines,
+            sport: w[0],
+            cport: w[1],
+        }
+    }
+
+    /// The client's end: its port and the server's.
+    fn filter(&self, ns: &common::netns::Netns) -> [String; 3] {
+        [
+            format!("netns:{}", ns.name),
+            format!("sport:{}", self.cport),
+            format!("dport:{}", self.sport),
+        ]
+    }
+
+    /// What ended the accepted end's recv().
+    fn outcome(&mut self) -> String {
+        self.lines.next().expect("an outcome line").unwrap()
+    }
+}
+
+impl Drop for NsPair {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `porttop close` ends a connection of another network namespace from the
+/// host: `--dry-run` lists it with its namespace (NETNS column, `--netns
+/// all`); with `--netns NAME` (its sockets the snapshot's own, tag 0) `--yes`
+/// closes it inside that namespace and the peer sees ECONNRESET; without
+/// CAP_SYS_ADMIN porttop says so in one line and closes nothing.
+#[test]
+fn close_ends_a_connection_in_another_namespace() {
+    if !common::have("python3") {
+        eprintln!("SKIP: needs python3");
+        return;
+    }
+    let Some(ns) = common::netns::Netns::create("close") else {
+        return;
+    };
+    let mut p = NsPair::start(&ns);
+    let f = p.filter(&ns);
+    let (a, b) = (
+        format!("127.0.0.1:{}", p.cport),
+        format!("127.0.0.1:{}", p.sport),
+    );
+    let out = porttop()
+        .args(["--netns", "all", "close", "--dry-run"])
+        .args(&f)
+        .output()
+        .unwrap();
+    let t = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    let head = t.lines().next().unwrap_or_default();
+    let row = t
+        .lines()
+        .find(|l| l.contains(&a))
+        .unwrap_or_else(|| panic!("{t}"));
+    assert!(
+        head.starts_with("NETNS") && row.starts_with(&ns.name),
+        "{t}"
+    );
+    assert!(t.contains("would close 1 socket"), "{t}");
+    if common::have("setpriv") {
+        // As nobody: entering the namespace needs CAP_SYS_ADMIN, one line.
+        let out = std::process::Command::new("setpriv")
+            .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_porttop"))
+            .args(["--netns", &ns.name, "close", "--yes"])
+            .args(&f)
+            .output()
+            .unwrap();
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{e}");
+        assert_eq!(e.trim_end().lines().count(), 1, "{e}");
+        assert!(e.contains("needs CAP_SYS_ADMIN"), "{e}");
+    }
+    let out = porttop()
+        .args(["--netns", &ns.name, "close", "--yes"])
+        .args(&f)
+        .output()
+        .unwrap();
+    let t = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{t}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        t.contains(&format!("closed tcp {a} -> {b} in netns {}", ns.name)),
+        "{t}"
+    );
+    assert_eq!(p.outcome(), "ConnectionResetError");
+}
+
+/// The dashboard's `C` on a connection of another namespace (`--netns all`,
+/// the socket tagged with its namespace): the dialog names the namespace, `y`
+/// closes it there, the status line says where, the peer sees ECONNRESET.
+#[test]
+fn dashboard_c_closes_a_connection_in_another_namespace() {
+    if !common::have("python3") || !common::have("tmux") {
+        eprintln!("SKIP: needs python3 and tmux");
+        return;
+    }
+    let Some(ns) = common::netns::Netns::create("dclose") else {
+        return;
+    };
+    let mut p = NsPair::start(&ns);
+    let t = common::tmux::Tmux::new("nsclose");
+    t.start(
+        160,
+        30,
+        &format!(
+            "'{}' --no-config --netns all -t --interval 250ms {}; echo PORTTOP_EXITED; sleep 30",
+            env!("CARGO_BIN_EXE_porttop"),
+            p.filter(&ns).join(" ")
+        ),
+    );
+    let cs = format!(" {} ", p.cport);
+    t.wait("the client's row", 15, |s| {
+        s.lines()
+            .any(|l| l.contains("ESTAB") && l.contains(&cs) && l.starts_with("porttop-t-"))
+    });
+    let (a, b) = (
+        format!("127.0.0.1:{}", p.cport),
+        format!("127.0.0.1:{}", p.sport),
+    );
+    t.keys(&["C"]);
+    let s = t.wait("the close dialog", 5, |s| s.contains("Close tcp"));
+    assert!(s.contains(&format!("{a} -> {b}")), "{s}");
+    assert!(s.contains(&format!("netns: {}", ns.name)), "{s}");
+    t.keys(&["y"]);
+    t.wait("the status line", 5, |s| {
+        s.contains(&format!("closed {a} -> {b} in netns {}", ns.name))
+    });
+    assert_eq!(p.outcome(), "ConnectionResetError");
+    t.keys(&["q"]);
+    t.wait("the shell after q", 5, |s| s.contains("PORTTOP_EXITED"));
+}

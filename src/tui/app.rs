@@ -51,15 +51,28 @@ pub enum Mode {
     CloseConfirm(Closing),
 }
 
-/// A connection the user asked to close (`C`): the socket as listed, and its
-/// owner's name for the dialog.
+/// A connection the user asked to close (`C`): the socket as listed, its
+/// owner's name for the dialog, and its network namespace as the snapshot
+/// lists it (the way in, for a socket of another one).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Closing {
     pub sock: Box<crate::model::Socket>,
     pub owner: String,
+    pub netns: Option<Box<crate::model::Netns>>,
 }
 // (Socket's rates are floats; a dialog's socket is never NaN-compared)
 impl Eq for Closing {}
+
+impl Closing {
+    /// ` in netns NAME` where the status line should name it
+    /// (`Netns::worth_naming`), else nothing.
+    pub fn netns_note(&self) -> String {
+        match &self.netns {
+            Some(n) if n.worth_naming() => format!(" in netns {}", n.name),
+            _ => String::new(),
+        }
+    }
+}
 
 /// What the user asks of the dashboard (a key, a click, the terminal's size).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -973,14 +986,18 @@ impl App {
             return;
         };
         let s = &r.sock;
+        let netns = self
+            .data
+            .snap
+            .as_deref()
+            .and_then(|n| n.netns_info(s.netns));
         self.status = Some(if !crate::actions::closable(s) {
             format!(
                 "a {} {} socket cannot be closed (only TCP sockets a process holds)",
                 s.proto, s.state
             )
-        } else if s.netns != 0 {
-            "the socket is in another network namespace: porttop cannot close it from this one"
-                .into()
+        } else if s.netns != 0 && netns.is_none() {
+            "the socket's network namespace is gone".into()
         } else if r.mark == super::rows::Mark::Closed {
             "already closed".into()
         } else {
@@ -991,6 +1008,7 @@ impl App {
             self.mode = Mode::CloseConfirm(Closing {
                 sock: Box::new(s.clone()),
                 owner,
+                netns: netns.cloned().map(Box::new),
             });
             return;
         });

@@ -817,6 +817,7 @@ fn close_asks_naming_both_ends_and_refuses_what_it_cannot_close() {
     other.netns = 7;
     other.local.port = 50999;
     sn.sockets.push(other);
+    let listed = sn.clone();
     a.snapshot(sn);
     select_where(&mut a, |s| estab(s) && s.netns == 0);
     let want = a.selected_row().map(|r| r.sock.clone()).expect("row");
@@ -832,7 +833,7 @@ fn close_asks_naming_both_ends_and_refuses_what_it_cannot_close() {
     a.apply(Action::CloseConn);
     a.apply(Action::ConfirmNo);
     assert_eq!(a.status.as_deref(), Some("not closed"));
-    // Another namespace: refused with a line, no dialog.
+    // A namespace the snapshot does not list: refused with a line, no dialog.
     select_where(&mut a, |s| s.netns == 7);
     a.apply(Action::CloseConn);
     assert_eq!(a.mode, Mode::Normal);
@@ -840,7 +841,28 @@ fn close_asks_naming_both_ends_and_refuses_what_it_cannot_close() {
         .status
         .as_deref()
         .unwrap_or("")
-        .contains("another network namespace"));
+        .contains("network namespace is gone"));
+    // Listed: the dialog names it and the effect carries its way in.
+    let mut listed = listed;
+    let web = crate::model::Netns {
+        inode: 7,
+        name: "web".into(),
+        own: false,
+        container: None,
+        range: listed.range.clone(),
+        counters: None,
+        path: Some("/run/netns/web".into()),
+    };
+    listed.netns = vec![web.clone()];
+    a.snapshot(listed);
+    select_where(&mut a, |s| s.netns == 7);
+    a.apply(Action::CloseConn);
+    let Mode::CloseConfirm(c) = a.mode.clone() else {
+        panic!("{:?} {:?}", a.mode, a.status)
+    };
+    assert_eq!(c.netns.as_deref(), Some(&web));
+    assert_eq!(c.netns_note(), " in netns web");
+    assert_eq!(a.apply(Action::ConfirmYes), Some(Effect::CloseSocket(c)));
     // UDP / TIME-WAIT: not closable.
     select_where(&mut a, |s| s.state == SockState::TimeWait);
     a.apply(Action::CloseConn);

@@ -308,7 +308,7 @@ fn signal(targets: &[crate::actions::Pinned], sig: crate::actions::Sig) -> Strin
 
 /// Closes the connection (SOCK_DESTROY); the message for the status line.
 fn close(c: &app::Closing) -> String {
-    close_status(c, crate::actions::close_socket(&c.sock))
+    close_status(c, crate::actions::close_socket(&c.sock, c.netns.as_deref()))
 }
 
 /// The status line for a close's outcome: what was closed, or why not in the
@@ -317,9 +317,10 @@ fn close(c: &app::Closing) -> String {
 pub(crate) fn close_status(c: &app::Closing, r: Result<(), crate::actions::ActionError>) -> String {
     let s = &c.sock;
     let what = format!(
-        "{} -> {}",
+        "{} -> {}{}",
         s.local,
-        s.remote.map_or_else(|| "*".into(), |r| r.to_string())
+        s.remote.map_or_else(|| "*".into(), |r| r.to_string()),
+        c.netns_note()
     );
     match r {
         Ok(()) => format!("closed {what}"),

@@ -715,6 +715,7 @@ fn two_namespaces() -> crate::model::Snapshot {
             container: None,
             range: s.range.clone(),
             counters: None,
+            path: None,
         },
         Netns {
             inode: 77,
@@ -727,6 +728,7 @@ fn two_namespaces() -> crate::model::Snapshot {
             }),
             range: web,
             counters: None,
+            path: None,
         },
     ];
     s

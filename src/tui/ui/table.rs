@@ -583,6 +583,7 @@ mod tests {
             container: None,
             range: s.range.clone(),
             counters: None,
+            path: None,
         };
         s.netns = vec![ns(1, "host", true), ns(77, "web", false)];
         s
