@@ -134,13 +134,6 @@ fn write_list(file: &Path, text: &[u8]) -> std::io::Result<()> {
     f.write_all(text)
 }
 
-/// Sends SIGTERM to `pid` (`name` is for the message), through a pidfd
-/// opened now (`pin`); callers that ask first should `pin` when they ask and
-/// `signal` after, so a pid reused in between is never signalled.
-pub fn terminate(pid: u32, name: &str) -> Result<(), ActionError> {
-    pin(pid, name)?.signal(Sig::Term)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,7 +175,7 @@ mod tests {
     #[test]
     fn signalling_a_missing_pid_is_a_clear_error() {
         // pid_max is at most 2^22 on Linux.
-        let e = terminate(4_194_304 + 17, "ghost").unwrap_err();
+        let e = pin(4_194_304 + 17, "ghost").unwrap_err();
         assert!(matches!(e, ActionError::NoSuchProcess(_)), "{e}");
     }
 }
