@@ -261,3 +261,113 @@ fn dashboard_shows_rates_and_a_full_accept_queue() {
     w.join().unwrap();
     r.join().unwrap();
 }
+
+/// A child process sends a known number of bytes over loopback and receives
+/// another: the dashboard's Processes view shows its summed bytes (RX, TX) and
+/// `w` saves them exactly (`rx_bytes`, `tx_bytes`), within tcp_info's one-byte
+/// SYN accounting of `bytes_acked`; the receiving end (this test process)
+/// shows the same transfer the other way round.
+#[test]
+fn the_processes_view_sums_a_childs_bytes_and_saves_them() {
+    if !common::have("tmux") || !common::have("perl") {
+        eprintln!("SKIP: needs tmux and perl");
+        return;
+    }
+    const N: u64 = 1_234_567; // the child sends: "1.2M"
+    const M: u64 = 56_789; // and receives: "55.5K"
+    let l = common::listener_outside_range("127.0.0.1");
+    let lp = l.local_addr().unwrap().port();
+    let mut c = std::process::Command::new("perl")
+        .args([
+            "-MIO::Socket::INET",
+            "-e",
+            &format!(
+                "$s=IO::Socket::INET->new(PeerAddr=>'127.0.0.1:{lp}') or die $!; \
+                 $s->autoflush(1); print $s 'x' x {N}; $n=0; \
+                 while ($n < {M}) {{ $r=sysread($s,$b,65536) or die 'eof'; $n+=$r }} \
+                 $|=1; print qq(done\\n); sleep 60"
+            ),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("perl");
+    let out = c.stdout.take().unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let child = Kill(c);
+    let pid = child.0.id();
+    let (mut srv, _) = l.accept().unwrap();
+    let mut buf = vec![0u8; N as usize];
+    srv.read_exact(&mut buf).unwrap();
+    srv.write_all(&vec![7u8; M as usize]).unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line).unwrap();
+    assert_eq!(line, "done\n");
+
+    let dir = tempfile::tempdir().unwrap();
+    let t = common::tmux::Tmux::new("bytes");
+    t.start(
+        140,
+        20,
+        &format!(
+            "cd '{}' && '{}' --no-config --interval 250ms --view processes port:{lp}; \
+             echo PORTTOP_EXITED; sleep 30",
+            dir.path().display(),
+            env!("CARGO_BIN_EXE_porttop")
+        ),
+    );
+    let pid_s = pid.to_string();
+    let s = t.wait("the child's summed bytes", 15, |s| {
+        s.lines().any(|l| {
+            l.split_whitespace().next() == Some(pid_s.as_str())
+                && l.contains("perl")
+                && l.contains(" 55.5K ")
+                && l.contains(" 1.2M")
+        })
+    });
+    let head = s.lines().find(|l| l.contains("PROCESS")).unwrap();
+    assert!(
+        head.contains(" RX/s ") && head.contains(" RX ") && head.contains(" TX"),
+        "{s}"
+    );
+    // `w`, Enter: the view's CSV in the dashboard's directory
+    t.keys(&["w"]);
+    t.wait("the save prompt", 5, |s| s.contains("porttop-processes-"));
+    t.keys(&["Enter"]);
+    t.wait("the saved status", 5, |s| s.contains("saved "));
+    let file = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().ends_with(".csv"))
+        .expect("a saved CSV")
+        .path();
+    let csv = std::fs::read_to_string(file).unwrap();
+    let mut lines = csv.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| head.iter().position(|h| *h == name).unwrap();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let bytes = |pid: u32| {
+        let r = rows
+            .iter()
+            .find(|r| r[col("pid")] == pid.to_string())
+            .unwrap_or_else(|| panic!("no row of pid {pid} in {csv}"));
+        let n = |c: &str| r[col(c)].parse::<u64>().unwrap();
+        (n("rx_bytes"), n("tx_bytes"))
+    };
+    // the child: received M, sent N (bytes_acked also counts the SYN)
+    let (rx, tx) = bytes(pid);
+    assert_eq!(rx, M, "{csv}");
+    assert!((N..=N + 1).contains(&tx), "{csv}");
+    // this process (the accepted end; its listener adds nothing): the other way
+    let (rx, tx) = bytes(std::process::id());
+    assert_eq!(rx, N, "{csv}");
+    assert!((M..=M + 1).contains(&tx), "{csv}");
+    t.keys(&["q"]);
+    t.wait("the shell after q", 5, |s| s.contains("PORTTOP_EXITED"));
+    drop(srv);
+}

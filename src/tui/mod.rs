@@ -308,13 +308,20 @@ fn signal(targets: &[crate::actions::Pinned], sig: crate::actions::Sig) -> Strin
 
 /// Closes the connection (SOCK_DESTROY); the message for the status line.
 fn close(c: &app::Closing) -> String {
+    close_status(c, crate::actions::close_socket(&c.sock))
+}
+
+/// The status line for a close's outcome: what was closed, or why not in the
+/// action's one line (CAP_NET_ADMIN missing, a kernel without
+/// CONFIG_INET_DIAG_DESTROY, already closed...).
+pub(crate) fn close_status(c: &app::Closing, r: Result<(), crate::actions::ActionError>) -> String {
     let s = &c.sock;
     let what = format!(
         "{} -> {}",
         s.local,
         s.remote.map_or_else(|| "*".into(), |r| r.to_string())
     );
-    match crate::actions::close_socket(s) {
+    match r {
         Ok(()) => format!("closed {what}"),
         Err(e) => format!("not closed: {what}: {e}"),
     }

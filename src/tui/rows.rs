@@ -394,6 +394,10 @@ pub struct DestGroup {
     /// Bytes/s received and sent over its sockets, summed (`conn.rates`).
     pub rx_bps: f64,
     pub tx_bps: f64,
+    /// Bytes received and acknowledged by its open connections, summed
+    /// (see [`sock_bytes`]).
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
 }
 
 impl DestGroup {
@@ -442,6 +446,10 @@ pub struct ProcGroup {
     /// Bytes/s received and sent over its sockets, summed (`conn.rates`).
     pub rx_bps: f64,
     pub tx_bps: f64,
+    /// Bytes received and acknowledged by its open connections, summed
+    /// (see [`sock_bytes`]).
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
 }
 
 impl ProcGroup {
@@ -454,7 +462,12 @@ impl ProcGroup {
 /// first (pressure order).
 pub fn dest_groups<'a>(rows: impl Iterator<Item = &'a Row>, view: &PoolView) -> Vec<DestGroup> {
     let pool = view.range.pool_size();
-    type Acc = (std::collections::BTreeSet<u16>, usize, (f64, f64));
+    type Acc = (
+        std::collections::BTreeSet<u16>,
+        usize,
+        (f64, f64),
+        (u64, u64),
+    );
     let mut m: BTreeMap<DestKey, Acc> = BTreeMap::new();
     for r in rows {
         if r.mark == Mark::Closed {
@@ -471,21 +484,28 @@ pub fn dest_groups<'a>(rows: impl Iterator<Item = &'a Row>, view: &PoolView) -> 
         let (rx, tx) = sock_rates(&r.sock);
         e.2 .0 += rx;
         e.2 .1 += tx;
+        let (rx, tx) = sock_bytes(&r.sock);
+        e.3 .0 = e.3 .0.saturating_add(rx);
+        e.3 .1 = e.3 .1.saturating_add(tx);
     }
     let mut v: Vec<DestGroup> = m
         .into_iter()
-        .map(|(key, (ports, tw, (rx_bps, tx_bps)))| DestGroup {
-            proto: key.proto,
-            remote: key.remote,
-            local: key.local_addr,
-            ports: ports.len(),
-            time_wait: tw,
-            pct: 100.0 * share(ports.len() as u32, pool),
-            rate: None,
-            runs_out_secs: None,
-            rx_bps,
-            tx_bps,
-        })
+        .map(
+            |(key, (ports, tw, (rx_bps, tx_bps), (rx_bytes, tx_bytes)))| DestGroup {
+                proto: key.proto,
+                remote: key.remote,
+                local: key.local_addr,
+                ports: ports.len(),
+                time_wait: tw,
+                pct: 100.0 * share(ports.len() as u32, pool),
+                rate: None,
+                runs_out_secs: None,
+                rx_bps,
+                tx_bps,
+                rx_bytes,
+                tx_bytes,
+            },
+        )
         .collect();
     v.sort_by(|a, b| {
         b.ports
@@ -527,6 +547,8 @@ pub fn proc_groups<'a>(rows: impl Iterator<Item = &'a Row>) -> Vec<ProcGroup> {
                     ephemeral: 0,
                     rx_bps: 0.0,
                     tx_bps: 0.0,
+                    rx_bytes: 0,
+                    tx_bytes: 0,
                 },
                 Default::default(),
             )
@@ -544,6 +566,9 @@ pub fn proc_groups<'a>(rows: impl Iterator<Item = &'a Row>) -> Vec<ProcGroup> {
         let (rx, tx) = sock_rates(&r.sock);
         g.rx_bps += rx;
         g.tx_bps += tx;
+        let (rx, tx) = sock_bytes(&r.sock);
+        g.rx_bytes = g.rx_bytes.saturating_add(rx);
+        g.tx_bytes = g.tx_bytes.saturating_add(tx);
     }
     let mut v: Vec<ProcGroup> = m
         .into_values()
@@ -562,6 +587,20 @@ fn sock_rates(s: &Socket) -> (f64, f64) {
         .as_ref()
         .and_then(|c| c.rates)
         .map_or((0.0, 0.0), |r| (r.rx_bps, r.tx_bps))
+}
+
+/// A socket's bytes (received, acknowledged by the peer): tcp_info's
+/// `bytes_received` and `bytes_acked` (RFC 4898 tcpEStatsAppHCThruOctetsReceived
+/// / ...Acked), counted by the kernel from the connection's start; 0 without
+/// tcp_info. `bytes_acked` counts the SYN's sequence number too (a fresh
+/// connection shows 1). Only open connections have tcp_info: a TIME-WAIT socket
+/// keeps none, so a group's sum is the bytes of its connections open now, and
+/// drops when one of them closes (as TCPView's per-connection bytes do).
+pub fn sock_bytes(s: &Socket) -> (u64, u64) {
+    s.conn
+        .as_ref()
+        .and_then(|c| c.tcp)
+        .map_or((0, 0), |t| (t.bytes_received, t.bytes_acked))
 }
 
 /// IANA service name of a port, from the embedded registry table.
@@ -613,10 +652,13 @@ pub enum DestCol {
     RunsOut,
     RxRate,
     TxRate,
+    /// Bytes received / acknowledged by its open connections ([`sock_bytes`]).
+    RxBytes,
+    TxBytes,
 }
 
 impl DestCol {
-    pub const ALL: [DestCol; 9] = [
+    pub const ALL: [DestCol; 11] = [
         DestCol::Destination,
         DestCol::Local,
         DestCol::Ports,
@@ -626,6 +668,8 @@ impl DestCol {
         DestCol::RunsOut,
         DestCol::RxRate,
         DestCol::TxRate,
+        DestCol::RxBytes,
+        DestCol::TxBytes,
     ];
 
     pub fn title(self) -> &'static str {
@@ -639,6 +683,8 @@ impl DestCol {
             DestCol::RunsOut => "RUNS OUT",
             DestCol::RxRate => "RX/s",
             DestCol::TxRate => "TX/s",
+            DestCol::RxBytes => "RX",
+            DestCol::TxBytes => "TX",
         }
     }
 
@@ -665,10 +711,13 @@ pub enum ProcCol {
     Ephemeral,
     RxRate,
     TxRate,
+    /// Bytes received / acknowledged by its open connections ([`sock_bytes`]).
+    RxBytes,
+    TxBytes,
 }
 
 impl ProcCol {
-    pub const ALL: [ProcCol; 10] = [
+    pub const ALL: [ProcCol; 12] = [
         ProcCol::Pid,
         ProcCol::Process,
         ProcCol::User,
@@ -679,6 +728,8 @@ impl ProcCol {
         ProcCol::Ephemeral,
         ProcCol::RxRate,
         ProcCol::TxRate,
+        ProcCol::RxBytes,
+        ProcCol::TxBytes,
     ];
 
     pub fn title(self) -> &'static str {
@@ -693,6 +744,8 @@ impl ProcCol {
             ProcCol::Ephemeral => "EPH PORTS",
             ProcCol::RxRate => "RX/s",
             ProcCol::TxRate => "TX/s",
+            ProcCol::RxBytes => "RX",
+            ProcCol::TxBytes => "TX",
         }
     }
 
@@ -725,6 +778,8 @@ pub fn sort_dests(v: &mut [DestGroup], col: DestCol, desc: bool) {
                 .total_cmp(&b.runs_out_secs.unwrap_or(f64::INFINITY)),
             DestCol::RxRate => a.rx_bps.total_cmp(&b.rx_bps),
             DestCol::TxRate => a.tx_bps.total_cmp(&b.tx_bps),
+            DestCol::RxBytes => a.rx_bytes.cmp(&b.rx_bytes),
+            DestCol::TxBytes => a.tx_bytes.cmp(&b.tx_bytes),
         };
         let o = if desc { o.reverse() } else { o };
         o.then(b.ports.cmp(&a.ports))
@@ -747,6 +802,8 @@ pub fn sort_procs(v: &mut [ProcGroup], col: ProcCol, desc: bool) {
             ProcCol::Ephemeral => a.ephemeral.cmp(&b.ephemeral),
             ProcCol::RxRate => a.rx_bps.total_cmp(&b.rx_bps),
             ProcCol::TxRate => a.tx_bps.total_cmp(&b.tx_bps),
+            ProcCol::RxBytes => a.rx_bytes.cmp(&b.rx_bytes),
+            ProcCol::TxBytes => a.tx_bytes.cmp(&b.tx_bytes),
         };
         let o = if desc { o.reverse() } else { o };
         o.then(b.total().cmp(&a.total())).then(a.pid.cmp(&b.pid))
