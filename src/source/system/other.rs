@@ -51,6 +51,13 @@ impl Backend {
     /// netstat2 gives pids with every socket: nothing to defer.
     pub fn lazy(&mut self) {}
 
+    /// No walk here: netstat2 gives the pids.
+    pub fn set_walk(&mut self, _w: super::super::owners::Walk) {}
+
+    pub fn walked(&self) -> Option<super::super::owners::Walked> {
+        None
+    }
+
     /// Every socket came with its pids.
     pub fn attribute_named(
         &mut self,
