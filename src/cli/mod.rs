@@ -163,6 +163,10 @@ pub enum Command {
     /// Times steady-state refreshes of the live source (for bench/compare.sh)
     #[command(hide = true)]
     BenchRefresh(BenchRefreshArgs),
+    /// Times a one-shot attribution of every socket by the /proc walk and by
+    /// the BPF iterator, interleaved (for bench/bpf_iter.sh)
+    #[command(hide = true)]
+    BenchWalk(BenchWalkArgs),
 }
 
 #[derive(Args, Debug)]
@@ -294,6 +298,13 @@ pub struct BenchRefreshArgs {
     /// Ask for tcp_info and socket memory (the dump then asks for them too)
     #[arg(long)]
     pub info: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchWalkArgs {
+    /// Timed rounds (each times both walks, in alternating order)
+    #[arg(long, default_value_t = 15)]
+    pub iterations: usize,
 }
 
 #[derive(Args, Debug)]

@@ -3,6 +3,8 @@
 
 pub mod attrib;
 #[cfg(target_os = "linux")]
+mod bpf_iter;
+#[cfg(target_os = "linux")]
 pub mod container;
 pub mod counters;
 #[cfg(target_os = "linux")]

@@ -48,6 +48,48 @@ pub const MAX_THREADS: usize = 4;
 /// Below this many fds in all, one thread (spawning costs more than it saves).
 const PARALLEL_FROM: u64 = 2048;
 
+/// Which walk finds a one-shot command's owners (`PORTTOP_WALK`): `proc`
+/// (every fd link under `/proc`, the default) or `bpf` (one BPF iterator
+/// over every task's files, Linux with CAP_BPF + CAP_PERFMON; where it
+/// cannot load, the `/proc` walk, with a note saying why). README,
+/// "Performance", has the measurement behind the default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Walk {
+    #[default]
+    Proc,
+    Bpf,
+}
+
+impl Walk {
+    /// From `PORTTOP_WALK` (unset, empty or unknown: the default).
+    pub fn from_env() -> Walk {
+        match std::env::var("PORTTOP_WALK").as_deref() {
+            Ok("bpf") => Walk::Bpf,
+            _ => Walk::Proc,
+        }
+    }
+}
+
+/// Where the time of one BPF walk went (for the benchmark).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BpfTimings {
+    /// Mapping or reading and parsing the kernel's BTF.
+    pub btf: std::time::Duration,
+    /// Loading (verifying) the program, the link and the iterator.
+    pub load: std::time::Duration,
+    /// Reading the iterator to the end (the kernel's walk) and sorting.
+    pub walk: std::time::Duration,
+}
+
+/// Which walk the last one-shot attribution took.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Walked {
+    Proc,
+    Bpf(BpfTimings),
+    /// The BPF walk was asked for and could not run (why); `/proc` instead.
+    ProcInstead(String),
+}
+
 /// What a walk found.
 #[derive(Debug, Default)]
 pub struct Found {
@@ -389,16 +431,19 @@ fn list_rest(
 /// process holds and the kernel no longer has (closed since the dump: their
 /// lack of an owner hides nothing). `still_open(sockets, inodes)`: which of
 /// the given inodes the kernel still has.
+/// `walk(wanted)` finds the holders: [`find_owners`] over `/proc`, or on
+/// Linux the BPF iterator where it loads (`Walk`).
 pub fn attribute(
     snap: &mut Snapshot,
     wanted: &InodeSet,
     procs: &mut ProcessTable,
+    walk: impl FnOnce(&InodeSet) -> std::io::Result<Found>,
     still_open: impl FnOnce(&[Socket], &InodeSet) -> InodeSet,
 ) -> Result<InodeSet, SourceError> {
     if wanted.is_empty() {
         return Ok(InodeSet::default());
     }
-    let found = find_owners(Path::new("/proc"), wanted).map_err(SourceError::Proc)?;
+    let found = walk(wanted).map_err(SourceError::Proc)?;
     let mut pids: Vec<u32> = found.owners.values().flatten().copied().collect();
     pids.sort_unstable();
     pids.dedup();

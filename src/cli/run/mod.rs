@@ -622,6 +622,7 @@ pub fn run(mut cli: Cli, matches: &clap::ArgMatches, out: &mut dyn Write) -> Res
         Some(Command::Record(a)) => record(&cli.global, a, out),
         Some(Command::Close(a)) => close::close(&cli.global, a, out),
         Some(Command::BenchRefresh(a)) => bench::refresh(&cli.global, a, out),
+        Some(Command::BenchWalk(a)) => bench::walk(&cli.global, a, out),
         Some(Command::Config(a)) => show_config(&config, a, out),
         Some(Command::Completions(a)) => docs::completions(a, out),
         Some(Command::Man(a)) => docs::man(a, out),

@@ -80,6 +80,18 @@ impl SystemSource {
         self
     }
 
+    /// Chooses how a lazy source finds owners (`owners::Walk`; off Linux
+    /// netstat2 gives them and this changes nothing).
+    pub fn walk(mut self, w: super::owners::Walk) -> Self {
+        self.os.set_walk(w);
+        self
+    }
+
+    /// The walk the last `attribute` took (None: none yet, or off Linux).
+    pub fn walked(&self) -> Option<super::owners::Walked> {
+        self.os.walked()
+    }
+
     /// What the last refresh's attribution did (all zero off Linux).
     pub fn attrib_stats(&self) -> super::attrib::AttribStats {
         self.os.attrib_stats()
@@ -249,6 +261,8 @@ mod tests {
         assert_eq!(b.take_note(), None);
         // lazy changes nothing where every socket comes with its pids
         b.lazy();
+        b.set_walk(crate::source::owners::Walk::Bpf);
+        assert_eq!(b.walked(), None);
         let range = crate::model::PortRange::new(32768, 60999, vec![], "test");
         let mut snap = crate::testkit::snap(0, range, v.clone());
         b.attribute_named(&mut snap, &Default::default(), &mut procs)
