@@ -14,6 +14,9 @@
 #    PORTTOP_WALK=proc porttop list --json, PORTTOP_WALK=bpf porttop list --json,
 #    ss -tanp, ss -tan. Medians and ratios.
 # Needs root (CAP_BPF + CAP_PERFMON) for the BPF walk; says so and stops otherwise.
+# Only the N connections in the dump, whatever else the machine holds: run it in
+# a namespace of its own,
+#   ip netns add bpfb && ip -n bpfb link set lo up && ip netns exec bpfb bench/bpf_iter.sh
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,7 +26,7 @@ while [ $# -gt 0 ]; do
         --reps) REPS="$2"; shift ;;
         --iters) ITERS="$2"; shift ;;
         --churn) CHURN="$2"; shift ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *[!0-9]*) echo "bpf_iter.sh: unknown argument $1" >&2; exit 2 ;;
         *) N="$1" ;;
     esac
@@ -39,7 +42,10 @@ fd_limit "$N"
 start_load "$N" "$CHURN"
 socks=$(ss -tan | tail -n +2 | wc -l)
 printf '\n%s\n' "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "$N connections in one process, $socks TCP sockets"
+# Both walks visit every fd of every process on the machine, whatever the
+# namespace: their cost is the machine's fd count, the dump's is the namespace's.
+fds=$(stat -c %s /proc/[0-9]*/fd 2>/dev/null | awk '{n+=$1} END{print n+0}')
+echo "$N connections in one process, $socks TCP sockets in this network namespace, $fds fds open on the machine"
 
 out=$(PORTTOP_NETNS=host timeout 600 "$PORTTOP" bench-walk --iterations "$ITERS") || {
     echo "$out"; echo "$NAME: the BPF walk cannot run here" >&2; exit 1; }

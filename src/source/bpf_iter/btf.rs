@@ -50,10 +50,15 @@ struct Type<'a> {
     extra: &'a [u8],
 }
 
-/// Parsed BTF: the type records by id (index 0 is `void`) and the strings.
+/// Parsed BTF: where each type record starts (by id; 0 is `void`), the
+/// strings, and the ids of the structs and functions asked for by name at
+/// parse time (found in the one pass over the types; other names are looked
+/// up by a scan).
 pub struct Btf<'a> {
-    types: Vec<Type<'a>>,
+    raw_types: &'a [u8],
+    starts: Vec<u32>,
     strings: &'a [u8],
+    asked: Vec<(&'a str, u32)>,
 }
 
 /// A struct member as the verifier checks loads of it: byte offset and size.
@@ -75,8 +80,9 @@ fn u16_at(b: &[u8], at: usize) -> Option<u16> {
 
 impl<'a> Btf<'a> {
     /// Parses raw BTF as the kernel exports it (little-endian on the hosts
-    /// porttop runs on; a big-endian blob is refused, not misread).
-    pub fn parse(raw: &'a [u8]) -> Result<Btf<'a>, BpfError> {
+    /// porttop runs on; a big-endian blob is refused, not misread). The
+    /// structs and functions named in `names` are noted on the way.
+    pub fn parse(raw: &'a [u8], names: &[&'a str]) -> Result<Btf<'a>, BpfError> {
         let bad = BpfError::BadBtf;
         if u16_at(raw, 0) != Some(MAGIC) {
             return Err(bad("bad magic (not little-endian BTF)"));
@@ -93,25 +99,23 @@ impl<'a> Btf<'a> {
             let start = hdr_len.checked_add(off)?;
             raw.get(start..start.checked_add(len)?)
         };
-        let types_raw = section(type_off, type_len).ok_or(bad("type section out of bounds"))?;
+        let raw_types = section(type_off, type_len).ok_or(bad("type section out of bounds"))?;
         let strings = section(str_off, str_len).ok_or(bad("string section out of bounds"))?;
-        // About 140,000 types in a distribution kernel.
-        let mut types = Vec::with_capacity(type_len / 20);
-        types.push(Type {
-            name_off: 0,
-            kind: 0,
-            vlen: 0,
-            kind_flag: false,
-            size_or_type: 0,
-            extra: &[],
-        });
+        if u32::try_from(raw_types.len()).is_err() {
+            return Err(bad("type section too large"));
+        }
+        let mut btf = Btf {
+            raw_types,
+            // About 140,000 types in a distribution kernel, ~40 bytes each.
+            starts: Vec::with_capacity(type_len / 32),
+            strings,
+            asked: Vec::new(),
+        };
+        btf.starts.push(u32::MAX); // void
         let mut at = 0;
-        while at < types_raw.len() {
-            let (Some(name_off), Some(info), Some(size_or_type)) = (
-                u32_at(types_raw, at),
-                u32_at(types_raw, at + 4),
-                u32_at(types_raw, at + 8),
-            ) else {
+        while at < raw_types.len() {
+            let (Some(name_off), Some(info)) = (u32_at(raw_types, at), u32_at(raw_types, at + 4))
+            else {
                 return Err(bad("truncated type record"));
             };
             let kind = (info >> 24) & 0x1f;
@@ -125,21 +129,22 @@ impl<'a> Btf<'a> {
                 KIND_ENUM | KIND_FUNC_PROTO => 8 * vlen,
                 _ => return Err(bad("unknown type kind (newer BTF than this parser)")),
             };
-            let body = at + 12;
-            let extra = types_raw
-                .get(body..body + extra_len)
-                .ok_or(bad("truncated type data"))?;
-            types.push(Type {
-                name_off,
-                kind,
-                vlen,
-                kind_flag: info >> 31 == 1,
-                size_or_type,
-                extra,
-            });
-            at = body + extra_len;
+            let end = at + 12 + extra_len;
+            if end > raw_types.len() {
+                return Err(bad("truncated type data"));
+            }
+            if matches!(kind, KIND_STRUCT | KIND_FUNC) && name_off != 0 {
+                let id = btf.starts.len() as u32;
+                for n in names {
+                    if btf.name_is(name_off, n.as_bytes()) {
+                        btf.asked.push((*n, id));
+                    }
+                }
+            }
+            btf.starts.push(at as u32);
+            at = end;
         }
-        Ok(Btf { types, strings })
+        Ok(btf)
     }
 
     /// The NUL-terminated string at `off` (empty when out of bounds).
@@ -159,24 +164,56 @@ impl<'a> Btf<'a> {
         })
     }
 
+    /// Type `id`, decoded from its record (bounds checked at parse time).
     fn get(&self, id: u32) -> Option<Type<'a>> {
-        self.types.get(id as usize).copied()
+        let at = *self.starts.get(id as usize)? as usize;
+        if id == 0 {
+            return None;
+        }
+        let r = self.raw_types;
+        let info = u32_at(r, at + 4)?;
+        let kind = (info >> 24) & 0x1f;
+        let vlen = (info & 0xffff) as usize;
+        let end = self
+            .starts
+            .get(id as usize + 1)
+            .map_or(r.len(), |n| *n as usize);
+        Some(Type {
+            name_off: u32_at(r, at)?,
+            kind,
+            vlen,
+            kind_flag: info >> 31 == 1,
+            size_or_type: u32_at(r, at + 8)?,
+            extra: r.get(at + 12..end)?,
+        })
     }
 
-    /// Ids of the types of `kind` named `name`, in id order.
-    fn named<'s>(&'s self, kind: u32, name: &'s str) -> impl Iterator<Item = u32> + 's {
-        self.types
+    /// Ids of the types of `kind` named `name`, in id order: those noted at
+    /// parse time, or by a scan of every type.
+    fn named(&self, kind: u32, name: &str) -> Vec<u32> {
+        let noted: Vec<u32> = self
+            .asked
             .iter()
-            .enumerate()
-            .filter(move |(_, t)| t.kind == kind && self.name_is(t.name_off, name.as_bytes()))
-            .map(|(i, _)| i as u32)
+            .filter(|(n, id)| *n == name && self.get(*id).is_some_and(|t| t.kind == kind))
+            .map(|(_, id)| *id)
+            .collect();
+        if !noted.is_empty() {
+            return noted;
+        }
+        (1..self.starts.len() as u32)
+            .filter(|id| {
+                self.get(*id)
+                    .is_some_and(|t| t.kind == kind && self.name_is(t.name_off, name.as_bytes()))
+            })
+            .collect()
     }
 
     /// The id of the FUNC `name` and its parameter names, in order.
     pub fn func(&self, name: &str) -> Result<(u32, Vec<String>), BpfError> {
         let id = self
             .named(KIND_FUNC, name)
-            .next()
+            .first()
+            .copied()
             .ok_or_else(|| BpfError::Missing(format!("function {name}")))?;
         let proto = self
             .get(id)
@@ -309,7 +346,7 @@ mod tests {
     #[test]
     fn members_are_found_directly_and_inside_anonymous_unions() {
         let raw = blob();
-        let btf = Btf::parse(&raw).unwrap();
+        let btf = Btf::parse(&raw, &["s"]).unwrap();
         assert_eq!(btf.field("s", "a").unwrap(), Field { offset: 0, size: 4 });
         assert_eq!(btf.field("s", "c").unwrap(), Field { offset: 4, size: 4 });
         assert!(matches!(btf.field("s", "z"), Err(BpfError::Missing(_))));
@@ -322,12 +359,22 @@ mod tests {
     fn truncated_or_foreign_blobs_are_errors_not_panics() {
         let raw = blob();
         for cut in 0..raw.len() {
-            let _ = Btf::parse(&raw[..cut]).map(|b| b.field("s", "c"));
+            let _ = Btf::parse(&raw[..cut], &["s"]).map(|b| b.field("s", "c"));
+            let _ = Btf::parse(&raw[..cut], &[]).map(|b| b.func("f"));
         }
-        assert!(matches!(Btf::parse(b"\x9f\xeb"), Err(BpfError::BadBtf(_))));
+        assert!(matches!(
+            Btf::parse(b"\x9f\xeb", &[]),
+            Err(BpfError::BadBtf(_))
+        ));
         let mut unknown = raw.clone();
         unknown[24 + 7] = 30; // the first type's kind byte
-        assert!(matches!(Btf::parse(&unknown), Err(BpfError::BadBtf(_))));
+        assert!(matches!(
+            Btf::parse(&unknown, &[]),
+            Err(BpfError::BadBtf(_))
+        ));
+        // names not noted at parse time are found by a scan
+        let btf = Btf::parse(&raw, &[]).unwrap();
+        assert_eq!(btf.field("s", "c").unwrap(), Field { offset: 4, size: 4 });
     }
 
     #[test]
@@ -336,7 +383,12 @@ mod tests {
             eprintln!("SKIP: no /sys/kernel/btf/vmlinux");
             return;
         };
-        let btf = Btf::parse(&raw).unwrap();
+        let btf = Btf::parse(&raw, &super::super::BTF_NAMES).unwrap();
+        assert_eq!(
+            btf.asked.len(),
+            super::super::BTF_NAMES.len(),
+            "one of each"
+        );
         let (_, params) = btf.func("bpf_iter_task_file").unwrap();
         assert_eq!(params, ["meta", "task", "fd", "file"]);
         assert_eq!(btf.field("task_struct", "tgid").unwrap().size, 4);
