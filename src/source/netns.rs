@@ -501,6 +501,15 @@ impl Namespaces {
         open
     }
 
+    /// The netlink socket of the other namespace whose sockets carry `tag`.
+    pub fn diag_for(&mut self, tag: u64) -> Option<&mut Diag> {
+        let primary = self.primary;
+        self.others
+            .iter_mut()
+            .find(|(ino, _)| (if **ino == primary { 0 } else { **ino }) == tag)
+            .and_then(|(_, n)| n.diag.as_mut())
+    }
+
     /// Whether the own namespace's sockets get `netns` 0.
     pub fn own_tag(&self) -> u64 {
         if self.primary == self.own {

@@ -103,7 +103,7 @@ pub fn run(feed: Feed, opts: Options) -> Result<i32, String> {
     let (tx, rx) = mpsc::channel::<Event>();
     let (mut prep, prepared) = consumer(&mut app, opts.keep_closed, tx.clone());
     let ctl = feed.control();
-    let mut feed = feed;
+    let mut feed = feed.detail_shown(app.share_shown());
     std::thread::Builder::new()
         .name("collector".into())
         .spawn(move || feed.run(&mut prep))
@@ -158,6 +158,7 @@ impl Ui<'_> {
         terminal: &mut Terminal<B>,
         rx: &Receiver<Event>,
     ) -> Result<Option<i32>, B::Error> {
+        self.app.publish_shown();
         let mut hits = self.draw(terminal)?;
         while let Ok(first) = rx.recv() {
             // Handle everything already queued, then draw once.
@@ -175,6 +176,7 @@ impl Ui<'_> {
                 next = rx.try_recv().ok();
             }
             if dirty {
+                self.app.publish_shown();
                 hits = self.draw(terminal)?;
             }
         }

@@ -123,6 +123,20 @@ pub fn merge(
     keep: u32,
     next_id: &mut u64,
 ) -> Vec<Row> {
+    merge_traced(old, sockets, snap, first, keep, next_id).0
+}
+
+/// [`merge`], also saying where each row came from: the index of the old row
+/// it continues, `u32::MAX` for a new one (the previous order is then a
+/// near-sorted start for the next sort).
+pub fn merge_traced(
+    old: &[Row],
+    sockets: Vec<Socket>,
+    snap: &Snapshot,
+    first: bool,
+    keep: u32,
+    next_id: &mut u64,
+) -> (Vec<Row>, Vec<u32>) {
     // FxHash: these maps are rebuilt for every snapshot, and SipHash's DoS
     // resistance buys nothing for keys the kernel hands us. A live socket's inode
     // identifies it; only inode-less sockets (TIME-WAIT) need the 4-tuple.
@@ -140,6 +154,7 @@ pub fn merge(
     let mut by_tuple: Option<FxHashMap<Tuple, usize>> = None;
     let mut taken = vec![false; old.len()];
     let mut out = Vec::with_capacity(sockets.len() + 16);
+    let mut from: Vec<u32> = Vec::with_capacity(sockets.len() + 16);
     for s in sockets {
         let hit = match s.inode.filter(|i| *i != 0) {
             Some(inode) => by_inode.get(&inode).copied(),
@@ -156,7 +171,9 @@ pub fn merge(
                 map.get(&tuple(&s)).copied()
             }
         };
-        let prev = hit.filter(|i| !taken[*i]).map(|i| {
+        let hit = hit.filter(|i| !taken[*i]);
+        from.push(hit.map_or(u32::MAX, |i| i as u32));
+        let prev = hit.map(|i| {
             taken[i] = true;
             &old[i]
         });
@@ -212,15 +229,17 @@ pub fn merge(
             sock: s,
         });
     }
-    for (r, _) in old.iter().zip(taken).filter(|(_, t)| !t) {
+    for (i, (r, _)) in old.iter().zip(taken).enumerate().filter(|(_, (_, t))| !t) {
         if r.mark == Mark::Closed {
             if r.age + 1 < keep {
+                from.push(i as u32);
                 out.push(Row {
                     age: r.age + 1,
                     ..r.clone()
                 });
             }
         } else if keep > 0 {
+            from.push(i as u32);
             out.push(Row {
                 mark: Mark::Closed,
                 age: 0,
@@ -229,7 +248,7 @@ pub fn merge(
             });
         }
     }
-    out
+    (out, from)
 }
 
 /// Sortable columns of the socket table, in header order.

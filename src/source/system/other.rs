@@ -48,6 +48,9 @@ impl Backend {
 
     /// netstat2 has no per-connection detail: nothing to ask for.
     pub fn detail(&mut self, _d: crate::model::Detail) {}
+
+    /// netstat2 has no per-connection detail.
+    pub fn detail_of(&mut self, _s: &mut [Socket], _w: &rustc_hash::FxHashSet<(u64, u64)>) {}
     /// netstat2 gives pids with every socket: nothing to defer.
     pub fn lazy(&mut self) {}
 
