@@ -150,7 +150,8 @@ pub enum Command {
     Watch(WatchArgs),
     /// Record snapshots as JSON lines (with range and processes) for --replay
     Record(RecordArgs),
-    /// Close the TCP connections FILTER matches (SOCK_DESTROY, as `ss -K`; root);
+    /// Close the TCP connections FILTER matches, in whichever network namespace
+    /// (SOCK_DESTROY, as `ss -K`; root);
     /// exits 0 when all were closed, 1 when some were not, 2 on bad input
     Close(CloseArgs),
     /// Print the effective configuration and where each value came from

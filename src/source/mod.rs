@@ -142,6 +142,11 @@ pub trait SocketSource: Send {
     fn take_note(&mut self) -> Option<String> {
         None
     }
+
+    /// Which sockets the next snapshots need the per-connection detail of
+    /// (the dashboard's rows on screen); a source made without detail, or a
+    /// recording, ignores it.
+    fn show_detail(&mut self, _shown: &crate::model::conn::Shown) {}
 }
 
 /// The ephemeral-range settings a source applies: the `--range`/`--reserved`
@@ -254,6 +259,10 @@ pub fn tune_allocator() {
     // SAFETY: mallopt only tunes the allocator; called before other threads start.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 1);
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        // An operator's (or a benchmark's) own glibc.malloc tunables win.
+        let tuned = std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains("glibc.malloc."));
+        if !tuned {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        }
     }
 }

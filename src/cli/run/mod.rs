@@ -547,6 +547,10 @@ impl SocketSource for Noted {
     fn at_end(&self) -> bool {
         self.inner.at_end()
     }
+
+    fn show_detail(&mut self, shown: &crate::model::conn::Shown) {
+        self.inner.show_detail(shown)
+    }
 }
 
 /// Runs the command; returns the exit status. `matches` are those `cli` was

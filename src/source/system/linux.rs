@@ -228,6 +228,34 @@ impl Backend {
         r
     }
 
+    /// The per-connection detail of the TCP connections of `sockets` whose
+    /// (namespace tag, inode) is in `want`, by one exact request each (after
+    /// a dump without it): the rows a view shows, not the whole table.
+    pub fn detail_of(&mut self, sockets: &mut [Socket], want: &rustc_hash::FxHashSet<(u64, u64)>) {
+        use crate::model::{Proto, SockState};
+        let own = self.netns.own_wanted().then(|| self.netns.own_tag());
+        for s in sockets.iter_mut() {
+            let Some(inode) = s.inode.filter(|i| *i != 0) else {
+                continue;
+            };
+            if s.proto != Proto::Tcp
+                || matches!(s.state, SockState::Listen | SockState::TimeWait)
+                || !want.contains(&(s.netns, inode))
+            {
+                continue;
+            }
+            let ifindex = self.bound.get(&inode).copied().unwrap_or(0);
+            let diag = if own == Some(s.netns) {
+                self.diag.as_mut()
+            } else {
+                self.netns.diag_for(s.netns)
+            };
+            if let Some(Ok(Some(c))) = diag.map(|d| d.info_now(s, ifindex)) {
+                s.conn = Some(c);
+            }
+        }
+    }
+
     /// Brings the inode -> pid cache up to date for `sockets`.
     pub fn attribute(
         &mut self,

@@ -32,6 +32,8 @@ pub struct SystemSource {
     /// What the dump asks for beyond the header, and the rates kept from the
     /// last refresh.
     detail: crate::model::Detail,
+    /// Of which sockets a view shows that detail (all unless told).
+    shown: crate::model::conn::Shown,
     rates: super::rates::RateTracker,
 }
 
@@ -45,6 +47,7 @@ impl SystemSource {
             host: host_name(),
             last_len: 0,
             detail: Default::default(),
+            shown: crate::model::conn::Shown::All,
             rates: Default::default(),
         }
     }
@@ -126,6 +129,10 @@ impl SocketSource for SystemSource {
         self.os.take_note()
     }
 
+    fn show_detail(&mut self, shown: &crate::model::conn::Shown) {
+        self.shown = shown.clone();
+    }
+
     fn attribute(
         &mut self,
         snap: &mut Snapshot,
@@ -141,9 +148,19 @@ impl SocketSource for SystemSource {
         // Room for as many as last time and some growth: no re-copying of a
         // 40,000-entry table while it fills.
         let mut sockets = Vec::with_capacity(self.last_len + self.last_len / 8);
+        use crate::model::{conn::Shown, Detail};
+        // The whole table's detail only where a view shows all of it; else a
+        // dump without it, and exact requests for the rows shown.
+        let all = self.detail == Detail::Info && self.shown == Shown::All;
+        self.os
+            .detail(if all { Detail::Info } else { Detail::Bare });
         self.os.dump(&mut sockets)?;
         self.last_len = sockets.len();
-        if self.detail == crate::model::Detail::Info {
+        if let (Detail::Info, Shown::Rows(v)) = (self.detail, &self.shown) {
+            let want: rustc_hash::FxHashSet<(u64, u64)> = v.iter().copied().collect();
+            self.os.detail_of(&mut sockets, &want);
+        }
+        if self.detail == Detail::Info {
             self.rates.update(&mut sockets, taken_at_ms);
         }
         self.os.attribute(&sockets, &mut self.procs)?;
@@ -229,6 +246,45 @@ mod tests {
     use crate::model::{Proto, SockState};
 
     #[test]
+    fn asked_for_the_rows_shown_the_kernel_gives_tcp_info_for_those_alone() {
+        use super::SocketSource;
+        use crate::model::conn::Shown;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let b = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (pa, pb) = (
+            a.local_addr().unwrap().port(),
+            b.local_addr().unwrap().port(),
+        );
+        let mut src = super::SystemSource::new(Default::default())
+            .with_netns(crate::source::NetnsSelect::Own)
+            .with_detail(crate::model::Detail::Info);
+        let find = |snap: &crate::model::Snapshot, port: u16| {
+            snap.sockets
+                .iter()
+                .find(|s| s.proto == Proto::Tcp && s.local.port == port)
+                .cloned()
+                .expect("our connection")
+        };
+        // Unless told, every connection's (list --info, serve, bench).
+        let snap = src.snapshot().unwrap();
+        let (sa, sb) = (find(&snap, pa), find(&snap, pb));
+        assert!(sa.conn.as_ref().and_then(|c| c.tcp).is_some(), "{sa:?}");
+        assert!(sb.conn.as_ref().and_then(|c| c.tcp).is_some(), "{sb:?}");
+        // Only a's row is shown: one exact request for it, none for b.
+        src.show_detail(&Shown::Rows(vec![(sa.netns, sa.inode.unwrap())]));
+        let snap = src.snapshot().unwrap();
+        let (na, nb) = (find(&snap, pa), find(&snap, pb));
+        let info = na.conn.as_ref().and_then(|c| c.tcp).expect("a's tcp_info");
+        assert!(info.bytes_acked >= 1, "{info:?}");
+        assert_eq!(nb.conn, None, "b is not shown");
+        src.show_detail(&Shown::Nothing);
+        let snap = src.snapshot().unwrap();
+        assert_eq!(find(&snap, pa).conn, None);
+        drop((a, b, l));
+    }
+
+    #[test]
     fn the_other_os_backend_builds_and_lists_a_listener_with_its_pid() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
@@ -253,6 +309,7 @@ mod tests {
         assert!(super::other::counters().is_none());
         b.scoped(&crate::filter::Filter::default());
         b.detail(crate::model::Detail::Info);
+        b.detail_of(&mut v.clone(), &Default::default());
         // one namespace there: the own range and counters, nothing listed
         b.netns(Default::default(), Default::default());
         b.refresh_netns().unwrap();
