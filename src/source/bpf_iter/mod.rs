@@ -72,6 +72,7 @@ pub enum BpfError {
 /// The holders of every inode in `wanted`, by one BPF iterator walk over every
 /// task's files; `Found` as the `/proc` walk fills it (`pids`: the processes
 /// holding sockets; `links_read`: socket records read; nothing unreadable).
+/// The tests' entry; the backend calls `find_owners_timed`.
 #[cfg(test)]
 pub fn find_owners(wanted: &InodeSet) -> Result<Found, BpfError> {
     find_owners_timed(wanted).map(|(f, _)| f)
