@@ -476,6 +476,17 @@ fn close_ends_a_connection_in_another_namespace() {
         "{t}"
     );
     assert!(t.contains("would close 1 socket"), "{t}");
+    // Named alone (its sockets the snapshot's own): a line names it.
+    let out = porttop()
+        .args(["--netns", &ns.name, "close", "--dry-run"])
+        .args(&f)
+        .output()
+        .unwrap();
+    let t = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        t.starts_with(&format!("in network namespace {}:\n", ns.name)) && t.contains(&a),
+        "{t}"
+    );
     if common::have("setpriv") {
         // As nobody: entering the namespace needs CAP_SYS_ADMIN, one line.
         let out = std::process::Command::new("setpriv")

@@ -35,6 +35,13 @@ pub fn close(g: &GlobalArgs, a: &CloseArgs, out: &mut dyn Write) -> Result<i32, 
         writeln!(out, "no TCP connection matches; nothing to close")?;
         return Ok(1);
     }
+    // Sockets of several namespaces get a NETNS column; those of one other
+    // than porttop's own (`--netns NAME`) a line naming it.
+    if !snap.multi_netns() {
+        if let Some(n) = snap.netns_info(0).filter(|n| n.worth_naming()) {
+            writeln!(out, "in network namespace {}:", output::safe(&n.name))?;
+        }
+    }
     output::list_table(out, &snap, &rows, true, false)?;
     let n = output::count(rows.len() as u64, "socket");
     if a.dry_run {
