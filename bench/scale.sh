@@ -14,7 +14,7 @@
 #    against the bare dump, `serve` is scraped, and the dashboard is driven in
 #    tmux: rows shown, key latency (median, p99 of 100 keys, each sent at a
 #    random moment of the refresh cycle) and its peak RSS.
-# Loopback only, bounded in time; cleans up on exit.
+# SCALE_CPU=0 skips step 1. Loopback only, bounded in time; cleans up on exit.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TW="${1:-450000}"; EST="${2:-25000}"
@@ -66,8 +66,9 @@ dashboard() { # dashboard SESSION: the dashboard in the namespace, in tmux; sets
     done
 }
 
+if [ "${SCALE_CPU:-1}" != 0 ]; then
 echo
-echo "1. CPU: $(count) sockets, dashboard at 1 s for 60 s"
+echo "1. CPU: $(count) sockets, dashboard at 1 s for 60 s (bench/cpu.sh does this in detail)"
 dashboard cpu
 sleep 5
 t0=$(ticks "$DPID"); sleep 60; t1=$(ticks "$DPID")
@@ -75,6 +76,7 @@ awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" \
     'BEGIN { printf "   dashboard CPU: %.2f %% of a core (60 s average)\n", 100 * t / hz / 60 }'
 awk '/VmHWM/ {printf "   dashboard peak RSS: %.1f MB\n", $2 / 1024}' "/proc/$DPID/status"
 tmux -L "$TSOCK" kill-session -t cpu
+fi
 
 # TIME-WAIT: steady state is rate x 60 s.
 addrs=$(( (TW + 39999) / 40000 )); rate=$(( TW / 60 ))
@@ -113,7 +115,8 @@ measure "porttop record --count 1" "$PORTTOP" record --count 1
 
 echo
 out=$(inns "$PORTTOP" bench-refresh --iterations 5 --interval-ms 1000)
-echo "$out" | awk '/^median/ {printf "   warm refresh %s ms, bare dump %s ms: refresh / dump = %s; peak RSS %.1f MB\n", $5, $3, $7, $9/1024}'
+echo "$out" | awk '/^median/ {printf "   warm refresh %s ms, bare dump %s ms: refresh / dump = %s; peak RSS %.1f MB\n", $5, $3, $7, $9/1024}
+    /^cpu_median/ {printf "   CPU time: bare dump %s ms, warm refresh %s ms\n", $3, $5}'
 
 # serve: three scrapes after the first answer.
 inns "$PORTTOP" serve --listen 127.0.0.1:9309 --interval 2s 2>/dev/null & LOAD_PIDS+=($!)

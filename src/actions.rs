@@ -51,11 +51,14 @@ pub enum ActionError {
     AlreadyClosed,
     #[error("a {0} socket cannot be closed (only TCP sockets a process holds)")]
     NotClosable(String),
+    #[error("the socket's network namespace is not known to porttop (gone meanwhile?)")]
+    NamespaceUnknown,
+    #[error("network namespace {0} is gone (its file refers to it no more)")]
+    NamespaceGone(String),
     #[error(
-        "the socket is in another network namespace; porttop closes only in its own \
-         (run it inside that namespace: ip netns exec NAME porttop close ...)"
+        "closing a socket in network namespace {0} needs CAP_SYS_ADMIN to enter it (run as root)"
     )]
-    OtherNamespace,
+    EnterNotPermitted(String),
     #[error("cannot close: {0}")]
     Close(std::io::Error),
 }
@@ -131,13 +134,6 @@ fn write_list(file: &Path, text: &[u8]) -> std::io::Result<()> {
     f.write_all(text)
 }
 
-/// Sends SIGTERM to `pid` (`name` is for the message), through a pidfd
-/// opened now (`pin`); callers that ask first should `pin` when they ask and
-/// `signal` after, so a pid reused in between is never signalled.
-pub fn terminate(pid: u32, name: &str) -> Result<(), ActionError> {
-    pin(pid, name)?.signal(Sig::Term)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,7 +175,7 @@ mod tests {
     #[test]
     fn signalling_a_missing_pid_is_a_clear_error() {
         // pid_max is at most 2^22 on Linux.
-        let e = terminate(4_194_304 + 17, "ghost").unwrap_err();
+        let e = pin(4_194_304 + 17, "ghost").unwrap_err();
         assert!(matches!(e, ActionError::NoSuchProcess(_)), "{e}");
     }
 }

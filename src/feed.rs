@@ -178,6 +178,9 @@ pub struct Feed {
     tx: Sender<Ctl>,
     rx: Receiver<Ctl>,
     _signals: Option<Hook>,
+    /// Of which sockets a consumer shows the per-connection detail (the
+    /// dashboard's rows on screen), handed to the source before a snapshot.
+    shown: Option<Latest<crate::model::conn::Shown>>,
 }
 
 impl Feed {
@@ -199,11 +202,18 @@ impl Feed {
             tx,
             rx,
             _signals: None,
+            shown: None,
         }
     }
 
     pub fn interval(mut self, d: Duration) -> Self {
         self.interval = d;
+        self
+    }
+
+    /// Before each snapshot, tells the source what `cell` says is shown.
+    pub fn detail_shown(mut self, cell: Latest<crate::model::conn::Shown>) -> Self {
+        self.shown = Some(cell);
         self
     }
 
@@ -269,6 +279,9 @@ impl Feed {
     pub fn step(&mut self, c: &mut dyn Consumer) -> Option<End> {
         let started = Instant::now();
         self.last = Some(started);
+        if let Some(shown) = self.shown.as_ref().and_then(Latest::take) {
+            self.source.show_detail(&shown);
+        }
         let r = self.source.snapshot();
         self.taken += 1;
         let last = self.limit.is_some_and(|n| self.taken >= n) || self.source.at_end();
@@ -501,6 +514,42 @@ mod tests {
         });
         assert_eq!(n, 2);
         assert!(t0.elapsed() < Duration::from_secs(60));
+    }
+
+    #[test]
+    fn the_source_hears_what_is_shown_before_the_next_snapshot() {
+        use crate::model::conn::Shown;
+        use std::sync::{Arc, Mutex};
+        struct Told(Arc<Mutex<Vec<(u64, Shown)>>>, u64);
+        impl SocketSource for Told {
+            fn snapshot(&mut self) -> Result<Snapshot, SourceError> {
+                self.1 += 1;
+                frames(1).snapshot()
+            }
+            fn show_detail(&mut self, s: &Shown) {
+                self.0.lock().unwrap().push((self.1, s.clone()));
+            }
+        }
+        let told = Arc::new(Mutex::new(Vec::new()));
+        let cell = Latest::new(Shown::Nothing);
+        let mut f = Feed::new(Box::new(Told(told.clone(), 0)), Analyzer::default())
+            .paced(false)
+            .analyze(Analyze::Never)
+            .limit(3)
+            .detail_shown(cell.clone());
+        let mut n = 0;
+        f.run(&mut |_r: Result<Frame, SourceError>, _: Instant| {
+            n += 1;
+            if n == 1 {
+                cell.put(Shown::Rows(vec![(0, 7)]));
+            }
+            Flow::Go
+        });
+        // Told before the first snapshot, then once more when it changed.
+        assert_eq!(
+            *told.lock().unwrap(),
+            [(0, Shown::Nothing), (1, Shown::Rows(vec![(0, 7)]))]
+        );
     }
 
     #[test]

@@ -261,3 +261,305 @@ fn dashboard_shows_rates_and_a_full_accept_queue() {
     w.join().unwrap();
     r.join().unwrap();
 }
+
+/// A child process sends a known number of bytes over loopback and receives
+/// another: the dashboard's Processes view shows its summed bytes (RX, TX) and
+/// `w` saves them exactly (`rx_bytes`, `tx_bytes`), within tcp_info's one-byte
+/// SYN accounting of `bytes_acked`; the receiving end (this test process)
+/// shows the same transfer the other way round.
+#[test]
+fn the_processes_view_sums_a_childs_bytes_and_saves_them() {
+    if !common::have("tmux") || !common::have("perl") {
+        eprintln!("SKIP: needs tmux and perl");
+        return;
+    }
+    const N: u64 = 1_234_567; // the child sends: "1.2M"
+    const M: u64 = 56_789; // and receives: "55.5K"
+    let l = common::listener_outside_range("127.0.0.1");
+    let lp = l.local_addr().unwrap().port();
+    let mut c = std::process::Command::new("perl")
+        .args([
+            "-MIO::Socket::INET",
+            "-e",
+            &format!(
+                "$s=IO::Socket::INET->new(PeerAddr=>'127.0.0.1:{lp}') or die $!; \
+                 $s->autoflush(1); print $s 'x' x {N}; $n=0; \
+                 while ($n < {M}) {{ $r=sysread($s,$b,65536) or die 'eof'; $n+=$r }} \
+                 print $s '!'; $|=1; print qq(done\\n); sleep 60"
+            ),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("perl");
+    let out = c.stdout.take().unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let child = Kill(c);
+    let pid = child.0.id();
+    let (mut srv, _) = l.accept().unwrap();
+    let mut buf = vec![0u8; N as usize];
+    srv.read_exact(&mut buf).unwrap();
+    srv.write_all(&vec![7u8; M as usize]).unwrap();
+    // The child's last byte comes with its ACK of all M: no ACK in flight
+    // when the counters are read (each end's bytes_acked is final).
+    let mut last = [0u8; 1];
+    srv.read_exact(&mut last).unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line).unwrap();
+    assert_eq!(line, "done\n");
+
+    let dir = tempfile::tempdir().unwrap();
+    let t = common::tmux::Tmux::new("bytes");
+    t.start(
+        140,
+        20,
+        &format!(
+            "cd '{}' && '{}' --no-config --interval 250ms --view processes port:{lp}; \
+             echo PORTTOP_EXITED; sleep 30",
+            dir.path().display(),
+            env!("CARGO_BIN_EXE_porttop")
+        ),
+    );
+    let pid_s = pid.to_string();
+    let s = t.wait("the child's summed bytes", 15, |s| {
+        s.lines().any(|l| {
+            l.split_whitespace().next() == Some(pid_s.as_str())
+                && l.contains("perl")
+                && l.contains(" 55.5K ")
+                && l.contains(" 1.2M")
+        })
+    });
+    let head = s.lines().find(|l| l.contains("PROCESS")).unwrap();
+    assert!(
+        head.contains(" RX/s ") && head.contains(" RX ") && head.contains(" TX"),
+        "{s}"
+    );
+    // `w`, Enter: the view's CSV in the dashboard's directory
+    t.keys(&["w"]);
+    t.wait("the save prompt", 5, |s| s.contains("porttop-processes-"));
+    t.keys(&["Enter"]);
+    t.wait("the saved status", 5, |s| s.contains("saved "));
+    let file = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().ends_with(".csv"))
+        .expect("a saved CSV")
+        .path();
+    let csv = std::fs::read_to_string(file).unwrap();
+    let mut lines = csv.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| head.iter().position(|h| *h == name).unwrap();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let bytes = |pid: u32| {
+        let r = rows
+            .iter()
+            .find(|r| r[col("pid")] == pid.to_string())
+            .unwrap_or_else(|| panic!("no row of pid {pid} in {csv}"));
+        let n = |c: &str| r[col(c)].parse::<u64>().unwrap();
+        (n("rx_bytes"), n("tx_bytes"))
+    };
+    // the child: received M, sent N + 1 (bytes_acked also counts the SYN)
+    let (rx, tx) = bytes(pid);
+    assert_eq!(rx, M, "{csv}");
+    assert!((N + 1..=N + 2).contains(&tx), "{csv}");
+    // this process (the accepted end; its listener adds nothing): the other way
+    let (rx, tx) = bytes(std::process::id());
+    assert_eq!(rx, N + 1, "{csv}");
+    assert!((M..=M + 1).contains(&tx), "{csv}");
+    t.keys(&["q"]);
+    t.wait("the shell after q", 5, |s| s.contains("PORTTOP_EXITED"));
+    drop(srv);
+}
+
+/// In a namespace of its own: a listener, a client connected to it and the
+/// accepted end blocked in recv(), which prints what ends it (ECONNRESET is
+/// `ConnectionResetError`). Killed when dropped (before the namespace).
+struct NsPair {
+    child: std::process::Child,
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+    sport: u16,
+    cport: u16,
+}
+
+impl NsPair {
+    fn start(ns: &common::netns::Netns) -> NsPair {
+        const PY: &str = "import socket, time\n\
+            l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(1)\n\
+            c = socket.create_connection(l.getsockname()); s, _ = l.accept()\n\
+            print('ready', l.getsockname()[1], c.getsockname()[1], flush=True)\n\
+            try:\n    print('data' if s.recv(1) else 'eof', flush=True)\n\
+            except OSError as e:\n    print(type(e).__name__, flush=True)\n\
+            time.sleep(60)\n";
+        let mut child = ns
+            .cmd("python3")
+            .args(["-c", PY])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 in the namespace");
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let ready = lines.next().expect("a ready line").unwrap();
+        let w: Vec<u16> = ready
+            .split_whitespace()
+            .skip(1)
+            .map(|x| x.parse().unwrap())
+            .collect();
+        NsPair {
+            child,
+            lines,
+            sport: w[0],
+            cport: w[1],
+        }
+    }
+
+    /// The client's end: its port and the server's.
+    fn filter(&self, ns: &common::netns::Netns) -> [String; 3] {
+        [
+            format!("netns:{}", ns.name),
+            format!("sport:{}", self.cport),
+            format!("dport:{}", self.sport),
+        ]
+    }
+
+    /// What ended the accepted end's recv().
+    fn outcome(&mut self) -> String {
+        self.lines.next().expect("an outcome line").unwrap()
+    }
+}
+
+impl Drop for NsPair {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `porttop close` ends a connection of another network namespace from the
+/// host: `--dry-run` lists it with its namespace (NETNS column, `--netns
+/// all`); with `--netns NAME` (its sockets the snapshot's own, tag 0) `--yes`
+/// closes it inside that namespace and the peer sees ECONNRESET; without
+/// CAP_SYS_ADMIN porttop says so in one line and closes nothing.
+#[test]
+fn close_ends_a_connection_in_another_namespace() {
+    if !common::have("python3") {
+        eprintln!("SKIP: needs python3");
+        return;
+    }
+    let Some(ns) = common::netns::Netns::create("close") else {
+        return;
+    };
+    let mut p = NsPair::start(&ns);
+    let f = p.filter(&ns);
+    let (a, b) = (
+        format!("127.0.0.1:{}", p.cport),
+        format!("127.0.0.1:{}", p.sport),
+    );
+    let out = porttop()
+        .args(["--netns", "all", "close", "--dry-run"])
+        .args(&f)
+        .output()
+        .unwrap();
+    let t = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    let head = t.lines().next().unwrap_or_default();
+    let row = t
+        .lines()
+        .find(|l| l.contains(&a))
+        .unwrap_or_else(|| panic!("{t}"));
+    assert!(
+        head.starts_with("NETNS") && row.starts_with(&ns.name),
+        "{t}"
+    );
+    assert!(t.contains("would close 1 socket"), "{t}");
+    // Named alone (its sockets the snapshot's own): a line names it.
+    let out = porttop()
+        .args(["--netns", &ns.name, "close", "--dry-run"])
+        .args(&f)
+        .output()
+        .unwrap();
+    let t = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        t.starts_with(&format!("in network namespace {}:\n", ns.name)) && t.contains(&a),
+        "{t}"
+    );
+    if common::have("setpriv") {
+        // As nobody: entering the namespace needs CAP_SYS_ADMIN, one line.
+        let out = std::process::Command::new("setpriv")
+            .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_porttop"))
+            .args(["--netns", &ns.name, "close", "--yes"])
+            .args(&f)
+            .output()
+            .unwrap();
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{e}");
+        assert_eq!(e.trim_end().lines().count(), 1, "{e}");
+        assert!(e.contains("needs CAP_SYS_ADMIN"), "{e}");
+    }
+    let out = porttop()
+        .args(["--netns", &ns.name, "close", "--yes"])
+        .args(&f)
+        .output()
+        .unwrap();
+    let t = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{t}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        t.contains(&format!("closed tcp {a} -> {b} in netns {}", ns.name)),
+        "{t}"
+    );
+    assert_eq!(p.outcome(), "ConnectionResetError");
+}
+
+/// The dashboard's `C` on a connection of another namespace (`--netns all`,
+/// the socket tagged with its namespace): the dialog names the namespace, `y`
+/// closes it there, the status line says where, the peer sees ECONNRESET.
+#[test]
+fn dashboard_c_closes_a_connection_in_another_namespace() {
+    if !common::have("python3") || !common::have("tmux") {
+        eprintln!("SKIP: needs python3 and tmux");
+        return;
+    }
+    let Some(ns) = common::netns::Netns::create("dclose") else {
+        return;
+    };
+    let mut p = NsPair::start(&ns);
+    let t = common::tmux::Tmux::new("nsclose");
+    t.start(
+        160,
+        30,
+        &format!(
+            "'{}' --no-config --netns all -t --interval 250ms {}; echo PORTTOP_EXITED; sleep 30",
+            env!("CARGO_BIN_EXE_porttop"),
+            p.filter(&ns).join(" ")
+        ),
+    );
+    let cs = format!(" {} ", p.cport);
+    t.wait("the client's row", 15, |s| {
+        s.lines()
+            .any(|l| l.contains("ESTAB") && l.contains(&cs) && l.starts_with("porttop-t-"))
+    });
+    let (a, b) = (
+        format!("127.0.0.1:{}", p.cport),
+        format!("127.0.0.1:{}", p.sport),
+    );
+    t.keys(&["C"]);
+    let s = t.wait("the close dialog", 5, |s| s.contains("Close tcp"));
+    assert!(s.contains(&format!("{a} -> {b}")), "{s}");
+    assert!(s.contains(&format!("netns: {}", ns.name)), "{s}");
+    t.keys(&["y"]);
+    t.wait("the status line", 5, |s| {
+        s.contains(&format!("closed {a} -> {b} in netns {}", ns.name))
+    });
+    assert_eq!(p.outcome(), "ConnectionResetError");
+    t.keys(&["q"]);
+    t.wait("the shell after q", 5, |s| s.contains("PORTTOP_EXITED"));
+}

@@ -140,3 +140,55 @@ fn c_then_y_closes_a_loopback_connection_and_the_peer_sees_a_reset() {
     assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}");
     drop(client);
 }
+
+/// `C` then `y` as `nobody` (no CAP_NET_ADMIN): the kernel's EPERM comes back
+/// as one status line naming the capability, and the connection still works.
+#[test]
+fn c_without_cap_net_admin_says_so_in_one_line_and_the_connection_lives() {
+    if !common::have("tmux") || !common::have("setpriv") || !common::is_root() {
+        eprintln!("SKIP: needs tmux, setpriv and root (to drop to nobody)");
+        return;
+    }
+    let l = common::listener_outside_range("127.0.0.1");
+    let (mut client, mut server) = common::connect_n(&l, 1).pop().expect("a pair");
+    let cport = client.local_addr().expect("addr").port();
+    let sport = l.local_addr().expect("addr").port();
+    let t = Tmux::new("close-nobody");
+    t.start(
+        160,
+        40,
+        &format!(
+            "setpriv --reuid=nobody --regid=nogroup --clear-groups {}",
+            porttop_cmd(&format!(
+                "--no-config -t --interval 250ms sport:{cport} dport:{sport}"
+            ))
+        ),
+    );
+    let cs = format!(" {cport} ");
+    let row = |s: &str| s.lines().any(|l| l.contains("ESTAB") && l.contains(&cs));
+    t.wait("the client's row", 10, row);
+    let (a, b) = (format!("127.0.0.1:{cport}"), format!("127.0.0.1:{sport}"));
+    t.keys(&["C"]);
+    let s = t.wait("the close dialog", 5, |s| s.contains("Close tcp"));
+    assert!(s.contains(&format!("{a} -> {b}")), "{s}");
+    t.keys(&["y"]);
+    let s = t.wait("the status line", 5, |s| s.contains("not closed: "));
+    let lines: Vec<&str> = s.lines().filter(|l| l.contains("CAP_NET_ADMIN")).collect();
+    assert_eq!(lines.len(), 1, "{s}");
+    assert!(
+        lines[0].contains(&format!("not closed: {a} -> {b}: "))
+            && lines[0].contains("needs CAP_NET_ADMIN"),
+        "{s}"
+    );
+    // Nothing was closed: both ends still talk.
+    use std::io::Write;
+    client.write_all(b"ping").expect("write");
+    server
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut buf = [0u8; 4];
+    server.read_exact(&mut buf).expect("the data, not a reset");
+    assert_eq!(&buf, b"ping");
+    t.keys(&["q"]);
+    t.wait("the shell after q", 5, |s| s.contains("PORTTOP_EXITED"));
+}

@@ -6,9 +6,20 @@
 //! network namespace (net/core/sock_diag.c, sock_diag_destroy: EPERM) and a
 //! kernel built with CONFIG_INET_DIAG_DESTROY (else the TCP handler has no
 //! `destroy`: EOPNOTSUPP, net/ipv4/inet_diag.c).
+//!
+//! A netlink socket reaches only the sockets of the namespace it was created
+//! in (inet_diag_find_one_icsk looks the socket up in `sock_net(in_skb->sk)`),
+//! so a socket of another namespace is closed from a short-lived thread that
+//! `setns(CLONE_NEWNET)`s into it (setns(2): a thread may join another network
+//! namespace; CAP_SYS_ADMIN) and opens its netlink socket there. The way in is
+//! the file the source found the namespace by (`Netns::path`), checked first
+//! to still be that namespace (nsfs, the same inode): `/proc/PID/ns/net` of an
+//! exited pid, or `/run/netns/NAME` deleted and made again, is another
+//! namespace, and asked by address there the request could hit a different
+//! socket on the same ports.
 
 use super::ActionError;
-use crate::model::{Family, Proto, SockState, Socket};
+use crate::model::{Family, Netns, Proto, SockState, Socket};
 use std::io;
 
 /// `SOCK_DESTROY` (include/uapi/linux/sock_diag.h).
@@ -23,31 +34,107 @@ pub fn closable(s: &Socket) -> bool {
     s.proto == Proto::Tcp && !matches!(s.state, SockState::TimeWait | SockState::SynRecv)
 }
 
-/// Closes `s`. Its cookie (when the dump gave one) makes sure it is that very
-/// socket, not a newer one on the same ports.
-pub fn close_socket(s: &Socket) -> Result<(), ActionError> {
+/// Closes `s`, a socket of the namespace `ns`: the snapshot's entry for its
+/// `Socket::netns` ([`crate::model::Snapshot::netns_info`]); None where the
+/// snapshot lists no namespaces (then `s` must be of porttop's own). Its cookie
+/// (when the dump gave one) makes sure it is that very socket, not a newer one
+/// on the same ports.
+pub fn close_socket(s: &Socket, ns: Option<&Netns>) -> Result<(), ActionError> {
     if !closable(s) {
         return Err(ActionError::NotClosable(s.state.to_string()));
     }
-    // Our netlink socket reaches only our own namespace's sockets
-    // (sock_diag looks the socket up in the requester's netns,
-    // net/ipv4/inet_diag.c inet_diag_find_one_icsk with sock_net(in_skb->sk));
-    // asked by address there, a socket of another namespace could even match a
-    // different socket of ours on the same ports.
-    if s.netns != 0 {
-        return Err(ActionError::OtherNamespace);
-    }
     #[cfg(target_os = "linux")]
-    return destroy(s).map_err(|e| match e.raw_os_error() {
+    return match ns.filter(|n| !is_current(n.inode)) {
+        // tagged with a namespace the snapshot does not list: never guess
+        None if s.netns != 0 && ns.is_none() => Err(ActionError::NamespaceUnknown),
+        None => destroy(s).map_err(destroy_error),
+        Some(n) => destroy_in(s, n),
+    };
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = ns;
+        Err(ActionError::Close(io::Error::from(
+            io::ErrorKind::Unsupported,
+        )))
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn destroy_error(e: io::Error) -> ActionError {
+    match e.raw_os_error() {
         Some(libc::EPERM) | Some(libc::EACCES) => ActionError::CloseNotPermitted,
         Some(libc::EOPNOTSUPP) => ActionError::CloseUnsupported,
         Some(libc::ENOENT) => ActionError::AlreadyClosed,
         _ => ActionError::Close(e),
-    });
-    #[cfg(not(target_os = "linux"))]
-    Err(ActionError::Close(io::Error::from(
-        io::ErrorKind::Unsupported,
-    )))
+    }
+}
+
+/// Whether the calling thread is in the namespace of inode `ino`.
+#[cfg(target_os = "linux")]
+fn is_current(ino: u64) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/thread-self/ns/net")
+        .or_else(|_| std::fs::metadata("/proc/self/ns/net"))
+        .is_ok_and(|m| m.ino() == ino)
+}
+
+/// nsfs's magic (include/uapi/linux/magic.h, NSFS_MAGIC).
+#[cfg(target_os = "linux")]
+const NSFS_MAGIC: i64 = 0x6e73_6673;
+
+/// The namespace `n`, opened by its path and checked to be it still.
+#[cfg(target_os = "linux")]
+fn open_ns(n: &Netns) -> Result<std::fs::File, ActionError> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::MetadataExt;
+    let path = n.path.as_ref().ok_or(ActionError::NamespaceUnknown)?;
+    let gone = || ActionError::NamespaceGone(n.name.clone());
+    let f = std::fs::File::open(path).map_err(|e| match e.raw_os_error() {
+        Some(libc::EPERM) | Some(libc::EACCES) => ActionError::EnterNotPermitted(n.name.clone()),
+        _ => gone(),
+    })?;
+    // SAFETY: an all-zero statfs is a valid out-buffer; the fd is open.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid descriptor and a buffer of the struct's size.
+    let statfs = unsafe { libc::fstatfs(f.as_raw_fd(), &mut st) };
+    // (f_type is an i64 here, an i32 on some 32-bit targets)
+    #[allow(clippy::unnecessary_cast)]
+    let fs_ok = statfs == 0 && st.f_type as i64 == NSFS_MAGIC;
+    let same = f.metadata().is_ok_and(|m| m.ino() == n.inode);
+    if fs_ok && same {
+        Ok(f)
+    } else {
+        Err(gone())
+    }
+}
+
+/// SOCK_DESTROY from inside namespace `n`: a thread of its own enters it
+/// (the process's other threads stay where they are) and ends with the request.
+#[cfg(target_os = "linux")]
+fn destroy_in(s: &Socket, n: &Netns) -> Result<(), ActionError> {
+    use std::os::fd::AsRawFd;
+    let f = open_ns(n)?;
+    let fd = f.as_raw_fd();
+    std::thread::scope(|sc| {
+        sc.spawn(|| {
+            // SAFETY: setns changes only this thread's namespace; `fd` is an
+            // open namespace file that outlives the thread (scoped).
+            if unsafe { libc::setns(fd, libc::CLONE_NEWNET) } != 0 {
+                let e = io::Error::last_os_error();
+                return Err(match e.raw_os_error() {
+                    Some(libc::EPERM) => ActionError::EnterNotPermitted(n.name.clone()),
+                    _ => ActionError::Close(e),
+                });
+            }
+            destroy(s).map_err(destroy_error)
+        })
+        .join()
+        .unwrap_or_else(|_| {
+            Err(ActionError::Close(io::Error::other(
+                "closing thread failed",
+            )))
+        })
+    })
 }
 
 /// The request: nlmsghdr (16 bytes) + inet_diag_req_v2 (56: family, protocol,
@@ -173,14 +260,58 @@ mod tests {
             state: SockState::TimeWait,
             ..s.clone()
         }));
-        // Another namespace's socket is refused before any request is sent.
-        let other = Socket {
+    }
+
+    /// A socket of another namespace is closed only through a file that still
+    /// is that namespace: without one, or with one that is not (not nsfs, or
+    /// another namespace's inode), nothing is sent.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn another_namespace_is_entered_only_through_its_own_file() {
+        use std::os::unix::fs::MetadataExt;
+        let s = Socket {
+            proto: Proto::Tcp,
+            family: Family::Ipv4,
+            local: Endpoint::new("127.0.0.1".parse().unwrap(), 1),
+            remote: Some(Endpoint::new("127.0.0.1".parse().unwrap(), 2)),
+            state: SockState::Established,
+            uid: None,
+            user: None,
+            inode: None,
+            pids: Default::default(),
+            time_wait_left_ms: None,
+            conn: None,
             netns: 9,
-            ..s.clone()
+        };
+        // tagged with a namespace the snapshot does not list
+        assert!(matches!(
+            close_socket(&s, None),
+            Err(ActionError::NamespaceUnknown)
+        ));
+        let own = std::fs::metadata("/proc/self/ns/net").unwrap().ino();
+        let ns = |path: Option<&str>, inode: u64| Netns {
+            inode,
+            name: "web".into(),
+            own: false,
+            container: None,
+            range: crate::model::PortRange::new(1, 2, Vec::new(), "test"),
+            counters: None,
+            path: path.map(Into::into),
         };
         assert!(matches!(
-            close_socket(&other),
-            Err(ActionError::OtherNamespace)
+            close_socket(&s, Some(&ns(None, own + 1))),
+            Err(ActionError::NamespaceUnknown)
         ));
+        // a plain file where the namespace was
+        let e = close_socket(&s, Some(&ns(Some("/dev/null"), own + 1))).unwrap_err();
+        assert!(
+            matches!(&e, ActionError::NamespaceGone(n) if n == "web"),
+            "{e}"
+        );
+        // a namespace file, but of another namespace (ours) than the socket's
+        let e = close_socket(&s, Some(&ns(Some("/proc/self/ns/net"), own + 1))).unwrap_err();
+        assert!(matches!(e, ActionError::NamespaceGone(_)), "{e}");
+        let e = close_socket(&s, Some(&ns(Some("/nonexistent/ns"), own + 1))).unwrap_err();
+        assert!(matches!(e, ActionError::NamespaceGone(_)), "{e}");
     }
 }

@@ -150,7 +150,8 @@ pub enum Command {
     Watch(WatchArgs),
     /// Record snapshots as JSON lines (with range and processes) for --replay
     Record(RecordArgs),
-    /// Close the TCP connections FILTER matches (SOCK_DESTROY, as `ss -K`; root);
+    /// Close the TCP connections FILTER matches, in whichever network namespace
+    /// (SOCK_DESTROY, as `ss -K`; root);
     /// exits 0 when all were closed, 1 when some were not, 2 on bad input
     Close(CloseArgs),
     /// Print the effective configuration and where each value came from
@@ -162,6 +163,10 @@ pub enum Command {
     /// Times steady-state refreshes of the live source (for bench/compare.sh)
     #[command(hide = true)]
     BenchRefresh(BenchRefreshArgs),
+    /// Times a one-shot attribution of every socket by the /proc walk and by
+    /// the BPF iterator, interleaved (for bench/bpf_iter.sh)
+    #[command(hide = true)]
+    BenchWalk(BenchWalkArgs),
 }
 
 #[derive(Args, Debug)]
@@ -293,6 +298,13 @@ pub struct BenchRefreshArgs {
     /// Ask for tcp_info and socket memory (the dump then asks for them too)
     #[arg(long)]
     pub info: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchWalkArgs {
+    /// Timed rounds (each times both walks, in alternating order)
+    #[arg(long, default_value_t = 15)]
+    pub iterations: usize,
 }
 
 #[derive(Args, Debug)]

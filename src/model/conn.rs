@@ -16,6 +16,20 @@ pub enum Detail {
     Info,
 }
 
+/// Which sockets a view shows the per-connection detail of (tcp_info, its
+/// rates, queues), so that the source asks the kernel only for those: the
+/// dashboard's rows on screen, all of them where a view sorts or sums by it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Shown {
+    /// None (a view without detail columns).
+    #[default]
+    Nothing,
+    /// Every socket's (a sort by a rate, the Processes and Ephemeral sums).
+    All,
+    /// These sockets' only, by (namespace tag, inode): the rows on screen.
+    Rows(Vec<(u64, u64)>),
+}
+
 /// The socket's pending timer (`idiag_timer`, as `ss -o` names it).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -271,6 +271,22 @@ pub struct Netns {
     /// Its kernel TCP counters, read inside it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counters: Option<KernelCounters>,
+    /// A file that refers to it (`/run/netns/NAME`, `/proc/PID/ns/net`), as
+    /// the live source last found it: what `actions::close_socket` enters to
+    /// act there (after checking the file still is this namespace). None for
+    /// the namespace porttop runs in, and in recordings (a handle on the live
+    /// system, not a fact about it: never serialised).
+    #[serde(skip)]
+    pub path: Option<std::path::PathBuf>,
+}
+
+impl Netns {
+    /// Whether a line about one of its sockets names it: every namespace but
+    /// the one named `host` (porttop's own, unless `ip netns` names it), since
+    /// the same addresses can be in two namespaces.
+    pub fn worth_naming(&self) -> bool {
+        self.name != "host"
+    }
 }
 
 /// The longest command line porttop keeps, in bytes. Any user can give a process

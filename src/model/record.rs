@@ -128,6 +128,7 @@ pub fn snapshot_from_records(
                         container: None,
                         range: range.clone(),
                         counters: None,
+                        path: None,
                     });
                     if netns.len() == 1 {
                         0

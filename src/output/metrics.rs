@@ -290,14 +290,17 @@ fn pool(e: &mut Exposition, r: &PoolReport) {
         let v = f64::from(u8::from(by == r.level_by));
         e.sample("porttop_pool_level_driver", &[("by", name)], v);
     }
+    // The family is always declared (as the destinations' one): a dashboard or
+    // rule naming it finds it on every exporter, with a sample only when due.
+    let name = "porttop_pool_exhaustion_seconds";
+    e.family(
+        name,
+        g,
+        "Seconds until the soonest projected exhaustion of the global pool or a \
+         destination (no sample when none is projected to run out)",
+    );
     if let Some(secs) = r.exhaustion_secs {
-        e.single(
-            "porttop_pool_exhaustion_seconds",
-            g,
-            "Seconds until the soonest projected exhaustion of the global pool or a \
-             destination (absent when none is projected to run out)",
-            secs,
-        );
+        e.sample(name, &[], secs);
     }
 }
 

@@ -144,6 +144,46 @@ impl Diag {
         }
     }
 
+    /// `s`'s queues, timer, tcp_info and socket memory now (one exact request
+    /// asking what a `Detail::Info` dump asks, no dump; `ifindex` as for
+    /// `inode_now`): None when the kernel has no socket there any more, or
+    /// another one (a different inode).
+    pub fn info_now(
+        &mut self,
+        s: &Socket,
+        ifindex: u32,
+    ) -> io::Result<Option<Box<crate::model::ConnInfo>>> {
+        let remote = s.remote.unwrap_or(Endpoint::new(
+            match s.family {
+                Family::Ipv4 => std::net::Ipv4Addr::UNSPECIFIED.into(),
+                Family::Ipv6 => std::net::Ipv6Addr::UNSPECIFIED.into(),
+            },
+            0,
+        ));
+        let id = SocketId {
+            source_port: s.local.port,
+            destination_port: remote.port,
+            source_address: s.local.addr,
+            destination_address: remote.addr,
+            interface_id: ifindex,
+            cookie: [0xff; 8], // INET_DIAG_NOCOOKIE: match by addresses only
+        };
+        let ext = super::diag_info::ext_bits(Detail::Info);
+        self.request_ext(s.proto, s.family, StateFlags::all(), id, false, ext)?;
+        let mut info = None;
+        let want = s.inode.unwrap_or(0);
+        match self.receive(SOCK_DIAG_BY_FAMILY, true, &mut |r: &Record| {
+            let st = to_socket(s.proto, r).state;
+            if u64::from(r.inode) == want {
+                info = super::diag_info::conn_info(s.proto, st, r, Detail::Info);
+            }
+        }) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+            Err(e) => Err(e),
+            Ok(()) => Ok(info),
+        }
+    }
+
     /// Those of `unknown` (inodes of `sockets`) the kernel still has: open
     /// unless it has no socket at their addresses or one with inode 0
     /// (TIME-WAIT); a sibling's inode (SO_REUSEPORT) counts as open, and so does
@@ -175,6 +215,24 @@ impl Diag {
         socket_id: SocketId,
         dump: bool,
     ) -> io::Result<()> {
+        // (only dumps ask for more than the header)
+        let ext = if dump {
+            super::diag_info::ext_bits(self.detail)
+        } else {
+            0
+        };
+        self.request_ext(proto, family, states, socket_id, dump, ext)
+    }
+
+    fn request_ext(
+        &mut self,
+        proto: Proto,
+        family: Family,
+        states: StateFlags,
+        socket_id: SocketId,
+        dump: bool,
+        ext: u8,
+    ) -> io::Result<()> {
         self.seq = self.seq.wrapping_add(1);
         let mut hdr = NetlinkHeader::default();
         hdr.flags = NLM_F_REQUEST | if dump { NLM_F_DUMP } else { 0 };
@@ -190,12 +248,7 @@ impl Diag {
                     Proto::Tcp => IPPROTO_TCP,
                     Proto::Udp => IPPROTO_UDP,
                 },
-                // (only dumps ask for more than the header)
-                extensions: ExtensionFlags::from_bits_truncate(if dump {
-                    super::diag_info::ext_bits(self.detail)
-                } else {
-                    0
-                }),
+                extensions: ExtensionFlags::from_bits_truncate(ext),
                 states,
                 socket_id,
             })

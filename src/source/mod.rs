@@ -3,6 +3,8 @@
 
 pub mod attrib;
 #[cfg(target_os = "linux")]
+mod bpf_iter;
+#[cfg(target_os = "linux")]
 pub mod container;
 pub mod counters;
 #[cfg(target_os = "linux")]
@@ -18,7 +20,7 @@ mod rates;
 mod system;
 
 pub use fixture::{parse_fixture, FixtureSource};
-pub use owners::Walk;
+pub use owners::Reach;
 pub use system::{netstat2_bare_dump, SystemSource};
 
 /// Which namespaces to read (`--netns`).
@@ -120,13 +122,14 @@ pub trait SocketSource: Send {
     /// Finds the owning processes of the sockets of `snap` with these inodes,
     /// when this source leaves owners out (a lazy `SystemSource`); the others
     /// keep none. Sources whose snapshots come with owners (a recording, a
-    /// source that is not lazy) have nothing to do. `walk`: every holder, or
-    /// the first holders' process family (see `owners::Walk`).
+    /// source that is not lazy) have nothing to do. `reach`: every holder, or
+    /// the first holders' process family (see `owners::Reach`; the BPF
+    /// walk finds every holder whatever is asked).
     fn attribute(
         &mut self,
         _snap: &mut Snapshot,
         _inodes: &attrib::InodeSet,
-        _walk: Walk,
+        _reach: Reach,
     ) -> Result<(), SourceError> {
         Ok(())
     }
@@ -143,6 +146,11 @@ pub trait SocketSource: Send {
     fn take_note(&mut self) -> Option<String> {
         None
     }
+
+    /// Which sockets the next snapshots need the per-connection detail of
+    /// (the dashboard's rows on screen); a source made without detail, or a
+    /// recording, ignores it.
+    fn show_detail(&mut self, _shown: &crate::model::conn::Shown) {}
 }
 
 /// The ephemeral-range settings a source applies: the `--range`/`--reserved`
@@ -218,7 +226,7 @@ pub fn missing_read_caps() -> Vec<&'static str> {
 
 /// The effective capability set (`CapEff` of /proc/self/status); off Linux,
 /// all or nothing by the effective uid.
-fn effective_caps() -> u64 {
+pub(crate) fn effective_caps() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let from_status = status
         .lines()
@@ -255,6 +263,10 @@ pub fn tune_allocator() {
     // SAFETY: mallopt only tunes the allocator; called before other threads start.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 1);
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        // An operator's (or a benchmark's) own glibc.malloc tunables win.
+        let tuned = std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains("glibc.malloc."));
+        if !tuned {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        }
     }
 }

@@ -136,6 +136,9 @@ fn may_enter() -> bool {
 /// A namespace other than our own, entered.
 struct Ns {
     file: File,
+    /// The file it was found by, as the latest walk found it (`Netns::path`:
+    /// how `actions::close_socket` gets in).
+    path: PathBuf,
     diag: Option<Diag>,
     name: String,
     container: Option<Container>,
@@ -285,6 +288,12 @@ impl Namespaces {
         }
         // Gone, or no longer wanted: their sockets (and namespaces) are let go.
         self.others.retain(|ino, _| wanted.contains(ino));
+        // The kept ones' way in as found now (the first pid may have exited).
+        for (ino, n) in self.others.iter_mut() {
+            if let Some(f) = disc.found.get(ino) {
+                n.path.clone_from(&f.path);
+            }
+        }
         let mut names = Vec::new();
         for ino in &wanted {
             if *ino == self.own || self.others.contains_key(ino) {
@@ -312,6 +321,7 @@ impl Namespaces {
                 *ino,
                 Ns {
                     file,
+                    path: f.path.clone(),
                     diag: None,
                     name,
                     container,
@@ -538,6 +548,15 @@ impl Namespaces {
         open
     }
 
+    /// The netlink socket of the other namespace whose sockets carry `tag`.
+    pub fn diag_for(&mut self, tag: u64) -> Option<&mut Diag> {
+        let primary = self.primary;
+        self.others
+            .iter_mut()
+            .find(|(ino, _)| (if **ino == primary { 0 } else { **ino }) == tag)
+            .and_then(|(_, n)| n.diag.as_mut())
+    }
+
     /// Whether the own namespace's sockets get `netns` 0.
     pub fn own_tag(&self) -> u64 {
         if self.primary == self.own {
@@ -559,6 +578,7 @@ impl Namespaces {
                 container: None,
                 range: own_range.clone(),
                 counters: own_counters,
+                path: None,
             });
         }
         let mut others: Vec<(&u64, &Ns)> = self.others.iter().collect();
@@ -576,6 +596,7 @@ impl Namespaces {
                 container: n.container.clone(),
                 range,
                 counters: n.counters,
+                path: Some(n.path.clone()),
             });
         }
         if !v.iter().any(|n| n.own) {

@@ -1,15 +1,17 @@
 //! One-shot attribution: which processes hold the given socket inodes, found by
-//! one walk of `/proc/*/fd` that keeps only the inodes asked for. For the
-//! one-shot commands (`list`, `check`, `pool`), which ask only for the sockets
-//! they will name and keep no cache; the dashboard and `serve` keep the
-//! incremental [`Attributor`](super::attrib::Attributor).
+//! one walk of `/proc/*/fd` that keeps only the inodes asked for. For the one-shot commands (`list`, `check`, `pool`), which
+//! ask only for the sockets they will name and keep no cache; the dashboard and
+//! `serve` keep the incremental [`Attributor`](super::attrib::Attributor).
+//! Where a BPF program may be loaded (root), the Linux backend asks the
+//! kernel's task_file iterator instead (`bpf_iter`, which returns the same
+//! [`Found`]); this walk is what runs everywhere else ([`Walk`]).
 //!
-//! How far it walks ([`Walk`]): a socket can have many holders (a forked
+//! How far it walks ([`Reach`]): a socket can have many holders (a forked
 //! server's workers, systemd's socket activation, SCM_RIGHTS), and no file in
 //! `/proc` says how many; `ss -p` reads every link to list them all, and so
-//! does `list` ([`Walk::Every`]). `check` and `pool`, whose answers name a
+//! does `list` ([`Reach::Every`]). `check` and `pool`, whose answers name a
 //! holder, stop once every wanted socket has a holder and then read the holders' parents, children and siblings
-//! ([`Walk::Family`]), where a forked server's other holders are: the same
+//! ([`Reach::Family`]), where a forked server's other holders are: the same
 //! answer unless a socket's holders are unrelated processes (handed over
 //! SCM_RIGHTS). The first 64 fd numbers of every process are read
 //! before the rest of any: listeners are opened first, so a walk for them
@@ -59,9 +61,10 @@ pub const MAX_THREADS: usize = 4;
 /// Below this many fds in all, one thread (spawning costs more than it saves).
 const PARALLEL_FROM: u64 = 2048;
 
-/// How far a walk goes.
+/// How far the `/proc` walk goes (the BPF walk reads every fd in one pass
+/// whatever is asked).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Walk {
+pub enum Reach {
     /// Every fd link of every process: every holder of every wanted socket,
     /// as `ss -p` lists them.
     Every,
@@ -74,6 +77,53 @@ pub enum Walk {
     /// miss is a holder outside that family (a socket handed over SCM_RIGHTS
     /// to an unrelated process).
     Family,
+}
+
+/// Which walk finds a one-shot command's owners (`PORTTOP_WALK`): by default
+/// (`Auto`) one BPF iterator over every task's files where it loads (Linux,
+/// CAP_BPF + CAP_PERFMON, the initial PID namespace) and the `/proc` walk
+/// where not, silently; `proc` always the `/proc` walk; `bpf` the iterator,
+/// saying why when it falls back to `/proc`. README, "Performance", has the
+/// measurement behind the default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Walk {
+    #[default]
+    Auto,
+    Proc,
+    Bpf,
+}
+
+impl Walk {
+    /// From `PORTTOP_WALK` (unset, empty or unknown: `Auto`).
+    pub fn from_env() -> Walk {
+        match std::env::var("PORTTOP_WALK").as_deref() {
+            Ok("bpf") => Walk::Bpf,
+            Ok("proc") => Walk::Proc,
+            _ => Walk::Auto,
+        }
+    }
+}
+
+/// Where the time of one BPF walk went (for the benchmark).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BpfTimings {
+    /// Mapping or reading and parsing the kernel's BTF.
+    pub btf: std::time::Duration,
+    /// Loading (verifying) the program, the link and the iterator.
+    pub load: std::time::Duration,
+    /// Reading the iterator to the end (the kernel's walk) and sorting.
+    pub walk: std::time::Duration,
+}
+
+/// Which walk the last one-shot attribution took.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Walked {
+    Proc,
+    Bpf(BpfTimings),
+    /// The BPF walk was asked for and could not run (why); `/proc` instead.
+    ProcInstead(String),
+    /// The BPF walk (the default) could not run (why); `/proc` instead.
+    ProcAfter(String),
 }
 
 /// What a walk found.
@@ -149,7 +199,7 @@ struct Task {
     hi: u32,
 }
 
-/// The wanted inodes and, for `Walk::Family`, which were found so far.
+/// The wanted inodes and, for `Reach::Family`, which were found so far.
 struct Want<'a> {
     set: &'a InodeSet,
     /// Stop once every wanted inode has a holder.
@@ -179,8 +229,8 @@ impl Want<'_> {
 /// The holders of every inode in `wanted`, by one walk of `root` (`/proc`).
 /// An empty `wanted` walks nothing. Errors only when `root` cannot be listed or
 /// file descriptors run out.
-pub fn find_owners(root: &Path, wanted: &InodeSet, walk: Walk) -> std::io::Result<Found> {
-    find_owners_with(root, wanted, threads(), walk)
+pub fn find_owners(root: &Path, wanted: &InodeSet, reach: Reach) -> std::io::Result<Found> {
+    find_owners_with(root, wanted, threads(), reach)
 }
 
 fn threads() -> usize {
@@ -192,7 +242,7 @@ pub fn find_owners_with(
     root: &Path,
     wanted: &InodeSet,
     threads: usize,
-    walk: Walk,
+    reach: Reach,
 ) -> std::io::Result<Found> {
     let mut found = Found::default();
     if wanted.is_empty() {
@@ -219,7 +269,7 @@ pub fn find_owners_with(
     found.pids.sort_unstable();
     let want = Want {
         set: wanted,
-        early: walk == Walk::Family,
+        early: reach == Reach::Family,
         found: Mutex::new(InodeSet::default()),
         remaining: AtomicUsize::new(wanted.iter().filter(|i| **i != 0).count()),
     };
@@ -358,7 +408,7 @@ fn run_tasks(
     Ok(parts)
 }
 
-/// `Walk::Family` after every wanted inode has a holder: reads every fd of
+/// `Reach::Family` after every wanted inode has a holder: reads every fd of
 /// the holders' parents, children and siblings, again for the holders that
 /// finds, until no new one. A holder's children are read even for pid 1
 /// (socket activation: init and its service hold the socket); the siblings
@@ -675,17 +725,19 @@ fn list_rest(
 /// process holds and the kernel no longer has (closed since the dump: their
 /// lack of an owner hides nothing). `still_open(sockets, inodes)`: which of
 /// the given inodes the kernel still has.
+/// `walk(wanted)` finds the holders: [`find_owners`] over `/proc`, or on
+/// Linux the BPF iterator where it loads (`Walk`).
 pub fn attribute(
     snap: &mut Snapshot,
     wanted: &InodeSet,
-    walk: Walk,
     procs: &mut ProcessTable,
+    walk: impl FnOnce(&InodeSet) -> std::io::Result<Found>,
     still_open: impl FnOnce(&[Socket], &InodeSet) -> InodeSet,
 ) -> Result<InodeSet, SourceError> {
     if wanted.is_empty() {
         return Ok(InodeSet::default());
     }
-    let found = find_owners(Path::new("/proc"), wanted, walk).map_err(SourceError::Proc)?;
+    let found = walk(wanted).map_err(SourceError::Proc)?;
     let mut pids: Vec<u32> = found.owners.values().flatten().copied().collect();
     pids.sort_unstable();
     pids.dedup();

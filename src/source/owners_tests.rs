@@ -53,7 +53,7 @@ fn every_holder_of_a_wanted_socket_is_found_with_one_thread_or_many() {
     let mut both = vec![me, child.id()];
     both.sort_unstable();
     for threads in [1, 4] {
-        let f = find_owners_with(Path::new("/proc"), &wanted, threads, Walk::Every).unwrap();
+        let f = find_owners_with(Path::new("/proc"), &wanted, threads, Reach::Every).unwrap();
         assert_eq!(
             f.owners.get(&s).map(|p| p.to_vec()),
             Some(both.clone()),
@@ -90,7 +90,7 @@ fn a_socket_far_above_the_other_fds_is_found() {
     let i = inode_of(l.as_raw_fd());
     drop(l);
     let wanted: InodeSet = [i].into_iter().collect();
-    let f = find_owners_with(Path::new("/proc"), &wanted, 2, Walk::Every).unwrap();
+    let f = find_owners_with(Path::new("/proc"), &wanted, 2, Reach::Every).unwrap();
     // SAFETY: closes the duplicate made above.
     unsafe { libc::close(high) };
     assert_eq!(
@@ -101,7 +101,7 @@ fn a_socket_far_above_the_other_fds_is_found() {
 
 #[test]
 fn nothing_wanted_reads_nothing() {
-    let f = find_owners(Path::new("/proc"), &InodeSet::default(), Walk::Family).unwrap();
+    let f = find_owners(Path::new("/proc"), &InodeSet::default(), Reach::Family).unwrap();
     assert_eq!((f.links_read, f.pids.len(), f.owners.len()), (0, 0, 0));
 }
 
@@ -116,7 +116,7 @@ fn a_lazy_snapshot_has_no_owners_until_asked_and_then_only_those() {
     assert!(snap.sockets.iter().all(|s| s.pids.is_empty()));
     assert!(snap.processes.is_empty());
     let asked: InodeSet = [ia].into_iter().collect();
-    src.attribute(&mut snap, &asked, Walk::Family).unwrap();
+    src.attribute(&mut snap, &asked, Reach::Family).unwrap();
     let pids = |i: u64| {
         snap.sockets
             .iter()
@@ -183,9 +183,9 @@ fn a_family_walk_names_every_holder_of_a_forked_listener_and_stops_early() {
         let wanted: InodeSet = wanted.into_iter().collect();
         for threads in [1, 2] {
             let every =
-                find_owners_with(Path::new("/proc"), &wanted, threads, Walk::Every).unwrap();
+                find_owners_with(Path::new("/proc"), &wanted, threads, Reach::Every).unwrap();
             let family =
-                find_owners_with(Path::new("/proc"), &wanted, threads, Walk::Family).unwrap();
+                find_owners_with(Path::new("/proc"), &wanted, threads, Reach::Family).unwrap();
             assert_eq!(
                 family.owners.get(&s).map(|p| p.to_vec()),
                 Some(holders.clone()),
@@ -220,7 +220,7 @@ fn a_family_walk_follows_a_holder_to_its_parent_and_the_parents_other_children()
     let mut want: Vec<u32> = workers.iter().map(|w| w.id()).collect();
     want.sort_unstable();
     let wanted: InodeSet = [i].into_iter().collect();
-    let f = find_owners_with(Path::new("/proc"), &wanted, 2, Walk::Family).unwrap();
+    let f = find_owners_with(Path::new("/proc"), &wanted, 2, Reach::Family).unwrap();
     assert_eq!(f.owners.get(&i).map(|p| p.to_vec()), Some(want));
     for w in workers.iter_mut() {
         w.kill().unwrap();

@@ -87,7 +87,7 @@ pub fn full_queues(snap: &crate::model::Snapshot) -> Vec<String> {
 impl Alerts {
     /// A listener on this port is part of a shared-port or malware-port collision.
     pub fn flagged(&self, netns: u64, proto: Proto, port: u16) -> bool {
-        self.flagged.contains(&(netns, proto, port))
+        !self.flagged.is_empty() && self.flagged.contains(&(netns, proto, port))
     }
 
     pub fn level(&self) -> Level {

@@ -10,6 +10,7 @@ use super::line::{self, Edit, LineEdit};
 use super::prep::{self, Listing, Prepared, SharedSpec, ViewSpec};
 use super::rows::{Col, Counts, DestCol, ProcCol, Row, SortKey};
 use crate::filter::Filter;
+use crate::model::conn::Shown;
 use crate::model::Snapshot;
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,15 +52,28 @@ pub enum Mode {
     CloseConfirm(Closing),
 }
 
-/// A connection the user asked to close (`C`): the socket as listed, and its
-/// owner's name for the dialog.
+/// A connection the user asked to close (`C`): the socket as listed, its
+/// owner's name for the dialog, and its network namespace as the snapshot
+/// lists it (the way in, for a socket of another one).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Closing {
     pub sock: Box<crate::model::Socket>,
     pub owner: String,
+    pub netns: Option<Box<crate::model::Netns>>,
 }
 // (Socket's rates are floats; a dialog's socket is never NaN-compared)
 impl Eq for Closing {}
+
+impl Closing {
+    /// ` in netns NAME` where the status line should name it
+    /// (`Netns::worth_naming`), else nothing.
+    pub fn netns_note(&self) -> String {
+        match &self.netns {
+            Some(n) if n.worth_naming() => format!(" in netns {}", n.name),
+            _ => String::new(),
+        }
+    }
+}
 
 /// What the user asks of the dashboard (a key, a click, the terminal's size).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -209,6 +223,9 @@ pub struct App {
     pub spec: ViewSpec,
     /// `spec`'s version (it grows on every change) and the cell the feed reads.
     shared: (u64, Option<SharedSpec>),
+    /// Of which sockets the feed should ask the detail (last published, and
+    /// the cell the feed reads).
+    shown: (Option<Shown>, Option<crate::feed::Latest<Shown>>),
     pub data: Data,
     /// The current view's entries.
     pub listing: Listing,
@@ -237,6 +254,7 @@ impl App {
         App {
             spec: ViewSpec::new(View::All, filter),
             shared: (0, None),
+            shown: (None, None),
             data: Data::default(),
             listing: Listing::default(),
             cursor: Cursor::default(),
@@ -263,6 +281,60 @@ impl App {
         let s = SharedSpec::new((self.shared.0, self.spec.clone()));
         self.shared.1 = Some(s.clone());
         s
+    }
+
+    /// The cell the feed reads which sockets' detail to ask for; set to what
+    /// the app shows now, and by `publish_shown` whenever that changes.
+    pub fn share_shown(&mut self) -> crate::feed::Latest<Shown> {
+        let now = self.shown_detail();
+        let cell = crate::feed::Latest::new(now.clone());
+        self.shown = (Some(now), Some(cell.clone()));
+        cell
+    }
+
+    /// Tells the feed when the sockets whose detail is shown changed (after
+    /// keys and refreshes; a few dozen rows, so cheap).
+    pub fn publish_shown(&mut self) {
+        let Some(cell) = self.shown.1.clone() else {
+            return;
+        };
+        let now = self.shown_detail();
+        if self.shown.0.as_ref() != Some(&now) {
+            cell.put(now.clone());
+            self.shown.0 = Some(now);
+        }
+    }
+
+    /// Of which sockets the per-connection detail (tcp_info: RX/s, TX/s, RTT,
+    /// RETR, Q, the details pane) is shown: every socket's where the view
+    /// sorts by it or sums it (Processes, Ephemeral), none where no detail
+    /// column is shown and no details pane is open, else the rows on screen.
+    pub fn shown_detail(&self) -> Shown {
+        match self.spec.view {
+            View::Processes | View::Ephemeral => return Shown::All,
+            View::Namespaces => return Shown::Nothing,
+            _ => {}
+        }
+        if self.spec.sort.is_detail() {
+            return Shown::All;
+        }
+        let columns = Col::ALL
+            .iter()
+            .any(|c| c.is_detail() && !self.hidden.contains(c));
+        let pane = matches!(self.mode, Mode::Details { .. });
+        if !columns && !pane {
+            return Shown::Nothing;
+        }
+        let v = self.listing.sockets();
+        let from = self.cursor.offset.min(v.len());
+        let to = (from + self.page.max(1)).min(v.len());
+        Shown::Rows(
+            v[from..to]
+                .iter()
+                .filter_map(|i| self.data.rows.get(*i))
+                .filter_map(|r| Some((r.sock.netns, r.sock.inode.filter(|i| *i != 0)?)))
+                .collect(),
+        )
     }
 
     /// The spec's version now.
@@ -340,9 +412,17 @@ impl App {
         let screen_line = c.selected.saturating_sub(c.offset);
         self.listing = l;
         let len = self.len();
-        let found = c
-            .sel_id
-            .and_then(|id| (0..len).find(|i| self.id_at(*i) == Some(id)));
+        // Outward from where it was: rows come and go around it, so it is
+        // found after a few steps, not a scan of 500,000 rows on the UI thread.
+        let found = c.sel_id.and_then(|id| {
+            let at = c.selected.min(len.saturating_sub(1));
+            (0..len.max(1)).find_map(|d| {
+                [at.checked_sub(d), at.checked_add(d).filter(|_| d > 0)]
+                    .into_iter()
+                    .flatten()
+                    .find(|i| *i < len && self.id_at(*i) == Some(id))
+            })
+        });
         self.cursor.selected = found.unwrap_or(c.selected).min(len.saturating_sub(1));
         self.cursor.offset = self.cursor.selected.saturating_sub(screen_line);
         self.clamp_offset();
@@ -973,14 +1053,18 @@ impl App {
             return;
         };
         let s = &r.sock;
+        let netns = self
+            .data
+            .snap
+            .as_deref()
+            .and_then(|n| n.netns_info(s.netns));
         self.status = Some(if !crate::actions::closable(s) {
             format!(
                 "a {} {} socket cannot be closed (only TCP sockets a process holds)",
                 s.proto, s.state
             )
-        } else if s.netns != 0 {
-            "the socket is in another network namespace: porttop cannot close it from this one"
-                .into()
+        } else if s.netns != 0 && netns.is_none() {
+            "the socket's network namespace is gone".into()
         } else if r.mark == super::rows::Mark::Closed {
             "already closed".into()
         } else {
@@ -991,6 +1075,7 @@ impl App {
             self.mode = Mode::CloseConfirm(Closing {
                 sock: Box::new(s.clone()),
                 owner,
+                netns: netns.cloned().map(Box::new),
             });
             return;
         });

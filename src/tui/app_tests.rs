@@ -817,6 +817,7 @@ fn close_asks_naming_both_ends_and_refuses_what_it_cannot_close() {
     other.netns = 7;
     other.local.port = 50999;
     sn.sockets.push(other);
+    let listed = sn.clone();
     a.snapshot(sn);
     select_where(&mut a, |s| estab(s) && s.netns == 0);
     let want = a.selected_row().map(|r| r.sock.clone()).expect("row");
@@ -832,7 +833,7 @@ fn close_asks_naming_both_ends_and_refuses_what_it_cannot_close() {
     a.apply(Action::CloseConn);
     a.apply(Action::ConfirmNo);
     assert_eq!(a.status.as_deref(), Some("not closed"));
-    // Another namespace: refused with a line, no dialog.
+    // A namespace the snapshot does not list: refused with a line, no dialog.
     select_where(&mut a, |s| s.netns == 7);
     a.apply(Action::CloseConn);
     assert_eq!(a.mode, Mode::Normal);
@@ -840,7 +841,28 @@ fn close_asks_naming_both_ends_and_refuses_what_it_cannot_close() {
         .status
         .as_deref()
         .unwrap_or("")
-        .contains("another network namespace"));
+        .contains("network namespace is gone"));
+    // Listed: the dialog names it and the effect carries its way in.
+    let mut listed = listed;
+    let web = crate::model::Netns {
+        inode: 7,
+        name: "web".into(),
+        own: false,
+        container: None,
+        range: listed.range.clone(),
+        counters: None,
+        path: Some("/run/netns/web".into()),
+    };
+    listed.netns = vec![web.clone()];
+    a.snapshot(listed);
+    select_where(&mut a, |s| s.netns == 7);
+    a.apply(Action::CloseConn);
+    let Mode::CloseConfirm(c) = a.mode.clone() else {
+        panic!("{:?} {:?}", a.mode, a.status)
+    };
+    assert_eq!(c.netns.as_deref(), Some(&web));
+    assert_eq!(c.netns_note(), " in netns web");
+    assert_eq!(a.apply(Action::ConfirmYes), Some(Effect::CloseSocket(c)));
     // UDP / TIME-WAIT: not closable.
     select_where(&mut a, |s| s.state == SockState::TimeWait);
     a.apply(Action::CloseConn);
@@ -913,4 +935,73 @@ fn processes_and_destinations_sum_their_sockets_rates_and_sort_by_them() {
     let total: f64 = d.iter().map(|d| d.tx_bps).sum();
     assert!(total <= want_tx, "{total} {want_tx}");
     assert!(d.windows(2).all(|w| w[0].tx_bps >= w[1].tx_bps));
+}
+
+#[test]
+fn the_detail_asked_for_follows_the_columns_the_view_and_the_rows_on_screen() {
+    use crate::model::conn::Shown;
+    let mut a = app();
+    let on_screen = |a: &App| -> Vec<(u64, u64)> {
+        let v = a.listing.sockets();
+        let from = a.cursor.offset.min(v.len());
+        v[from..(from + a.page).min(v.len())]
+            .iter()
+            .map(|i| &a.data.rows[*i].sock)
+            .filter_map(|s| Some((s.netns, s.inode.filter(|i| *i != 0)?)))
+            .collect()
+    };
+    // The default columns show RX/s, TX/s, RTT...: the rows on screen only.
+    let cell = a.app.share_shown();
+    let first = on_screen(&a);
+    assert!(!first.is_empty() && first.len() <= 5, "{first:?}");
+    assert_eq!(cell.take(), Some(Shown::Rows(first.clone())));
+    // Scrolling changes them; the feed is told once.
+    a.apply(Action::End);
+    a.app.publish_shown();
+    let last = on_screen(&a);
+    assert_ne!(last, first);
+    assert_eq!(cell.take(), Some(Shown::Rows(last)));
+    a.app.publish_shown();
+    assert_eq!(cell.take(), None, "unchanged: not published again");
+    // A sort by a rate needs every socket's.
+    a.apply(Action::SortBy(SortKey::Sock(Col::RxRate)));
+    assert_eq!(a.shown_detail(), Shown::All);
+    a.apply(Action::SortBy(SortKey::Sock(Col::Proto)));
+    assert!(matches!(a.shown_detail(), Shown::Rows(_)));
+    // No detail column shown: none, unless the details pane is open.
+    a.app.hidden = Col::ALL.into_iter().filter(|c| c.is_detail()).collect();
+    assert_eq!(a.shown_detail(), Shown::Nothing);
+    a.apply(Action::Open);
+    assert!(matches!(a.mode, Mode::Details { .. }));
+    assert!(matches!(a.shown_detail(), Shown::Rows(v) if !v.is_empty()));
+    a.apply(Action::Close);
+    // The grouped views: Processes and Ephemeral sum every socket's rates,
+    // Namespaces shows none.
+    a.apply(Action::View(View::Processes));
+    assert_eq!(a.shown_detail(), Shown::All);
+    a.apply(Action::View(View::Ephemeral));
+    assert_eq!(a.shown_detail(), Shown::All);
+    a.apply(Action::View(View::Namespaces));
+    assert_eq!(a.shown_detail(), Shown::Nothing);
+}
+
+#[test]
+fn a_sort_started_from_the_last_order_ends_as_a_sort_from_scratch() {
+    // The preparer starts each sort from the last refresh's order (a hint);
+    // rows that changed state, appeared or closed must still land where a
+    // sort from scratch puts them.
+    for col in [Col::State, Col::LocalPort, Col::Age, Col::Proto] {
+        let mut a = app();
+        a.apply(Action::SortBy(SortKey::Sock(col)));
+        a.snapshot(base());
+        a.snapshot(changed());
+        let snap = a.data.snap.clone().expect("snapshot");
+        let fresh = prep::listing(&a.data.rows, &snap, &a.spec, &a.data.alerts);
+        assert_eq!(a.listing, fresh, "{col:?}");
+        a.apply(Action::SortReverse);
+        a.snapshot(base());
+        let snap = a.data.snap.clone().expect("snapshot");
+        let fresh = prep::listing(&a.data.rows, &snap, &a.spec, &a.data.alerts);
+        assert_eq!(a.listing, fresh, "{col:?} reversed");
+    }
 }

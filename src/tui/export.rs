@@ -20,13 +20,13 @@ pub fn dests(out: &mut dyn Write, v: &[DestGroup], json: bool) -> io::Result<()>
     }
     writeln!(
         out,
-        "proto,remote_addr,remote_port,local_addr,ports,time_wait,pool_percent,new_per_sec,runs_out_secs,rx_bps,tx_bps"
+        "proto,remote_addr,remote_port,local_addr,ports,time_wait,pool_percent,new_per_sec,runs_out_secs,rx_bps,tx_bps,rx_bytes,tx_bytes"
     )?;
     let opt = |v: Option<f64>| v.map(|x| format!("{x:.1}")).unwrap_or_default();
     for d in v {
         writeln!(
             out,
-            "{},{},{},{},{},{},{:.1},{},{},{:.0},{:.0}",
+            "{},{},{},{},{},{},{:.1},{},{},{:.0},{:.0},{},{}",
             d.proto,
             d.remote.addr,
             d.remote.port,
@@ -37,7 +37,9 @@ pub fn dests(out: &mut dyn Write, v: &[DestGroup], json: bool) -> io::Result<()>
             opt(d.rate),
             opt(d.runs_out_secs),
             d.rx_bps,
-            d.tx_bps
+            d.tx_bps,
+            d.rx_bytes,
+            d.tx_bytes
         )?;
     }
     Ok(())
@@ -49,12 +51,12 @@ pub fn procs(out: &mut dyn Write, v: &[ProcGroup], json: bool) -> io::Result<()>
     }
     writeln!(
         out,
-        "pid,process,user,sockets,listening,established,other,ephemeral_ports,rx_bps,tx_bps"
+        "pid,process,user,sockets,listening,established,other,ephemeral_ports,rx_bps,tx_bps,rx_bytes,tx_bytes"
     )?;
     for p in v {
         writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{:.0},{:.0}",
+            "{},{},{},{},{},{},{},{},{:.0},{:.0},{},{}",
             p.pid.map(|p| p.to_string()).unwrap_or_default(),
             csv_field(&p.name),
             csv_field(&p.user),
@@ -64,7 +66,9 @@ pub fn procs(out: &mut dyn Write, v: &[ProcGroup], json: bool) -> io::Result<()>
             p.other,
             p.ephemeral,
             p.rx_bps,
-            p.tx_bps
+            p.tx_bps,
+            p.rx_bytes,
+            p.tx_bytes
         )?;
     }
     Ok(())
@@ -97,4 +101,81 @@ pub fn namespaces(
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group() -> ProcGroup {
+        ProcGroup {
+            pid: Some(7),
+            name: "curl".into(),
+            user: "root".into(),
+            listening: 0,
+            established: 2,
+            other: 0,
+            ephemeral: 2,
+            rx_bps: 1500.0,
+            tx_bps: 20.0,
+            rx_bytes: 201_000,
+            tx_bytes: 33,
+        }
+    }
+
+    #[test]
+    fn the_processes_export_carries_the_summed_bytes_under_their_names() {
+        let mut csv = Vec::new();
+        procs(&mut csv, &[group()], false).unwrap();
+        let csv = String::from_utf8(csv).unwrap();
+        let mut lines = csv.lines();
+        let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let row: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let at = |name: &str| row[head.iter().position(|h| *h == name).unwrap()];
+        assert_eq!((at("rx_bytes"), at("tx_bytes")), ("201000", "33"));
+        assert_eq!((at("rx_bps"), at("tx_bps")), ("1500", "20"));
+        let mut json = Vec::new();
+        procs(&mut json, &[group()], true).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(
+            (v[0]["rx_bytes"].as_u64(), v[0]["tx_bytes"].as_u64()),
+            (Some(201_000), Some(33))
+        );
+    }
+
+    #[test]
+    fn the_destinations_export_carries_the_summed_bytes_under_their_names() {
+        let d = DestGroup {
+            proto: crate::model::Proto::Tcp,
+            remote: crate::model::Endpoint::new("10.0.0.9".parse().unwrap(), 443),
+            local: "10.0.0.2".parse().unwrap(),
+            ports: 3,
+            time_wait: 1,
+            pct: 3.0,
+            rate: None,
+            runs_out_secs: None,
+            rx_bps: 0.0,
+            tx_bps: 0.0,
+            rx_bytes: 5,
+            tx_bytes: 300_000,
+        };
+        let mut csv = Vec::new();
+        dests(&mut csv, std::slice::from_ref(&d), false).unwrap();
+        let csv = String::from_utf8(csv).unwrap();
+        assert!(
+            csv.lines()
+                .next()
+                .unwrap()
+                .ends_with(",rx_bps,tx_bps,rx_bytes,tx_bytes"),
+            "{csv}"
+        );
+        assert!(
+            csv.lines().nth(1).unwrap().ends_with(",0,0,5,300000"),
+            "{csv}"
+        );
+        let mut json = Vec::new();
+        dests(&mut json, &[d], true).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(v[0]["tx_bytes"].as_u64(), Some(300_000));
+    }
 }

@@ -103,7 +103,7 @@ pub fn run(feed: Feed, opts: Options) -> Result<i32, String> {
     let (tx, rx) = mpsc::channel::<Event>();
     let (mut prep, prepared) = consumer(&mut app, opts.keep_closed, tx.clone());
     let ctl = feed.control();
-    let mut feed = feed;
+    let mut feed = feed.detail_shown(app.share_shown());
     std::thread::Builder::new()
         .name("collector".into())
         .spawn(move || feed.run(&mut prep))
@@ -158,6 +158,7 @@ impl Ui<'_> {
         terminal: &mut Terminal<B>,
         rx: &Receiver<Event>,
     ) -> Result<Option<i32>, B::Error> {
+        self.app.publish_shown();
         let mut hits = self.draw(terminal)?;
         while let Ok(first) = rx.recv() {
             // Handle everything already queued, then draw once.
@@ -175,6 +176,7 @@ impl Ui<'_> {
                 next = rx.try_recv().ok();
             }
             if dirty {
+                self.app.publish_shown();
                 hits = self.draw(terminal)?;
             }
         }
@@ -308,13 +310,21 @@ fn signal(targets: &[crate::actions::Pinned], sig: crate::actions::Sig) -> Strin
 
 /// Closes the connection (SOCK_DESTROY); the message for the status line.
 fn close(c: &app::Closing) -> String {
+    close_status(c, crate::actions::close_socket(&c.sock, c.netns.as_deref()))
+}
+
+/// The status line for a close's outcome: what was closed, or why not in the
+/// action's one line (CAP_NET_ADMIN missing, a kernel without
+/// CONFIG_INET_DIAG_DESTROY, already closed...).
+pub(crate) fn close_status(c: &app::Closing, r: Result<(), crate::actions::ActionError>) -> String {
     let s = &c.sock;
     let what = format!(
-        "{} -> {}",
+        "{} -> {}{}",
         s.local,
-        s.remote.map_or_else(|| "*".into(), |r| r.to_string())
+        s.remote.map_or_else(|| "*".into(), |r| r.to_string()),
+        c.netns_note()
     );
-    match crate::actions::close_socket(s) {
+    match r {
         Ok(()) => format!("closed {what}"),
         Err(e) => format!("not closed: {what}: {e}"),
     }

@@ -123,6 +123,20 @@ pub fn merge(
     keep: u32,
     next_id: &mut u64,
 ) -> Vec<Row> {
+    merge_traced(old, sockets, snap, first, keep, next_id).0
+}
+
+/// [`merge`], also saying where each row came from: the index of the old row
+/// it continues, `u32::MAX` for a new one (the previous order is then a
+/// near-sorted start for the next sort).
+pub fn merge_traced(
+    old: &[Row],
+    sockets: Vec<Socket>,
+    snap: &Snapshot,
+    first: bool,
+    keep: u32,
+    next_id: &mut u64,
+) -> (Vec<Row>, Vec<u32>) {
     // FxHash: these maps are rebuilt for every snapshot, and SipHash's DoS
     // resistance buys nothing for keys the kernel hands us. A live socket's inode
     // identifies it; only inode-less sockets (TIME-WAIT) need the 4-tuple.
@@ -140,6 +154,7 @@ pub fn merge(
     let mut by_tuple: Option<FxHashMap<Tuple, usize>> = None;
     let mut taken = vec![false; old.len()];
     let mut out = Vec::with_capacity(sockets.len() + 16);
+    let mut from: Vec<u32> = Vec::with_capacity(sockets.len() + 16);
     for s in sockets {
         let hit = match s.inode.filter(|i| *i != 0) {
             Some(inode) => by_inode.get(&inode).copied(),
@@ -156,7 +171,9 @@ pub fn merge(
                 map.get(&tuple(&s)).copied()
             }
         };
-        let prev = hit.filter(|i| !taken[*i]).map(|i| {
+        let hit = hit.filter(|i| !taken[*i]);
+        from.push(hit.map_or(u32::MAX, |i| i as u32));
+        let prev = hit.map(|i| {
             taken[i] = true;
             &old[i]
         });
@@ -212,15 +229,17 @@ pub fn merge(
             sock: s,
         });
     }
-    for (r, _) in old.iter().zip(taken).filter(|(_, t)| !t) {
+    for (i, (r, _)) in old.iter().zip(taken).enumerate().filter(|(_, (_, t))| !t) {
         if r.mark == Mark::Closed {
             if r.age + 1 < keep {
+                from.push(i as u32);
                 out.push(Row {
                     age: r.age + 1,
                     ..r.clone()
                 });
             }
         } else if keep > 0 {
+            from.push(i as u32);
             out.push(Row {
                 mark: Mark::Closed,
                 age: 0,
@@ -229,7 +248,7 @@ pub fn merge(
             });
         }
     }
-    out
+    (out, from)
 }
 
 /// Sortable columns of the socket table, in header order.
@@ -394,6 +413,10 @@ pub struct DestGroup {
     /// Bytes/s received and sent over its sockets, summed (`conn.rates`).
     pub rx_bps: f64,
     pub tx_bps: f64,
+    /// Bytes received and acknowledged by its open connections, summed
+    /// (see [`sock_bytes`]).
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
 }
 
 impl DestGroup {
@@ -442,6 +465,10 @@ pub struct ProcGroup {
     /// Bytes/s received and sent over its sockets, summed (`conn.rates`).
     pub rx_bps: f64,
     pub tx_bps: f64,
+    /// Bytes received and acknowledged by its open connections, summed
+    /// (see [`sock_bytes`]).
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
 }
 
 impl ProcGroup {
@@ -454,7 +481,12 @@ impl ProcGroup {
 /// first (pressure order).
 pub fn dest_groups<'a>(rows: impl Iterator<Item = &'a Row>, view: &PoolView) -> Vec<DestGroup> {
     let pool = view.range.pool_size();
-    type Acc = (std::collections::BTreeSet<u16>, usize, (f64, f64));
+    type Acc = (
+        std::collections::BTreeSet<u16>,
+        usize,
+        (f64, f64),
+        (u64, u64),
+    );
     let mut m: BTreeMap<DestKey, Acc> = BTreeMap::new();
     for r in rows {
         if r.mark == Mark::Closed {
@@ -471,21 +503,28 @@ pub fn dest_groups<'a>(rows: impl Iterator<Item = &'a Row>, view: &PoolView) -> 
         let (rx, tx) = sock_rates(&r.sock);
         e.2 .0 += rx;
         e.2 .1 += tx;
+        let (rx, tx) = sock_bytes(&r.sock);
+        e.3 .0 = e.3 .0.saturating_add(rx);
+        e.3 .1 = e.3 .1.saturating_add(tx);
     }
     let mut v: Vec<DestGroup> = m
         .into_iter()
-        .map(|(key, (ports, tw, (rx_bps, tx_bps)))| DestGroup {
-            proto: key.proto,
-            remote: key.remote,
-            local: key.local_addr,
-            ports: ports.len(),
-            time_wait: tw,
-            pct: 100.0 * share(ports.len() as u32, pool),
-            rate: None,
-            runs_out_secs: None,
-            rx_bps,
-            tx_bps,
-        })
+        .map(
+            |(key, (ports, tw, (rx_bps, tx_bps), (rx_bytes, tx_bytes)))| DestGroup {
+                proto: key.proto,
+                remote: key.remote,
+                local: key.local_addr,
+                ports: ports.len(),
+                time_wait: tw,
+                pct: 100.0 * share(ports.len() as u32, pool),
+                rate: None,
+                runs_out_secs: None,
+                rx_bps,
+                tx_bps,
+                rx_bytes,
+                tx_bytes,
+            },
+        )
         .collect();
     v.sort_by(|a, b| {
         b.ports
@@ -527,6 +566,8 @@ pub fn proc_groups<'a>(rows: impl Iterator<Item = &'a Row>) -> Vec<ProcGroup> {
                     ephemeral: 0,
                     rx_bps: 0.0,
                     tx_bps: 0.0,
+                    rx_bytes: 0,
+                    tx_bytes: 0,
                 },
                 Default::default(),
             )
@@ -544,6 +585,9 @@ pub fn proc_groups<'a>(rows: impl Iterator<Item = &'a Row>) -> Vec<ProcGroup> {
         let (rx, tx) = sock_rates(&r.sock);
         g.rx_bps += rx;
         g.tx_bps += tx;
+        let (rx, tx) = sock_bytes(&r.sock);
+        g.rx_bytes = g.rx_bytes.saturating_add(rx);
+        g.tx_bytes = g.tx_bytes.saturating_add(tx);
     }
     let mut v: Vec<ProcGroup> = m
         .into_values()
@@ -562,6 +606,20 @@ fn sock_rates(s: &Socket) -> (f64, f64) {
         .as_ref()
         .and_then(|c| c.rates)
         .map_or((0.0, 0.0), |r| (r.rx_bps, r.tx_bps))
+}
+
+/// A socket's bytes (received, acknowledged by the peer): tcp_info's
+/// `bytes_received` and `bytes_acked` (RFC 4898 tcpEStatsAppHCThruOctetsReceived
+/// / ...Acked), counted by the kernel from the connection's start; 0 without
+/// tcp_info. `bytes_acked` counts the SYN's sequence number too (a fresh
+/// connection shows 1). Only open connections have tcp_info: a TIME-WAIT socket
+/// keeps none, so a group's sum is the bytes of its connections open now, and
+/// drops when one of them closes (as TCPView's per-connection bytes do).
+pub fn sock_bytes(s: &Socket) -> (u64, u64) {
+    s.conn
+        .as_ref()
+        .and_then(|c| c.tcp)
+        .map_or((0, 0), |t| (t.bytes_received, t.bytes_acked))
 }
 
 /// IANA service name of a port, from the embedded registry table.
@@ -613,10 +671,13 @@ pub enum DestCol {
     RunsOut,
     RxRate,
     TxRate,
+    /// Bytes received / acknowledged by its open connections ([`sock_bytes`]).
+    RxBytes,
+    TxBytes,
 }
 
 impl DestCol {
-    pub const ALL: [DestCol; 9] = [
+    pub const ALL: [DestCol; 11] = [
         DestCol::Destination,
         DestCol::Local,
         DestCol::Ports,
@@ -626,6 +687,8 @@ impl DestCol {
         DestCol::RunsOut,
         DestCol::RxRate,
         DestCol::TxRate,
+        DestCol::RxBytes,
+        DestCol::TxBytes,
     ];
 
     pub fn title(self) -> &'static str {
@@ -639,6 +702,8 @@ impl DestCol {
             DestCol::RunsOut => "RUNS OUT",
             DestCol::RxRate => "RX/s",
             DestCol::TxRate => "TX/s",
+            DestCol::RxBytes => "RX",
+            DestCol::TxBytes => "TX",
         }
     }
 
@@ -665,10 +730,13 @@ pub enum ProcCol {
     Ephemeral,
     RxRate,
     TxRate,
+    /// Bytes received / acknowledged by its open connections ([`sock_bytes`]).
+    RxBytes,
+    TxBytes,
 }
 
 impl ProcCol {
-    pub const ALL: [ProcCol; 10] = [
+    pub const ALL: [ProcCol; 12] = [
         ProcCol::Pid,
         ProcCol::Process,
         ProcCol::User,
@@ -679,6 +747,8 @@ impl ProcCol {
         ProcCol::Ephemeral,
         ProcCol::RxRate,
         ProcCol::TxRate,
+        ProcCol::RxBytes,
+        ProcCol::TxBytes,
     ];
 
     pub fn title(self) -> &'static str {
@@ -693,6 +763,8 @@ impl ProcCol {
             ProcCol::Ephemeral => "EPH PORTS",
             ProcCol::RxRate => "RX/s",
             ProcCol::TxRate => "TX/s",
+            ProcCol::RxBytes => "RX",
+            ProcCol::TxBytes => "TX",
         }
     }
 
@@ -725,6 +797,8 @@ pub fn sort_dests(v: &mut [DestGroup], col: DestCol, desc: bool) {
                 .total_cmp(&b.runs_out_secs.unwrap_or(f64::INFINITY)),
             DestCol::RxRate => a.rx_bps.total_cmp(&b.rx_bps),
             DestCol::TxRate => a.tx_bps.total_cmp(&b.tx_bps),
+            DestCol::RxBytes => a.rx_bytes.cmp(&b.rx_bytes),
+            DestCol::TxBytes => a.tx_bytes.cmp(&b.tx_bytes),
         };
         let o = if desc { o.reverse() } else { o };
         o.then(b.ports.cmp(&a.ports))
@@ -747,6 +821,8 @@ pub fn sort_procs(v: &mut [ProcGroup], col: ProcCol, desc: bool) {
             ProcCol::Ephemeral => a.ephemeral.cmp(&b.ephemeral),
             ProcCol::RxRate => a.rx_bps.total_cmp(&b.rx_bps),
             ProcCol::TxRate => a.tx_bps.total_cmp(&b.tx_bps),
+            ProcCol::RxBytes => a.rx_bytes.cmp(&b.rx_bytes),
+            ProcCol::TxBytes => a.tx_bytes.cmp(&b.tx_bytes),
         };
         let o = if desc { o.reverse() } else { o };
         o.then(b.total().cmp(&a.total())).then(a.pid.cmp(&b.pid))

@@ -1,6 +1,6 @@
 use super::*;
 use crate::analysis::pool::{self, Thresholds};
-use crate::testkit::{conn, listener, range100, snap, tcp, SockExt};
+use crate::testkit::{conn, listener, range100, snap, tcp, with_procs, SockExt};
 
 /// The Ephemeral view's groups are the pool's destinations: one key (with the
 /// protocol: TCP and UDP to one endpoint are two pools), the same rule for
@@ -60,4 +60,93 @@ fn destination_groups_use_the_pools_key_and_its_percentage() {
     // without an analysis yet: the share of the rows' ports
     let bare = dest_groups(rows.iter(), &view);
     assert_eq!(bare[0].pct, 2.0);
+}
+
+/// A socket with tcp_info's byte counters.
+fn with_bytes(mut s: Socket, received: u64, acked: u64) -> Socket {
+    use crate::model::conn::{ConnInfo, TcpInfo};
+    s.conn = Some(Box::new(ConnInfo {
+        tcp: Some(TcpInfo {
+            bytes_received: received,
+            bytes_acked: acked,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }));
+    s
+}
+
+/// Processes and destinations sum tcp_info's bytes_received / bytes_acked over
+/// their open connections; a connection closed since (its row kept, marked
+/// closed) or in TIME-WAIT (no tcp_info) adds nothing; both sort by them.
+#[test]
+fn groups_sum_the_bytes_of_their_open_connections_and_sort_by_them() {
+    let dst = "10.0.0.9:443";
+    let old = vec![
+        with_bytes(tcp("10.0.0.2:40001", dst, SockState::Established), 0, 0)
+            .inode(9)
+            .pids(&[7]),
+    ];
+    let s0 = with_procs(
+        snap(1, range100(), old.clone()),
+        &[(7, "curl"), (8, "wget")],
+    );
+    let rows0 = merge(&[], old, &s0, true, 3, &mut 0);
+    let sockets = vec![
+        with_bytes(tcp("10.0.0.2:40002", dst, SockState::Established), 1000, 11)
+            .inode(1)
+            .pids(&[7]),
+        with_bytes(
+            tcp("10.0.0.2:40003", dst, SockState::Established),
+            200_000,
+            22,
+        )
+        .inode(2)
+        .pids(&[7]),
+        tcp("10.0.0.2:40004", dst, SockState::TimeWait),
+        with_bytes(
+            tcp("10.0.0.2:40005", "10.0.0.8:80", SockState::Established),
+            5,
+            300_000,
+        )
+        .inode(3)
+        .pids(&[8]),
+    ];
+    let s = with_procs(
+        snap(2, range100(), sockets.clone()),
+        &[(7, "curl"), (8, "wget")],
+    );
+    // inode 9 is gone: kept as a closed row, with its (old) counters
+    let mut rows = merge(&rows0, sockets, &s, false, 3, &mut 1);
+    let closed = rows.iter_mut().find(|r| r.sock.inode == Some(9)).unwrap();
+    assert_eq!(closed.mark, Mark::Closed);
+    closed.sock = with_bytes(closed.sock.clone(), 1 << 40, 1 << 40);
+
+    let mut procs = proc_groups(rows.iter());
+    let by_pid = |v: &[ProcGroup], pid| {
+        let g = v.iter().find(|g| g.pid == Some(pid)).unwrap();
+        (g.rx_bytes, g.tx_bytes)
+    };
+    assert_eq!(by_pid(&procs, 7), (201_000, 33));
+    assert_eq!(by_pid(&procs, 8), (5, 300_000));
+    sort_procs(&mut procs, ProcCol::TxBytes, true);
+    assert_eq!(procs[0].pid, Some(8));
+    sort_procs(&mut procs, ProcCol::RxBytes, true);
+    assert_eq!(procs[0].pid, Some(7));
+    sort_procs(&mut procs, ProcCol::RxBytes, false);
+    assert_eq!(procs.last().unwrap().pid, Some(7));
+
+    let view = PoolView::of(&s.range, rows.iter().map(|r| &r.sock));
+    let mut dests = dest_groups(rows.iter(), &view);
+    let of = |v: &[DestGroup], r: &str| {
+        let g = v.iter().find(|g| g.remote.to_string() == r).unwrap();
+        (g.ports, g.rx_bytes, g.tx_bytes)
+    };
+    // three ports toward dst (the TIME-WAIT holds one), two connections' bytes
+    assert_eq!(of(&dests, dst), (3, 201_000, 33));
+    assert_eq!(of(&dests, "10.0.0.8:80"), (1, 5, 300_000));
+    sort_dests(&mut dests, DestCol::TxBytes, true);
+    assert_eq!(dests[0].remote.to_string(), "10.0.0.8:80");
+    sort_dests(&mut dests, DestCol::RxBytes, true);
+    assert_eq!(dests[0].remote.to_string(), dst);
 }

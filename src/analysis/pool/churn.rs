@@ -62,6 +62,7 @@ pub struct Churn {
     /// Live outbound sockets: destination and when first seen (None: already
     /// there at the baseline, age unknown).
     born: HashMap<SocketKey, (DestKey, Option<u64>)>,
+    spare_born: HashMap<SocketKey, (DestKey, Option<u64>)>,
     intervals: VecDeque<Interval>,
     totals: HashMap<DestKey, u64>,
     lives: HashMap<DestKey, Lives>,
@@ -86,6 +87,7 @@ impl Churn {
             prev_keys: HashSet::default(),
             prev_tuples: HashSet::default(),
             born: HashMap::default(),
+            spare_born: HashMap::default(),
             intervals: VecDeque::new(),
             totals: HashMap::default(),
             lives: HashMap::default(),
@@ -100,7 +102,9 @@ impl Churn {
     pub fn observe(&mut self, snap: &Snapshot) {
         let now = snap.taken_at_ms;
         let view = PoolView::new(snap);
-        let mut born = HashMap::with_capacity_and_hasher(self.born.len(), Default::default());
+        // (last refresh's table, emptied: no new allocation per refresh)
+        let mut born = std::mem::take(&mut self.spare_born);
+        born.clear();
         match self.last_ms {
             Some(last) if now == last => return,
             Some(last) if now > last => {
@@ -176,7 +180,7 @@ impl Churn {
                 }
             }
         }
-        self.born = born;
+        self.spare_born = std::mem::replace(&mut self.born, born);
         let since = now.saturating_sub(self.window_ms);
         self.young.clear();
         for (k, first) in self.born.values() {
@@ -186,8 +190,19 @@ impl Churn {
         }
         self.last_counters = snap.counters;
         self.last_ms = Some(now);
-        self.prev_keys = snap.sockets.iter().map(|s| s.key()).collect();
-        self.prev_tuples = snap.sockets.iter().map(tuple).collect();
+        // Only sockets that could be an allocation next time are remembered
+        // (a peer and a local port in the range; the listener test is left out,
+        // so a listener that closes does not turn old connections into new
+        // ones): on a server the accepted connections, most of the table, are
+        // not hashed twice a refresh.
+        let candidate =
+            |s: &&crate::model::Socket| s.remote.is_some() && snap.range.is_ephemeral(s.local.port);
+        self.prev_keys.clear();
+        self.prev_tuples.clear();
+        for s in snap.sockets.iter().filter(candidate) {
+            self.prev_keys.insert(s.key());
+            self.prev_tuples.insert(tuple(s));
+        }
     }
 
     /// Drops intervals that started before the window, keeping at least the latest.

@@ -31,21 +31,16 @@ pub fn close(g: &GlobalArgs, a: &CloseArgs, out: &mut dyn Write) -> Result<i32, 
         .filter(|s| filter.matches(&snap, s) && actions::closable(s))
         .collect();
     rows.sort_by(|a, b| output::list_order(a, b));
-    // Sockets of other network namespaces cannot be destroyed from this one's
-    // netlink socket (`actions::close_socket`): named, never attempted.
-    let (mine, other): (Vec<&Socket>, Vec<&Socket>) = rows.into_iter().partition(|s| s.netns == 0);
-    rows = mine;
-    if !other.is_empty() {
-        writeln!(
-            out,
-            "skipping {} in other network namespaces (porttop closes only in its own; \
-             run it there with ip netns exec)",
-            output::count(other.len() as u64, "socket")
-        )?;
-    }
     if rows.is_empty() {
         writeln!(out, "no TCP connection matches; nothing to close")?;
         return Ok(1);
+    }
+    // Sockets of several namespaces get a NETNS column; those of one other
+    // than porttop's own (`--netns NAME`) a line naming it.
+    if !snap.multi_netns() {
+        if let Some(n) = snap.netns_info(0).filter(|n| n.worth_naming()) {
+            writeln!(out, "in network namespace {}:", output::safe(&n.name))?;
+        }
     }
     output::list_table(out, &snap, &rows, true, false)?;
     let n = output::count(rows.len() as u64, "socket");
@@ -70,13 +65,17 @@ pub fn close(g: &GlobalArgs, a: &CloseArgs, out: &mut dyn Write) -> Result<i32, 
     }
     let mut failed = 0;
     for s in &rows {
+        // A socket of another namespace is closed from inside it
+        // (`actions::close_socket` enters it); the line names it.
+        let ns = snap.netns_info(s.netns);
         let what = format!(
-            "{} {} -> {}",
+            "{} {} -> {}{}",
             s.proto,
             s.local,
-            s.remote.map_or_else(|| "*".into(), |r| r.to_string())
+            s.remote.map_or_else(|| "*".into(), |r| r.to_string()),
+            in_netns(ns)
         );
-        match actions::close_socket(s) {
+        match actions::close_socket(s, ns) {
             Ok(()) => writeln!(out, "closed {what}")?,
             Err(ActionError::AlreadyClosed) => writeln!(out, "{what}: already closed")?,
             // The same for every socket: say it once.
@@ -88,9 +87,17 @@ pub fn close(g: &GlobalArgs, a: &CloseArgs, out: &mut dyn Write) -> Result<i32, 
             }
             Err(e) => {
                 failed += 1;
-                crate::elog!("porttop: {what}: {e}");
+                crate::elog!("porttop: {what}: {}", output::safe(&e.to_string()));
             }
         }
     }
     Ok(i32::from(failed > 0))
+}
+
+/// ` in netns NAME` where the line should name it, else nothing.
+fn in_netns(ns: Option<&crate::model::Netns>) -> String {
+    match ns {
+        Some(n) if n.worth_naming() => format!(" in netns {}", output::safe(&n.name)),
+        _ => String::new(),
+    }
 }

@@ -170,7 +170,7 @@ pub(crate) fn snapshot_of(src: &mut dyn SocketSource) -> Result<Snapshot, CliErr
 
 /// Takes one snapshot of everything, with the owners of the sockets `named`
 /// picks (the ones the command will name; no `/proc` walk when none; the
-/// walk stops at their holders' process family, `Walk::Family`), and prints
+/// walk stops at their holders' process family, `Reach::Family`), and prints
 /// the one-time hint when attribution was partial.
 pub fn one_snapshot(
     g: &GlobalArgs,
@@ -179,7 +179,7 @@ pub fn one_snapshot(
     let mut src = g.lazy_source(None)?;
     let mut snap = snapshot_of(src.as_mut())?;
     let inodes = named(&snap);
-    src.attribute(&mut snap, &inodes, crate::source::Walk::Family)
+    src.attribute(&mut snap, &inodes, crate::source::Reach::Family)
         .map_err(CliError::bad_input)?;
     print_note(src.as_mut());
     if let Some(hint) = crate::source::partial_hint(&snap) {
@@ -198,14 +198,14 @@ fn list(g: &GlobalArgs, a: &ListArgs, out: &mut dyn Write) -> Result<i32, CliErr
     let mut src = g.make_source(Some(&filter), true, detail)?;
     let mut snap = snapshot_of(src.as_mut())?;
     // Owners of the rows printed only, unless the filter itself reads owners;
-    // every holder of each, as `ss -p` lists them (`Walk::Every`).
+    // every holder of each, as `ss -p` lists them (`Reach::Every`).
     let inodes: InodeSet = snap
         .sockets
         .iter()
         .filter(|s| filter.reads_owners() || filter.matches(&snap, s))
         .filter_map(|s| s.inode)
         .collect();
-    src.attribute(&mut snap, &inodes, crate::source::Walk::Every)
+    src.attribute(&mut snap, &inodes, crate::source::Reach::Every)
         .map_err(CliError::bad_input)?;
     print_note(src.as_mut());
     let mut rows: Vec<&Socket> = snap
@@ -346,7 +346,7 @@ impl<F: Fn(&Snapshot) -> InodeSet + Send> SocketSource for Named<F> {
         } else {
             let inodes = (self.pick)(&snap);
             self.inner
-                .attribute(&mut snap, &inodes, crate::source::Walk::Family)?;
+                .attribute(&mut snap, &inodes, crate::source::Reach::Family)?;
         }
         Ok(snap)
     }
@@ -550,6 +550,10 @@ impl SocketSource for Noted {
     fn at_end(&self) -> bool {
         self.inner.at_end()
     }
+
+    fn show_detail(&mut self, shown: &crate::model::conn::Shown) {
+        self.inner.show_detail(shown)
+    }
 }
 
 /// Runs the command; returns the exit status. `matches` are those `cli` was
@@ -625,6 +629,7 @@ pub fn run(mut cli: Cli, matches: &clap::ArgMatches, out: &mut dyn Write) -> Res
         Some(Command::Record(a)) => record(&cli.global, a, out),
         Some(Command::Close(a)) => close::close(&cli.global, a, out),
         Some(Command::BenchRefresh(a)) => bench::refresh(&cli.global, a, out),
+        Some(Command::BenchWalk(a)) => bench::walk(&cli.global, a, out),
         Some(Command::Config(a)) => show_config(&config, a, out),
         Some(Command::Completions(a)) => docs::completions(a, out),
         Some(Command::Man(a)) => docs::man(a, out),

@@ -3,8 +3,10 @@
 //! (`attrib`), with the kernel's TCP counters read beside each dump.
 
 use super::super::attrib::{AttribStats, Attributor, InodeSet};
+use super::super::bpf_iter;
 use super::super::diag::{Diag, Scope};
 use super::super::netns::{Namespaces, Select};
+use super::super::owners::{self, Walk, Walked};
 use super::super::procs::ProcessTable;
 use super::super::{describe_io, in_initial_pid_ns, SourceError};
 use crate::model::{KernelCounters, Netns, PortRange, Socket};
@@ -26,6 +28,10 @@ pub struct Backend {
     detail: crate::model::Detail,
     /// Owners are found on demand (`attribute_named`), not with every dump.
     lazy: bool,
+    /// How `attribute_named` walks (`PORTTOP_WALK`), and what its last walk
+    /// was.
+    walk: Walk,
+    walked: Option<Walked>,
 }
 
 impl Backend {
@@ -38,7 +44,19 @@ impl Backend {
             bound: Default::default(),
             detail: Default::default(),
             lazy: false,
+            walk: Walk::from_env(),
+            walked: None,
         }
+    }
+
+    /// Chooses the walk of `attribute_named` (the benchmark runs both).
+    pub fn set_walk(&mut self, w: Walk) {
+        self.walk = w;
+    }
+
+    /// What the last `attribute_named` walked with.
+    pub fn walked(&self) -> Option<Walked> {
+        self.walked.clone()
     }
 
     /// Reads the network namespaces `select` names (ranges by `cfg`).
@@ -68,7 +86,17 @@ impl Backend {
 
     /// The one-time note about namespaces that cannot be seen.
     pub fn take_note(&mut self) -> Option<String> {
-        self.netns.take_note()
+        let walk = match self.walked.as_mut() {
+            Some(Walked::ProcInstead(why)) if !why.is_empty() => Some(format!(
+                "PORTTOP_WALK=bpf: the BPF walk cannot run ({}); walked /proc",
+                std::mem::take(why)
+            )),
+            _ => None,
+        };
+        match (self.netns.take_note(), walk) {
+            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+            (a, b) => a.or(b),
+        }
     }
 
     pub fn scoped(&mut self, f: &crate::filter::Filter) {
@@ -93,7 +121,7 @@ impl Backend {
         &mut self,
         snap: &mut crate::model::Snapshot,
         inodes: &InodeSet,
-        walk: super::super::Walk,
+        reach: super::super::Reach,
         procs: &mut ProcessTable,
     ) -> Result<(), SourceError> {
         if !self.lazy {
@@ -108,7 +136,31 @@ impl Backend {
             open.extend(netns.still_open(socks, unknown, bound));
             open
         };
-        let closed = super::super::owners::attribute(snap, inodes, walk, procs, still_open)?;
+        let (choice, walked) = (self.walk, &mut self.walked);
+        let walk = |wanted: &InodeSet| {
+            let proc_walk = || owners::find_owners(std::path::Path::new("/proc"), wanted, reach);
+            if choice == Walk::Proc {
+                *walked = Some(Walked::Proc);
+                return proc_walk();
+            }
+            match bpf_iter::find_owners_timed(wanted) {
+                Ok((found, times)) => {
+                    *walked = Some(Walked::Bpf(times));
+                    Ok(found)
+                }
+                Err(e) => {
+                    // The answer is the same either way; asked for by name,
+                    // the note (`take_note`) says why it came from /proc.
+                    *walked = Some(if choice == Walk::Bpf {
+                        Walked::ProcInstead(e.to_string())
+                    } else {
+                        Walked::ProcAfter(e.to_string())
+                    });
+                    proc_walk()
+                }
+            }
+        };
+        let closed = owners::attribute(snap, inodes, procs, walk, still_open)?;
         let asked = snap
             .sockets
             .iter()
@@ -177,6 +229,34 @@ impl Backend {
         r
     }
 
+    /// The per-connection detail of the TCP connections of `sockets` whose
+    /// (namespace tag, inode) is in `want`, by one exact request each (after
+    /// a dump without it): the rows a view shows, not the whole table.
+    pub fn detail_of(&mut self, sockets: &mut [Socket], want: &rustc_hash::FxHashSet<(u64, u64)>) {
+        use crate::model::{Proto, SockState};
+        let own = self.netns.own_wanted().then(|| self.netns.own_tag());
+        for s in sockets.iter_mut() {
+            let Some(inode) = s.inode.filter(|i| *i != 0) else {
+                continue;
+            };
+            if s.proto != Proto::Tcp
+                || matches!(s.state, SockState::Listen | SockState::TimeWait)
+                || !want.contains(&(s.netns, inode))
+            {
+                continue;
+            }
+            let ifindex = self.bound.get(&inode).copied().unwrap_or(0);
+            let diag = if own == Some(s.netns) {
+                self.diag.as_mut()
+            } else {
+                self.netns.diag_for(s.netns)
+            };
+            if let Some(Ok(Some(c))) = diag.map(|d| d.info_now(s, ifindex)) {
+                s.conn = Some(c);
+            }
+        }
+    }
+
     /// Brings the inode -> pid cache up to date for `sockets`.
     pub fn attribute(
         &mut self,
@@ -230,7 +310,7 @@ impl Backend {
     /// (`attribute_named` adds the sockets it is asked about).
     pub fn partial(&self, sockets: &[Socket]) -> bool {
         if self.lazy {
-            return super::super::owners::others_hidden(sockets);
+            return owners::others_hidden(sockets);
         }
         owners_hidden(sockets.iter(), &self.attrib.closed_since_dump)
     }

@@ -32,6 +32,8 @@ pub struct SystemSource {
     /// What the dump asks for beyond the header, and the rates kept from the
     /// last refresh.
     detail: crate::model::Detail,
+    /// Of which sockets a view shows that detail (all unless told).
+    shown: crate::model::conn::Shown,
     rates: super::rates::RateTracker,
 }
 
@@ -45,6 +47,7 @@ impl SystemSource {
             host: host_name(),
             last_len: 0,
             detail: Default::default(),
+            shown: crate::model::conn::Shown::All,
             rates: Default::default(),
         }
     }
@@ -78,6 +81,18 @@ impl SystemSource {
     pub fn lazy(mut self) -> Self {
         self.os.lazy();
         self
+    }
+
+    /// Chooses how a lazy source finds owners (`owners::Walk`; off Linux
+    /// netstat2 gives them and this changes nothing).
+    pub fn walk(mut self, w: super::owners::Walk) -> Self {
+        self.os.set_walk(w);
+        self
+    }
+
+    /// The walk the last `attribute` took (None: none yet, or off Linux).
+    pub fn walked(&self) -> Option<super::owners::Walked> {
+        self.os.walked()
     }
 
     /// What the last refresh's attribution did (all zero off Linux).
@@ -114,13 +129,18 @@ impl SocketSource for SystemSource {
         self.os.take_note()
     }
 
+    fn show_detail(&mut self, shown: &crate::model::conn::Shown) {
+        self.shown = shown.clone();
+    }
+
     fn attribute(
         &mut self,
         snap: &mut Snapshot,
         inodes: &super::attrib::InodeSet,
-        walk: super::Walk,
+        reach: super::Reach,
     ) -> Result<(), SourceError> {
-        self.os.attribute_named(snap, inodes, walk, &mut self.procs)
+        self.os
+            .attribute_named(snap, inodes, reach, &mut self.procs)
     }
 
     fn snapshot(&mut self) -> Result<Snapshot, SourceError> {
@@ -130,9 +150,19 @@ impl SocketSource for SystemSource {
         // Room for as many as last time and some growth: no re-copying of a
         // 40,000-entry table while it fills.
         let mut sockets = Vec::with_capacity(self.last_len + self.last_len / 8);
+        use crate::model::{conn::Shown, Detail};
+        // The whole table's detail only where a view shows all of it; else a
+        // dump without it, and exact requests for the rows shown.
+        let all = self.detail == Detail::Info && self.shown == Shown::All;
+        self.os
+            .detail(if all { Detail::Info } else { Detail::Bare });
         self.os.dump(&mut sockets)?;
         self.last_len = sockets.len();
-        if self.detail == crate::model::Detail::Info {
+        if let (Detail::Info, Shown::Rows(v)) = (self.detail, &self.shown) {
+            let want: rustc_hash::FxHashSet<(u64, u64)> = v.iter().copied().collect();
+            self.os.detail_of(&mut sockets, &want);
+        }
+        if self.detail == Detail::Info {
             self.rates.update(&mut sockets, taken_at_ms);
         }
         self.os.attribute(&sockets, &mut self.procs)?;
@@ -218,6 +248,45 @@ mod tests {
     use crate::model::{Proto, SockState};
 
     #[test]
+    fn asked_for_the_rows_shown_the_kernel_gives_tcp_info_for_those_alone() {
+        use super::SocketSource;
+        use crate::model::conn::Shown;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let b = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (pa, pb) = (
+            a.local_addr().unwrap().port(),
+            b.local_addr().unwrap().port(),
+        );
+        let mut src = super::SystemSource::new(Default::default())
+            .with_netns(crate::source::NetnsSelect::Own)
+            .with_detail(crate::model::Detail::Info);
+        let find = |snap: &crate::model::Snapshot, port: u16| {
+            snap.sockets
+                .iter()
+                .find(|s| s.proto == Proto::Tcp && s.local.port == port)
+                .cloned()
+                .expect("our connection")
+        };
+        // Unless told, every connection's (list --info, serve, bench).
+        let snap = src.snapshot().unwrap();
+        let (sa, sb) = (find(&snap, pa), find(&snap, pb));
+        assert!(sa.conn.as_ref().and_then(|c| c.tcp).is_some(), "{sa:?}");
+        assert!(sb.conn.as_ref().and_then(|c| c.tcp).is_some(), "{sb:?}");
+        // Only a's row is shown: one exact request for it, none for b.
+        src.show_detail(&Shown::Rows(vec![(sa.netns, sa.inode.unwrap())]));
+        let snap = src.snapshot().unwrap();
+        let (na, nb) = (find(&snap, pa), find(&snap, pb));
+        let info = na.conn.as_ref().and_then(|c| c.tcp).expect("a's tcp_info");
+        assert!(info.bytes_acked >= 1, "{info:?}");
+        assert_eq!(nb.conn, None, "b is not shown");
+        src.show_detail(&Shown::Nothing);
+        let snap = src.snapshot().unwrap();
+        assert_eq!(find(&snap, pa).conn, None);
+        drop((a, b, l));
+    }
+
+    #[test]
     fn the_other_os_backend_builds_and_lists_a_listener_with_its_pid() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
@@ -242,6 +311,7 @@ mod tests {
         assert!(super::other::counters().is_none());
         b.scoped(&crate::filter::Filter::default());
         b.detail(crate::model::Detail::Info);
+        b.detail_of(&mut v.clone(), &Default::default());
         // one namespace there: the own range and counters, nothing listed
         b.netns(Default::default(), Default::default());
         b.refresh_netns().unwrap();
@@ -250,12 +320,14 @@ mod tests {
         assert_eq!(b.take_note(), None);
         // lazy changes nothing where every socket comes with its pids
         b.lazy();
+        b.set_walk(crate::source::owners::Walk::Bpf);
+        assert_eq!(b.walked(), None);
         let range = crate::model::PortRange::new(32768, 60999, vec![], "test");
         let mut snap = crate::testkit::snap(0, range, v.clone());
         b.attribute_named(
             &mut snap,
             &Default::default(),
-            crate::source::Walk::Every,
+            crate::source::Reach::Every,
             &mut procs,
         )
         .unwrap();

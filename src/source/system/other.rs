@@ -48,15 +48,25 @@ impl Backend {
 
     /// netstat2 has no per-connection detail: nothing to ask for.
     pub fn detail(&mut self, _d: crate::model::Detail) {}
+
+    /// netstat2 has no per-connection detail.
+    pub fn detail_of(&mut self, _s: &mut [Socket], _w: &rustc_hash::FxHashSet<(u64, u64)>) {}
     /// netstat2 gives pids with every socket: nothing to defer.
     pub fn lazy(&mut self) {}
+
+    /// No walk here: netstat2 gives the pids.
+    pub fn set_walk(&mut self, _w: super::super::owners::Walk) {}
+
+    pub fn walked(&self) -> Option<super::super::owners::Walked> {
+        None
+    }
 
     /// Every socket came with its pids.
     pub fn attribute_named(
         &mut self,
         _snap: &mut crate::model::Snapshot,
         _inodes: &super::super::attrib::InodeSet,
-        _walk: super::super::Walk,
+        _reach: super::super::Reach,
         _procs: &mut ProcessTable,
     ) -> Result<(), SourceError> {
         Ok(())
@@ -137,51 +147,40 @@ fn family(a: IpAddr) -> Family {
 
 /// Converts one netstat2 record, with its pids.
 fn convert(si: netstat2::SocketInfo) -> Socket {
-    let (uid, inode) = (None, None);
     let pids = {
         let mut p = si.associated_pids.clone();
         p.sort_unstable();
         p.dedup();
         crate::model::Pids::from_vec(p)
     };
-    match si.protocol_socket_info {
+    let (proto, local, remote, state) = match si.protocol_socket_info {
         ProtocolSocketInfo::Tcp(t) => {
             let st = state(t.state);
-            let remote = if st == SockState::Listen {
-                None
-            } else {
-                Some(Endpoint::new(t.remote_addr, t.remote_port))
-            };
-            Socket {
-                proto: Proto::Tcp,
-                family: family(t.local_addr),
-                local: Endpoint::new(t.local_addr, t.local_port),
-                remote,
-                state: st,
-                uid,
-                user: None,
-                inode,
-                pids,
-                time_wait_left_ms: None,
-                conn: None,
-                netns: 0,
-            }
+            let remote =
+                (st != SockState::Listen).then(|| Endpoint::new(t.remote_addr, t.remote_port));
+            (Proto::Tcp, (t.local_addr, t.local_port), remote, st)
         }
         // netstat2 reports no peer for UDP: connected UDP sockets show as UNCONN.
-        ProtocolSocketInfo::Udp(u) => Socket {
-            proto: Proto::Udp,
-            family: family(u.local_addr),
-            local: Endpoint::new(u.local_addr, u.local_port),
-            remote: None,
-            state: SockState::Unconn,
-            uid,
-            user: None,
-            inode,
-            pids,
-            time_wait_left_ms: None,
-            conn: None,
-            netns: 0,
-        },
+        ProtocolSocketInfo::Udp(u) => (
+            Proto::Udp,
+            (u.local_addr, u.local_port),
+            None,
+            SockState::Unconn,
+        ),
+    };
+    Socket {
+        proto,
+        family: family(local.0),
+        local: Endpoint::new(local.0, local.1),
+        remote,
+        state,
+        uid: None,
+        user: None,
+        inode: None,
+        pids,
+        time_wait_left_ms: None,
+        conn: None,
+        netns: 0,
     }
 }
 

@@ -69,7 +69,7 @@ pub fn confirm(f: &mut Frame, area: Rect, targets: &[Pinned], gone: &[String], t
 /// The close dialog: both ends, the state and the owner.
 pub fn close(f: &mut Frame, area: Rect, c: &Closing, theme: &Theme) {
     let s = &c.sock;
-    let text = vec![
+    let mut text = vec![
         Line::from(format!(
             "Close {} {} -> {} ({})?",
             s.proto,
@@ -78,15 +78,18 @@ pub fn close(f: &mut Frame, area: Rect, c: &Closing, theme: &Theme) {
             s.state
         )),
         Line::from(format!("owner: {}", safe(&c.owner))),
-        Line::styled(
-            format!(
-                "{}: close (the peer gets a reset)   {}: cancel",
-                keys_of(Action::ConfirmYes, Ctx::CloseConfirm),
-                keys_of(Action::ConfirmNo, Ctx::CloseConfirm),
-            ),
-            theme.warn(),
-        ),
     ];
+    if let Some(n) = c.netns.as_ref().filter(|n| n.worth_naming()) {
+        text.push(Line::from(format!("netns: {}", safe(&n.name))));
+    }
+    text.push(Line::styled(
+        format!(
+            "{}: close (the peer gets a reset)   {}: cancel",
+            keys_of(Action::ConfirmYes, Ctx::CloseConfirm),
+            keys_of(Action::ConfirmNo, Ctx::CloseConfirm),
+        ),
+        theme.warn(),
+    ));
     dialog(f, area, " close connection ", text);
 }
 

@@ -32,7 +32,7 @@ fn lines(theme: &Theme) -> Vec<Line<'static>> {
     out.push(Line::from(format!(" {}", views[..3].join("  "))));
     out.push(Line::from(format!(" {}", views[3..].join("  "))));
     out.push(Line::styled("Legend", theme.title()));
-    let legend: [(&str, String); 9] = [
+    let legend: [(&str, String); 11] = [
         ("green", "new row".into()),
         ("yellow", "state changed".into()),
         ("red", "closed (kept --keep-closed refreshes)".into()),
@@ -42,6 +42,8 @@ fn lines(theme: &Theme) -> Vec<Line<'static>> {
         ("e", "connection from an ephemeral port".into()),
         ("gauge", "pool use; yellow warn, red critical".into()),
         ("▲ ▼ (^ v)", "sort column and direction".into()),
+        ("RX/s TX/s", "bytes a second in / acked out".into()),
+        ("RX TX", "bytes in / acked of open conns".into()),
     ];
     for (k, v) in legend {
         out.push(Line::from(vec![

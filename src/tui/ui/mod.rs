@@ -205,6 +205,19 @@ fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 theme.dim(),
             ));
         }
+        let grouped = matches!(app.spec.view, View::Ephemeral | View::Processes);
+        if grouped && app.drill.is_none() {
+            // The traffic columns shown at this width, explained.
+            let text = match table::traffic_shown(area.width) {
+                0 => "",
+                2 => "  RX/s TX/s: bytes a second in / acked, its sockets summed",
+                _ => {
+                    "  RX/s TX/s RX TX: rates and bytes (in / acked) of its open connections, \
+                     summed (a closed one leaves the sum)"
+                }
+            };
+            spans.push(Span::styled(text, theme.dim()));
+        }
         Line::from(spans)
     };
     f.render_widget(Paragraph::new(line), area);

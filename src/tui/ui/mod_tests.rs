@@ -715,6 +715,7 @@ fn two_namespaces() -> crate::model::Snapshot {
             container: None,
             range: s.range.clone(),
             counters: None,
+            path: None,
         },
         Netns {
             inode: 77,
@@ -727,6 +728,7 @@ fn two_namespaces() -> crate::model::Snapshot {
             }),
             range: web,
             counters: None,
+            path: None,
         },
     ];
     s
@@ -763,4 +765,119 @@ fn namespaces_view_lists_each_namespace_and_drills_down_to_its_sockets() {
     assert_eq!(a.spec.view, View::All);
     assert_eq!(a.spec.filter.to_string(), "netns:web");
     assert_eq!(a.len(), 9);
+}
+
+/// The grouped views place their traffic by width: the counts alone at 80
+/// columns, the summed rates from 100, the summed bytes too from 120 (with
+/// the bytes of the connections' tcp_info, `human_bytes` as everywhere).
+#[test]
+fn grouped_views_add_rates_then_bytes_as_the_terminal_widens() {
+    use crate::model::conn::{ConnInfo, TcpInfo};
+    let mut s = base();
+    let pid = 100; // nginx
+    for k in s
+        .sockets
+        .iter_mut()
+        .filter(|k| k.pids.first() == Some(&pid))
+    {
+        k.conn = Some(Box::new(ConnInfo {
+            tcp: Some(TcpInfo {
+                bytes_received: 3 << 20,
+                bytes_acked: 5 << 10,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }));
+    }
+    let n = s
+        .sockets
+        .iter()
+        .filter(|k| k.pids.first() == Some(&pid))
+        .count() as u64;
+    let mut a = Fed::new(App::new(Filter::default(), Duration::from_secs(1), false));
+    a.snapshot(s);
+    a.apply(Action::View(View::Processes));
+    let head = |t: &str| {
+        t.lines()
+            .find(|l| l.starts_with("PID"))
+            .unwrap_or("")
+            .to_string()
+    };
+    let titles = |t: &str| {
+        head(t)
+            .split_whitespace()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let t80 = text(&render(&mut a, &Theme::mono(), 80, 24));
+    assert!(!titles(&t80).iter().any(|c| c.starts_with("RX")), "{t80}");
+    let t100 = text(&render(&mut a, &Theme::mono(), 100, 24));
+    let c100 = titles(&t100);
+    assert!(
+        c100.iter().any(|c| c == "RX/s") && !c100.iter().any(|c| c == "RX"),
+        "{t100}"
+    );
+    assert!(t100.contains("RX/s TX/s: bytes a second"), "{t100}");
+    let t120 = text(&render(&mut a, &Theme::mono(), 120, 24));
+    let c120 = titles(&t120);
+    assert!(c120.ends_with(&["RX".into(), "TX".into()]), "{t120}");
+    let row = t120
+        .lines()
+        .find(|l| l.starts_with(&format!("{pid} ")))
+        .unwrap_or_else(|| panic!("{t120}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    let want_rx = crate::model::conn::human_bytes((n * (3 << 20)) as f64);
+    let want_tx = crate::model::conn::human_bytes((n * (5 << 10)) as f64);
+    assert_eq!(
+        &cells[cells.len() - 2..],
+        [want_rx.as_str(), want_tx.as_str()],
+        "{row}"
+    );
+    assert!(
+        t120.contains("rates and bytes (in / acked) of its open connections"),
+        "{t120}"
+    );
+}
+
+/// `C`, `y`, and the runtime's answer through `App::receive`: a kernel
+/// without CONFIG_INET_DIAG_DESTROY (EOPNOTSUPP) and a missing CAP_NET_ADMIN
+/// (EPERM) each come back as one status line on the screen naming what is
+/// missing and the connection.
+#[test]
+fn a_failed_close_is_one_status_line_naming_what_is_missing() {
+    use crate::actions::ActionError;
+    use crate::tui::app::{Effect, Msg};
+    for (err, want) in [
+        (
+            ActionError::CloseUnsupported,
+            "built without CONFIG_INET_DIAG_DESTROY",
+        ),
+        (ActionError::CloseNotPermitted, "needs CAP_NET_ADMIN"),
+    ] {
+        let mut a = Fed::new(App::new(Filter::default(), Duration::from_secs(1), false));
+        a.app.apply(Action::Viewport(20));
+        a.snapshot(base());
+        while !a
+            .selected_row()
+            .is_some_and(|r| r.sock.proto == Proto::Tcp && r.sock.state == SockState::Established)
+        {
+            let at = a.cursor.selected;
+            a.app.apply(Action::Down);
+            assert_ne!(a.cursor.selected, at, "base() has an ESTAB TCP row");
+        }
+        a.app.apply(Action::CloseConn);
+        let Some(Effect::CloseSocket(c)) = a.app.apply(Action::ConfirmYes) else {
+            panic!("no close effect: {:?}", a.status)
+        };
+        a.app
+            .receive(Msg::Status(crate::tui::close_status(&c, Err(err))));
+        let t = text(&render(&mut a.app, &Theme::mono(), 200, 30));
+        let lines: Vec<&str> = t.lines().filter(|l| l.contains(want)).collect();
+        assert_eq!(lines.len(), 1, "{t}");
+        let remote = c.sock.remote.expect("a connection's peer");
+        assert!(
+            lines[0].starts_with(&format!("not closed: {} -> {remote}: ", c.sock.local)),
+            "{t}"
+        );
+    }
 }

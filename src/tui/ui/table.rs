@@ -384,12 +384,15 @@ fn draw_dests(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hi
                     d.runs_out_secs.map_or_else(|| "-".into(), runs_out),
                     human_bytes(d.rx_bps),
                     human_bytes(d.tx_bps),
+                    human_bytes(d.rx_bytes as f64),
+                    human_bytes(d.tx_bytes as f64),
                 ],
             )
         })
         .collect();
-    // The summed rates (the last two) only where they fit beside the rest.
-    let n = rate_cols(area, DestCol::ALL.len());
+    // The summed rates and bytes (the last four) only where they fit beside
+    // the rest.
+    let n = traffic_cols(area, DestCol::ALL.len());
     let titles: Vec<&str> = DestCol::ALL[..n].iter().map(|c| c.title()).collect();
     let keys: Vec<Option<SortKey>> = DestCol::ALL[..n]
         .iter()
@@ -397,7 +400,9 @@ fn draw_dests(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hi
         .collect();
     // The destination takes what the fixed columns leave (an IPv6 address and
     // port at most; shortened in its middle below that).
-    let fixed = 15 + 6 + 10 + 7 + 6 + 9 + 7 + if n == DestCol::ALL.len() { 14 } else { 0 };
+    let shown = TRAFFIC_W.len() - (DestCol::ALL.len() - n);
+    let traffic: usize = TRAFFIC_W[..shown].iter().map(|w| w + 1).sum();
+    let fixed = 15 + 6 + 10 + 7 + 6 + 9 + 7 + traffic;
     let dest_w = usize::from(area.width).saturating_sub(fixed).clamp(20, 48);
     group_table(
         f,
@@ -405,7 +410,7 @@ fn draw_dests(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hi
         app,
         &titles,
         &keys,
-        &[dest_w, 15, 6, 10, 7, 6, 9, 6, 6],
+        &[&[dest_w, 15, 6, 10, 7, 6, 9][..], &TRAFFIC_W].concat(),
         rows,
         (start, end),
         theme,
@@ -413,13 +418,25 @@ fn draw_dests(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hi
     );
 }
 
-/// How many of a grouped view's `all` columns to show: the last two (RX/s,
-/// TX/s) only from 100 columns on, so 80 columns keep the counts whole.
-fn rate_cols(area: Rect, all: usize) -> usize {
-    if area.width >= 100 {
-        all
+/// The widths of a grouped view's last four columns, the traffic: RX/s, TX/s
+/// (`120.6K`), RX, TX (`1023.9M`).
+const TRAFFIC_W: [usize; 4] = [6, 6, 7, 7];
+
+/// How many of a grouped view's `all` columns to show, by width priority: the
+/// counts always (80 columns keep them whole), the summed rates RX/s and TX/s
+/// from 100 columns on, the summed bytes RX and TX from 120.
+fn traffic_cols(area: Rect, all: usize) -> usize {
+    all - (TRAFFIC_W.len() - traffic_shown(area.width))
+}
+
+/// How many of the four traffic columns a grouped view `width` wide shows.
+pub(crate) fn traffic_shown(width: u16) -> usize {
+    if width >= 120 {
+        4
+    } else if width >= 100 {
+        2
     } else {
-        all - 2
+        0
     }
 }
 
@@ -487,11 +504,13 @@ fn draw_procs(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hi
                     p.ephemeral.to_string(),
                     human_bytes(p.rx_bps),
                     human_bytes(p.tx_bps),
+                    human_bytes(p.rx_bytes as f64),
+                    human_bytes(p.tx_bytes as f64),
                 ],
             )
         })
         .collect();
-    let n = rate_cols(area, ProcCol::ALL.len());
+    let n = traffic_cols(area, ProcCol::ALL.len());
     let titles: Vec<&str> = ProcCol::ALL[..n].iter().map(|c| c.title()).collect();
     let keys: Vec<Option<SortKey>> = ProcCol::ALL[..n]
         .iter()
@@ -503,7 +522,7 @@ fn draw_procs(f: &mut Frame, area: Rect, app: &App, theme: &Theme, hits: &mut Hi
         app,
         &titles,
         &keys,
-        &[7, 16, 10, 6, 6, 6, 6, 9, 6, 6],
+        &[&[7, 16, 10, 6, 6, 6, 6, 9][..], &TRAFFIC_W].concat(),
         rows,
         (start, end),
         theme,
@@ -564,6 +583,7 @@ mod tests {
             container: None,
             range: s.range.clone(),
             counters: None,
+            path: None,
         };
         s.netns = vec![ns(1, "host", true), ns(77, "web", false)];
         s
