@@ -10,7 +10,7 @@
 # session with its own arguments (default: `default=` the plain dashboard, and
 # `bare=--columns ...` without the connection columns, i.e. no tcp_info);
 # variants run interleaved R times (ARGS may start with VAR=value words: the
-# dashboard's environment). Per run: utime+stime of the dashboard from
+# dashboard's environment; PORTTOP_BIN=path runs another build). Per run: utime+stime of the dashboard from
 # /proc/PID/stat over S seconds (after it shows the rows), and its peak RSS.
 # For reference, at the same count: `ss -tan` (its CPU per run: what running
 # it every DUR would cost) and `porttop bench-refresh` (the bare dump and the
@@ -89,9 +89,11 @@ for rep in $(seq 1 "$REPS"); do
         while [[ "$args" =~ ^[[:space:]]*([A-Za-z_][A-Za-z0-9_]*=[^[:space:]]*)[[:space:]]*(.*)$ ]]; do
             envs="$envs ${BASH_REMATCH[1]}"; args=${BASH_REMATCH[2]}
         done
+        bin=$PORTTOP # PORTTOP_BIN=path: another build (against the previous release)
+        for e in $envs; do case $e in PORTTOP_BIN=*) bin=${e#PORTTOP_BIN=} ;; esac; done
         s="$name$rep"
         tmux -L "$TSOCK" -f /dev/null new-session -d -x 120 -y 40 -s "$s" \
-            "exec env $envs $PORTTOP --interval $INTERVAL $args"
+            "exec env $envs $bin --interval $INTERVAL $args"
         DPID=$(tmux -L "$TSOCK" list-panes -t "$s" -F '#{pane_pid}')
         for _ in $(seq 1 600); do
             n=$(rows_shown "$s" || true)

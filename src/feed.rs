@@ -51,8 +51,12 @@ impl<T> Latest<T> {
     }
 
     /// Replaces the value; true when the cell was empty (no reader was told yet).
+    /// A value replaced unread is dropped after the lock is released: a
+    /// dashboard refresh not taken in time holds 500,000 rows, and freeing them
+    /// under the lock would hold up the UI's next `take`.
     pub fn put(&self, v: T) -> bool {
-        self.lock().replace(v).is_none()
+        let old = self.lock().replace(v);
+        old.is_none()
     }
 
     pub fn take(&self) -> Option<T> {
