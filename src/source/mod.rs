@@ -222,7 +222,7 @@ pub fn missing_read_caps() -> Vec<&'static str> {
 
 /// The effective capability set (`CapEff` of /proc/self/status); off Linux,
 /// all or nothing by the effective uid.
-fn effective_caps() -> u64 {
+pub(crate) fn effective_caps() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let from_status = status
         .lines()

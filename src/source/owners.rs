@@ -3,6 +3,9 @@
 //! inodes asked for. For the one-shot commands (`list`, `check`, `pool`), which
 //! ask only for the sockets they will name and keep no cache; the dashboard and
 //! `serve` keep the incremental [`Attributor`](super::attrib::Attributor).
+//! Where a BPF program may be loaded (root), the Linux backend asks the
+//! kernel's task_file iterator instead (`bpf_iter`, which returns the same
+//! [`Found`]); this walk is what runs everywhere else ([`Walk`]).
 //!
 //! Why every link, although the wanted sockets may all be found early: a
 //! socket can have many holders (a forked server's workers, systemd's socket
@@ -48,24 +51,27 @@ pub const MAX_THREADS: usize = 4;
 /// Below this many fds in all, one thread (spawning costs more than it saves).
 const PARALLEL_FROM: u64 = 2048;
 
-/// Which walk finds a one-shot command's owners (`PORTTOP_WALK`): `proc`
-/// (every fd link under `/proc`, the default) or `bpf` (one BPF iterator
-/// over every task's files, Linux with CAP_BPF + CAP_PERFMON; where it
-/// cannot load, the `/proc` walk, with a note saying why). README,
-/// "Performance", has the measurement behind the default.
+/// Which walk finds a one-shot command's owners (`PORTTOP_WALK`): by default
+/// (`Auto`) one BPF iterator over every task's files where it loads (Linux,
+/// CAP_BPF + CAP_PERFMON, the initial PID namespace) and the `/proc` walk
+/// where not, silently; `proc` always the `/proc` walk; `bpf` the iterator,
+/// saying why when it falls back to `/proc`. README, "Performance", has the
+/// measurement behind the default.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Walk {
     #[default]
+    Auto,
     Proc,
     Bpf,
 }
 
 impl Walk {
-    /// From `PORTTOP_WALK` (unset, empty or unknown: the default).
+    /// From `PORTTOP_WALK` (unset, empty or unknown: `Auto`).
     pub fn from_env() -> Walk {
         match std::env::var("PORTTOP_WALK").as_deref() {
             Ok("bpf") => Walk::Bpf,
-            _ => Walk::Proc,
+            Ok("proc") => Walk::Proc,
+            _ => Walk::Auto,
         }
     }
 }
@@ -88,6 +94,8 @@ pub enum Walked {
     Bpf(BpfTimings),
     /// The BPF walk was asked for and could not run (why); `/proc` instead.
     ProcInstead(String),
+    /// The BPF walk (the default) could not run (why); `/proc` instead.
+    ProcAfter(String),
 }
 
 /// What a walk found.

@@ -167,7 +167,7 @@ fn attribute_all(g: &GlobalArgs, walk: Walk) -> Result<Attributed, CliError> {
 
 pub fn walk(g: &GlobalArgs, a: &BenchWalkArgs, out: &mut dyn Write) -> Result<i32, CliError> {
     let probe = attribute_all(g, Walk::Bpf)?;
-    if let Some(Walked::ProcInstead(why)) = &probe.walked {
+    if let Some(Walked::ProcInstead(why) | Walked::ProcAfter(why)) = &probe.walked {
         writeln!(out, "bpf unavailable: {why}")?;
         return Ok(1);
     }

@@ -150,7 +150,11 @@ impl Backend {
                 Err(e) => {
                     // The answer is the same either way; asked for by name,
                     // the note (`take_note`) says why it came from /proc.
-                    *walked = Some(Walked::ProcInstead(e.to_string()));
+                    *walked = Some(if choice == Walk::Bpf {
+                        Walked::ProcInstead(e.to_string())
+                    } else {
+                        Walked::ProcAfter(e.to_string())
+                    });
                     proc_walk()
                 }
             }
