@@ -23,13 +23,14 @@
 use super::attrib::InodeSet;
 use super::diag::{Diag, Scope};
 use super::{RangeConfig, SourceError};
-use crate::model::{Container, KernelCounters, Netns, PortRange, Socket};
+use crate::model::{Container, KernelCounters, Netns, NsHandle, PortRange, Socket};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use super::NetnsSelect as Select;
 
@@ -135,10 +136,12 @@ fn may_enter() -> bool {
 
 /// A namespace other than our own, entered.
 struct Ns {
-    file: File,
-    /// The file it was found by, as the latest walk found it (`Netns::path`:
-    /// how `actions::close_socket` gets in).
-    path: PathBuf,
+    /// Opened once when found and held while it is wanted: the way in for the
+    /// visits, and, shared with every snapshot listing it (`Netns::handle`),
+    /// for `actions::close_socket`. Held, it keeps the namespace alive, so the
+    /// inode stays its identity (nsfs inodes are reused once a namespace is
+    /// freed, and the pid it was found by may exit while it lives on).
+    file: Arc<File>,
     diag: Option<Diag>,
     name: String,
     container: Option<Container>,
@@ -288,12 +291,6 @@ impl Namespaces {
         }
         // Gone, or no longer wanted: their sockets (and namespaces) are let go.
         self.others.retain(|ino, _| wanted.contains(ino));
-        // The kept ones' way in as found now (the first pid may have exited).
-        for (ino, n) in self.others.iter_mut() {
-            if let Some(f) = disc.found.get(ino) {
-                n.path.clone_from(&f.path);
-            }
-        }
         let mut names = Vec::new();
         for ino in &wanted {
             if *ino == self.own || self.others.contains_key(ino) {
@@ -320,8 +317,7 @@ impl Namespaces {
             self.others.insert(
                 *ino,
                 Ns {
-                    file,
-                    path: f.path.clone(),
+                    file: Arc::new(file),
                     diag: None,
                     name,
                     container,
@@ -578,7 +574,7 @@ impl Namespaces {
                 container: None,
                 range: own_range.clone(),
                 counters: own_counters,
-                path: None,
+                handle: None,
             });
         }
         let mut others: Vec<(&u64, &Ns)> = self.others.iter().collect();
@@ -596,7 +592,7 @@ impl Namespaces {
                 container: n.container.clone(),
                 range,
                 counters: n.counters,
-                path: Some(n.path.clone()),
+                handle: Some(NsHandle::new(n.file.clone())),
             });
         }
         if !v.iter().any(|n| n.own) {

@@ -181,6 +181,7 @@ fn convert(si: netstat2::SocketInfo) -> Socket {
         time_wait_left_ms: None,
         conn: None,
         netns: 0,
+        cookie: 0,
     }
 }
 
