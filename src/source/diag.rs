@@ -112,27 +112,7 @@ impl Diag {
     /// or inode 0 (TIME-WAIT, orphaned); sockets sharing a port (SO_REUSEPORT)
     /// may answer with a sibling's inode.
     pub fn inode_now(&mut self, s: &Socket, ifindex: u32) -> io::Result<Option<u64>> {
-        let remote = s.remote.unwrap_or(Endpoint::new(
-            match s.family {
-                Family::Ipv4 => std::net::Ipv4Addr::UNSPECIFIED.into(),
-                Family::Ipv6 => std::net::Ipv6Addr::UNSPECIFIED.into(),
-            },
-            0,
-        ));
-        // The kernel's UDP lookup takes the request's source as the packet's
-        // source, i.e. the remote end (net/ipv4/udp_diag.c, udp_dump_one).
-        let (src, dst) = match s.proto {
-            Proto::Tcp => (s.local, remote),
-            Proto::Udp => (remote, s.local),
-        };
-        let id = SocketId {
-            source_port: src.port,
-            destination_port: dst.port,
-            source_address: src.addr,
-            destination_address: dst.addr,
-            interface_id: ifindex,
-            cookie: [0xff; 8], // INET_DIAG_NOCOOKIE: match by addresses only
-        };
+        let id = exact_id(s, ifindex);
         self.request(s.proto, s.family, StateFlags::all(), id, false)?;
         let mut inode = None;
         match self.receive(SOCK_DIAG_BY_FAMILY, true, &mut |r: &Record| {
@@ -153,21 +133,7 @@ impl Diag {
         s: &Socket,
         ifindex: u32,
     ) -> io::Result<Option<Box<crate::model::ConnInfo>>> {
-        let remote = s.remote.unwrap_or(Endpoint::new(
-            match s.family {
-                Family::Ipv4 => std::net::Ipv4Addr::UNSPECIFIED.into(),
-                Family::Ipv6 => std::net::Ipv6Addr::UNSPECIFIED.into(),
-            },
-            0,
-        ));
-        let id = SocketId {
-            source_port: s.local.port,
-            destination_port: remote.port,
-            source_address: s.local.addr,
-            destination_address: remote.addr,
-            interface_id: ifindex,
-            cookie: [0xff; 8], // INET_DIAG_NOCOOKIE: match by addresses only
-        };
+        let id = exact_id(s, ifindex);
         let ext = super::diag_info::ext_bits(Detail::Info);
         self.request_ext(s.proto, s.family, StateFlags::all(), id, false, ext)?;
         let mut info = None;
@@ -560,6 +526,41 @@ pub fn to_socket(proto: Proto, r: &Record) -> Socket {
         conn: None,
         netns: 0,
         cookie: u64::from_ne_bytes(id.cookie),
+    }
+}
+
+/// The id of an exact request for `s` (`ifindex`: the device it is bound to,
+/// 0 for none), matched by addresses only (INET_DIAG_NOCOOKIE).
+///
+/// An AF_INET6 socket talking IPv4 carries `::ffff:a.b.c.d` in the kernel,
+/// which `Endpoint` shows as plain IPv4: the request must map it back, or the
+/// kernel looks up another address and answers ENOENT (net/ipv4/inet_diag.c,
+/// inet_diag_find_one_icsk compares the 16-byte addresses). The kernel's UDP
+/// lookup takes the request's source as the packet's source, i.e. the remote
+/// end (net/ipv4/udp_diag.c, udp_dump_one).
+fn exact_id(s: &Socket, ifindex: u32) -> SocketId {
+    let wire = |addr: std::net::IpAddr| match (s.family, addr) {
+        (Family::Ipv6, std::net::IpAddr::V4(a)) => std::net::IpAddr::V6(a.to_ipv6_mapped()),
+        _ => addr,
+    };
+    let remote = s.remote.unwrap_or(Endpoint::new(
+        match s.family {
+            Family::Ipv4 => std::net::Ipv4Addr::UNSPECIFIED.into(),
+            Family::Ipv6 => std::net::Ipv6Addr::UNSPECIFIED.into(),
+        },
+        0,
+    ));
+    let (src, dst) = match s.proto {
+        Proto::Tcp => (s.local, remote),
+        Proto::Udp => (remote, s.local),
+    };
+    SocketId {
+        source_port: src.port,
+        destination_port: dst.port,
+        source_address: wire(src.addr),
+        destination_address: wire(dst.addr),
+        interface_id: ifindex,
+        cookie: [0xff; 8], // INET_DIAG_NOCOOKIE: match by addresses only
     }
 }
 

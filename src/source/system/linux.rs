@@ -239,8 +239,15 @@ impl Backend {
             let Some(inode) = s.inode.filter(|i| *i != 0) else {
                 continue;
             };
-            if s.proto != Proto::Tcp
-                || matches!(s.state, SockState::Listen | SockState::TimeWait)
+            // TCP listeners have their queues from the dump's header; TIME-WAIT
+            // and bound-only sockets have no tcp_info (and a bound-only one no
+            // hash entry an exact request could find). UDP asks for its queues
+            // and memory (drops).
+            if (s.proto == Proto::Tcp
+                && matches!(
+                    s.state,
+                    SockState::Listen | SockState::TimeWait | SockState::Bound
+                ))
                 || !want.contains(&(s.netns, inode))
             {
                 continue;

@@ -287,6 +287,66 @@ mod tests {
     }
 
     #[test]
+    fn rows_shown_of_a_dual_stack_connection_and_a_udp_socket_get_their_detail() {
+        use super::SocketSource;
+        use crate::model::conn::Shown;
+        use crate::model::Family;
+        // An AF_INET6 listener on [::] talking IPv4 (::ffff:127.0.0.1 in the
+        // kernel, 127.0.0.1 here), as Java, Go or nginx on [::] do.
+        let Ok(l) = std::net::TcpListener::bind("[::]:0") else {
+            eprintln!("SKIP: no IPv6");
+            return;
+        };
+        let lp = l.local_addr().unwrap().port();
+        let c = std::net::TcpStream::connect(("127.0.0.1", lp)).unwrap();
+        let (srv, _) = l.accept().unwrap();
+        let cp = c.local_addr().unwrap().port();
+        let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let up = u.local_addr().unwrap().port();
+        let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        tx.send_to(&[7u8; 100], ("127.0.0.1", up)).unwrap(); // left unread: a queue
+        let mut src = super::SystemSource::new(Default::default())
+            .with_netns(crate::source::NetnsSelect::Own)
+            .with_detail(crate::model::Detail::Info);
+        let snap = src.snapshot().unwrap();
+        let server_end = |snap: &crate::model::Snapshot| {
+            snap.sockets
+                .iter()
+                .find(|s| {
+                    s.proto == Proto::Tcp
+                        && s.local.port == lp
+                        && s.remote.map(|r| r.port) == Some(cp)
+                })
+                .cloned()
+                .expect("the server end")
+        };
+        let udp = |snap: &crate::model::Snapshot| {
+            snap.sockets
+                .iter()
+                .find(|s| s.proto == Proto::Udp && s.local.port == up)
+                .cloned()
+                .expect("the UDP socket")
+        };
+        let (s6, su) = (server_end(&snap), udp(&snap));
+        assert_eq!(s6.family, Family::Ipv6, "{s6:?}");
+        src.show_detail(&Shown::Rows(vec![
+            (s6.netns, s6.inode.unwrap()),
+            (su.netns, su.inode.unwrap()),
+        ]));
+        let snap = src.snapshot().unwrap();
+        let n6 = server_end(&snap);
+        assert!(
+            n6.conn.as_ref().and_then(|c| c.tcp).is_some(),
+            "an AF_INET6 socket talking IPv4 is found by its exact request: {n6:?}"
+        );
+        let nu = udp(&snap);
+        let q = nu.conn.as_ref().map(|c| c.rx_queue);
+        assert!(q.is_some_and(|q| q > 0), "the UDP receive queue: {nu:?}");
+        assert!(nu.conn.as_ref().and_then(|c| c.mem).is_some(), "{nu:?}");
+        drop((c, srv, l, u, tx));
+    }
+
+    #[test]
     fn the_other_os_backend_builds_and_lists_a_listener_with_its_pid() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
