@@ -139,6 +139,7 @@ enum Ctl {
     Free(Box<dyn Send>),
     Stop,
     Signal(i32),
+    Now,
 }
 
 /// Steers a running feed from another thread; every message cuts its wait short.
@@ -162,6 +163,13 @@ impl Control {
 
     pub fn stop(&self) {
         let _ = self.0.send(Ctl::Stop);
+    }
+
+    /// The next snapshot at once, not at the interval (unless paused): the
+    /// dashboard asks when what it shows needs more than the last snapshot
+    /// had (every connection's tcp_info for a view that sums it).
+    pub fn refresh_now(&self) {
+        let _ = self.0.send(Ctl::Now);
     }
 }
 
@@ -352,6 +360,11 @@ impl Feed {
                 Ok(Ctl::Free(v)) => drop(v),
                 Ok(Ctl::Stop) => return Some(End::Stopped),
                 Ok(Ctl::Signal(n)) => return Some(End::Signal(n)),
+                Ok(Ctl::Now) => {
+                    if !self.paused {
+                        self.last = None;
+                    }
+                }
             }
         }
     }
@@ -518,6 +531,24 @@ mod tests {
         });
         assert_eq!(n, 2);
         assert!(t0.elapsed() < Duration::from_secs(60));
+    }
+
+    #[test]
+    fn refresh_now_cuts_the_interval_short() {
+        let mut f = Feed::new(frames(u64::MAX), Analyzer::default())
+            .interval(Duration::from_secs(3600))
+            .analyze(Analyze::Never)
+            .limit(2);
+        let ctl = f.control();
+        let mut n = 0;
+        // Without it the second snapshot would come in an hour (the test
+        // would hang, not pass).
+        f.run(&mut |_r: Result<Frame, SourceError>, _: Instant| {
+            n += 1;
+            ctl.refresh_now();
+            Flow::Go
+        });
+        assert_eq!(n, 2);
     }
 
     #[test]

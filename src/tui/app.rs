@@ -293,16 +293,22 @@ impl App {
     }
 
     /// Tells the feed when the sockets whose detail is shown changed (after
-    /// keys and refreshes; a few dozen rows, so cheap).
-    pub fn publish_shown(&mut self) {
+    /// keys and refreshes; a few dozen rows, so cheap). True when it widened
+    /// to every socket's (a view that sums it, a sort by it): the rows in hand
+    /// have it only for what was on screen, so the runtime asks the feed for
+    /// a snapshot at once instead of showing partial sums for an interval.
+    pub fn publish_shown(&mut self) -> bool {
         let Some(cell) = self.shown.1.clone() else {
-            return;
+            return false;
         };
         let now = self.shown_detail();
-        if self.shown.0.as_ref() != Some(&now) {
-            cell.put(now.clone());
-            self.shown.0 = Some(now);
+        if self.shown.0.as_ref() == Some(&now) {
+            return false;
         }
+        let widened = now == Shown::All;
+        cell.put(now.clone());
+        self.shown.0 = Some(now);
+        widened
     }
 
     /// Of which sockets the per-connection detail (tcp_info: RX/s, TX/s, RTT,

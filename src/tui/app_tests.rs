@@ -990,6 +990,12 @@ fn the_detail_asked_for_follows_the_columns_the_view_and_the_rows_on_screen() {
     assert_eq!(a.shown_detail(), Shown::All);
     a.apply(Action::View(View::Namespaces));
     assert_eq!(a.shown_detail(), Shown::Nothing);
+    // Widening to every socket's is said (the runtime then asks the feed for a
+    // snapshot at once: the rows in hand have it only for the rows shown).
+    assert!(!a.app.publish_shown(), "to Nothing: no hurry");
+    a.apply(Action::View(View::Processes));
+    assert!(a.app.publish_shown(), "to All: a snapshot now");
+    assert!(!a.app.publish_shown(), "unchanged");
 }
 
 #[test]

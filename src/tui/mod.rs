@@ -176,7 +176,9 @@ impl Ui<'_> {
                 next = rx.try_recv().ok();
             }
             if dirty {
-                self.app.publish_shown();
+                if self.app.publish_shown() {
+                    self.ctl.refresh_now();
+                }
                 hits = self.draw(terminal)?;
             }
         }
