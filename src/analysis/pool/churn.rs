@@ -101,12 +101,14 @@ impl Churn {
     /// last is ignored.
     pub fn observe(&mut self, snap: &Snapshot) {
         let now = snap.taken_at_ms;
+        if self.last_ms == Some(now) {
+            return;
+        }
         let view = PoolView::new(snap);
         // (last refresh's table, emptied: no new allocation per refresh)
         let mut born = std::mem::take(&mut self.spare_born);
         born.clear();
         match self.last_ms {
-            Some(last) if now == last => return,
             Some(last) if now > last => {
                 let mid = last + (now - last) / 2;
                 let mut counts: HashMap<DestKey, u32> = HashMap::default();

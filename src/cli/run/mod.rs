@@ -358,6 +358,10 @@ impl<F: Fn(&Snapshot) -> InodeSet + Send> SocketSource for Named<F> {
     fn take_note(&mut self) -> Option<String> {
         self.inner.take_note()
     }
+
+    fn show_detail(&mut self, shown: &crate::model::conn::Shown) {
+        self.inner.show_detail(shown)
+    }
 }
 
 /// `porttop record`: one snapshot object per line, the format `--replay` reads
@@ -660,5 +664,32 @@ mod tests {
         assert_eq!(shorten_echoes("bad pid 12", &args), "bad pid 12");
         let other = "x".repeat(5000);
         assert_eq!(shorten_echoes(&other, &[]).chars().count(), 1001);
+    }
+}
+
+#[cfg(test)]
+mod named_tests {
+    use super::{Named, SocketSource};
+    use crate::model::{conn::Shown, Snapshot};
+
+    use std::sync::{Arc, Mutex};
+
+    /// A wrapper that forgot `show_detail` would silently bring back every
+    /// connection's tcp_info (the trait's default does nothing).
+    #[test]
+    fn named_tells_the_inner_source_what_is_shown() {
+        struct Told(Arc<Mutex<Vec<Shown>>>);
+        impl SocketSource for Told {
+            fn snapshot(&mut self) -> Result<Snapshot, crate::source::SourceError> {
+                unreachable!("the test takes no snapshot")
+            }
+            fn show_detail(&mut self, s: &Shown) {
+                self.0.lock().unwrap().push(s.clone());
+            }
+        }
+        let told = Arc::new(Mutex::new(Vec::new()));
+        let mut n = Named::boxed(Box::new(Told(told.clone())), 0, |_| Default::default());
+        n.show_detail(&Shown::Rows(vec![(0, 9)]));
+        assert_eq!(*told.lock().unwrap(), [Shown::Rows(vec![(0, 9)])]);
     }
 }
