@@ -125,26 +125,6 @@ fn lone_namespace() -> Option<(std::fs::File, u64, std::net::TcpStream, std::net
     made
 }
 
-/// The kernel's cookie of a socket (SO_COOKIE, 57 in asm-generic/socket.h).
-#[cfg(target_os = "linux")]
-fn cookie_of(s: &std::net::TcpStream) -> u64 {
-    use std::os::fd::AsRawFd;
-    let mut c = 0u64;
-    let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
-    // SAFETY: a valid socket and an out-buffer of the length given.
-    let r = unsafe {
-        libc::getsockopt(
-            s.as_raw_fd(),
-            libc::SOL_SOCKET,
-            57,
-            (&mut c as *mut u64).cast(),
-            &mut len,
-        )
-    };
-    assert_eq!(r, 0, "{}", io::Error::last_os_error());
-    c
-}
-
 /// The client's end of `c` as the snapshot lists it: in namespace `ino`.
 #[cfg(target_os = "linux")]
 fn listed(c: &std::net::TcpStream, ino: u64) -> Socket {
@@ -153,7 +133,7 @@ fn listed(c: &std::net::TcpStream, ino: u64) -> Socket {
         &c.peer_addr().unwrap().to_string(),
         ino,
     );
-    s.cookie = cookie_of(c);
+    s.cookie = crate::testkit::so_cookie(c);
     s
 }
 

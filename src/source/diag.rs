@@ -578,24 +578,6 @@ mod tests {
         d
     }
 
-    /// The kernel's cookie of a socket (SO_COOKIE, 57 in asm-generic/socket.h).
-    fn so_cookie(s: &impl std::os::fd::AsRawFd) -> u64 {
-        let mut c = 0u64;
-        let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
-        // SAFETY: a valid socket and an out-buffer of the length given.
-        let r = unsafe {
-            libc::getsockopt(
-                s.as_raw_fd(),
-                libc::SOL_SOCKET,
-                57,
-                (&mut c as *mut u64).cast(),
-                &mut len,
-            )
-        };
-        assert_eq!(r, 0, "{}", io::Error::last_os_error());
-        c
-    }
-
     fn all(d: &mut Diag) -> Vec<Socket> {
         let mut v = Vec::new();
         d.dump_all(&Scope::default(), |s, _| v.push(s)).unwrap();
@@ -628,7 +610,7 @@ mod tests {
             // a bare dump (no detail asked, no `conn`) still names the very
             // socket: its cookie, as the socket itself reports it
             assert!(cs.conn.is_none());
-            assert_eq!(cs.cookie, so_cookie(&c));
+            assert_eq!(cs.cookie, crate::testkit::so_cookie(&c));
             let us = v
                 .iter()
                 .find(|s| s.proto == Proto::Udp && s.local.port == u.local_addr().unwrap().port())

@@ -151,3 +151,22 @@ pub fn many(local_ip: &str, remote: &str, first_port: u16, n: u16, st: SockState
         })
         .collect()
 }
+
+/// The kernel's cookie of a socket (SO_COOKIE, 57 in asm-generic/socket.h).
+#[cfg(target_os = "linux")]
+pub fn so_cookie(s: &impl std::os::fd::AsRawFd) -> u64 {
+    let mut c = 0u64;
+    let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+    // SAFETY: a valid socket and an out-buffer of the length given.
+    let r = unsafe {
+        libc::getsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            57,
+            (&mut c as *mut u64).cast(),
+            &mut len,
+        )
+    };
+    assert_eq!(r, 0, "{}", std::io::Error::last_os_error());
+    c
+}
