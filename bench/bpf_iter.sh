@@ -44,7 +44,8 @@ socks=$(ss -tan | tail -n +2 | wc -l)
 printf '\n%s\n' "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 # Both walks visit every fd of every process on the machine, whatever the
 # namespace: their cost is the machine's fd count, the dump's is the namespace's.
-fds=$(stat -c %s /proc/[0-9]*/fd 2>/dev/null | awk '{n+=$1} END{print n+0}')
+# (stat fails for processes that exit meanwhile: not the script's end)
+fds=$( (stat -c %s /proc/[0-9]*/fd 2>/dev/null || true) | awk '{n+=$1} END{print n+0}')
 echo "$N connections in one process, $socks TCP sockets in this network namespace, $fds fds open on the machine"
 
 out=$(PORTTOP_NETNS=host timeout 600 "$PORTTOP" bench-walk --iterations "$ITERS") || {

@@ -42,8 +42,8 @@ fd_limit "$MAXN"
 HAVE_TIME=0; [ -x /usr/bin/time ] && HAVE_TIME=1
 TOOLS=(porttop "ss -tanp" "ss -tan" "netstat -tanp" "lsof -nP -iTCP" porttop-l "ss -tlnp"
        porttop-range porttop-pool porttop-suggest porttop-check-free porttop-check-used)
-# The free port: below the range, with no socket (the listener's port + 1 is
-# taken by nothing loadlab makes).
+# The free port: below the range, the first above the listener's that no
+# socket uses (a second loadlab process's listener takes the next one).
 declare -A CMD=([porttop]="$PORTTOP list --json" ["ss -tanp"]="ss -tanp" ["ss -tan"]="ss -tan"
                 ["netstat -tanp"]="netstat -tanp" ["lsof -nP -iTCP"]="lsof -nP -iTCP"
                 [porttop-l]="$PORTTOP list --json --tcp --listening" ["ss -tlnp"]="ss -tlnp"
@@ -83,7 +83,11 @@ for n in "${NS[@]}"; do
     start_load "$n" "$CHURN"
     lport=$(sed -n 's/.*"listener":\([0-9]*\).*/\1/p' "$WORK/ready.1" | head -n1)
     CMD[porttop-check-used]="$PORTTOP check $lport/tcp"
-    CMD[porttop-check-free]="$PORTTOP check $((lport + 1))/tcp"
+    # A port no socket uses (below the range): with several loadlab processes
+    # the next one's listener sits at lport + 1.
+    free=$((lport + 1))
+    while [ -n "$(ss -Htan "( sport = :$free )" 2>/dev/null | head -n1)" ]; do free=$((free + 1)); done
+    CMD[porttop-check-free]="$PORTTOP check $free/tcp"
     socks=$( (ss -tan 2>/dev/null || netstat -tan 2>/dev/null) | tail -n +2 | wc -l)
     rm -f "$WORK"/*.ms "$WORK"/*.kb
     for r in $(seq 1 "$REPS"); do

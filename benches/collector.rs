@@ -48,6 +48,7 @@ fn fixture(n: u32, shift: u32) -> Snapshot {
             time_wait_left_ms: None,
             conn: None,
             netns: 0,
+            cookie: 0,
         });
         processes.entry(pid).or_insert_with(|| {
             Arc::new(Process {

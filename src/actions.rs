@@ -53,8 +53,6 @@ pub enum ActionError {
     NotClosable(String),
     #[error("the socket's network namespace is not known to porttop (gone meanwhile?)")]
     NamespaceUnknown,
-    #[error("network namespace {0} is gone (its file refers to it no more)")]
-    NamespaceGone(String),
     #[error(
         "closing a socket in network namespace {0} needs CAP_SYS_ADMIN to enter it (run as root)"
     )]

@@ -632,6 +632,7 @@ mod tests {
             time_wait_left_ms: None,
             conn: None,
             netns: 0,
+            cookie: 0,
         };
         let mut processes = BTreeMap::new();
         for (pid, name) in [(10, "nginx"), (20, "curl")] {

@@ -1,7 +1,8 @@
 //! The one-shot commands find owners only for what they name (issue 19): their
 //! answers are the same as from a snapshot with every owner (a `record`ed
 //! frame, taken with the full walk, replayed), a command that names no process
-//! reads no fd link, and one that does names every holder of a shared socket.
+//! reads no fd link and loads no BPF program, and one that does names every
+//! holder of a shared socket.
 //! One namespace for the file: its sockets are only the ones made here.
 
 mod common;
@@ -60,8 +61,8 @@ impl Drop for Kill {
     }
 }
 
-/// fd links porttop read (readlink and readlinkat calls), by strace.
-fn links_read(ns: &Netns, args: &[&str]) -> Option<usize> {
+/// What strace saw porttop call (`-e trace=TRACE`) with `PORTTOP_WALK=walk`.
+fn traced(ns: &Netns, args: &[&str], walk: &str, trace: &str) -> Option<String> {
     if !have("strace") {
         return None;
     }
@@ -69,7 +70,8 @@ fn links_read(ns: &Netns, args: &[&str]) -> Option<usize> {
     let log = dir.path().join("trace");
     let st = ns
         .cmd("strace")
-        .args(["-f", "-qq", "-e", "trace=readlink,readlinkat", "-o"])
+        .env("PORTTOP_WALK", walk)
+        .args(["-f", "-qq", "-e", &format!("trace={trace}"), "-o"])
         .arg(&log)
         .arg(env!("CARGO_BIN_EXE_porttop"))
         .args(args)
@@ -78,13 +80,24 @@ fn links_read(ns: &Netns, args: &[&str]) -> Option<usize> {
         .status()
         .unwrap();
     assert!(st.code().is_some(), "{args:?}");
-    let text = std::fs::read_to_string(&log).unwrap();
+    Some(std::fs::read_to_string(&log).unwrap())
+}
+
+/// fd links porttop's `/proc` walk read (readlink and readlinkat calls).
+fn links_read(ns: &Netns, args: &[&str]) -> Option<usize> {
+    let text = traced(ns, args, "proc", "readlink,readlinkat")?;
     // /proc/self/ns/pid (the note's PID-namespace test) is no fd link.
     Some(
         text.lines()
             .filter(|l| l.contains("readlink") && !l.contains("/ns/"))
             .count(),
     )
+}
+
+/// bpf(2) calls of the default walk (the BPF iterator where it loads).
+fn bpf_calls(ns: &Netns, args: &[&str]) -> Option<usize> {
+    let text = traced(ns, args, "", "bpf")?;
+    Some(text.lines().filter(|l| l.contains("bpf(")).count())
 }
 
 #[test]
@@ -180,6 +193,11 @@ fn one_shot_commands_name_the_same_owners_as_a_full_walk_and_walk_only_when_they
             break;
         };
         assert_eq!(n, 0, "{args:?} read fd links");
+        assert_eq!(
+            bpf_calls(&ns, args),
+            Some(0),
+            "{args:?} loaded a BPF program"
+        );
     }
     if let Some(n) = links_read(&ns, &["check", "5000"]) {
         assert!(n > 0, "check naming a process walks");

@@ -72,6 +72,7 @@ fn socket() -> impl Strategy<Value = Socket> {
                 time_wait_left_ms: None,
                 conn: None,
                 netns: 0,
+                cookie: 0,
             }
         })
 }

@@ -12,11 +12,13 @@
 //! so a socket of another namespace is closed from a short-lived thread that
 //! `setns(CLONE_NEWNET)`s into it (setns(2): a thread may join another network
 //! namespace; CAP_SYS_ADMIN) and opens its netlink socket there. The way in is
-//! the file the source found the namespace by (`Netns::path`), checked first
-//! to still be that namespace (nsfs, the same inode): `/proc/PID/ns/net` of an
-//! exited pid, or `/run/netns/NAME` deleted and made again, is another
-//! namespace, and asked by address there the request could hit a different
-//! socket on the same ports.
+//! the namespace file the source opened when it found the namespace and the
+//! snapshot still holds (`Netns::handle`), never a path opened again: the pid
+//! of `/proc/PID/ns/net` may have exited while the namespace lives on, and a
+//! freed namespace's nsfs inode is given to the next one made, so a file found
+//! again by its path and "the same inode" prove nothing once nothing held the
+//! namespace; asked by address in another namespace, the request could hit a
+//! different socket on the same ports.
 
 use super::ActionError;
 use crate::model::{Family, Netns, Proto, SockState, Socket};
@@ -37,8 +39,9 @@ pub fn closable(s: &Socket) -> bool {
 /// Closes `s`, a socket of the namespace `ns`: the snapshot's entry for its
 /// `Socket::netns` ([`crate::model::Snapshot::netns_info`]); None where the
 /// snapshot lists no namespaces (then `s` must be of porttop's own). Its cookie
-/// (when the dump gave one) makes sure it is that very socket, not a newer one
-/// on the same ports.
+/// (`Socket::cookie`, which every live dump gives) makes sure it is that very
+/// socket, not a newer one on the same ports: a newer one is left open and
+/// the answer is [`ActionError::AlreadyClosed`].
 pub fn close_socket(s: &Socket, ns: Option<&Netns>) -> Result<(), ActionError> {
     if !closable(s) {
         return Err(ActionError::NotClosable(s.state.to_string()));
@@ -64,7 +67,10 @@ fn destroy_error(e: io::Error) -> ActionError {
     match e.raw_os_error() {
         Some(libc::EPERM) | Some(libc::EACCES) => ActionError::CloseNotPermitted,
         Some(libc::EOPNOTSUPP) => ActionError::CloseUnsupported,
-        Some(libc::ENOENT) => ActionError::AlreadyClosed,
+        // ESTALE: the addresses are there but not the cookie: the socket
+        // listed is gone and a newer one took its ports (net/core/sock_diag.c,
+        // sock_diag_check_cookie); that one is left alone.
+        Some(libc::ENOENT) | Some(libc::ESTALE) => ActionError::AlreadyClosed,
         _ => ActionError::Close(e),
     }
 }
@@ -82,17 +88,19 @@ fn is_current(ino: u64) -> bool {
 #[cfg(target_os = "linux")]
 const NSFS_MAGIC: i64 = 0x6e73_6673;
 
-/// The namespace `n`, opened by its path and checked to be it still.
+/// The open file of namespace `n` the snapshot holds (`Netns::handle`),
+/// checked to be that namespace (nsfs, its inode). Held since the source
+/// found it, it is that namespace still: an nsfs inode is reused only once its
+/// namespace is freed, and the handle keeps it alive.
 #[cfg(target_os = "linux")]
-fn open_ns(n: &Netns) -> Result<std::fs::File, ActionError> {
+fn ns_file(n: &Netns) -> Result<&std::fs::File, ActionError> {
     use std::os::fd::AsRawFd;
     use std::os::unix::fs::MetadataExt;
-    let path = n.path.as_ref().ok_or(ActionError::NamespaceUnknown)?;
-    let gone = || ActionError::NamespaceGone(n.name.clone());
-    let f = std::fs::File::open(path).map_err(|e| match e.raw_os_error() {
-        Some(libc::EPERM) | Some(libc::EACCES) => ActionError::EnterNotPermitted(n.name.clone()),
-        _ => gone(),
-    })?;
+    let f = n
+        .handle
+        .as_ref()
+        .ok_or(ActionError::NamespaceUnknown)?
+        .file();
     // SAFETY: an all-zero statfs is a valid out-buffer; the fd is open.
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
     // SAFETY: a valid descriptor and a buffer of the struct's size.
@@ -100,40 +108,44 @@ fn open_ns(n: &Netns) -> Result<std::fs::File, ActionError> {
     // (f_type is an i64 here, an i32 on some 32-bit targets)
     #[allow(clippy::unnecessary_cast)]
     let fs_ok = statfs == 0 && st.f_type as i64 == NSFS_MAGIC;
-    let same = f.metadata().is_ok_and(|m| m.ino() == n.inode);
-    if fs_ok && same {
+    if fs_ok && f.metadata().is_ok_and(|m| m.ino() == n.inode) {
         Ok(f)
     } else {
-        Err(gone())
+        Err(ActionError::NamespaceUnknown)
     }
 }
 
 /// SOCK_DESTROY from inside namespace `n`: a thread of its own enters it
-/// (the process's other threads stay where they are) and ends with the request.
+/// (the process's other threads stay where they are) and ends with the
+/// request. A thread that cannot be made (EAGAIN: RLIMIT_NPROC, a pids
+/// cgroup's limit) is an error to report, not a panic.
 #[cfg(target_os = "linux")]
 fn destroy_in(s: &Socket, n: &Netns) -> Result<(), ActionError> {
     use std::os::fd::AsRawFd;
-    let f = open_ns(n)?;
-    let fd = f.as_raw_fd();
+    let fd = ns_file(n)?.as_raw_fd();
     std::thread::scope(|sc| {
-        sc.spawn(|| {
-            // SAFETY: setns changes only this thread's namespace; `fd` is an
-            // open namespace file that outlives the thread (scoped).
-            if unsafe { libc::setns(fd, libc::CLONE_NEWNET) } != 0 {
-                let e = io::Error::last_os_error();
-                return Err(match e.raw_os_error() {
-                    Some(libc::EPERM) => ActionError::EnterNotPermitted(n.name.clone()),
-                    _ => ActionError::Close(e),
-                });
-            }
-            destroy(s).map_err(destroy_error)
-        })
-        .join()
-        .unwrap_or_else(|_| {
-            Err(ActionError::Close(io::Error::other(
-                "closing thread failed",
-            )))
-        })
+        std::thread::Builder::new()
+            .name("porttop-close".into())
+            .spawn_scoped(sc, || {
+                // SAFETY: setns changes only this thread's namespace; `fd` is
+                // the snapshot's open namespace file, which outlives the
+                // thread (scoped, and `n` is borrowed for the call).
+                if unsafe { libc::setns(fd, libc::CLONE_NEWNET) } != 0 {
+                    let e = io::Error::last_os_error();
+                    return Err(match e.raw_os_error() {
+                        Some(libc::EPERM) => ActionError::EnterNotPermitted(n.name.clone()),
+                        _ => ActionError::Close(e),
+                    });
+                }
+                destroy(s).map_err(destroy_error)
+            })
+            .map_err(ActionError::Close)?
+            .join()
+            .unwrap_or_else(|_| {
+                Err(ActionError::Close(io::Error::other(
+                    "closing thread failed",
+                )))
+            })
     })
 }
 
@@ -172,8 +184,12 @@ fn request(s: &Socket, seq: u32) -> [u8; 72] {
     };
     put(&mut b, id + 4, Some(s.local.addr));
     put(&mut b, id + 20, s.remote.map(|r| r.addr));
-    // idiag_if 0; the cookie, or INET_DIAG_NOCOOKIE (all ones): match by address
-    let cookie = s.conn.as_ref().map_or(u64::MAX, |c| c.cookie);
+    // idiag_if 0; the cookie (from every dump's header), or where unknown
+    // INET_DIAG_NOCOOKIE (all ones): match by address
+    let cookie = Some(s.cookie)
+        .filter(|c| *c != 0)
+        .or_else(|| s.conn.as_ref().map(|c| c.cookie).filter(|c| *c != 0))
+        .unwrap_or(u64::MAX);
     b[id + 40..id + 48].copy_from_slice(&cookie.to_ne_bytes());
     b
 }
@@ -230,88 +246,5 @@ fn destroy(s: &Socket) -> io::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::Endpoint;
-
-    #[test]
-    fn the_request_names_the_socket_as_the_kernel_reads_it() {
-        let s = Socket {
-            proto: Proto::Tcp,
-            family: Family::Ipv6,
-            local: Endpoint::new("::1".parse().unwrap(), 0x1234),
-            remote: Some(Endpoint::new("10.0.0.1".parse().unwrap(), 80)),
-            state: SockState::Established,
-            uid: None,
-            user: None,
-            inode: None,
-            pids: Default::default(),
-            time_wait_left_ms: None,
-            conn: None,
-            netns: 0,
-        };
-        let b = request(&s, 7);
-        assert_eq!(&b[24..26], &[0x12, 0x34]);
-        assert_eq!(&b[26..28], &[0, 80]);
-        assert_eq!(b[28 + 15], 1); // ::1
-        assert_eq!(&b[44 + 10..44 + 16], &[0xff, 0xff, 10, 0, 0, 1]); // mapped
-        assert_eq!(&b[64..72], &[0xff; 8]); // no cookie: by address
-        assert!(!closable(&Socket {
-            state: SockState::TimeWait,
-            ..s.clone()
-        }));
-    }
-
-    /// A socket of another namespace is closed only through a file that still
-    /// is that namespace: without one, or with one that is not (not nsfs, or
-    /// another namespace's inode), nothing is sent.
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn another_namespace_is_entered_only_through_its_own_file() {
-        use std::os::unix::fs::MetadataExt;
-        let s = Socket {
-            proto: Proto::Tcp,
-            family: Family::Ipv4,
-            local: Endpoint::new("127.0.0.1".parse().unwrap(), 1),
-            remote: Some(Endpoint::new("127.0.0.1".parse().unwrap(), 2)),
-            state: SockState::Established,
-            uid: None,
-            user: None,
-            inode: None,
-            pids: Default::default(),
-            time_wait_left_ms: None,
-            conn: None,
-            netns: 9,
-        };
-        // tagged with a namespace the snapshot does not list
-        assert!(matches!(
-            close_socket(&s, None),
-            Err(ActionError::NamespaceUnknown)
-        ));
-        let own = std::fs::metadata("/proc/self/ns/net").unwrap().ino();
-        let ns = |path: Option<&str>, inode: u64| Netns {
-            inode,
-            name: "web".into(),
-            own: false,
-            container: None,
-            range: crate::model::PortRange::new(1, 2, Vec::new(), "test"),
-            counters: None,
-            path: path.map(Into::into),
-        };
-        assert!(matches!(
-            close_socket(&s, Some(&ns(None, own + 1))),
-            Err(ActionError::NamespaceUnknown)
-        ));
-        // a plain file where the namespace was
-        let e = close_socket(&s, Some(&ns(Some("/dev/null"), own + 1))).unwrap_err();
-        assert!(
-            matches!(&e, ActionError::NamespaceGone(n) if n == "web"),
-            "{e}"
-        );
-        // a namespace file, but of another namespace (ours) than the socket's
-        let e = close_socket(&s, Some(&ns(Some("/proc/self/ns/net"), own + 1))).unwrap_err();
-        assert!(matches!(e, ActionError::NamespaceGone(_)), "{e}");
-        let e = close_socket(&s, Some(&ns(Some("/nonexistent/ns"), own + 1))).unwrap_err();
-        assert!(matches!(e, ActionError::NamespaceGone(_)), "{e}");
-    }
-}
+#[path = "close_tests.rs"]
+mod tests;

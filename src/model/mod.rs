@@ -253,7 +253,7 @@ impl Container {
 
 /// A network namespace of the host: its own socket table, ephemeral range,
 /// reserved ports and `tcp_tw_reuse`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Netns {
     /// The namespace's inode (`/proc/PID/ns/net` -> `net:[INODE]`): its identity.
     pub inode: u64,
@@ -271,13 +271,68 @@ pub struct Netns {
     /// Its kernel TCP counters, read inside it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counters: Option<KernelCounters>,
-    /// A file that refers to it (`/run/netns/NAME`, `/proc/PID/ns/net`), as
-    /// the live source last found it: what `actions::close_socket` enters to
-    /// act there (after checking the file still is this namespace). None for
-    /// the namespace porttop runs in, and in recordings (a handle on the live
-    /// system, not a fact about it: never serialised).
+    /// The live source's open file of it: what `actions::close_socket`
+    /// enters to act there. None for the namespace porttop runs in, and in
+    /// recordings (a handle on the live system, not a fact about it: never
+    /// serialised, and not compared).
     #[serde(skip)]
-    pub path: Option<std::path::PathBuf>,
+    pub handle: Option<NsHandle>,
+}
+
+/// Equal facts: the handle aside (two snapshots of one namespace are equal
+/// whether or not they hold a way into it).
+impl PartialEq for Netns {
+    fn eq(&self, o: &Self) -> bool {
+        let Netns {
+            inode,
+            name,
+            own,
+            container,
+            range,
+            counters,
+            handle: _,
+        } = self;
+        *inode == o.inode
+            && *name == o.name
+            && *own == o.own
+            && *container == o.container
+            && *range == o.range
+            && *counters == o.counters
+    }
+}
+
+/// An open file of a network namespace (nsfs), shared by the source that
+/// opened it and every snapshot and dialog that lists the namespace. Holding
+/// it keeps that very namespace alive (an nsfs file holds a reference to it,
+/// fs/nsfs.c), so its inode cannot be given to another one meanwhile and no
+/// pid has to stay alive for it: acting through it reaches the namespace that
+/// was listed, never a newer one found again by a path. The model only holds
+/// what the source handed over; opening it and entering it is the source's
+/// and `actions`' business.
+#[derive(Clone)]
+pub struct NsHandle(Arc<std::fs::File>);
+
+impl NsHandle {
+    pub fn new(file: Arc<std::fs::File>) -> Self {
+        NsHandle(file)
+    }
+
+    /// The open namespace file.
+    pub fn file(&self) -> &std::fs::File {
+        &self.0
+    }
+
+    /// Whether `o` is this very handle (not another file of the namespace).
+    pub fn same(&self, o: &NsHandle) -> bool {
+        Arc::ptr_eq(&self.0, &o.0)
+    }
+}
+
+/// (File's Debug asks the OS for the file's path: not here.)
+impl std::fmt::Debug for NsHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NsHandle")
+    }
 }
 
 impl Netns {
@@ -348,6 +403,15 @@ pub struct Socket {
     /// snapshot's own namespace, whose range is `Snapshot::range`.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub netns: u64,
+    /// The kernel's socket cookie (sock_diag's `idiag_cookie`, in every
+    /// record's header whatever detail was asked): the socket's identity for
+    /// its whole life, with which `actions::close_socket` names that very
+    /// socket and not a newer one on the same ports. 0 where unknown (other
+    /// OS, recordings: the kernel never gives a socket cookie 0,
+    /// net/core/sock_diag.c sock_gen_cookie). A handle on the live system,
+    /// so not serialised (`conn.cookie` says it where detail was asked).
+    #[serde(skip)]
+    pub cookie: u64,
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -676,6 +740,14 @@ impl Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A table holds 50,000 to 500,000 sockets: each 8 bytes of Socket is
+    /// up to 4 MB (the cookie took 8: 136 -> 144 on x86_64). Grow it on purpose.
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn a_socket_stays_small() {
+        assert!(std::mem::size_of::<Socket>() <= 144);
+    }
     use std::net::Ipv6Addr;
 
     fn v6(s: &str) -> IpAddr {

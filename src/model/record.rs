@@ -128,7 +128,7 @@ pub fn snapshot_from_records(
                         container: None,
                         range: range.clone(),
                         counters: None,
-                        path: None,
+                        handle: None,
                     });
                     if netns.len() == 1 {
                         0
@@ -187,6 +187,7 @@ pub fn snapshot_from_records(
             time_wait_left_ms: None,
             conn: r.conn.map(Box::new),
             netns: ns,
+            cookie: 0,
         });
     }
     Snapshot {

@@ -497,6 +497,7 @@ mod tests {
             time_wait_left_ms: None,
             conn: None,
             netns: 0,
+            cookie: 0,
         };
         s.conn = Some(Box::new(ConnInfo {
             cookie: 1,

@@ -442,7 +442,7 @@ mod tests {
             container: None,
             range: range100(),
             counters: None,
-            path: None,
+            handle: None,
         };
         let with_netns = |mut s: Snapshot| {
             s.netns = vec![ns(1, "host", true), ns(77, "web", false)];

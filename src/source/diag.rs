@@ -559,6 +559,7 @@ pub fn to_socket(proto: Proto, r: &Record) -> Socket {
         time_wait_left_ms: (st == SockState::TimeWait).then_some(r.expires_ms),
         conn: None,
         netns: 0,
+        cookie: u64::from_ne_bytes(id.cookie),
     }
 }
 
@@ -574,6 +575,24 @@ mod tests {
             eprintln!("skipped: no NETLINK_SOCK_DIAG here");
         }
         d
+    }
+
+    /// The kernel's cookie of a socket (SO_COOKIE, 57 in asm-generic/socket.h).
+    fn so_cookie(s: &impl std::os::fd::AsRawFd) -> u64 {
+        let mut c = 0u64;
+        let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+        // SAFETY: a valid socket and an out-buffer of the length given.
+        let r = unsafe {
+            libc::getsockopt(
+                s.as_raw_fd(),
+                libc::SOL_SOCKET,
+                57,
+                (&mut c as *mut u64).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(r, 0, "{}", io::Error::last_os_error());
+        c
     }
 
     fn all(d: &mut Diag) -> Vec<Socket> {
@@ -605,6 +624,10 @@ mod tests {
                 .unwrap();
             assert_eq!((cs.proto, cs.state), (Proto::Tcp, SockState::Established));
             assert!(cs.inode.is_some());
+            // a bare dump (no detail asked, no `conn`) still names the very
+            // socket: its cookie, as the socket itself reports it
+            assert!(cs.conn.is_none());
+            assert_eq!(cs.cookie, so_cookie(&c));
             let us = v
                 .iter()
                 .find(|s| s.proto == Proto::Udp && s.local.port == u.local_addr().unwrap().port())

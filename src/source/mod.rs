@@ -20,6 +20,7 @@ mod rates;
 mod system;
 
 pub use fixture::{parse_fixture, FixtureSource};
+pub use owners::Reach;
 pub use system::{netstat2_bare_dump, SystemSource};
 
 /// Which namespaces to read (`--netns`).
@@ -121,11 +122,14 @@ pub trait SocketSource: Send {
     /// Finds the owning processes of the sockets of `snap` with these inodes,
     /// when this source leaves owners out (a lazy `SystemSource`); the others
     /// keep none. Sources whose snapshots come with owners (a recording, a
-    /// source that is not lazy) have nothing to do.
+    /// source that is not lazy) have nothing to do. `reach`: every holder, or
+    /// the first holders' process family (see `owners::Reach`; the BPF
+    /// walk finds every holder whatever is asked).
     fn attribute(
         &mut self,
         _snap: &mut Snapshot,
         _inodes: &attrib::InodeSet,
+        _reach: Reach,
     ) -> Result<(), SourceError> {
         Ok(())
     }
@@ -222,7 +226,7 @@ pub fn missing_read_caps() -> Vec<&'static str> {
 
 /// The effective capability set (`CapEff` of /proc/self/status); off Linux,
 /// all or nothing by the effective uid.
-fn effective_caps() -> u64 {
+pub(crate) fn effective_caps() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let from_status = status
         .lines()

@@ -23,13 +23,14 @@
 use super::attrib::InodeSet;
 use super::diag::{Diag, Scope};
 use super::{RangeConfig, SourceError};
-use crate::model::{Container, KernelCounters, Netns, PortRange, Socket};
+use crate::model::{Container, KernelCounters, Netns, NsHandle, PortRange, Socket};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use super::NetnsSelect as Select;
 
@@ -135,19 +136,54 @@ fn may_enter() -> bool {
 
 /// A namespace other than our own, entered.
 struct Ns {
-    file: File,
-    /// The file it was found by, as the latest walk found it (`Netns::path`:
-    /// how `actions::close_socket` gets in).
-    path: PathBuf,
+    /// Opened once when found and held while it is wanted: the way in for the
+    /// visits, and, shared with every snapshot listing it (`Netns::handle`),
+    /// for `actions::close_socket`. Held, it keeps the namespace alive, so the
+    /// inode stays its identity (nsfs inodes are reused once a namespace is
+    /// freed, and the pid it was found by may exit while it lives on).
+    file: Arc<File>,
     diag: Option<Diag>,
     name: String,
     container: Option<Container>,
     range: Option<PortRange>,
     counters: Option<KernelCounters>,
-    /// Its sockstat counted no TCP or UDP socket at the last visit: its dump is
-    /// skipped (the kernel's socket hash tables are shared by every namespace,
-    /// so even an empty namespace's dump walks every socket of the host).
-    empty: bool,
+    /// Its `sockstat` and `sockstat6`, opened inside it and kept: a file of
+    /// `/proc/net` answers for the namespace it was opened in
+    /// (`single_open_net` in fs/proc/proc_net.c takes the namespace at open),
+    /// so they are read just before its dump, which is skipped where they
+    /// count no TCP or UDP socket (the kernel's socket hash tables are shared
+    /// by every namespace, so even an empty namespace's dump walks every
+    /// socket of the host).
+    sockstat: Option<Sockstat>,
+}
+
+/// A namespace's `sockstat` (and `sockstat6`, unless IPv6 is off), open.
+struct Sockstat {
+    v4: File,
+    v6: Option<File>,
+}
+
+impl Sockstat {
+    /// Opens the reading thread's namespace's (None where unreadable).
+    fn open(net: &Path) -> Option<Sockstat> {
+        Some(Sockstat {
+            v4: File::open(net.join("sockstat")).ok()?,
+            v6: File::open(net.join("sockstat6")).ok(),
+        })
+    }
+
+    /// The TCP and UDP sockets they count now (None where unreadable).
+    fn sockets(&self) -> Option<u64> {
+        use std::os::unix::fs::FileExt;
+        let mut total = 0;
+        for f in std::iter::once(&self.v4).chain(self.v6.as_ref()) {
+            // One pread from offset 0: a seq_file shows its text anew there.
+            let mut buf = [0u8; 4096];
+            let n = f.read_at(&mut buf, 0).ok()?;
+            total += sockstat_count(&String::from_utf8_lossy(&buf[..n]))?;
+        }
+        Some(total)
+    }
 }
 
 /// What one visit inside a namespace read.
@@ -155,8 +191,8 @@ struct Visit {
     diag: Option<std::io::Result<Diag>>,
     range: Option<PortRange>,
     counters: Option<KernelCounters>,
-    /// TCP and UDP sockets the namespace's sockstat counts, where readable.
-    sockets: Option<u64>,
+    /// Its sockstat files, opened inside it (the first visit only).
+    sockstat: Option<Sockstat>,
     entered: std::io::Result<()>,
 }
 
@@ -255,12 +291,6 @@ impl Namespaces {
         }
         // Gone, or no longer wanted: their sockets (and namespaces) are let go.
         self.others.retain(|ino, _| wanted.contains(ino));
-        // The kept ones' way in as found now (the first pid may have exited).
-        for (ino, n) in self.others.iter_mut() {
-            if let Some(f) = disc.found.get(ino) {
-                n.path.clone_from(&f.path);
-            }
-        }
         let mut names = Vec::new();
         for ino in &wanted {
             if *ino == self.own || self.others.contains_key(ino) {
@@ -287,14 +317,13 @@ impl Namespaces {
             self.others.insert(
                 *ino,
                 Ns {
-                    file,
-                    path: f.path.clone(),
+                    file: Arc::new(file),
                     diag: None,
                     name,
                     container,
                     range: None,
                     counters: None,
-                    empty: false,
+                    sockstat: None,
                 },
             );
         }
@@ -406,15 +435,22 @@ impl Namespaces {
             return;
         }
         let cfg = self.cfg.clone();
-        let jobs: Vec<(u64, i32, bool)> = self
+        let jobs: Vec<(u64, i32, bool, bool)> = self
             .others
             .iter()
-            .map(|(ino, n)| (*ino, n.file.as_raw_fd(), n.diag.is_none()))
+            .map(|(ino, n)| {
+                (
+                    *ino,
+                    n.file.as_raw_fd(),
+                    n.diag.is_none(),
+                    n.sockstat.is_none(),
+                )
+            })
             .collect();
         let visits: Vec<(u64, Visit)> = std::thread::scope(|s| {
             s.spawn(move || {
                 jobs.into_iter()
-                    .map(|(ino, fd, open)| (ino, visit(fd, open, &cfg)))
+                    .map(|(ino, fd, diag, stat)| (ino, visit(fd, diag, stat, &cfg)))
                     .collect()
             })
             .join()
@@ -435,7 +471,9 @@ impl Namespaces {
                 n.range = v.range;
             }
             n.counters = v.counters;
-            n.empty = v.sockets == Some(0);
+            if v.sockstat.is_some() {
+                n.sockstat = v.sockstat;
+            }
         }
     }
 
@@ -449,10 +487,15 @@ impl Namespaces {
         mut f: impl FnMut(Socket, u32),
     ) {
         for (ino, n) in self.others.iter_mut() {
-            // Empty by its sockstat (bound-only TCP sockets are in no hash it
-            // counts: asked for those alone, dump anyway), or without a range:
-            // a namespace the snapshot cannot list is not dumped either.
-            if (n.empty && !scope.only_bound()) || n.range.is_none() {
+            // Empty by its sockstat, read now (bound-only TCP sockets are in
+            // no hash it counts: asked for those alone, dump anyway), or
+            // without a range: a namespace the snapshot cannot list is not
+            // dumped either.
+            if n.range.is_none() {
+                continue;
+            }
+            let empty = || n.sockstat.as_ref().and_then(Sockstat::sockets) == Some(0);
+            if !scope.only_bound() && empty() {
                 continue;
             }
             let Some(d) = n.diag.as_mut() else { continue };
@@ -531,7 +574,7 @@ impl Namespaces {
                 container: None,
                 range: own_range.clone(),
                 counters: own_counters,
-                path: None,
+                handle: None,
             });
         }
         let mut others: Vec<(&u64, &Ns)> = self.others.iter().collect();
@@ -549,7 +592,7 @@ impl Namespaces {
                 container: n.container.clone(),
                 range,
                 counters: n.counters,
-                path: Some(n.path.clone()),
+                handle: Some(NsHandle::new(n.file.clone())),
             });
         }
         if !v.iter().any(|n| n.own) {
@@ -563,7 +606,7 @@ impl Namespaces {
 
 /// One visit inside the namespace of `fd`, on the calling thread (which
 /// stays there: call it on a thread of its own).
-fn visit(fd: i32, open_diag: bool, cfg: &RangeConfig) -> Visit {
+fn visit(fd: i32, open_diag: bool, open_sockstat: bool, cfg: &RangeConfig) -> Visit {
     // SAFETY: setns only changes the calling thread's namespace; `fd` is an
     // open namespace file owned by the caller for the duration of the call.
     if unsafe { libc::setns(fd, libc::CLONE_NEWNET) } != 0 {
@@ -571,7 +614,7 @@ fn visit(fd: i32, open_diag: bool, cfg: &RangeConfig) -> Visit {
             diag: None,
             range: None,
             counters: None,
-            sockets: None,
+            sockstat: None,
             entered: Err(std::io::Error::last_os_error()),
         };
     }
@@ -579,29 +622,18 @@ fn visit(fd: i32, open_diag: bool, cfg: &RangeConfig) -> Visit {
         diag: open_diag.then(Diag::new),
         range: cfg.resolve().ok(),
         counters: super::counters::read(Path::new("/proc/thread-self/net")),
-        sockets: sockstat_sockets(Path::new("/proc/thread-self/net")),
+        sockstat: open_sockstat
+            .then(|| Sockstat::open(Path::new("/proc/thread-self/net")))
+            .flatten(),
         entered: Ok(()),
     }
 }
 
-/// The TCP and UDP sockets (both families, TIME-WAIT included) that the
-/// reading thread's namespace holds, from `sockstat` and `sockstat6`: per
-/// namespace counters (net/ipv4/proc.c sockstat_seq_show, net/ipv6/proc.c
-/// sockstat6_seq_show: `inuse` of each protocol, `tw` of TCP). None where
-/// unreadable. Bound-only TCP sockets are in no hash and not counted.
-fn sockstat_sockets(net: &Path) -> Option<u64> {
-    let mut total = 0;
-    for (file, needed) in [("sockstat", true), ("sockstat6", false)] {
-        let text = match crate::range::read_sysfile(&net.join(file)) {
-            Ok(b) => b,
-            Err(_) if !needed => continue, // IPv6 disabled
-            Err(_) => return None,
-        };
-        total += sockstat_count(&String::from_utf8_lossy(&text))?;
-    }
-    Some(total)
-}
-
+/// The TCP and UDP sockets (both families, TIME-WAIT included) that one
+/// `sockstat` or `sockstat6` text counts: per namespace counters
+/// (net/ipv4/proc.c sockstat_seq_show, net/ipv6/proc.c sockstat6_seq_show:
+/// `inuse` of each protocol, `tw` of TCP). Bound-only TCP sockets are in no
+/// hash and not counted.
 fn sockstat_count(text: &str) -> Option<u64> {
     let mut total = 0u64;
     for line in text.lines() {
@@ -695,7 +727,79 @@ mod tests {
         assert_eq!(sockstat_count("TCP: inuse x"), None);
         // The machine's own namespace: readable, and at least this test's socket.
         let _l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        assert!(sockstat_sockets(Path::new("/proc/thread-self/net")).unwrap() >= 1);
+        let files = Sockstat::open(Path::new("/proc/thread-self/net")).unwrap();
+        assert!(files.sockets().unwrap() >= 1);
+    }
+
+    /// A named namespace for one test, deleted when dropped (None where `ip
+    /// netns add` is not permitted).
+    struct TempNs(String);
+    impl TempNs {
+        fn new(tag: &str) -> Option<TempNs> {
+            let name = format!("porttop-{tag}-{}", std::process::id());
+            let ok = std::process::Command::new("ip")
+                .args(["netns", "add", &name])
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            ok.then_some(TempNs(name))
+        }
+    }
+    impl Drop for TempNs {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "del", &self.0])
+                .status();
+        }
+    }
+
+    #[test]
+    fn a_namespace_s_first_socket_made_after_the_visit_is_in_that_refresh_s_dump() {
+        // The gap between the visit (range, counters) and the namespace's dump
+        // is the own namespace's dump (tens of ms at 10,000 sockets): a socket
+        // made there must not wait for the next refresh because the namespace
+        // looked empty at the visit.
+        if !may_enter() {
+            eprintln!("SKIP: entering a namespace needs CAP_SYS_ADMIN");
+            return;
+        }
+        let Some(ns) = TempNs::new("sockstat") else {
+            eprintln!("SKIP: cannot create a network namespace");
+            return;
+        };
+        let mut all = Namespaces::new(Select::Named(vec![ns.0.clone()]), Default::default());
+        all.refresh().unwrap();
+        let mut before = 0;
+        all.dump(&Scope::default(), crate::model::Detail::Bare, |_, _| {
+            before += 1
+        });
+        assert_eq!(before, 0, "a new namespace holds no socket");
+        // Now its first socket, made between the visit and the dump.
+        let bind_in = |port: u16| {
+            let path = format!("/run/netns/{}", ns.0);
+            std::thread::spawn(move || {
+                let f = File::open(&path).unwrap();
+                // SAFETY: setns on this thread only, with a namespace fd we own.
+                assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
+                std::net::TcpListener::bind(("0.0.0.0", port)).unwrap()
+            })
+            .join()
+            .unwrap()
+        };
+        let ports = |all: &mut Namespaces| {
+            let mut found = Vec::new();
+            all.dump(&Scope::default(), crate::model::Detail::Bare, |s, _| {
+                found.push(s.local.port)
+            });
+            found
+        };
+        let l = bind_in(4567);
+        assert_eq!(ports(&mut all), [4567], "made after the visit");
+        drop(l);
+        all.refresh().unwrap();
+        assert_eq!(ports(&mut all), Vec::<u16>::new(), "closed");
+        let _l = bind_in(4568);
+        assert_eq!(ports(&mut all), [4568], "made after the next visit");
     }
 
     #[test]

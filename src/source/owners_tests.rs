@@ -53,7 +53,7 @@ fn every_holder_of_a_wanted_socket_is_found_with_one_thread_or_many() {
     let mut both = vec![me, child.id()];
     both.sort_unstable();
     for threads in [1, 4] {
-        let f = find_owners_with(Path::new("/proc"), &wanted, threads).unwrap();
+        let f = find_owners_with(Path::new("/proc"), &wanted, threads, Reach::Every).unwrap();
         assert_eq!(
             f.owners.get(&s).map(|p| p.to_vec()),
             Some(both.clone()),
@@ -90,7 +90,7 @@ fn a_socket_far_above_the_other_fds_is_found() {
     let i = inode_of(l.as_raw_fd());
     drop(l);
     let wanted: InodeSet = [i].into_iter().collect();
-    let f = find_owners_with(Path::new("/proc"), &wanted, 2).unwrap();
+    let f = find_owners_with(Path::new("/proc"), &wanted, 2, Reach::Every).unwrap();
     // SAFETY: closes the duplicate made above.
     unsafe { libc::close(high) };
     assert_eq!(
@@ -101,7 +101,7 @@ fn a_socket_far_above_the_other_fds_is_found() {
 
 #[test]
 fn nothing_wanted_reads_nothing() {
-    let f = find_owners(Path::new("/proc"), &InodeSet::default()).unwrap();
+    let f = find_owners(Path::new("/proc"), &InodeSet::default(), Reach::Family).unwrap();
     assert_eq!((f.links_read, f.pids.len(), f.owners.len()), (0, 0, 0));
 }
 
@@ -116,7 +116,7 @@ fn a_lazy_snapshot_has_no_owners_until_asked_and_then_only_those() {
     assert!(snap.sockets.iter().all(|s| s.pids.is_empty()));
     assert!(snap.processes.is_empty());
     let asked: InodeSet = [ia].into_iter().collect();
-    src.attribute(&mut snap, &asked).unwrap();
+    src.attribute(&mut snap, &asked, Reach::Family).unwrap();
     let pids = |i: u64| {
         snap.sockets
             .iter()
@@ -127,4 +127,113 @@ fn a_lazy_snapshot_has_no_owners_until_asked_and_then_only_those() {
     assert_eq!(pids(ia), Some(vec![me]));
     assert_eq!(pids(ib), Some(vec![]), "not asked for");
     assert_eq!(snap.processes.keys().copied().collect::<Vec<_>>(), [me]);
+}
+
+/// A process unrelated to this one (its parent exited: it is reparented)
+/// holding `n` fds of /dev/null from 200 up; returns its pid.
+fn unrelated_with_fds(n: i32) -> u32 {
+    let null = std::fs::File::open("/dev/null").unwrap();
+    let fd = null.as_raw_fd();
+    let mut c = std::process::Command::new("sh");
+    c.args(["-c", "sleep 30 </dev/null >/dev/null 2>&1 & echo $!"]);
+    c.stdout(std::process::Stdio::piped());
+    // SAFETY: dup2 is async-signal-safe; it fills numbers of the child only.
+    unsafe {
+        c.pre_exec(move || {
+            for i in 0..n {
+                if libc::dup2(fd, 200 + i) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    let out = c.output().unwrap();
+    let pid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    // until it runs sleep (before exec, sh's copy is still starting)
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .as_deref()
+        != Some("sleep\n")
+        && std::time::Instant::now() < until
+    {
+        std::thread::yield_now();
+    }
+    pid
+}
+
+#[test]
+fn a_family_walk_names_every_holder_of_a_forked_listener_and_stops_early() {
+    // A listener shared with three children (a forked server's workers), one
+    // more held by this process alone, and a big unrelated process that holds
+    // neither: the family walk finds the same holders as reading every link,
+    // and leaves most of the big process unread.
+    let shared = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mine = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut workers: Vec<_> = (0..3).map(|_| sharer(shared.as_raw_fd())).collect();
+    let big = unrelated_with_fds(800);
+    assert_ne!(parent(Path::new("/proc"), big), Some(std::process::id()));
+    let (s, m) = (inode_of(shared.as_raw_fd()), inode_of(mine.as_raw_fd()));
+    let me = std::process::id();
+    let mut holders: Vec<u32> = workers.iter().map(|w| w.id()).collect();
+    holders.push(me);
+    holders.sort_unstable();
+    for wanted in [vec![s], vec![s, m], vec![m, s]] {
+        let wanted: InodeSet = wanted.into_iter().collect();
+        for threads in [1, 2] {
+            let every =
+                find_owners_with(Path::new("/proc"), &wanted, threads, Reach::Every).unwrap();
+            let family =
+                find_owners_with(Path::new("/proc"), &wanted, threads, Reach::Family).unwrap();
+            assert_eq!(
+                family.owners.get(&s).map(|p| p.to_vec()),
+                Some(holders.clone()),
+                "{threads}"
+            );
+            assert_eq!(every.owners, family.owners, "{threads}");
+            assert!(
+                family.links_read + 700 <= every.links_read,
+                "family {} vs every {}",
+                family.links_read,
+                every.links_read
+            );
+        }
+    }
+    // SAFETY: kill of the pid started above (sleep, reparented).
+    unsafe { libc::kill(big as i32, libc::SIGKILL) };
+    for w in workers.iter_mut() {
+        w.kill().unwrap();
+        w.wait().unwrap();
+    }
+}
+
+#[test]
+fn a_family_walk_follows_a_holder_to_its_parent_and_the_parents_other_children() {
+    // Only the children hold the socket (the parent, this process, closed its
+    // copy, as a master that hands the listener to its workers): whichever
+    // worker is found first, the others are its siblings through the parent.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let i = inode_of(l.as_raw_fd());
+    let mut workers: Vec<_> = (0..4).map(|_| sharer(l.as_raw_fd())).collect();
+    drop(l);
+    let mut want: Vec<u32> = workers.iter().map(|w| w.id()).collect();
+    want.sort_unstable();
+    let wanted: InodeSet = [i].into_iter().collect();
+    let f = find_owners_with(Path::new("/proc"), &wanted, 2, Reach::Family).unwrap();
+    assert_eq!(f.owners.get(&i).map(|p| p.to_vec()), Some(want));
+    for w in workers.iter_mut() {
+        w.kill().unwrap();
+        w.wait().unwrap();
+    }
+}
+
+#[test]
+fn a_process_line_gives_its_parent_whatever_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("77");
+    std::fs::create_dir(&p).unwrap();
+    std::fs::write(p.join("stat"), "77 (a) b) (c) S 42 77 77 0 -1\n").unwrap();
+    assert_eq!(parent(dir.path(), 77), Some(42));
+    assert_eq!(parent(dir.path(), 78), None);
 }

@@ -35,6 +35,7 @@ pub fn sock(
         time_wait_left_ms: None,
         conn: None,
         netns: 0,
+        cookie: 0,
     }
 }
 

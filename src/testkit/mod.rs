@@ -40,6 +40,7 @@ pub fn conn(proto: Proto, local: &str, remote: &str, state: SockState) -> Socket
         time_wait_left_ms: None,
         conn: None,
         netns: 0,
+        cookie: 0,
     }
 }
 
@@ -72,6 +73,7 @@ pub fn listener(proto: Proto, local: &str) -> Socket {
         time_wait_left_ms: None,
         conn: None,
         netns: 0,
+        cookie: 0,
     }
 }
 

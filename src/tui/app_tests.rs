@@ -851,7 +851,9 @@ fn close_asks_naming_both_ends_and_refuses_what_it_cannot_close() {
         container: None,
         range: listed.range.clone(),
         counters: None,
-        path: Some("/run/netns/web".into()),
+        handle: Some(crate::model::NsHandle::new(std::sync::Arc::new(
+            std::fs::File::open(std::env::current_exe().unwrap()).unwrap(),
+        ))),
     };
     listed.netns = vec![web.clone()];
     a.snapshot(listed);
@@ -861,6 +863,11 @@ fn close_asks_naming_both_ends_and_refuses_what_it_cannot_close() {
         panic!("{:?} {:?}", a.mode, a.status)
     };
     assert_eq!(c.netns.as_deref(), Some(&web));
+    // the snapshot's own handle (what keeps the namespace alive), not a copy
+    let held = |n: Option<&crate::model::Netns>| n.and_then(|n| n.handle.clone());
+    assert!(held(c.netns.as_deref())
+        .zip(held(Some(&web)))
+        .is_some_and(|(a, b)| a.same(&b)));
     assert_eq!(c.netns_note(), " in netns web");
     assert_eq!(a.apply(Action::ConfirmYes), Some(Effect::CloseSocket(c)));
     // UDP / TIME-WAIT: not closable.

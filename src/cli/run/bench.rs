@@ -148,7 +148,7 @@ fn attribute_all(g: &GlobalArgs, walk: Walk) -> Result<Attributed, CliError> {
     let inodes: crate::source::attrib::InodeSet =
         snap.sockets.iter().filter_map(|s| s.inode).collect();
     let t = Instant::now();
-    src.attribute(&mut snap, &inodes)
+    src.attribute(&mut snap, &inodes, crate::source::Reach::Every)
         .map_err(CliError::bad_input)?;
     let ms = ms(t.elapsed());
     let mut owners: Vec<(u64, Vec<u32>)> = snap
@@ -167,7 +167,7 @@ fn attribute_all(g: &GlobalArgs, walk: Walk) -> Result<Attributed, CliError> {
 
 pub fn walk(g: &GlobalArgs, a: &BenchWalkArgs, out: &mut dyn Write) -> Result<i32, CliError> {
     let probe = attribute_all(g, Walk::Bpf)?;
-    if let Some(Walked::ProcInstead(why)) = &probe.walked {
+    if let Some(Walked::ProcInstead(why) | Walked::ProcAfter(why)) = &probe.walked {
         writeln!(out, "bpf unavailable: {why}")?;
         return Ok(1);
     }

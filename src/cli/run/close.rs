@@ -21,10 +21,11 @@ pub fn close(g: &GlobalArgs, a: &CloseArgs, out: &mut dyn Write) -> Result<i32, 
         ));
     }
     // Detail: the cookies, so that a newer socket on the same ports is never hit.
-    let snap = g
-        .detailed_source(Some(&filter), Detail::Info)?
-        .snapshot()
-        .map_err(CliError::bad_input)?;
+    let mut src = g.detailed_source(Some(&filter), Detail::Info)?;
+    let snap = src.snapshot().map_err(CliError::bad_input)?;
+    // What it could not see (other namespaces without CAP_SYS_ADMIN): said
+    // before "no TCP connection matches", which it may explain.
+    super::print_note(&mut *src);
     let mut rows: Vec<&Socket> = snap
         .sockets
         .iter()

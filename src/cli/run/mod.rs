@@ -169,8 +169,9 @@ pub(crate) fn snapshot_of(src: &mut dyn SocketSource) -> Result<Snapshot, CliErr
 }
 
 /// Takes one snapshot of everything, with the owners of the sockets `named`
-/// picks (the ones the command will name; no `/proc` walk when none), and
-/// prints the one-time hint when attribution was partial.
+/// picks (the ones the command will name; no `/proc` walk when none; the
+/// walk stops at their holders' process family, `Reach::Family`), and prints
+/// the one-time hint when attribution was partial.
 pub fn one_snapshot(
     g: &GlobalArgs,
     named: &dyn Fn(&Snapshot) -> InodeSet,
@@ -178,7 +179,7 @@ pub fn one_snapshot(
     let mut src = g.lazy_source(None)?;
     let mut snap = snapshot_of(src.as_mut())?;
     let inodes = named(&snap);
-    src.attribute(&mut snap, &inodes)
+    src.attribute(&mut snap, &inodes, crate::source::Reach::Family)
         .map_err(CliError::bad_input)?;
     print_note(src.as_mut());
     if let Some(hint) = crate::source::partial_hint(&snap) {
@@ -196,14 +197,15 @@ fn list(g: &GlobalArgs, a: &ListArgs, out: &mut dyn Write) -> Result<i32, CliErr
     };
     let mut src = g.make_source(Some(&filter), true, detail)?;
     let mut snap = snapshot_of(src.as_mut())?;
-    // Owners of the rows printed only, unless the filter itself reads owners.
+    // Owners of the rows printed only, unless the filter itself reads owners;
+    // every holder of each, as `ss -p` lists them (`Reach::Every`).
     let inodes: InodeSet = snap
         .sockets
         .iter()
         .filter(|s| filter.reads_owners() || filter.matches(&snap, s))
         .filter_map(|s| s.inode)
         .collect();
-    src.attribute(&mut snap, &inodes)
+    src.attribute(&mut snap, &inodes, crate::source::Reach::Every)
         .map_err(CliError::bad_input)?;
     print_note(src.as_mut());
     let mut rows: Vec<&Socket> = snap
@@ -343,7 +345,8 @@ impl<F: Fn(&Snapshot) -> InodeSet + Send> SocketSource for Named<F> {
             self.skip -= 1;
         } else {
             let inodes = (self.pick)(&snap);
-            self.inner.attribute(&mut snap, &inodes)?;
+            self.inner
+                .attribute(&mut snap, &inodes, crate::source::Reach::Family)?;
         }
         Ok(snap)
     }

@@ -23,7 +23,8 @@
 //!   not show;
 //! - every process, whatever porttop's ptrace rights: loading needs
 //!   CAP_BPF + CAP_PERFMON (or CAP_SYS_ADMIN), which only root or a unit
-//!   granting them has. Without: `Refused`, and the caller walks `/proc`.
+//!   granting them has. Without: `NoCapability` (checked before the BTF is
+//!   read) or `Refused` (lockdown, an LSM), and the caller walks `/proc`.
 //!
 //! Like the `/proc` walk it is not atomic: a socket opened or closed during
 //! the walk may be missed or reported.
@@ -48,6 +49,10 @@ pub enum BpfError {
     Missing(String),
     #[error("not in the initial PID namespace (the iterator's pids would be the host's)")]
     PidNamespace,
+    /// Checked before anything is read: without them the load would fail
+    /// after the BTF cost its milliseconds.
+    #[error("porttop lacks CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)")]
+    NoCapability,
     #[error("bpf({cmd}) refused: {err} (needs CAP_BPF and CAP_PERFMON)")]
     Refused {
         cmd: &'static str,
@@ -67,6 +72,7 @@ pub enum BpfError {
 /// The holders of every inode in `wanted`, by one BPF iterator walk over every
 /// task's files; `Found` as the `/proc` walk fills it (`pids`: the processes
 /// holding sockets; `links_read`: socket records read; nothing unreadable).
+/// The tests' entry; the backend calls `find_owners_timed`.
 #[cfg(test)]
 pub fn find_owners(wanted: &InodeSet) -> Result<Found, BpfError> {
     find_owners_timed(wanted).map(|(f, _)| f)
@@ -77,6 +83,9 @@ pub fn find_owners_timed(wanted: &InodeSet) -> Result<(Found, Timings), BpfError
     let mut t = Timings::default();
     if wanted.is_empty() {
         return Ok((Found::default(), t));
+    }
+    if !may_load() {
+        return Err(BpfError::NoCapability);
     }
     if !in_initial_pid_ns() {
         return Err(BpfError::PidNamespace);
@@ -94,6 +103,16 @@ pub fn find_owners_timed(wanted: &InodeSet) -> Result<(Found, Timings), BpfError
     let found = collect(&iter, wanted)?;
     t.walk = loaded.elapsed();
     Ok((found, t))
+}
+
+/// Whether the effective capabilities allow loading a tracing program and
+/// reading kernel memory through it: CAP_BPF (39) and CAP_PERFMON (38), or
+/// CAP_SYS_ADMIN (21) alone (kernel/bpf/syscall.c, `bpf_capable`,
+/// `perfmon_capable`). bpf(2) has the last word (lockdown, LSMs).
+fn may_load() -> bool {
+    let eff = super::effective_caps();
+    let has = |bit: u32| eff & (1u64 << bit) != 0;
+    has(21) || (has(39) && has(38))
 }
 
 /// True only when `/proc/self/ns/pid` says so (PROC_PID_INIT_INO): unlike

@@ -81,7 +81,12 @@ fn the_bpf_walk_and_the_proc_walk_find_the_same_holders() {
         child.wait().ok();
         return;
     };
-    let mut procfs = crate::source::owners::find_owners(Path::new("/proc"), &wanted).unwrap();
+    let mut procfs = crate::source::owners::find_owners(
+        Path::new("/proc"),
+        &wanted,
+        crate::source::owners::Reach::Every,
+    )
+    .unwrap();
     // Another test's child between fork and exec holds our fds for a moment,
     // which one walk may see and the other not: the walks agree at once or
     // on a second look.
@@ -90,7 +95,12 @@ fn the_bpf_walk_and_the_proc_walk_find_the_same_holders() {
             break;
         }
         bpf = find_owners(&wanted).unwrap();
-        procfs = crate::source::owners::find_owners(Path::new("/proc"), &wanted).unwrap();
+        procfs = crate::source::owners::find_owners(
+            Path::new("/proc"),
+            &wanted,
+            crate::source::owners::Reach::Every,
+        )
+        .unwrap();
     }
     assert_eq!(bpf.owners, procfs.owners);
     let (me, kid) = (std::process::id(), child.id());

@@ -121,6 +121,7 @@ impl Backend {
         &mut self,
         snap: &mut crate::model::Snapshot,
         inodes: &InodeSet,
+        reach: super::super::Reach,
         procs: &mut ProcessTable,
     ) -> Result<(), SourceError> {
         if !self.lazy {
@@ -137,7 +138,7 @@ impl Backend {
         };
         let (choice, walked) = (self.walk, &mut self.walked);
         let walk = |wanted: &InodeSet| {
-            let proc_walk = || owners::find_owners(std::path::Path::new("/proc"), wanted);
+            let proc_walk = || owners::find_owners(std::path::Path::new("/proc"), wanted, reach);
             if choice == Walk::Proc {
                 *walked = Some(Walked::Proc);
                 return proc_walk();
@@ -150,7 +151,11 @@ impl Backend {
                 Err(e) => {
                     // The answer is the same either way; asked for by name,
                     // the note (`take_note`) says why it came from /proc.
-                    *walked = Some(Walked::ProcInstead(e.to_string()));
+                    *walked = Some(if choice == Walk::Bpf {
+                        Walked::ProcInstead(e.to_string())
+                    } else {
+                        Walked::ProcAfter(e.to_string())
+                    });
                     proc_walk()
                 }
             }

@@ -137,8 +137,10 @@ impl SocketSource for SystemSource {
         &mut self,
         snap: &mut Snapshot,
         inodes: &super::attrib::InodeSet,
+        reach: super::Reach,
     ) -> Result<(), SourceError> {
-        self.os.attribute_named(snap, inodes, &mut self.procs)
+        self.os
+            .attribute_named(snap, inodes, reach, &mut self.procs)
     }
 
     fn snapshot(&mut self) -> Result<Snapshot, SourceError> {
@@ -322,8 +324,13 @@ mod tests {
         assert_eq!(b.walked(), None);
         let range = crate::model::PortRange::new(32768, 60999, vec![], "test");
         let mut snap = crate::testkit::snap(0, range, v.clone());
-        b.attribute_named(&mut snap, &Default::default(), &mut procs)
-            .unwrap();
+        b.attribute_named(
+            &mut snap,
+            &Default::default(),
+            crate::source::Reach::Every,
+            &mut procs,
+        )
+        .unwrap();
         assert_eq!(snap.sockets, v);
     }
 }

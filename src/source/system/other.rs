@@ -66,6 +66,7 @@ impl Backend {
         &mut self,
         _snap: &mut crate::model::Snapshot,
         _inodes: &super::super::attrib::InodeSet,
+        _reach: super::super::Reach,
         _procs: &mut ProcessTable,
     ) -> Result<(), SourceError> {
         Ok(())
@@ -180,6 +181,7 @@ fn convert(si: netstat2::SocketInfo) -> Socket {
         time_wait_left_ms: None,
         conn: None,
         netns: 0,
+        cookie: 0,
     }
 }
 

@@ -715,7 +715,7 @@ fn two_namespaces() -> crate::model::Snapshot {
             container: None,
             range: s.range.clone(),
             counters: None,
-            path: None,
+            handle: None,
         },
         Netns {
             inode: 77,
@@ -728,7 +728,7 @@ fn two_namespaces() -> crate::model::Snapshot {
             }),
             range: web,
             counters: None,
-            path: None,
+            handle: None,
         },
     ];
     s

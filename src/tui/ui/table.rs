@@ -583,7 +583,7 @@ mod tests {
             container: None,
             range: s.range.clone(),
             counters: None,
-            path: None,
+            handle: None,
         };
         s.netns = vec![ns(1, "host", true), ns(77, "web", false)];
         s
