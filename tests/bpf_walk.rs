@@ -35,16 +35,10 @@ fn owners(out: &str, ports: &[u16]) -> BTreeMap<u64, Vec<u64>> {
 }
 
 fn list_with(walk: &str, mut c: Command) -> (i32, String, String) {
-    let o = c
-        .env("PORTTOP_WALK", walk)
-        .args(["list", "--json", "--tcp"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
+    outcome(
+        c.env("PORTTOP_WALK", walk)
+            .args(["list", "--json", "--tcp"])
+            .stdin(Stdio::null()),
     )
 }
 

@@ -94,7 +94,12 @@ pub fn my_name() -> String {
 
 /// Runs porttop with args; returns (status code, stdout, stderr).
 pub fn run(args: &[&str]) -> (i32, String, String) {
-    let o = porttop().args(args).output().unwrap();
+    outcome(porttop().args(args))
+}
+
+/// Runs `cmd` to its end: (status code, -1 for a signal; stdout; stderr).
+pub fn outcome(cmd: &mut Command) -> (i32, String, String) {
+    let o = cmd.output().unwrap();
     (
         o.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&o.stdout).into_owned(),

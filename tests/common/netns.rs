@@ -69,16 +69,10 @@ impl Netns {
 
     /// Runs porttop in the namespace: (exit code, stdout, stderr).
     pub fn porttop(&self, args: &[&str]) -> (i32, String, String) {
-        let o = self
-            .cmd(env!("CARGO_BIN_EXE_porttop"))
-            .env("PORTTOP_NETNS", "host")
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            o.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&o.stdout).into_owned(),
-            String::from_utf8_lossy(&o.stderr).into_owned(),
+        super::outcome(
+            self.cmd(env!("CARGO_BIN_EXE_porttop"))
+                .env("PORTTOP_NETNS", "host")
+                .args(args),
         )
     }
 
