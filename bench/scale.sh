@@ -14,7 +14,12 @@
 #    against the bare dump, `serve` is scraped, and the dashboard is driven in
 #    tmux: rows shown, key latency (median, p99 of 100 keys, each sent at a
 #    random moment of the refresh cycle) and its peak RSS.
-# SCALE_CPU=0 skips step 1, SCALE_CMDS=0 the commands, bench-refresh and serve. Loopback only, bounded in time; cleans up on exit.
+# SCALE_CPU=0 skips step 1, SCALE_CMDS=0 the commands, bench-refresh and serve.
+# The dashboard part: SCALE_KEYS keys (100), SCALE_REPS rounds (1) of
+# SCALE_VARIANTS="NAME=VAR=value ...;NAME=..." run interleaved (VAR=value words
+# are the dashboard's environment; PORTTOP_BIN=path another build, AUTOGROUP=0|1
+# sets kernel.sched_autogroup_enabled before it starts, and stays so).
+# Loopback only, bounded in time; cleans up on exit.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TW="${1:-450000}"; EST="${2:-25000}"
@@ -56,12 +61,18 @@ while [ "$left" -gt 0 ]; do
 done
 count() { inns ss -tanH "$@" | wc -l; }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-dashboard() { # dashboard SESSION: the dashboard in the namespace, in tmux; sets DPID
-    tmux -L "$TSOCK" -f /dev/null new-session -d -x 120 -y 40 -s "$1" \
-        "exec ip netns exec $NS $PORTTOP --interval 1s"
+dashboard() { # dashboard SESSION [VAR=value...]: the dashboard in the namespace, in tmux; sets DPID
+    local s=$1 bin=$PORTTOP e; shift
+    for e in "$@"; do case $e in
+        PORTTOP_BIN=*) bin=${e#PORTTOP_BIN=} ;;
+        # the kernel's session autogroups (sched(7)) on or off for this dashboard
+        AUTOGROUP=*) echo "${e#AUTOGROUP=}" > /proc/sys/kernel/sched_autogroup_enabled ;;
+    esac; done
+    tmux -L "$TSOCK" -f /dev/null new-session -d -x 120 -y 40 -s "$s" \
+        "exec ip netns exec $NS env $* $bin --interval 1s"
     DPID=""
     for _ in $(seq 1 50); do
-        DPID=$(pgrep -f "^$PORTTOP --interval 1s" | head -n1 || true)
+        DPID=$(pgrep -f "^$bin --interval 1s" | head -n1 || true)
         [ -n "$DPID" ] && break; sleep 0.1
     done
 }
@@ -135,10 +146,19 @@ done
 fi
 
 echo
-dashboard load
-python3 - "$TSOCK" "$total" <<'PY'
+# Each variant (SCALE_VARIANTS="NAME=VAR=value ...;NAME=..."; VAR=value words are
+# the dashboard's environment, PORTTOP_BIN=path another build), SCALE_REPS times
+# interleaved, SCALE_KEYS keys each.
+IFS=';' read -r -a variants <<<"${SCALE_VARIANTS:-default=}"
+for rep in $(seq 1 "${SCALE_REPS:-1}"); do
+for v in "${variants[@]}"; do
+name=${v%%=*}; read -r -a envs <<<"${v#*=}"
+echo "   [$name$rep ${envs[*]}]"
+dashboard load "${envs[@]}"
+t0=$(ticks "$DPID"); s0=$(date +%s%N)
+python3 - "$TSOCK" "$total" "${SCALE_KEYS:-100}" <<'PY'
 import random, re, statistics, subprocess, sys, time
-sock, total = sys.argv[1], int(sys.argv[2])
+sock, total, keys = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 counter = re.compile(r"(\d+)/(\d+)\s+\? help")
 def screen():
     return subprocess.run(["tmux", "-L", sock, "capture-pane", "-p", "-t", "load"],
@@ -152,8 +172,17 @@ while position()[1] < total * 8 // 10:
         sys.exit(f"scale.sh: the dashboard never showed {total * 8 // 10} rows:\n{screen()}")
     time.sleep(0.5)
 rows = position()[1]
+# Without a key: does the selected row's index move by itself (rows inserted or
+# removed above it by the churn)? A key's latency below is counted until the
+# index is the one the key asked for, so a drifting index would count as latency.
+seen = set()
+t_end = time.time() + 5
+while time.time() < t_end:
+    seen.add(position()[0])
+    time.sleep(0.05)
+print(f"   selection index without keys over 5 s: {len(seen)} distinct values {sorted(seen)[:8]}")
 lat = []
-for i in range(100):
+for i in range(keys):
     time.sleep(random.uniform(0, 1.0))
     before = position()[0]
     key, want = ("j", before + 1) if i % 2 == 0 or before <= 1 else ("k", before - 1)
@@ -171,7 +200,14 @@ p99 = lat[min(len(lat) - 1, int(round(0.99 * (len(lat) - 1))))]
 print(f"   dashboard: {rows} rows; {len(lat)} keys: median {statistics.median(lat):.1f} ms, "
       f"p99 {p99:.1f} ms, max {lat[-1]:.1f} ms")
 PY
+t1=$(ticks "$DPID"); s1=$(date +%s%N)
+awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v ns=$((s1 - s0)) \
+    'BEGIN { printf "   dashboard CPU while filling and keyed: %.1f %% of a core over %.0f s\n", 100 * t / hz / (ns / 1e9), ns / 1e9 }'
 tmux -L "$TSOCK" send-keys -t load End; sleep 2
 echo "   status line at End: $(tmux -L "$TSOCK" capture-pane -p -t load | tail -n1)"
 awk '/VmHWM/ {printf "   dashboard peak RSS: %.1f MB\n", $2 / 1024}' "/proc/$DPID/status"
+tmux -L "$TSOCK" kill-session -t load
+sleep 1
+done
+done
 echo "   $(tail -n2 "$WORK/tw" | tr '\n' ' ')"

@@ -187,6 +187,9 @@ pub struct Feed {
     taken: u64,
     /// When the last snapshot was started (None: the next one is due now).
     last: Option<Instant>,
+    /// How long the last refresh took, its consumer's part included: the next
+    /// one starts no sooner than this long after it ended (see [`Feed::wait`]).
+    took: Duration,
     tx: Sender<Ctl>,
     rx: Receiver<Ctl>,
     _signals: Option<Hook>,
@@ -211,6 +214,7 @@ impl Feed {
             deadline: None,
             taken: 0,
             last: None,
+            took: Duration::ZERO,
             tx,
             rx,
             _signals: None,
@@ -312,10 +316,21 @@ impl Feed {
             }
             Err(e) => Err(e),
         };
-        if c.refresh(r, started) == Flow::Stop || last {
+        let flow = c.refresh(r, started);
+        self.took = started.elapsed();
+        if flow == Flow::Stop || last {
             return Some(End::Done);
         }
         None
+    }
+
+    /// When the next snapshot is due after one started at `t`: the interval
+    /// later, stretched to twice the last refresh's length when that is longer
+    /// (at 500,000 sockets a refresh takes ~2 s). The feed's thread then works
+    /// at most half the time: it never takes a whole core from a busy host, and
+    /// the dashboard's own UI thread keeps one to answer keys on.
+    fn due_after(&self, t: Instant) -> Instant {
+        t + self.interval.max(self.took.saturating_mul(2))
     }
 
     /// Waits until the next snapshot is due, handling control messages; Some:
@@ -330,7 +345,7 @@ impl Feed {
                 None
             } else {
                 match self.last {
-                    Some(t) if self.paced => Some(t + self.interval),
+                    Some(t) if self.paced => Some(self.due_after(t)),
                     _ => Some(now),
                 }
             };
@@ -513,6 +528,42 @@ mod tests {
         });
         assert_eq!((end, n), (End::Stopped, 2));
         assert!(t0.elapsed() < Duration::from_secs(60));
+    }
+
+    /// A source whose every snapshot takes `slow`.
+    struct Slow(Duration);
+
+    impl SocketSource for Slow {
+        fn snapshot(&mut self) -> Result<Snapshot, SourceError> {
+            std::thread::sleep(self.0);
+            frames(1).snapshot()
+        }
+    }
+
+    #[test]
+    fn a_refresh_longer_than_the_interval_stretches_the_wait_to_twice_its_length() {
+        let slow = Duration::from_millis(150);
+        let mut f = Feed::new(Box::new(Slow(slow)), Analyzer::default())
+            .interval(Duration::from_millis(1))
+            .analyze(Analyze::Never)
+            .limit(3);
+        let mut starts = Vec::new();
+        f.run(&mut |_r: Result<Frame, SourceError>, t: Instant| {
+            starts.push(t);
+            Flow::Go
+        });
+        assert_eq!(starts.len(), 3);
+        // Lower bounds only: a loaded machine makes the gaps longer, never shorter.
+        for w in starts.windows(2) {
+            assert!(w[1] - w[0] >= slow * 2, "{:?}", w[1] - w[0]);
+        }
+        // A refresh shorter than the interval leaves the interval as it is.
+        let mut f = Feed::new(frames(u64::MAX), Analyzer::default());
+        f.took = Duration::from_millis(400);
+        let t = Instant::now();
+        assert_eq!(f.due_after(t), t + Duration::from_secs(1));
+        f.took = Duration::from_millis(700);
+        assert_eq!(f.due_after(t), t + Duration::from_millis(1400));
     }
 
     #[test]

@@ -262,10 +262,10 @@ pub fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only tunes the allocator; called before other threads start.
     unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 1);
         // An operator's (or a benchmark's) own glibc.malloc tunables win.
         let tuned = std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains("glibc.malloc."));
         if !tuned {
+            libc::mallopt(libc::M_ARENA_MAX, 1);
             libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
         }
     }
