@@ -188,7 +188,7 @@ pub struct Feed {
     /// When the last snapshot was started (None: the next one is due now).
     last: Option<Instant>,
     /// How long the last refresh took, its consumer's part included: the next
-    /// one starts no sooner than this long after it ended (see [`Feed::wait`]).
+    /// one starts no sooner than this long after it ended (`Feed::due_after`).
     took: Duration,
     tx: Sender<Ctl>,
     rx: Receiver<Ctl>,
