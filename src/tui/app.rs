@@ -195,6 +195,8 @@ pub struct Data {
     pub marked: usize,
     /// porttop runs as root (how a socket without a process is explained).
     pub root: bool,
+    /// How long the last refresh took (the header shows a stretched interval).
+    pub took: Duration,
     /// Rows the last refresh replaced, for the runtime to free elsewhere.
     retired: Option<Arc<Vec<Row>>>,
 }
@@ -448,6 +450,7 @@ impl App {
                 counts: p.counts,
                 marked: p.marked,
                 root: p.root,
+                took: p.took,
                 retired: None,
             },
         );

@@ -246,6 +246,10 @@ pub struct Prepared {
     /// The spec version `listing` was computed for.
     pub version: u64,
     pub listing: Listing,
+    /// How long the refresh took, its preparation included (set by `Prep`):
+    /// when it is over half the interval the feed waits twice this long
+    /// (`Feed::due_after`), and the header says so.
+    pub took: std::time::Duration,
 }
 
 /// Keeps the rows between refreshes (ids, marks, closed rows).
@@ -333,6 +337,7 @@ impl Preparer {
             marked,
             version,
             listing,
+            took: std::time::Duration::ZERO,
         }
     }
 }
@@ -352,7 +357,7 @@ impl crate::feed::Consumer for Prep {
     fn refresh(
         &mut self,
         r: Result<crate::feed::Frame, crate::feed::SourceError>,
-        _: std::time::Instant,
+        started: std::time::Instant,
     ) -> crate::feed::Flow {
         let r = r.map_err(|e| e.to_string()).map(|f| {
             let alerts = f.analysis.map(Alerts::from).unwrap_or_default();
@@ -360,12 +365,42 @@ impl crate::feed::Consumer for Prep {
                 .spec
                 .get()
                 .unwrap_or_else(|| (0, ViewSpec::new(View::All, Filter::default())));
-            Box::new(self.preparer.prepare(f.snap, alerts, &spec, version))
+            let mut p = self.preparer.prepare(f.snap, alerts, &spec, version);
+            p.took = started.elapsed();
+            Box::new(p)
         });
         // Only one wake-up is ever pending: the cell holds the latest.
         if self.out.put(r) && !(self.wake)() {
             return crate::feed::Flow::Stop;
         }
         crate::feed::Flow::Go
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feed::{Consumer, Frame, Latest};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_prepared_refresh_says_how_long_the_refresh_took() {
+        let out = Latest::default();
+        let mut prep = Prep {
+            preparer: Preparer::new(2, false),
+            spec: SharedSpec::default(),
+            out: out.clone(),
+            wake: Box::new(|| true),
+        };
+        let snap = crate::testkit::dashboard::snap(Vec::new(), 1_000);
+        // A refresh that started 3 s ago (a slow dump at 500,000 sockets).
+        let started = Instant::now() - Duration::from_secs(3);
+        let frame = Frame {
+            snap,
+            analysis: None,
+        };
+        prep.refresh(Ok(frame), started);
+        let p = out.take().expect("prepared").expect("no error");
+        assert!(p.took >= Duration::from_secs(3), "{:?}", p.took);
     }
 }

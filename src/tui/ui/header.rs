@@ -18,7 +18,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) -> (u16, Vec<(u
     let every = if app.pace.paused {
         Span::styled("PAUSED", theme.warn())
     } else {
-        Span::raw(format!("every {}", fmt_interval(app.pace.interval)))
+        Span::raw(every(app.pace.interval, app.data.took))
     };
     let (host, when) = match &app.data.snap {
         Some(s) => (crate::output::safe(&s.host), clock(s.taken_at_ms)),
@@ -300,6 +300,23 @@ fn collision_line(app: &App, theme: &Theme) -> Line<'static> {
         Span::styled(format!("collisions {}: ", c.len()), theme.warn()),
         Span::raw(items.join("; ")),
     ])
+}
+
+/// The refresh period: the interval asked for, or, when the last refresh took
+/// over half of it, twice that refresh's length (as the feed waits:
+/// `Feed::due_after`), with the reason.
+fn every(asked: std::time::Duration, took: std::time::Duration) -> String {
+    let period = asked.max(took.saturating_mul(2));
+    if period > asked {
+        format!(
+            "every {} (asked {}: a refresh takes {})",
+            fmt_interval(period),
+            fmt_interval(asked),
+            fmt_interval(took)
+        )
+    } else {
+        format!("every {}", fmt_interval(asked))
+    }
 }
 
 pub fn fmt_interval(d: std::time::Duration) -> String {

@@ -881,3 +881,24 @@ fn a_failed_close_is_one_status_line_naming_what_is_missing() {
         );
     }
 }
+
+#[test]
+fn header_shows_the_stretched_interval_when_a_refresh_is_long() {
+    let mut a = Fed::new(App::new(Filter::default(), Duration::from_secs(1), false));
+    a.snapshot(crate::testkit::dashboard::snap(Vec::new(), 1_000));
+    let first = |a: &mut Fed| {
+        let b = render(a, &Theme::mono(), 80, 24);
+        text(&b).lines().next().unwrap_or("").to_string()
+    };
+    // Under half the interval: the interval as asked.
+    a.app.data.took = Duration::from_millis(400);
+    let l = first(&mut a);
+    assert!(l.contains("every 1s") && !l.contains("asked"), "{l}");
+    // 2.2 s at 500,000 sockets: the feed waits 4.4 s, and the header says why.
+    a.app.data.took = Duration::from_millis(2_200);
+    let l = first(&mut a);
+    assert!(
+        l.contains("every 4.4s (asked 1s: a refresh takes 2.2s)"),
+        "{l}"
+    );
+}
