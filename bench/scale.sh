@@ -18,7 +18,7 @@
 # The dashboard part: SCALE_KEYS keys (100), SCALE_REPS rounds (1) of
 # SCALE_VARIANTS="NAME=VAR=value ...;NAME=..." run interleaved (VAR=value words
 # are the dashboard's environment; PORTTOP_BIN=path another build, AUTOGROUP=0|1
-# sets kernel.sched_autogroup_enabled before it starts, and stays so).
+# sets kernel.sched_autogroup_enabled before it starts; restored on exit).
 # Loopback only, bounded in time; cleans up on exit.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -30,8 +30,10 @@ for t in tmux python3 curl; do command -v "$t" >/dev/null || { echo "$NAME: need
 . "$ROOT/bench/lib.sh"
 fd_limit 9000
 NS="porttop-scale-$$"; TSOCK="porttop-scale-$$"
+AUTOGROUP0=$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || true)
 cleanup_ns() {
     tmux -L "$TSOCK" kill-server 2>/dev/null || true
+    [ -z "$AUTOGROUP0" ] || echo "$AUTOGROUP0" > /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || true
     stop_load
     # whatever still runs in the namespace (loadlab behind `ip netns exec`)
     ip netns pids "$NS" 2>/dev/null | xargs -r kill 2>/dev/null || true
