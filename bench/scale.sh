@@ -65,6 +65,8 @@ count() { inns ss -tanH "$@" | wc -l; }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 dashboard() { # dashboard SESSION [VAR=value...]: the dashboard in the namespace, in tmux; sets DPID
     local s=$1 bin=$PORTTOP e; shift
+    # each variant starts from the machine's own setting
+    [ -z "$AUTOGROUP0" ] || echo "$AUTOGROUP0" > /proc/sys/kernel/sched_autogroup_enabled
     for e in "$@"; do case $e in
         PORTTOP_BIN=*) bin=${e#PORTTOP_BIN=} ;;
         # the kernel's session autogroups (sched(7)) on or off for this dashboard
@@ -72,11 +74,8 @@ dashboard() { # dashboard SESSION [VAR=value...]: the dashboard in the namespace
     esac; done
     tmux -L "$TSOCK" -f /dev/null new-session -d -x 120 -y 40 -s "$s" \
         "exec ip netns exec $NS env $* $bin --interval 1s"
-    DPID=""
-    for _ in $(seq 1 50); do
-        DPID=$(pgrep -f "^$bin --interval 1s" | head -n1 || true)
-        [ -n "$DPID" ] && break; sleep 0.1
-    done
+    # ip netns exec, env and porttop each exec: the pane's pid is the dashboard
+    DPID=$(tmux -L "$TSOCK" display -p -t "$s" '#{pane_pid}')
 }
 
 if [ "${SCALE_CPU:-1}" != 0 ]; then

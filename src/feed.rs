@@ -308,6 +308,8 @@ impl Feed {
                     Analyze::Last if last => Some(self.analyzer.analyze(&snap)),
                     Analyze::Last => {
                         self.analyzer.observe(&snap);
+                        // `took` stays as it was (zero): `pool --sample`'s
+                        // samples keep their window, never stretched.
                         return None;
                     }
                     Analyze::Never => None,

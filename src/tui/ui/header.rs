@@ -309,7 +309,7 @@ fn every(asked: std::time::Duration, took: std::time::Duration) -> String {
     let period = asked.max(took.saturating_mul(2));
     if period > asked {
         format!(
-            "every {} (asked {}: a refresh takes {})",
+            "every {} ({} asked; refresh {})",
             fmt_interval(period),
             fmt_interval(asked),
             fmt_interval(took)
