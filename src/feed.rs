@@ -332,7 +332,7 @@ impl Feed {
     /// at most half the time: it never takes a whole core from a busy host, and
     /// the dashboard's own UI thread keeps one to answer keys on.
     fn due_after(&self, t: Instant) -> Instant {
-        t + self.interval.max(self.took.saturating_mul(2))
+        t + period(self.interval, self.took)
     }
 
     /// Waits until the next snapshot is due, handling control messages; Some:
@@ -390,6 +390,13 @@ impl Feed {
     pub fn take_note(&mut self) -> Option<String> {
         self.source.take_note()
     }
+}
+
+/// The time from one snapshot's start to the next's: the interval asked for,
+/// or twice the last refresh's length `took` when that is longer (the one rule
+/// of `Feed::due_after`, which the dashboard's header also shows).
+pub fn period(interval: Duration, took: Duration) -> Duration {
+    interval.max(took.saturating_mul(2))
 }
 
 type HookFn = Box<dyn Fn(i32) + Send>;

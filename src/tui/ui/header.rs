@@ -306,7 +306,7 @@ fn collision_line(app: &App, theme: &Theme) -> Line<'static> {
 /// over half of it, twice that refresh's length (as the feed waits:
 /// `Feed::due_after`), with the reason.
 fn every(asked: std::time::Duration, took: std::time::Duration) -> String {
-    let period = asked.max(took.saturating_mul(2));
+    let period = crate::feed::period(asked, took);
     if period > asked {
         format!(
             "every {} ({} asked; refresh {})",
