@@ -44,18 +44,12 @@ fn list_with(walk: &str, mut c: Command) -> (i32, String, String) {
 
 const CANNOT: &str = "the BPF walk cannot run";
 
-/// The tests here run one at a time: a process another test spawns holds
-/// this test's sockets between its fork and its exec (a real holder, seen by
-/// one walk and gone by the next: failed once in CI).
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 #[test]
 fn the_bpf_walk_finds_the_owners_the_proc_walk_finds() {
-    let _one = one_at_a_time();
+    // One at a time: a process the other test spawns holds this test's
+    // sockets between its fork and its exec (seen by one walk and not the
+    // next: failed once in CI).
+    let _g = serial();
     if !is_root() {
         eprintln!("SKIP: loading a BPF iterator needs root (CAP_BPF + CAP_PERFMON)");
         return;
@@ -98,7 +92,7 @@ fn the_bpf_walk_finds_the_owners_the_proc_walk_finds() {
 
 #[test]
 fn as_nobody_it_falls_back_to_proc_and_still_attributes() {
-    let _one = one_at_a_time();
+    let _g = serial();
     if !is_root() || !have("setpriv") {
         eprintln!("SKIP: needs root and setpriv to run as nobody");
         return;

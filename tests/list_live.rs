@@ -205,6 +205,8 @@ fn unprivileged_run_lists_roots_sockets_without_pid_and_hints() {
 
 #[test]
 fn bad_input_is_one_line_and_exit_2() {
+    // (its children hold the other tests' sockets between fork and exec)
+    let _g = serial();
     for args in [
         &["list", "--port", "70000"][..],
         &["list", "--state", "bogus"],
@@ -415,6 +417,7 @@ fn bound_only_tcp() -> (std::os::fd::OwnedFd, u16) {
 /// as UNCONN with its peer (the dashboard said E).
 #[test]
 fn list_and_the_dashboard_agree_on_which_sockets_are_listeners() {
+    let _g = serial();
     use porttop::model::{SockState, Socket};
     use porttop::source::{RangeConfig, SocketSource, SystemSource};
     use porttop::tui::app::View;

@@ -29,7 +29,9 @@ pub fn is_root() -> bool {
 }
 
 /// Tests in one binary share a pid: those that count "this process's sockets" take
-/// this lock so they do not see each other's.
+/// this lock so they do not see each other's, and so do those that spawn
+/// processes beside them (a child holds the parent's sockets, close-on-exec
+/// or not, from its fork until its exec: a real holder a walk may see).
 pub static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 pub fn serial() -> std::sync::MutexGuard<'static, ()> {
