@@ -417,7 +417,6 @@ fn bound_only_tcp() -> (std::os::fd::OwnedFd, u16) {
 /// as UNCONN with its peer (the dashboard said E).
 #[test]
 fn list_and_the_dashboard_agree_on_which_sockets_are_listeners() {
-    let _g = serial();
     use porttop::model::{SockState, Socket};
     use porttop::source::{RangeConfig, SocketSource, SystemSource};
     use porttop::tui::app::View;
