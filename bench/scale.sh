@@ -19,6 +19,10 @@
 # SCALE_VARIANTS="NAME=VAR=value ...;NAME=..." run interleaved (VAR=value words
 # are the dashboard's environment; PORTTOP_BIN=path another build, AUTOGROUP=0|1
 # sets kernel.sched_autogroup_enabled before it starts; restored on exit).
+# The load runs in a session of its own (setsid), as a host's services do: with
+# the kernel's autogroups (sched(7)) it then has one session's share of the
+# CPU, not the share of this script and the key-timing harness it would
+# otherwise starve (SCALE_LOAD_SESSION=0: in this script's session, as before).
 # Loopback only, bounded in time; cleans up on exit.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -42,6 +46,7 @@ cleanup_ns() {
 CLEANUP_EXTRA=cleanup_ns
 ip netns add "$NS"
 inns() { ip netns exec "$NS" "$@"; }
+LOAD_SESSION=setsid; [ "${SCALE_LOAD_SESSION:-1}" != 0 ] || LOAD_SESSION=
 inns ip link set lo up
 inns sh -c 'echo 1024 65535 > /proc/sys/net/ipv4/ip_local_port_range; echo 0 > /proc/sys/net/ipv4/tcp_tw_reuse'
 inns sh -c "echo $((TW * 2)) > /proc/sys/net/ipv4/tcp_max_tw_buckets" 2>/dev/null || true
@@ -54,7 +59,7 @@ printf 'machine: %s cores, %s, kernel %s; load average %s\n' "$(nproc)" \
 left=$EST; j=0
 while [ "$left" -gt 0 ]; do
     n=$(( left < PER ? left : PER )); j=$((j + 1))
-    inns "$LOADLAB" hold --conns "$n" --port $((1000 + j)) --seconds 1800 >"$WORK/hold.$j" 2>&1 & LOAD_PIDS+=($!)
+    inns $LOAD_SESSION "$LOADLAB" hold --conns "$n" --port $((1000 + j)) --seconds 1800 >"$WORK/hold.$j" 2>&1 & LOAD_PIDS+=($!)
     until grep -q ready "$WORK/hold.$j" 2>/dev/null; do
         kill -0 "${LOAD_PIDS[-1]}" 2>/dev/null || { cat "$WORK/hold.$j" >&2; exit 1; }
         sleep 0.2
@@ -92,7 +97,7 @@ fi
 
 # TIME-WAIT: steady state is rate x 60 s.
 addrs=$(( (TW + 39999) / 40000 )); rate=$(( TW / 60 ))
-inns "$LOADLAB" timewait --port 900 --addrs "$addrs" --rate "$rate" --seconds 1800 >"$WORK/tw" 2>&1 & LOAD_PIDS+=($!)
+inns $LOAD_SESSION "$LOADLAB" timewait --port 900 --addrs "$addrs" --rate "$rate" --seconds 1800 >"$WORK/tw" 2>&1 & LOAD_PIDS+=($!)
 echo
 echo "2. TIME-WAIT: $rate connections/s over $addrs destinations"
 # Until ~90 % of TIME_WAIT, or the count stops growing (a loaded machine makes

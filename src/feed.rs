@@ -62,6 +62,11 @@ impl<T> Latest<T> {
     pub fn take(&self) -> Option<T> {
         self.lock().take()
     }
+
+    /// Whether a value waits to be taken.
+    pub fn is_set(&self) -> bool {
+        self.lock().is_some()
+    }
 }
 
 impl<T: Clone> Latest<T> {
@@ -101,6 +106,15 @@ pub enum Flow {
 /// `started` (the snapshot and its analysis are done).
 pub trait Consumer {
     fn refresh(&mut self, r: Result<Frame, SourceError>, started: Instant) -> Flow;
+
+    /// Its last output still waits to be taken by another thread (the
+    /// dashboard's UI has not installed the last refresh): the feed takes no
+    /// snapshot until it is, and a `Control::taken` tells it to look again.
+    /// So a refresh is never built while the one before it waits, which at
+    /// 500,000 sockets would hold a third generation of rows.
+    fn pending(&self) -> bool {
+        false
+    }
 }
 
 impl<F: FnMut(Result<Frame, SourceError>, Instant) -> Flow> Consumer for F {
@@ -137,6 +151,8 @@ enum Ctl {
     Pause(bool),
     /// Freed on the feed's thread, not the sender's (the dashboard's old rows).
     Free(Box<dyn Send>),
+    /// The consumer's output was taken (see `Consumer::pending`).
+    Taken,
     Stop,
     Signal(i32),
     Now,
@@ -163,6 +179,12 @@ impl Control {
 
     pub fn stop(&self) {
         let _ = self.0.send(Ctl::Stop);
+    }
+
+    /// The consumer's last output was taken: a feed waiting for that
+    /// (`Consumer::pending`) goes on.
+    pub fn taken(&self) {
+        let _ = self.0.send(Ctl::Taken);
     }
 
     /// The next snapshot at once, not at the interval (unless paused): the
@@ -281,7 +303,7 @@ impl Feed {
     /// Refreshes until the feed ends; returns why.
     pub fn run(&mut self, c: &mut dyn Consumer) -> End {
         loop {
-            if let Some(end) = self.wait() {
+            if let Some(end) = self.wait(&*c) {
                 return end;
             }
             if let Some(end) = self.step(c) {
@@ -335,15 +357,16 @@ impl Feed {
         t + period(self.interval, self.took)
     }
 
-    /// Waits until the next snapshot is due, handling control messages; Some:
-    /// the feed is over.
-    fn wait(&mut self) -> Option<End> {
+    /// Waits until the next snapshot is due and `c`'s last output was taken,
+    /// handling control messages; Some: the feed is over.
+    fn wait(&mut self, c: &dyn Consumer) -> Option<End> {
         loop {
             let now = Instant::now();
             if self.deadline.is_some_and(|d| now >= d) {
                 return Some(End::Done);
             }
-            let due = if self.paused {
+            // (an unpaced recording is read as fast as it goes: the latest wins)
+            let due = if self.paused || (self.paced && c.pending()) {
                 None
             } else {
                 match self.last {
@@ -375,6 +398,7 @@ impl Feed {
                     self.paused = p;
                 }
                 Ok(Ctl::Free(v)) => drop(v),
+                Ok(Ctl::Taken) => {}
                 Ok(Ctl::Stop) => return Some(End::Stopped),
                 Ok(Ctl::Signal(n)) => return Some(End::Signal(n)),
                 Ok(Ctl::Now) => {
@@ -451,6 +475,83 @@ fn start_signal_thread() -> Result<(), String> {
         .map_err(|e| format!("signals: {e}"))
 }
 
+/// What a thread does, as the scheduler is told (`pace_thread`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadPace {
+    /// Waits for a key or a refresh and must answer at once (the dashboard's
+    /// UI and input threads).
+    Interactive,
+    /// Works in long stretches nobody waits on (the feed's collector thread).
+    Batch,
+}
+
+/// Tells the scheduler how the calling thread behaves (Linux; elsewhere
+/// nothing). Experiment knob: PORTTOP_SCHED = none | slice | batch | both.
+pub fn pace_thread(pace: ThreadPace) {
+    let mode = std::env::var("PORTTOP_SCHED").unwrap_or_default();
+    let (slice, batch) = match mode.as_str() {
+        "slice" => (true, false),
+        "batch" => (false, true),
+        "both" => (true, true),
+        _ => (false, false),
+    };
+    #[cfg(target_os = "linux")]
+    sched::set(pace, slice, batch);
+    #[cfg(not(target_os = "linux"))]
+    let _ = (pace, slice, batch);
+}
+
+#[cfg(target_os = "linux")]
+mod sched {
+    use super::ThreadPace;
+
+    /// include/uapi/linux/sched/types.h, SCHED_ATTR_SIZE_VER1 (56 bytes).
+    #[repr(C)]
+    #[derive(Default)]
+    struct SchedAttr {
+        size: u32,
+        policy: u32,
+        flags: u64,
+        nice: i32,
+        priority: u32,
+        runtime: u64,
+        deadline: u64,
+        period: u64,
+        util_min: u32,
+        util_max: u32,
+    }
+
+    pub(super) fn set(pace: ThreadPace, slice: bool, batch: bool) {
+        let mut a = SchedAttr {
+            size: std::mem::size_of::<SchedAttr>() as u32,
+            ..Default::default()
+        };
+        // SAFETY: the kernel writes at most `size` bytes into `a`.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_sched_getattr,
+                0,
+                &mut a as *mut SchedAttr,
+                a.size,
+                0,
+            )
+        };
+        if r != 0 || !(a.policy == libc::SCHED_OTHER as u32 || a.policy == libc::SCHED_BATCH as u32)
+        {
+            return;
+        }
+        match pace {
+            ThreadPace::Interactive if slice => a.runtime = 100_000,
+            ThreadPace::Batch if batch => a.policy = libc::SCHED_BATCH as u32,
+            _ => return,
+        }
+        a.size = std::mem::size_of::<SchedAttr>() as u32;
+        a.flags = 0;
+        // SAFETY: `a` is a valid sched_attr of `size` bytes for this thread (0).
+        let _ = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &a as *const SchedAttr, 0) };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -514,6 +615,62 @@ mod tests {
             Flow::Go
         });
         assert_eq!(seen, [(4, true)]);
+    }
+
+    /// Puts each frame's time in `out`, as the dashboard's preparation does.
+    struct Handing {
+        out: Latest<u64>,
+        seen: Vec<u64>,
+    }
+
+    impl Consumer for Handing {
+        fn refresh(&mut self, r: Result<Frame, SourceError>, _: Instant) -> Flow {
+            let t = r.expect("frame").snap.taken_at_ms;
+            self.seen.push(t);
+            self.out.put(t);
+            Flow::Go
+        }
+
+        fn pending(&self) -> bool {
+            self.out.is_set()
+        }
+    }
+
+    #[test]
+    fn a_paced_feed_waits_until_its_last_output_is_taken() {
+        let mut f = Feed::new(frames(u64::MAX), Analyzer::default())
+            .interval(Duration::from_millis(1))
+            .analyze(Analyze::Never);
+        let ctl = f.control();
+        let out = Latest::default();
+        let reader = {
+            let (out, ctl) = (out.clone(), ctl.clone());
+            std::thread::spawn(move || {
+                let mut got = Vec::new();
+                // Nothing is taken for 300 ms (300 intervals): one frame only.
+                std::thread::sleep(Duration::from_millis(300));
+                while got.len() < 3 {
+                    if let Some(t) = out.take() {
+                        got.push(t);
+                        ctl.taken();
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                ctl.stop();
+                got
+            })
+        };
+        let mut c = Handing {
+            out: out.clone(),
+            seen: Vec::new(),
+        };
+        assert_eq!(f.run(&mut c), End::Stopped);
+        let got = reader.join().expect("reader");
+        // Every frame made was taken, in order: none was built while the one
+        // before it waited (at most one more, made after the last take).
+        assert_eq!(got, [1, 2, 3]);
+        assert!(c.seen.len() <= 4, "{:?}", c.seen);
+        assert_eq!(&c.seen[..3], &[1, 2, 3]);
     }
 
     #[test]

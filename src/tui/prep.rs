@@ -375,6 +375,11 @@ impl crate::feed::Consumer for Prep {
         }
         crate::feed::Flow::Go
     }
+
+    /// The UI has not installed the last refresh yet: the next waits for it.
+    fn pending(&self) -> bool {
+        self.out.is_set()
+    }
 }
 
 #[cfg(test)]

@@ -138,31 +138,48 @@ pub fn merge_traced(
     next_id: &mut u64,
 ) -> (Vec<Row>, Vec<u32>) {
     // FxHash: these maps are rebuilt for every snapshot, and SipHash's DoS
-    // resistance buys nothing for keys the kernel hands us. A live socket's inode
-    // identifies it; only inode-less sockets (TIME-WAIT) need the 4-tuple.
-    let mut by_inode: FxHashMap<u64, usize> =
+    // resistance buys nothing for keys the kernel hands us. A live socket's
+    // cookie identifies it for its whole life, TIME-WAIT included (the kernel
+    // copies it into the timewait socket, net/ipv4/inet_timewait_sock.c
+    // inet_twsk_alloc; `ss -e` shows the same `sk:` before and after): one
+    // map of integers finds every row of a live table (at 500,000 sockets the
+    // 4-tuple map alone was ~60 MB a refresh). Recordings carry no cookie (0):
+    // their inode, or for inode-less sockets (TIME-WAIT) the 4-tuple, maps
+    // built on first need.
+    let live = |r: &Row| r.mark != Mark::Closed;
+    let mut by_cookie: FxHashMap<u64, u32> =
         FxHashMap::with_capacity_and_hasher(old.len(), Default::default());
-    for (i, r) in old.iter().enumerate() {
-        if r.mark != Mark::Closed {
-            if let Some(inode) = r.sock.inode.filter(|i| *i != 0) {
-                by_inode.insert(inode, i);
-            }
-        }
-    }
-    // Built on first need: a connection going ESTAB -> TIME-WAIT loses its inode and
-    // keeps its 4-tuple (unique among live connections: one index per tuple).
+    by_cookie.extend(
+        old.iter()
+            .enumerate()
+            .filter(|(_, r)| live(r) && r.sock.cookie != 0)
+            .map(|(i, r)| (r.sock.cookie, i as u32)),
+    );
+    let mut by_inode: Option<FxHashMap<u64, usize>> = None;
+    // A connection going ESTAB -> TIME-WAIT loses its inode and keeps its
+    // 4-tuple (unique among live connections: one index per tuple).
     let mut by_tuple: Option<FxHashMap<Tuple, usize>> = None;
     let mut taken = vec![false; old.len()];
     let mut out = Vec::with_capacity(sockets.len() + 16);
     let mut from: Vec<u32> = Vec::with_capacity(sockets.len() + 16);
     for s in sockets {
         let hit = match s.inode.filter(|i| *i != 0) {
-            Some(inode) => by_inode.get(&inode).copied(),
+            _ if s.cookie != 0 => by_cookie.get(&s.cookie).map(|i| *i as usize),
+            Some(inode) => {
+                let map = by_inode.get_or_insert_with(|| {
+                    old.iter()
+                        .enumerate()
+                        .filter(|(_, r)| live(r))
+                        .filter_map(|(i, r)| Some((r.sock.inode.filter(|i| *i != 0)?, i)))
+                        .collect()
+                });
+                map.get(&inode).copied()
+            }
             None => {
                 let map = by_tuple.get_or_insert_with(|| {
                     let mut m = FxHashMap::with_capacity_and_hasher(old.len(), Default::default());
                     for (i, r) in old.iter().enumerate() {
-                        if r.mark != Mark::Closed && r.sock.remote.is_some() {
+                        if live(r) && r.sock.remote.is_some() {
                             m.entry(tuple(&r.sock)).or_insert(i);
                         }
                     }

@@ -150,3 +150,48 @@ fn groups_sum_the_bytes_of_their_open_connections_and_sort_by_them() {
     sort_dests(&mut dests, DestCol::RxBytes, true);
     assert_eq!(dests[0].remote.to_string(), dst);
 }
+
+/// On a live table the kernel's cookie is a row's identity: a connection
+/// that goes ESTAB -> TIME-WAIT (losing its inode) stays the same row, and a
+/// new connection on the very same 4-tuple is a new row, not the old one.
+#[test]
+fn a_live_rows_identity_is_its_cookie() {
+    let with_cookie = |mut s: Socket, cookie: u64| {
+        s.cookie = cookie;
+        s
+    };
+    let est = |inode, cookie| {
+        with_cookie(
+            tcp("127.0.0.1:40001", "127.0.0.1:80", SockState::Established).inode(inode),
+            cookie,
+        )
+    };
+    let tw = |cookie| {
+        with_cookie(
+            tcp("127.0.0.1:40001", "127.0.0.1:80", SockState::TimeWait),
+            cookie,
+        )
+    };
+    let other = with_cookie(
+        tcp("127.0.0.1:40002", "127.0.0.1:80", SockState::Established).inode(9),
+        9,
+    );
+    let s1 = snap(1, range100(), vec![est(5, 77), other.clone()]);
+    let mut next = 0;
+    let r1 = merge(&[], s1.sockets.clone(), &s1, true, 3, &mut next);
+    let id = r1[0].id;
+    // ESTAB -> TIME-WAIT: same cookie, no inode: the same row, changed.
+    let s2 = snap(2, range100(), vec![tw(77), other.clone()]);
+    let r2 = merge(&r1, s2.sockets.clone(), &s2, false, 3, &mut next);
+    assert_eq!((r2[0].id, r2[0].mark), (id, Mark::Changed));
+    assert_eq!(r2.len(), 2, "nothing closed");
+    // That TIME-WAIT gone and another connection on the same ports already
+    // in TIME-WAIT (another cookie; the 4-tuple alone would take it for the
+    // old one): a new row, and the old one closed.
+    let s3 = snap(3, range100(), vec![tw(78), other]);
+    let r3 = merge(&r2, s3.sockets.clone(), &s3, false, 3, &mut next);
+    assert_eq!(r3[0].mark, Mark::New);
+    assert_ne!(r3[0].id, id);
+    assert!(r3.iter().any(|r| r.id == id && r.mark == Mark::Closed));
+    assert_eq!(r3[1].mark, Mark::None, "the untouched row stays");
+}
