@@ -14,7 +14,8 @@
 #    against the bare dump, `serve` is scraped, and the dashboard is driven in
 #    tmux: rows shown, key latency (median, p99 of 100 keys, each sent at a
 #    random moment of the refresh cycle) and its peak RSS.
-# SCALE_CPU=0 skips step 1, SCALE_CMDS=0 the commands, bench-refresh and serve.
+# SCALE_CPU=0 skips step 1, SCALE_CMDS=0 the commands, bench-refresh and serve;
+# SCALE_KEEP=SECONDS keeps the filled namespace that long at the end.
 # The dashboard part: SCALE_KEYS keys (100), SCALE_REPS rounds (1) of
 # SCALE_VARIANTS="NAME=VAR=value ...;NAME=..." run interleaved (VAR=value words
 # are the dashboard's environment; PORTTOP_BIN=path another build, AUTOGROUP=0|1
@@ -217,3 +218,9 @@ sleep 1
 done
 done
 echo "   $(tail -n2 "$WORK/tw" | tr '\n' ' ')"
+if [ "${SCALE_KEEP:-0}" -gt 0 ]; then
+    # the filled namespace stays for other measurements (ip netns exec NS ...)
+    echo "   namespace $NS kept for ${SCALE_KEEP} s (kill $$ to end sooner)"
+    # (in the background: a signal to the script ends the wait at once)
+    sleep "$SCALE_KEEP" & wait $! || true
+fi

@@ -106,15 +106,11 @@ pub fn run(feed: Feed, opts: Options) -> Result<i32, String> {
     let mut feed = feed.detail_shown(app.share_shown());
     std::thread::Builder::new()
         .name("collector".into())
-        .spawn(move || {
-            crate::feed::pace_thread(crate::feed::ThreadPace::Batch);
-            feed.run(&mut prep)
-        })
+        .spawn(move || feed.run(&mut prep))
         .map_err(|e| e.to_string())?;
     let _signals = on_signals(tx.clone())?;
     let (guard, mut terminal) = term::Guard::enter().map_err(|e| format!("terminal: {e}"))?;
     spawn_input(tx)?;
-    crate::feed::pace_thread(crate::feed::ThreadPace::Interactive);
     if let Ok(size) = terminal.size() {
         app.apply(Action::Viewport(ui::viewport_rows(size.height)));
     }
@@ -340,25 +336,22 @@ pub(crate) fn close_status(c: &app::Closing, r: Result<(), crate::actions::Actio
 fn spawn_input(tx: Sender<Event>) -> Result<(), String> {
     std::thread::Builder::new()
         .name("input".into())
-        .spawn(move || {
-            crate::feed::pace_thread(crate::feed::ThreadPace::Interactive);
-            loop {
-                let ev = match event::read() {
-                    Ok(CEvent::Key(k)) => Event::Key(k),
-                    Ok(CEvent::Mouse(m)) => match m.kind {
-                        MouseEventKind::ScrollUp => Event::Wheel(true),
-                        MouseEventKind::ScrollDown => Event::Wheel(false),
-                        MouseEventKind::Down(MouseButton::Left) => Event::Click(m.column, m.row),
-                        _ => continue,
-                    },
-                    Ok(CEvent::Resize(_, h)) => Event::Resize(h),
-                    Ok(_) => continue,
-                    Err(_) => Event::Quit,
-                };
-                let quit = matches!(ev, Event::Quit);
-                if tx.send(ev).is_err() || quit {
-                    return;
-                }
+        .spawn(move || loop {
+            let ev = match event::read() {
+                Ok(CEvent::Key(k)) => Event::Key(k),
+                Ok(CEvent::Mouse(m)) => match m.kind {
+                    MouseEventKind::ScrollUp => Event::Wheel(true),
+                    MouseEventKind::ScrollDown => Event::Wheel(false),
+                    MouseEventKind::Down(MouseButton::Left) => Event::Click(m.column, m.row),
+                    _ => continue,
+                },
+                Ok(CEvent::Resize(_, h)) => Event::Resize(h),
+                Ok(_) => continue,
+                Err(_) => Event::Quit,
+            };
+            let quit = matches!(ev, Event::Quit);
+            if tx.send(ev).is_err() || quit {
+                return;
             }
         })
         .map(|_| ())

@@ -131,7 +131,7 @@ pub fn merge(
 /// near-sorted start for the next sort).
 pub fn merge_traced(
     old: &[Row],
-    sockets: Vec<Socket>,
+    mut sockets: Vec<Socket>,
     snap: &Snapshot,
     first: bool,
     keep: u32,
@@ -162,7 +162,18 @@ pub fn merge_traced(
     let mut taken = vec![false; old.len()];
     let mut out = Vec::with_capacity(sockets.len() + 16);
     let mut from: Vec<u32> = Vec::with_capacity(sockets.len() + 16);
-    for s in sockets {
+    // The snapshot's sockets are freed as they become rows (from the end,
+    // the buffer shrunk every so often: glibc's realloc of a large block is
+    // an mremap, which returns the tail's pages): at 500,000 sockets the
+    // dump's ~75 MB would otherwise sit beside the old rows and the new ones.
+    sockets.reverse();
+    let mut since_shrink = 0;
+    while let Some(s) = sockets.pop() {
+        since_shrink += 1;
+        if since_shrink == 16_384 {
+            sockets.shrink_to_fit();
+            since_shrink = 0;
+        }
         let hit = match s.inode.filter(|i| *i != 0) {
             _ if s.cookie != 0 => by_cookie.get(&s.cookie).map(|i| *i as usize),
             Some(inode) => {
@@ -246,6 +257,11 @@ pub fn merge_traced(
             sock: s,
         });
     }
+    // Room for the old rows left over (closed now or kept closed), at most:
+    // growing the vector would double it.
+    let left = taken.iter().filter(|t| !**t).count();
+    out.reserve_exact(left);
+    from.reserve_exact(left);
     for (i, (r, _)) in old.iter().zip(taken).enumerate().filter(|(_, (_, t))| !t) {
         if r.mark == Mark::Closed {
             if r.age + 1 < keep {

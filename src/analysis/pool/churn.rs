@@ -2,10 +2,12 @@
 //! live, and where that leads.
 //!
 //! A pure state machine fed with snapshots; time is `taken_at_ms`, never the clock.
-//! A socket is new when its `SocketKey` was not in the previous snapshot, except an
-//! orphan (inode 0: TIME-WAIT, FIN-WAIT-2) whose (proto, local, remote) was there:
-//! that is the same connection after close, and counting it would count every
-//! connection twice. A live socket that is gone from the next snapshot closed: its
+//! A socket is new when its kernel cookie was not in the previous snapshot
+//! (a connection keeps its cookie into TIME-WAIT: one connection, counted
+//! once). Without cookies (recordings): when its `SocketKey` was not there,
+//! except an orphan (inode 0: TIME-WAIT, FIN-WAIT-2) whose (proto, local,
+//! remote) was: that is the same connection after close, and counting it
+//! would count every connection twice. A live socket that is gone from the next snapshot closed: its
 //! lifetime (first seen to gone) is a sample; one first seen already closed lived
 //! less than an interval.
 //!
@@ -57,6 +59,11 @@ struct Lives {
 pub struct Churn {
     window_ms: u64,
     last_ms: Option<u64>,
+    /// The last refresh's candidates by the kernel's cookie, which a
+    /// connection keeps into TIME-WAIT (a live table: one integer each, where
+    /// key and 4-tuple were ~100 bytes, at 500,000 sockets tens of MB)...
+    prev_cookies: HashSet<u64>,
+    /// ...and those without one (recordings) by key and 4-tuple.
     prev_keys: HashSet<SocketKey>,
     prev_tuples: HashSet<Tuple>,
     /// Live outbound sockets: destination and when first seen (None: already
@@ -84,6 +91,7 @@ impl Churn {
         Churn {
             window_ms: window_ms.max(1),
             last_ms: None,
+            prev_cookies: HashSet::default(),
             prev_keys: HashSet::default(),
             prev_tuples: HashSet::default(),
             born: HashMap::default(),
@@ -118,8 +126,12 @@ impl Churn {
                         continue;
                     };
                     let key = s.key();
-                    let seen = self.prev_keys.contains(&key)
-                        || (s.inode.unwrap_or(0) == 0 && self.prev_tuples.contains(&tuple(s)));
+                    let seen = if s.cookie != 0 {
+                        self.prev_cookies.contains(&s.cookie)
+                    } else {
+                        self.prev_keys.contains(&key)
+                            || (s.inode.unwrap_or(0) == 0 && self.prev_tuples.contains(&tuple(s)))
+                    };
                     let live = s.state != SockState::TimeWait;
                     if !seen {
                         *counts.entry(k).or_default() += 1;
@@ -199,11 +211,16 @@ impl Churn {
         // not hashed twice a refresh.
         let candidate =
             |s: &&crate::model::Socket| s.remote.is_some() && snap.range.is_ephemeral(s.local.port);
+        self.prev_cookies.clear();
         self.prev_keys.clear();
         self.prev_tuples.clear();
         for s in snap.sockets.iter().filter(candidate) {
-            self.prev_keys.insert(s.key());
-            self.prev_tuples.insert(tuple(s));
+            if s.cookie != 0 {
+                self.prev_cookies.insert(s.cookie);
+            } else {
+                self.prev_keys.insert(s.key());
+                self.prev_tuples.insert(tuple(s));
+            }
         }
     }
 
@@ -638,6 +655,27 @@ mod tests {
             many("10.0.0.2", "10.0.0.5:443", 40000, 4, TimeWait),
         ));
         assert_eq!(c.rate(&key()), Some(4.0));
+    }
+
+    /// On a live table (cookies) the cookie says which connection a socket
+    /// is: ESTAB -> TIME-WAIT keeps it (not new), and a TIME-WAIT on a 4-tuple
+    /// the last refresh had with another cookie is another connection (new;
+    /// the 4-tuple alone took it for the old one).
+    #[test]
+    fn on_a_live_table_the_cookie_says_which_connection_a_socket_is() {
+        let cookied = |state, first: u64| -> Vec<Socket> {
+            let mut v = many("10.0.0.2", "10.0.0.5:443", 40000, 10, state);
+            for (i, s) in v.iter_mut().enumerate() {
+                s.cookie = first + i as u64;
+            }
+            v
+        };
+        let mut c = Churn::default();
+        c.observe(&at(0, cookied(Established, 100)));
+        c.observe(&at(1000, cookied(TimeWait, 100)));
+        assert_eq!(c.rate(&key()), Some(0.0), "the same ten connections");
+        c.observe(&at(2000, cookied(TimeWait, 200)));
+        assert_eq!(c.rate(&key()), Some(5.0), "ten new ones in 2 s");
     }
 
     #[test]
