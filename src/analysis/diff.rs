@@ -6,7 +6,9 @@
 //! TIME-WAIT, FIN-WAIT-2 after close), so when keys do not match, the same
 //! (proto, local, remote) with the inode 0 on one side is also the same connection.
 //! Two different non-zero inodes on one tuple are two sockets (a closed one and a new
-//! one reusing its tuple): one removed, one added.
+//! one reusing its tuple): one removed, one added. So are two different kernel
+//! cookies (a live table's sockets carry one, kept into TIME-WAIT): under
+//! TIME-WAIT pressure the kernel gives a just-freed tuple to a new connection.
 
 use crate::model::{Endpoint, Proto, Snapshot, SockState, Socket, SocketKey};
 use serde::Serialize;
@@ -95,6 +97,9 @@ impl<K: Hash + Eq> IndexMultimap<K> {
 /// Added, removed and state-changed sockets from `old` to `new`.
 pub fn diff(old: &Snapshot, new: &Snapshot) -> Diff {
     let (o, n) = (&old.sockets, &new.sockets);
+    // Where both cookies are known they must be the same socket's.
+    let same_cookie =
+        |i: usize, s: &Socket| o[i].cookie == 0 || s.cookie == 0 || o[i].cookie == s.cookie;
     let mut by_key: IndexMultimap<SocketKey> = IndexMultimap::new(o.len());
     for (i, s) in o.iter().enumerate().rev() {
         by_key.insert(s.key(), i);
@@ -102,7 +107,7 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Diff {
     let mut old_used = vec![false; o.len()];
     let mut matched: Vec<Option<usize>> = vec![None; n.len()];
     for (j, s) in n.iter().enumerate() {
-        if let Some(i) = by_key.take(&s.key(), |_| true) {
+        if let Some(i) = by_key.take(&s.key(), |i| same_cookie(i, s)) {
             old_used[i] = true;
             matched[j] = Some(i);
         }
@@ -121,7 +126,7 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Diff {
         }
         let new_inode = s.inode.unwrap_or(0);
         let hit = by_tuple.take(&tuple(s), |i| {
-            new_inode == 0 || o[i].inode.unwrap_or(0) == 0
+            (new_inode == 0 || o[i].inode.unwrap_or(0) == 0) && same_cookie(i, s)
         });
         if let Some(i) = hit {
             old_used[i] = true;
@@ -216,6 +221,26 @@ mod tests {
         assert_eq!(d.added, vec![b]);
         assert_eq!(d.removed, vec![a]);
         assert!(d.changed.is_empty());
+    }
+
+    #[test]
+    fn another_cookie_on_a_reused_tuple_is_a_new_socket() {
+        let with = |mut x: Socket, cookie| {
+            x.cookie = cookie;
+            x
+        };
+        let a = with(tcp("10.0.0.2:40000", "10.0.0.5:443", TimeWait), 7);
+        let b = with(tcp("10.0.0.2:40000", "10.0.0.5:443", TimeWait), 8);
+        let d = diff(&s(vec![a.clone()]), &s(vec![b.clone()]));
+        assert_eq!((d.added, d.removed), (vec![b.clone()], vec![a]));
+        // the same cookie: the same connection, its state changed
+        let e = with(
+            tcp("10.0.0.2:40000", "10.0.0.5:443", Established).inode(3),
+            8,
+        );
+        let d = diff(&s(vec![e]), &s(vec![b]));
+        assert!(d.added.is_empty() && d.removed.is_empty(), "{d:?}");
+        assert_eq!(d.changed.len(), 1);
     }
 
     #[test]

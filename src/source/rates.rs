@@ -1,7 +1,8 @@
 //! Rates between refreshes: each connection's tcp_info counters kept by socket
 //! cookie (the kernel's identity of one socket for its whole life, so a new
-//! connection reusing the 4-tuple or the inode starts afresh), and the deltas
-//! over the time between the two dumps.
+//! connection reusing the 4-tuple or the inode starts afresh) with its
+//! namespace (kernels before 5.11 number cookies per namespace), and the
+//! deltas over the time between the two dumps.
 
 use crate::model::conn::{rates_between, TcpInfo};
 use crate::model::Socket;
@@ -9,7 +10,7 @@ use rustc_hash::FxHashMap;
 
 #[derive(Default)]
 pub struct RateTracker {
-    prev: FxHashMap<u64, TcpInfo>,
+    prev: FxHashMap<(u64, u64), TcpInfo>,
     prev_ms: u64,
 }
 
@@ -25,10 +26,11 @@ impl RateTracker {
                 continue;
             };
             let Some(t) = c.tcp else { continue };
-            if let Some(p) = self.prev.get(&c.cookie) {
+            let id = (s.netns, c.cookie);
+            if let Some(p) = self.prev.get(&id) {
                 c.rates = rates_between(p, &t, dt);
             }
-            next.insert(c.cookie, t);
+            next.insert(id, t);
         }
         self.prev = next;
         self.prev_ms = now_ms;

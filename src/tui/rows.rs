@@ -145,16 +145,21 @@ pub fn merge_traced(
     // map of integers finds every row of a live table (at 500,000 sockets the
     // 4-tuple map alone was ~60 MB a refresh). Recordings carry no cookie (0):
     // their inode, or for inode-less sockets (TIME-WAIT) the 4-tuple, maps
-    // built on first need.
+    // built on first need. The cookie goes with the namespace: kernels
+    // before 5.11 number cookies per namespace (net/core/sock_diag.c, the
+    // namespace's cookie_gen), so two namespaces may each have cookie 7.
     let live = |r: &Row| r.mark != Mark::Closed;
-    let mut by_cookie: FxHashMap<u64, u32> =
-        FxHashMap::with_capacity_and_hasher(old.len(), Default::default());
-    by_cookie.extend(
-        old.iter()
-            .enumerate()
-            .filter(|(_, r)| live(r) && r.sock.cookie != 0)
-            .map(|(i, r)| (r.sock.cookie, i as u32)),
-    );
+    let cookied = old.iter().filter(|r| r.sock.cookie != 0).count();
+    let mut by_cookie: FxHashMap<(u64, u64), u32> =
+        FxHashMap::with_capacity_and_hasher(cookied, Default::default());
+    for (i, r) in old.iter().enumerate() {
+        if live(r) && r.sock.cookie != 0 {
+            // (a socket a dump saw twice, racing a close: the first row wins)
+            by_cookie
+                .entry((r.sock.netns, r.sock.cookie))
+                .or_insert(i as u32);
+        }
+    }
     let mut by_inode: Option<FxHashMap<u64, usize>> = None;
     // A connection going ESTAB -> TIME-WAIT loses its inode and keeps its
     // 4-tuple (unique among live connections: one index per tuple).
@@ -175,7 +180,7 @@ pub fn merge_traced(
             since_shrink = 0;
         }
         let hit = match s.inode.filter(|i| *i != 0) {
-            _ if s.cookie != 0 => by_cookie.get(&s.cookie).map(|i| *i as usize),
+            _ if s.cookie != 0 => by_cookie.get(&(s.netns, s.cookie)).map(|i| *i as usize),
             Some(inode) => {
                 let map = by_inode.get_or_insert_with(|| {
                     old.iter()

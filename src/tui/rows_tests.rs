@@ -195,3 +195,27 @@ fn a_live_rows_identity_is_its_cookie() {
     assert!(r3.iter().any(|r| r.id == id && r.mark == Mark::Closed));
     assert_eq!(r3[1].mark, Mark::None, "the untouched row stays");
 }
+
+/// Kernels before 5.11 number cookies per namespace: the same cookie in two
+/// namespaces is two sockets, each its own row across refreshes.
+#[test]
+fn a_cookie_is_a_sockets_identity_within_its_namespace() {
+    let in_ns = |netns, port: &str| {
+        let mut s = tcp(port, "127.0.0.1:80", SockState::Established).inode(0);
+        s.netns = netns;
+        s.cookie = 7;
+        s
+    };
+    let sockets = vec![in_ns(0, "127.0.0.1:40001"), in_ns(42, "127.0.0.1:40002")];
+    let s1 = snap(1, range100(), sockets.clone());
+    let mut next = 0;
+    let r1 = merge(&[], sockets.clone(), &s1, true, 3, &mut next);
+    let s2 = snap(2, range100(), sockets.clone());
+    let r2 = merge(&r1, sockets, &s2, false, 3, &mut next);
+    assert_eq!(r2.len(), 2, "{r2:?}");
+    assert!(r2.iter().all(|r| r.mark == Mark::None), "{r2:?}");
+    assert_eq!(
+        r2.iter().map(|r| (r.sock.netns, r.id)).collect::<Vec<_>>(),
+        r1.iter().map(|r| (r.sock.netns, r.id)).collect::<Vec<_>>()
+    );
+}

@@ -143,10 +143,12 @@ impl Churn {
                         }
                     }
                     if live {
-                        let first = match self.born.get(&key) {
-                            Some(&(_, first)) => first,
-                            None if seen => None,
-                            None => Some(mid),
+                        // A new socket is born now, also on the key of one
+                        // gone (another cookie on the same 4-tuple).
+                        let first = if seen {
+                            self.born.get(&key).and_then(|&(_, first)| first)
+                        } else {
+                            Some(mid)
                         };
                         born.insert(key, (k, first));
                     }
