@@ -98,8 +98,10 @@ impl<K: Hash + Eq> IndexMultimap<K> {
 pub fn diff(old: &Snapshot, new: &Snapshot) -> Diff {
     let (o, n) = (&old.sockets, &new.sockets);
     // Where both cookies are known they must be the same socket's.
-    let same_cookie =
-        |i: usize, s: &Socket| o[i].cookie == 0 || s.cookie == 0 || o[i].cookie == s.cookie;
+    let same_cookie = |i: usize, s: &Socket| match (o[i].cookie_id(), s.cookie_id()) {
+        (Some(a), Some(b)) => a == b,
+        _ => true,
+    };
     let mut by_key: IndexMultimap<SocketKey> = IndexMultimap::new(o.len());
     for (i, s) in o.iter().enumerate().rev() {
         by_key.insert(s.key(), i);

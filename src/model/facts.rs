@@ -45,6 +45,17 @@ impl Socket {
     pub fn owns_port(&self) -> bool {
         self.is_listener() || (self.proto == Proto::Tcp && self.state == SockState::Bound)
     }
+
+    /// Which socket this is on a live table, for its whole life: its
+    /// namespace and the kernel's cookie, which a connection keeps into
+    /// TIME-WAIT (net/ipv4/inet_timewait_sock.c inet_twsk_alloc copies it).
+    /// The namespace goes with it: kernels before 5.11 number cookies per
+    /// namespace (net/core/sock_diag.c, its cookie_gen), so two namespaces
+    /// may each have cookie 7. None where the source gave none (recordings,
+    /// other OSes): then inode and 4-tuple are all there is.
+    pub fn cookie_id(&self) -> Option<(u64, u64)> {
+        (self.cookie != 0).then_some((self.netns, self.cookie))
+    }
 }
 
 /// `count / pool`: the one share of a pool every view shows (0 for an empty

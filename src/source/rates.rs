@@ -1,8 +1,8 @@
 //! Rates between refreshes: each connection's tcp_info counters kept by socket
 //! cookie (the kernel's identity of one socket for its whole life, so a new
 //! connection reusing the 4-tuple or the inode starts afresh) with its
-//! namespace (kernels before 5.11 number cookies per namespace), and the
-//! deltas over the time between the two dumps.
+//! namespace (`Socket::cookie_id`), and the deltas over the time between the
+//! two dumps.
 
 use crate::model::conn::{rates_between, TcpInfo};
 use crate::model::Socket;
@@ -22,11 +22,13 @@ impl RateTracker {
         let dt = now_ms.saturating_sub(self.prev_ms);
         let mut next = FxHashMap::with_capacity_and_hasher(self.prev.len(), Default::default());
         for s in sockets.iter_mut() {
+            let id = s.cookie_id();
             let Some(c) = s.conn.as_deref_mut() else {
                 continue;
             };
-            let Some(t) = c.tcp else { continue };
-            let id = (s.netns, c.cookie);
+            let (Some(t), Some(id)) = (c.tcp, id) else {
+                continue;
+            };
             if let Some(p) = self.prev.get(&id) {
                 c.rates = rates_between(p, &t, dt);
             }

@@ -2,6 +2,7 @@
 //! marks, closed rows kept for a few refreshes, stable row ids for a sticky
 //! selection), sorting, and the grouped views. Pure functions, no I/O.
 
+use crate::analysis::diff::{tuple, Tuple};
 use crate::model::{
     share, DestKey, Endpoint, PoolView, Process, Proto, Snapshot, SockState, Socket,
 };
@@ -102,14 +103,6 @@ impl Row {
     }
 }
 
-/// (proto, local, remote): a connection keeps it when it goes ESTAB -> TIME-WAIT
-/// (and loses its inode on the way).
-type Tuple = (Proto, Endpoint, Option<Endpoint>);
-
-fn tuple(s: &Socket) -> Tuple {
-    (s.proto, s.local, s.remote)
-}
-
 /// Merges the sockets of a snapshot (moved in, not copied: at 40,000 sockets a
 /// second copy is megabytes) with the `old` rows, which are only read (the UI
 /// may still be showing them); `snap` gives processes and range. `first` is true
@@ -138,26 +131,20 @@ pub fn merge_traced(
     next_id: &mut u64,
 ) -> (Vec<Row>, Vec<u32>) {
     // FxHash: these maps are rebuilt for every snapshot, and SipHash's DoS
-    // resistance buys nothing for keys the kernel hands us. A live socket's
-    // cookie identifies it for its whole life, TIME-WAIT included (the kernel
-    // copies it into the timewait socket, net/ipv4/inet_timewait_sock.c
-    // inet_twsk_alloc; `ss -e` shows the same `sk:` before and after): one
-    // map of integers finds every row of a live table (at 500,000 sockets the
-    // 4-tuple map alone was ~60 MB a refresh). Recordings carry no cookie (0):
-    // their inode, or for inode-less sockets (TIME-WAIT) the 4-tuple, maps
-    // built on first need. The cookie goes with the namespace: kernels
-    // before 5.11 number cookies per namespace (net/core/sock_diag.c, the
-    // namespace's cookie_gen), so two namespaces may each have cookie 7.
+    // resistance buys nothing for keys the kernel hands us. On a live table
+    // `Socket::cookie_id` says which socket a row is, TIME-WAIT included: one
+    // map of integers finds every row (at 500,000 sockets the 4-tuple map
+    // alone was ~60 MB a refresh). Recordings carry no cookie: their inode,
+    // or for inode-less sockets (TIME-WAIT) the 4-tuple, maps built on first
+    // need.
     let live = |r: &Row| r.mark != Mark::Closed;
-    let cookied = old.iter().filter(|r| r.sock.cookie != 0).count();
+    let cookied = old.iter().filter(|r| r.sock.cookie_id().is_some()).count();
     let mut by_cookie: FxHashMap<(u64, u64), u32> =
         FxHashMap::with_capacity_and_hasher(cookied, Default::default());
     for (i, r) in old.iter().enumerate() {
-        if live(r) && r.sock.cookie != 0 {
+        if let Some(id) = r.sock.cookie_id().filter(|_| live(r)) {
             // (a socket a dump saw twice, racing a close: the first row wins)
-            by_cookie
-                .entry((r.sock.netns, r.sock.cookie))
-                .or_insert(i as u32);
+            by_cookie.entry(id).or_insert(i as u32);
         }
     }
     let mut by_inode: Option<FxHashMap<u64, usize>> = None;
@@ -179,9 +166,9 @@ pub fn merge_traced(
             sockets.shrink_to_fit();
             since_shrink = 0;
         }
-        let hit = match s.inode.filter(|i| *i != 0) {
-            _ if s.cookie != 0 => by_cookie.get(&(s.netns, s.cookie)).map(|i| *i as usize),
-            Some(inode) => {
+        let hit = match (s.cookie_id(), s.inode.filter(|i| *i != 0)) {
+            (Some(id), _) => by_cookie.get(&id).map(|i| *i as usize),
+            (None, Some(inode)) => {
                 let map = by_inode.get_or_insert_with(|| {
                     old.iter()
                         .enumerate()
@@ -191,7 +178,7 @@ pub fn merge_traced(
                 });
                 map.get(&inode).copied()
             }
-            None => {
+            (None, None) => {
                 let map = by_tuple.get_or_insert_with(|| {
                     let mut m = FxHashMap::with_capacity_and_hasher(old.len(), Default::default());
                     for (i, r) in old.iter().enumerate() {
