@@ -61,7 +61,9 @@ pub struct Churn {
     last_ms: Option<u64>,
     /// The last refresh's candidates by the kernel's cookie, which a
     /// connection keeps into TIME-WAIT (a live table: one integer each, where
-    /// key and 4-tuple were ~100 bytes, at 500,000 sockets tens of MB)...
+    /// key and 4-tuple were ~100 bytes, at 500,000 sockets tens of MB); the
+    /// cookie alone, not `Socket::cookie_id`: every `Churn` sees one
+    /// namespace (the `Analyzer` splits them), and 8 bytes halve the set...
     prev_cookies: HashSet<u64>,
     /// ...and those without one (recordings) by key and 4-tuple.
     prev_keys: HashSet<SocketKey>,
